@@ -1,0 +1,219 @@
+"""K component models of one architecture as ONE module (SPEC §3-4).
+
+Every parameter and buffer of the fused module has the name of the single-model parameter it
+stacks and shape ``(K, *single_shape)``, so components move in and out with ``from_components`` /
+``component``. Convolutions of the K components run as one grouped convolution and the linear heads
+as one batched matmul, so a training step costs about one model's kernel launches, not K.
+
+Batch normalisation takes a row mask ``(B, K)``: each component k sees its own batch in group k, and
+rows that are padding (a component's last, smaller batch; a component that has finished its epoch)
+are left out of the batch statistics and of the running-stat update. That is what makes fused
+training equal to training the K models one after another (tests/test_fused.py).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from prestorepro.models.resnet_tail import CUT_CHANNELS, ResNetTail, stage_widths_for_cut
+
+
+class FusedConv2d(nn.Module):
+    def __init__(self, k: int, in_ch: int, out_ch: int, kernel: int, stride: int = 1, padding: int = 0):
+        super().__init__()
+        self.k, self.in_ch, self.out_ch, self.stride, self.padding = k, in_ch, out_ch, stride, padding
+        self.weight = nn.Parameter(torch.empty(k, out_ch, in_ch, kernel, kernel))
+        nn.init.kaiming_normal_(self.weight.view(k * out_ch, in_ch, kernel, kernel), mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, K*in, H, W)
+        w = self.weight.reshape(self.k * self.out_ch, self.in_ch, *self.weight.shape[-2:])
+        return F.conv2d(x, w, stride=self.stride, padding=self.padding, groups=self.k)
+
+
+class FusedBatchNorm2d(nn.Module):
+    def __init__(self, k: int, ch: int, eps: float = 1e-5, momentum: float = 0.1):
+        super().__init__()
+        self.k, self.ch, self.eps, self.momentum = k, ch, eps, momentum
+        self.weight = nn.Parameter(torch.ones(k, ch))
+        self.bias = nn.Parameter(torch.zeros(k, ch))
+        self.register_buffer("running_mean", torch.zeros(k, ch))
+        self.register_buffer("running_var", torch.ones(k, ch))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        b, _, h, w = x.shape
+        x5 = x.view(b, self.k, self.ch, h, w)
+        if self.training:
+            m = (torch.ones(b, self.k, device=x.device, dtype=x.dtype) if mask is None else mask.to(x.dtype))
+            m5 = m.view(b, self.k, 1, 1, 1)
+            count = m.sum(0) * (h * w)  # (K,)
+            denom = count.clamp(min=1.0).view(self.k, 1)
+            mean = (x5 * m5).sum(dim=(0, 3, 4)) / denom  # (K, C)
+            centred = x5 - mean.view(1, self.k, self.ch, 1, 1)
+            var = (centred.square() * m5).sum(dim=(0, 3, 4)) / denom
+            with torch.no_grad():
+                active = (count > 1).view(self.k, 1)
+                unbiased = var * (count / (count - 1).clamp(min=1.0)).view(self.k, 1)
+                new_mean = (1 - self.momentum) * self.running_mean + self.momentum * mean
+                new_var = (1 - self.momentum) * self.running_var + self.momentum * unbiased
+                self.running_mean.copy_(torch.where(active, new_mean, self.running_mean))
+                self.running_var.copy_(torch.where(active, new_var, self.running_var))
+            inv = torch.rsqrt(var + self.eps)
+        else:
+            mean, inv = self.running_mean, torch.rsqrt(self.running_var + self.eps)
+            centred = x5 - mean.view(1, self.k, self.ch, 1, 1)
+        scale = (inv * self.weight).view(1, self.k, self.ch, 1, 1)
+        out = centred * scale + self.bias.view(1, self.k, self.ch, 1, 1)
+        return out.view(b, self.k * self.ch, h, w)
+
+
+class FusedLinear(nn.Module):
+    def __init__(self, k: int, in_f: int, out_f: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(k, out_f, in_f))
+        self.bias = nn.Parameter(torch.empty(k, out_f))
+        bound = 1.0 / in_f**0.5
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, K, in) -> (B, K, out)
+        return torch.einsum("bki,koi->bko", x, self.weight) + self.bias
+
+
+class _FusedDownsample(nn.Module):
+    # named "0" and "1" like torchvision's nn.Sequential downsample, so parameter names match
+    def __init__(self, k: int, in_ch: int, out_ch: int, stride: int):
+        super().__init__()
+        self.add_module("0", FusedConv2d(k, in_ch, out_ch, 1, stride=stride))
+        self.add_module("1", FusedBatchNorm2d(k, out_ch))
+
+    def forward(self, x, mask):
+        return getattr(self, "1")(getattr(self, "0")(x), mask)
+
+
+class FusedBasicBlock(nn.Module):
+    def __init__(self, k: int, in_ch: int, out_ch: int, stride: int):
+        super().__init__()
+        self.conv1 = FusedConv2d(k, in_ch, out_ch, 3, stride=stride, padding=1)
+        self.bn1 = FusedBatchNorm2d(k, out_ch)
+        self.conv2 = FusedConv2d(k, out_ch, out_ch, 3, padding=1)
+        self.bn2 = FusedBatchNorm2d(k, out_ch)
+        self.downsample = _FusedDownsample(k, in_ch, out_ch, stride) if (stride != 1 or in_ch != out_ch) else None
+
+    def forward(self, x, mask):
+        out = F.relu(self.bn1(self.conv1(x), mask))
+        out = self.bn2(self.conv2(out), mask)
+        identity = x if self.downsample is None else self.downsample(x, mask)
+        return F.relu(out + identity)
+
+
+class FusedModule(nn.Module):
+    """Common interface of fused component stacks.
+
+    ``forward(x, mask=None)``: x is (B, K, *feature_shape) with one input per component, or
+    (B, *feature_shape) shared by all; returns (B, K, num_outputs).
+    """
+
+    k: int
+    feature_ndim: int
+
+    def single(self) -> nn.Module:  # a fresh single component of the same architecture
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def load_components(self, comps: Sequence[nn.Module]) -> "FusedModule":
+        if len(comps) != self.k:
+            raise ValueError(f"expected {self.k} components, got {len(comps)}")
+        states = [c.state_dict() for c in comps]
+        for name, t in list(self.named_parameters()) + list(self.named_buffers()):
+            t.copy_(torch.stack([s[name].to(t.dtype) for s in states]))
+        return self
+
+    @torch.no_grad()
+    def component(self, k: int) -> nn.Module:
+        comp = self.single()
+        state = comp.state_dict()
+        for name, t in list(self.named_parameters()) + list(self.named_buffers()):
+            state[name] = t[k].detach().clone().cpu()
+        comp.load_state_dict(state)
+        return comp
+
+    @torch.no_grad()
+    def set_component(self, k: int, comp: nn.Module) -> None:
+        src = comp.state_dict()
+        for name, t in list(self.named_parameters()) + list(self.named_buffers()):
+            t[k].copy_(src[name].to(t.device, t.dtype))
+
+    def sq_norm(self) -> torch.Tensor:
+        """||theta_k||^2 per component, shape (K,): the L2 term of the PRESTO objective."""
+        return sum(p.reshape(self.k, -1).square().sum(1) for p in self.parameters())
+
+    def num_parameters_per_component(self) -> int:
+        return sum(p[0].numel() for p in self.parameters())
+
+    def _split_input(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == self.feature_ndim + 1:  # shared input
+            x = x.unsqueeze(1).expand(x.shape[0], self.k, *x.shape[1:])
+        if x.dim() != self.feature_ndim + 2 or x.shape[1] != self.k:
+            raise ValueError(f"expected input (B, {self.k}, ...) or (B, ...), got {tuple(x.shape)}")
+        return x
+
+
+class FusedResNetTail(FusedModule):
+    feature_ndim = 3
+
+    def __init__(self, k: int, cut: str, widths: Sequence[int], num_classes: int):
+        super().__init__()
+        self.k, self.cut, self.num_classes = int(k), cut, int(num_classes)
+        self.widths_arg = tuple(widths)
+        self.widths = stage_widths_for_cut(widths, cut)
+        chans = (CUT_CHANNELS[cut],) + self.widths
+        self.stages = nn.ModuleList(
+            nn.ModuleList([FusedBasicBlock(k, a, b, 2), FusedBasicBlock(k, b, b, 1)])
+            for a, b in zip(chans[:-1], chans[1:])
+        )
+        self.fc = FusedLinear(k, self.widths[-1], self.num_classes)
+        # same initial distribution as the single model: copy from K freshly initialised components
+        self.load_components([self.single() for _ in range(k)])
+
+    def single(self) -> ResNetTail:
+        return ResNetTail(self.cut, self.widths_arg, self.num_classes)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = self._split_input(x)
+        b = x.shape[0]
+        h = x.reshape(b, self.k * x.shape[2], *x.shape[3:])
+        for stage in self.stages:
+            for block in stage:
+                h = block(h, mask)
+        pooled = h.mean(dim=(2, 3)).view(b, self.k, self.widths[-1])
+        return self.fc(pooled)
+
+
+class LinearSVM(nn.Module):
+    """Linear SVM h(x) = w^T x + b (paper App. C); output (B, 1) is the signed score."""
+
+    def __init__(self, in_features: int):
+        super().__init__()
+        self.linear = nn.Linear(in_features, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x)
+
+
+class FusedLinearSVM(FusedModule):
+    feature_ndim = 1
+
+    def __init__(self, k: int, in_features: int):
+        super().__init__()
+        self.k, self.in_features = int(k), int(in_features)
+        self.linear = FusedLinear(k, in_features, 1)
+        self.load_components([self.single() for _ in range(k)])
+
+    def single(self) -> LinearSVM:
+        return LinearSVM(self.in_features)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.linear(self._split_input(x))
