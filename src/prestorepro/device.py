@@ -1,0 +1,14 @@
+"""Device selection: everything runs on the CPU with the same code path when no GPU is present."""
+from __future__ import annotations
+
+import torch
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when available, else the CPU. ``cuda`` without a GPU falls back to the CPU
+    (the same code path) — callers record the device actually used in their provenance."""
+    if name not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be one of auto, cpu, cuda; got {name!r}")
+    if name == "cpu":
+        return torch.device("cpu")
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")

@@ -1,0 +1,23 @@
+"""Evaluation metrics (paper Table 1): accuracy and macro-F1 on the test split."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.size == 0:
+        raise ValueError(f"accuracy needs two equal, non-empty label arrays; got {y_true.shape} and {y_pred.shape}")
+    return float((y_true == y_pred).mean())
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, labels: np.ndarray | None = None) -> float:
+    """Unweighted mean of per-class F1 over ``labels`` (all classes of the dataset, so a class that is
+    never predicted counts as F1 = 0 rather than being dropped)."""
+    return float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
+
+
+def classification_metrics(y_true, y_pred, num_classes: int | None = None) -> dict[str, float]:
+    labels = np.arange(num_classes) if num_classes is not None else None
+    return {"accuracy": accuracy(y_true, y_pred), "macro_f1": macro_f1(y_true, y_pred, labels)}
