@@ -60,7 +60,12 @@ class FusedBatchNorm2d(nn.Module):
                 new_var = (1 - self.momentum) * self.running_var + self.momentum * unbiased
                 self.running_mean.copy_(torch.where(active, new_mean, self.running_mean))
                 self.running_var.copy_(torch.where(active, new_var, self.running_var))
-            inv = torch.rsqrt(var + self.eps)
+            # a component with no rows in this batch is normalised with its running statistics,
+            # so its (ignored) activations stay finite instead of being blown up by var = 0
+            empty = (count == 0).view(self.k, 1)
+            mean = torch.where(empty, self.running_mean, mean)
+            centred = x5 - mean.view(1, self.k, self.ch, 1, 1)
+            inv = torch.rsqrt(torch.where(empty, self.running_var, var) + self.eps)
         else:
             mean, inv = self.running_mean, torch.rsqrt(self.running_var + self.eps)
             centred = x5 - mean.view(1, self.k, self.ch, 1, 1)
@@ -133,7 +138,7 @@ class FusedModule(nn.Module):
 
     @torch.no_grad()
     def component(self, k: int) -> nn.Module:
-        comp = self.single()
+        comp = self.single().to(next(self.parameters()).dtype)
         state = comp.state_dict()
         for name, t in list(self.named_parameters()) + list(self.named_buffers()):
             state[name] = t[k].detach().clone().cpu()

@@ -1,0 +1,183 @@
+"""Training K components at once on their own parts (PRESTO's Train(), Algorithm 1 line 12).
+
+Every component k runs its own epochs over its own part S_k — a fresh permutation of S_k drawn from
+its own generator, cut into batches of ``batch_size`` with a smaller last batch — exactly as if it
+were trained alone. The K batch streams are stacked into one (B, K, ...) tensor and pushed through
+the fused module in one go; rows past the end of a component's batch are masked out of the loss,
+the batch-norm statistics and the optimiser step. Fused training therefore equals K separate runs
+(tests/test_fused.py) while costing about one model's kernel launches per step.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from prestorepro.models.fused import FusedModule
+
+LOSSES = ("ce", "hinge")
+
+
+class MaskedAdam:
+    """Adam over stacked (K, ...) parameters that updates only the components active in a step.
+
+    Written by hand because ``torch.optim.Adam`` cannot skip part of a tensor: a component whose
+    epoch has ended must not move (its moments and step count stay as they are), or fused training
+    would drift from training that component alone. The update is torch's Adam formula (no decay).
+    """
+
+    def __init__(self, params: Sequence[torch.nn.Parameter], k: int, lr: float,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        self.params = list(params)
+        self.k, self.lr, self.betas, self.eps = k, lr, betas, eps
+        dev = self.params[0].device
+        self.step = torch.zeros(k, dtype=torch.float64, device=dev)
+        self.exp_avg = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+
+    @torch.no_grad()
+    def update(self, active: torch.Tensor) -> None:
+        b1, b2 = self.betas
+        self.step += active.to(self.step.dtype)
+        steps = self.step.clamp(min=1)
+        bc1 = (1 - b1 ** steps).to(self.params[0].dtype)
+        bc2_sqrt = (1 - b2 ** steps).sqrt().to(self.params[0].dtype)
+        for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq):
+            if p.grad is None:
+                continue
+            shape = (self.k,) + (1,) * (p.dim() - 1)
+            a = active.view(shape)
+            g = p.grad
+            m.copy_(torch.where(a, m * b1 + g * (1 - b1), m))
+            v.copy_(torch.where(a, v * b2 + g * g * (1 - b2), v))
+            denom = v.sqrt() / bc2_sqrt.view(shape) + self.eps
+            p.sub_(torch.where(a, (self.lr / bc1).view(shape) * m / denom, torch.zeros_like(p)))
+
+    def state_dict(self) -> dict:
+        return {"step": self.step.clone(), "exp_avg": [t.clone() for t in self.exp_avg],
+                "exp_avg_sq": [t.clone() for t in self.exp_avg_sq]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step.copy_(state["step"])
+        for dst, src in zip(self.exp_avg, state["exp_avg"]):
+            dst.copy_(src)
+        for dst, src in zip(self.exp_avg_sq, state["exp_avg_sq"]):
+            dst.copy_(src)
+
+
+def per_sample_loss(out: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
+    """out (B, K, C), y (B,) or (B, K) -> (B, K) loss of every row under every component."""
+    if y.dim() == 1:
+        y = y.unsqueeze(1).expand(-1, out.shape[1])
+    if loss == "ce":
+        b, k, c = out.shape
+        return F.cross_entropy(out.reshape(b * k, c), y.reshape(-1), reduction="none").view(b, k)
+    if loss == "hinge":  # linear SVM, y in {-1, +1} (paper App. C)
+        return F.relu(1.0 - y.to(out.dtype) * out[..., 0])
+    raise ValueError(f"unknown loss {loss!r}; valid: {', '.join(LOSSES)}")
+
+
+def epoch_batches(assignment: torch.Tensor, k: int, batch_size: int,
+                  generators: Sequence[torch.Generator]) -> tuple[torch.Tensor, torch.Tensor]:
+    """One epoch for every component: indices (T, B, K) and row mask (T, B, K).
+
+    Component k's rows are a permutation of its part drawn from ``generators[k]``; T is the largest
+    number of batches any component needs.
+    """
+    parts = [torch.nonzero(assignment.cpu() == j, as_tuple=True)[0] for j in range(k)]
+    steps = max(1, max(math.ceil(len(p) / batch_size) for p in parts))
+    idx = torch.zeros(steps * batch_size, k, dtype=torch.long)
+    mask = torch.zeros(steps * batch_size, k, dtype=torch.bool)
+    for j, part in enumerate(parts):
+        perm = part[torch.randperm(len(part), generator=generators[j])]
+        idx[: len(perm), j] = perm
+        mask[: len(perm), j] = True
+    return idx.view(steps, batch_size, k), mask.view(steps, batch_size, k)
+
+
+def train_components(
+    model: FusedModule,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    assignment: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    optimizer: MaskedAdam,
+    lam: float,
+    generators: Sequence[torch.Generator],
+    loss: str = "ce",
+    on_step: Callable[[int, float], None] | None = None,
+) -> dict:
+    """Train every component k for ``epochs`` epochs on {i : assignment[i] == k}, warm-started.
+
+    The per-component objective is mean loss over the batch + lam * ||theta_k||^2 (Eq. 1's L2 term).
+    Raises FloatingPointError on a NaN/inf loss.
+    """
+    model.train()
+    k = model.k
+    dev = x.device
+    t0 = time.perf_counter()
+    losses = []
+    for epoch in range(epochs):
+        idx, mask = epoch_batches(assignment, k, batch_size, generators)
+        idx, mask = idx.to(dev), mask.to(dev)
+        for t in range(idx.shape[0]):
+            rows, m = idx[t], mask[t]
+            mf = m.to(x.dtype)
+            out = model(x[rows], mf)
+            per = per_sample_loss(out, y[rows], loss) * mf
+            count = mf.sum(0)
+            active = count > 0
+            comp_loss = per.sum(0) / count.clamp(min=1) + lam * model.sq_norm()
+            total = (comp_loss * active.to(comp_loss.dtype)).sum()
+            if not torch.isfinite(total):
+                raise FloatingPointError(f"non-finite training loss {total.item()} at epoch {epoch + 1}, step {t + 1}")
+            for p in model.parameters():
+                p.grad = None
+            total.backward()
+            optimizer.update(active)
+            losses.append(float(total.detach()))
+            if on_step is not None:
+                on_step(epoch, float(total))
+    return {"train_seconds": time.perf_counter() - t0, "last_loss": losses[-1] if losses else float("nan")}
+
+
+@torch.no_grad()
+def component_outputs(model: FusedModule, x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """Outputs of every component on every row: (N, K, C), eval mode, in chunks."""
+    model.eval()
+    return torch.cat([model(x[s : s + chunk]) for s in range(0, x.shape[0], chunk)])
+
+
+@torch.no_grad()
+def loss_matrix(model: FusedModule, x: torch.Tensor, y: torch.Tensor, loss: str = "ce",
+                chunk: int = 4096) -> torch.Tensor:
+    """L[i, k] = loss of instance i under component k (SPEC §4 step 2), (N, K)."""
+    model.eval()
+    parts = []
+    for s in range(0, x.shape[0], chunk):
+        parts.append(per_sample_loss(model(x[s : s + chunk]), y[s : s + chunk], loss))
+    L = torch.cat(parts)
+    if not torch.isfinite(L).all():
+        bad = int((~torch.isfinite(L)).sum())
+        raise FloatingPointError(f"{bad} non-finite entries in the loss matrix")
+    return L
+
+
+def class_probabilities(out: torch.Tensor, loss: str) -> torch.Tensor:
+    """Per-component class-probability vectors (N, K, C) fed to the gate pi_phi."""
+    if loss == "hinge":
+        p = torch.sigmoid(out[..., 0])
+        return torch.stack([1 - p, p], dim=-1)
+    return torch.softmax(out, dim=-1)
+
+
+def predict_labels(out: torch.Tensor, loss: str) -> torch.Tensor:
+    """Predicted label per (row, component): argmax, or sign for the SVM (labels -1/+1)."""
+    if loss == "hinge":
+        return torch.where(out[..., 0] >= 0, 1, -1)
+    return out.argmax(-1)

@@ -1,0 +1,129 @@
+"""Fused K-component training equals training each component alone.
+
+Training comparisons run in float64: Adam's first steps are ~lr*sign(g), so a gradient that is zero
+up to float32 rounding (a different but equally valid summation order in a grouped convolution)
+would otherwise move a weight by a different ~lr and hide real agreement behind noise.
+"""
+import numpy as np
+import pytest
+import torch
+
+from prestorepro.models.fused import FusedLinearSVM, FusedResNetTail
+from prestorepro.models.resnet_tail import ResNetTail
+from prestorepro.training.fused import MaskedAdam, loss_matrix, train_components
+
+
+def _data(n=37, c=64, hw=8, classes=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, c, hw, hw, generator=g, dtype=torch.float64)
+    y = torch.randint(0, classes, (n,), generator=g)
+    return x, y
+
+
+def _gens(k, seed=123):
+    return [torch.Generator().manual_seed(seed + j) for j in range(k)]
+
+
+def test_fused_forward_matches_single_components():
+    torch.manual_seed(0)
+    fused = FusedResNetTail(3, "layer1", (4, 8, 16), 9)
+    comps = [fused.component(j) for j in range(3)]
+    x = torch.randn(6, 3, 64, 7, 7)
+    fused.train()
+    out = fused(x)
+    for j, c in enumerate(comps):
+        c.train()
+        torch.testing.assert_close(out[:, j], c(x[:, j]), atol=1e-5, rtol=1e-5)
+    # running statistics were updated exactly as the single models' were
+    for j, c in enumerate(comps):
+        torch.testing.assert_close(fused.stages[0][0].bn1.running_mean[j], c.stages[0][0].bn1.running_mean)
+
+
+def test_fused_training_equals_separate_training():
+    """Parts of unequal size (smaller last batches, components finishing early) still agree."""
+    torch.manual_seed(1)
+    x, y = _data()
+    assignment = torch.tensor([0] * 20 + [1] * 9 + [2] * 8)[torch.randperm(37, generator=torch.Generator().manual_seed(5))]
+    k, epochs, bs = 3, 3, 4
+    fused = FusedResNetTail(k, "layer1", (4, 8, 16), 5).double()
+    singles = [fused.component(j) for j in range(k)]
+    opt = MaskedAdam(list(fused.parameters()), k, lr=0.01)
+    train_components(fused, x, y, assignment, epochs=epochs, batch_size=bs, optimizer=opt, lam=1e-4,
+                     generators=_gens(k))
+    for j in range(k):
+        one = FusedResNetTail(1, "layer1", (4, 8, 16), 5).double().load_components([singles[j]])
+        opt1 = MaskedAdam(list(one.parameters()), 1, lr=0.01)
+        part = torch.nonzero(assignment == j, as_tuple=True)[0]
+        train_components(one, x[part], y[part], torch.zeros(len(part), dtype=torch.long), epochs=epochs,
+                         batch_size=bs, optimizer=opt1, lam=1e-4, generators=[_gens(k)[j]])
+        # the K=1 run indexes its part locally; the permutation of positions is the same draw
+        ref = one.component(0).state_dict()
+        got = fused.component(j).state_dict()
+        for name in ref:
+            torch.testing.assert_close(got[name], ref[name], atol=1e-9, rtol=1e-7, msg=name)
+
+
+def test_k1_fused_training_equals_standard_torch_loop():
+    """With full batches the fused trainer is plain Adam + cross-entropy + L2 on a torchvision-style model."""
+    torch.manual_seed(2)
+    x, y = _data(n=16)
+    fused = FusedResNetTail(1, "layer1", (4, 8, 16), 5).double()
+    ref = fused.component(0).double()
+    g = _gens(1)[0]
+    opt = MaskedAdam(list(fused.parameters()), 1, lr=0.01)
+    train_components(fused, x, y, torch.zeros(16, dtype=torch.long), epochs=2, batch_size=8, optimizer=opt,
+                     lam=1e-3, generators=[torch.Generator().manual_seed(123)])
+    ref.train()
+    torch_opt = torch.optim.Adam(ref.parameters(), lr=0.01)
+    for _ in range(2):
+        perm = torch.randperm(16, generator=g)
+        for s in range(0, 16, 8):
+            b = perm[s:s + 8]
+            loss = torch.nn.functional.cross_entropy(ref(x[b]), y[b]) + 1e-3 * sum(p.square().sum() for p in ref.parameters())
+            torch_opt.zero_grad()
+            loss.backward()
+            torch_opt.step()
+    got = fused.component(0).state_dict()
+    for name, t in ref.state_dict().items():
+        if name.endswith("num_batches_tracked"):
+            continue
+        torch.testing.assert_close(got[name], t, atol=1e-9, rtol=1e-7)
+
+
+def test_inactive_component_does_not_move():
+    torch.manual_seed(3)
+    x, y = _data(n=12)
+    fused = FusedResNetTail(2, "layer1", (4, 8, 16), 5).double()
+    before = fused.component(1).state_dict()
+    opt = MaskedAdam(list(fused.parameters()), 2, lr=0.01)
+    train_components(fused, x, y, torch.zeros(12, dtype=torch.long), epochs=2, batch_size=4, optimizer=opt,
+                     lam=1e-4, generators=_gens(2))
+    after = fused.component(1).state_dict()
+    for name in before:
+        assert torch.equal(before[name], after[name]), name
+    assert not torch.equal(fused.component(0).state_dict()["fc.weight"], before["fc.weight"])
+
+
+def test_linear_svm_hinge_training_separates_and_loss_matrix_shape():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 2, generator=g)
+    y = torch.where(x[:, 0] + 0.5 * x[:, 1] > 0, 1, -1)
+    torch.manual_seed(0)
+    m = FusedLinearSVM(2, 2)
+    opt = MaskedAdam(list(m.parameters()), 2, lr=0.05)
+    train_components(m, x, y, torch.zeros(200, dtype=torch.long), epochs=30, batch_size=32, optimizer=opt,
+                     lam=1e-4, generators=_gens(2), loss="hinge")
+    L = loss_matrix(m, x, y, loss="hinge")
+    assert L.shape == (200, 2)
+    acc = ((m(x)[:, 0, 0] >= 0).long() * 2 - 1 == y).float().mean()
+    assert acc > 0.97
+
+
+def test_nan_loss_raises():
+    x, y = _data(n=8)
+    x[0] = float("nan")
+    fused = FusedResNetTail(1, "layer1", (4, 8, 16), 5).double()
+    opt = MaskedAdam(list(fused.parameters()), 1, lr=0.01)
+    with pytest.raises(FloatingPointError, match="epoch 1"):
+        train_components(fused, x, y, torch.zeros(8, dtype=torch.long), epochs=1, batch_size=8, optimizer=opt,
+                         lam=0.0, generators=_gens(1))
