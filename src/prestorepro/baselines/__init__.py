@@ -1,0 +1,1 @@
+"""The methods PRESTO is compared against (paper §4, App. B.4–B.5)."""
