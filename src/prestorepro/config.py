@@ -1,0 +1,120 @@
+"""Configuration: JSON-schema validation with defaults, plus the checks a schema cannot express.
+
+Every error names the offending key, its value and what to do, and is raised before any job runs
+(``workflow/rules/common.smk`` calls ``validate_config`` when the workflow is parsed).
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+# Training-split sizes of SPEC §1 (validation carved out where the dataset has none), used to check
+# K and the leeway before anything runs. npz files are checked when they are prepared.
+TRAIN_SIZES = {
+    "cifar10": 45000, "svhn": 65932, "pathmnist": 89996, "dermamnist": 7007, "digits": 1078,
+}
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with the key, the value and the fix."""
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _with_defaults(validator_class):
+    # jsonschema validates but does not fill defaults; extend it so every documented default is
+    # present in the resolved config (the provenance then records every value actually used).
+    validate_props = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for prop, sub in properties.items():
+                if "default" in sub and prop not in instance:
+                    instance[prop] = copy.deepcopy(sub["default"])
+        yield from validate_props(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def load_schema(path: Path = SCHEMA_PATH) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def _message(err: jsonschema.ValidationError) -> str:
+    key = _key(err.absolute_path)
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
+        hint = f"; allowed keys here: {', '.join(allowed)}" if allowed else ""
+        return f"config key {key}: unknown key(s) {', '.join(map(repr, extra))}{hint}"
+    if err.validator == "enum":
+        return (f"config key {key}: {err.instance!r} is not valid; "
+                f"valid values are: {', '.join(map(str, err.validator_value))}")
+    if err.validator == "required":
+        return f"config key {key}: {err.message}"
+    if err.validator == "type":
+        return f"config key {key}: {err.instance!r} has the wrong type, expected {err.validator_value}"
+    return f"config key {key}: {err.message}"
+
+
+def validate_config(config: dict, schema: dict | None = None) -> dict:
+    """Validate ``config`` in place (filling defaults) and return it; raise ConfigError otherwise."""
+    if not isinstance(config, dict):
+        raise ConfigError(f"the configuration must be a mapping of keys to values, got {type(config).__name__}")
+    schema = schema or load_schema()
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if errors:
+        lines = [_message(e) for e in errors[:8]]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+    _check_semantics(config)
+    return config
+
+
+def _check_semantics(config: dict) -> None:
+    from prestorepro.presto.assignment import InfeasibleConstraintError, size_bounds
+
+    for name, ds in config["datasets"].items():
+        src = ds["source"]
+        if (src == "npz") != ("path" in ds):
+            raise ConfigError(
+                f"config key datasets.{name}.path: "
+                + ("a dataset with source npz needs path: <file in MedMNIST layout>" if src == "npz"
+                   else f"path is only used with source npz, not {src!r}; remove it")
+            )
+        if src == "synthetic":
+            continue
+        n = TRAIN_SIZES.get(src)
+        if n is not None and "max_train" in ds:
+            n = min(n, ds["max_train"])
+        if n is None:
+            continue
+        ks = {ds["k"], *config["presto"]["k_sweep"]}
+        for k in sorted(ks):
+            try:
+                size_bounds(n, k, ds["leeway"])
+            except InfeasibleConstraintError as exc:
+                raise ConfigError(f"config key datasets.{name}.leeway / k: {exc}") from None
+    syn = config["synthetic"]
+    if syn["n"] % 4:
+        raise ConfigError(f"config key synthetic.n: {syn['n']} is not a multiple of 4 (four equal components, App. C)")
+
+
+def dataset_names(config: dict, *, images_only: bool = False) -> list[str]:
+    return [n for n, d in config["datasets"].items() if not (images_only and d["source"] == "synthetic")]
+
+
+def load_config(path: str | Path) -> dict:
+    try:
+        cfg = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    return validate_config(cfg)

@@ -1,0 +1,300 @@
+"""PRESTO, Algorithm 1 (paper §3.2), as fixed by SPEC §4.
+
+One round r:
+  1. train every component k on its part S_k for ``epochs`` epochs, warm-started (line 12);
+  2. loss matrix L[i, k] of every instance under every component (one forward pass per component);
+  3. objective G = sum_i L[i, a_i] + lam * sum_k ||theta_k||^2 (Eq. 4); the round is kept only if G
+     decreased (App. A.3), otherwise the last kept state is restored and the round retried, at most
+     ``patience`` times in a row;
+  4. modular upper bound (Eq. 8) M[i, k] = alpha * L[i, k] for i in S_k, G1[i, k] / alpha otherwise,
+     plus epsilon * ||x_i - c_k|| (App. B.3, "final selection");
+  5. minimise sum_i M[i, a_i] over the whole partition-matroid base with every part size in
+     [N/K - leeway, N/K + leeway] — an exact transportation problem (``assignment.solve_assignment``).
+     Lines 19-21 of Algorithm 1 move one point per round; §3.2's text minimises the bound over the
+     whole base, which is what is done here. Stop early when the partition no longer changes.
+
+Learn-MLR (Pal et al. 2022, adapted in App. B.4) is the same loop with a random initial partition,
+no size constraint (each point goes to its lowest-loss component), epsilon 0 and every round kept.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from prestorepro.io import load_torch, save_torch
+from prestorepro.models.fused import FusedModule
+from prestorepro.presto.assignment import size_bounds, solve_assignment
+from prestorepro.training.fused import MaskedAdam, loss_matrix, train_components
+
+SINGLETON_MODES = ("current", "trained")
+
+
+@dataclass
+class PrestoSettings:
+    k: int
+    rounds: int = 30            # "Iterations" of Algorithm 1 (App. B.3: 30)
+    epochs: int = 10            # Train() epochs per round (App. B.3: 10)
+    batch_size: int = 256
+    lr: float = 0.01            # Adam (App. B.3)
+    lam: float = 1e-4           # L2 coefficient lambda (App. B.3)
+    alpha: float = 1.0          # alpha_G of Eq. 8; never given in the paper
+    epsilon: float = 3e-3       # weight of the distance term (App. B.3)
+    leeway: int | None = 0      # None: no size constraint (Learn-MLR)
+    singleton: str = "current"  # how G({(i,k)}) is estimated
+    singleton_steps: int = 5
+    singleton_lr: float = 0.01
+    accept_only_if_decreased: bool = True
+    patience: int = 3
+    loss: str = "ce"
+
+    def __post_init__(self):
+        if not 0 < self.alpha <= 1:
+            raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
+        if self.singleton not in SINGLETON_MODES:
+            raise ValueError(f"singleton must be one of {', '.join(SINGLETON_MODES)}, got {self.singleton!r}")
+        if self.rounds < 1 or self.epochs < 1:
+            raise ValueError(f"rounds and epochs must be >= 1, got {self.rounds} and {self.epochs}")
+
+
+@dataclass
+class PrestoResult:
+    assignment: np.ndarray           # (N,) the kept partition the returned components were trained on
+    history: list[dict]
+    objective: float
+    rounds_run: int
+    stop_reason: str
+    seconds: dict = field(default_factory=dict)
+    assignments_per_round: np.ndarray | None = None  # (R, N) the partition trained on in each round
+
+
+def modular_upper_bound(L: torch.Tensor, assignment: torch.Tensor, alpha: float, G1: torch.Tensor,
+                        epsilon: float = 0.0, distance: torch.Tensor | None = None) -> torch.Tensor:
+    """Cost matrix of Eq. 8 for the next partition, plus App. B.3's epsilon-distance term.
+
+    For (i, k) in the current partition the cost is alpha * G((i,k) | S minus (i,k)), estimated by the
+    loss of i under its trained component; for (i, k) outside it, G({(i,k)}) / alpha.
+    """
+    member = torch.zeros_like(L, dtype=torch.bool)
+    member[torch.arange(L.shape[0], device=L.device), assignment] = True
+    M = torch.where(member, alpha * L, G1 / alpha)
+    if epsilon and distance is not None:
+        M = M + epsilon * distance
+    return M
+
+
+@torch.no_grad()
+def centre_distances(x_flat: torch.Tensor, assignment: torch.Tensor, k: int, chunk: int = 8192) -> torch.Tensor:
+    """||x_i - c_k|| with c_k the mean embedding of part k, (N, K). An empty part gets distance 0."""
+    centres = torch.zeros(k, x_flat.shape[1], dtype=x_flat.dtype, device=x_flat.device)
+    centres.index_add_(0, assignment, x_flat)
+    counts = torch.bincount(assignment, minlength=k).clamp(min=1).to(x_flat.dtype)
+    centres /= counts[:, None]
+    d = torch.cat([torch.cdist(x_flat[s:s + chunk], centres) for s in range(0, x_flat.shape[0], chunk)])
+    empty = torch.bincount(assignment, minlength=k) == 0
+    return d.masked_fill(empty[None, :], 0.0)
+
+
+def singleton_objective(model: FusedModule, x: torch.Tensor, y: torch.Tensor, settings: PrestoSettings,
+                        chunk: int = 256) -> torch.Tensor:
+    """G({(i, k)}) of Algorithm 1 lines 3-8, estimated literally: component k trained from its initial
+    parameters on the single instance i for ``singleton_steps`` gradient steps, vectorised over i with
+    torch.func (batch norm in eval mode, as one instance has no batch statistics). (N, K)."""
+    from torch.func import functional_call, grad, vmap
+
+    from prestorepro.training.fused import per_sample_loss
+
+    lam, lr, steps = settings.lam, settings.singleton_lr, settings.singleton_steps
+    out = torch.empty(x.shape[0], model.k, dtype=x.dtype, device=x.device)
+    for k in range(model.k):
+        comp = model.component(k).to(x.device).eval()
+        params = {n: p.detach() for n, p in comp.named_parameters()}
+        buffers = {n: b for n, b in comp.named_buffers()}
+
+        def objective(p, xi, yi):
+            logits = functional_call(comp, (p, buffers), (xi.unsqueeze(0),))
+            data = per_sample_loss(logits.unsqueeze(1), yi.view(1), settings.loss)[0, 0]
+            return data + lam * sum(v.square().sum() for v in p.values())
+
+        step = vmap(grad(objective), in_dims=(0, 0, 0))
+        value = vmap(objective, in_dims=(0, 0, 0))
+        for s in range(0, x.shape[0], chunk):
+            xb, yb = x[s:s + chunk], y[s:s + chunk]
+            p = {n: v.unsqueeze(0).expand(len(xb), *v.shape).clone() for n, v in params.items()}
+            for _ in range(steps):
+                g = step(p, xb, yb)
+                p = {n: p[n] - lr * g[n] for n in p}
+            with torch.no_grad():
+                out[s:s + chunk, k] = value(p, xb, yb)
+    return out
+
+
+class _Snapshot:
+    """A kept round: component parameters, optimiser moments, partition, objective, loss matrix."""
+
+    def __init__(self, model: FusedModule, opt: MaskedAdam, assignment: torch.Tensor, G: float, L: torch.Tensor):
+        self.model_state = copy.deepcopy(model.state_dict())
+        self.opt_state = opt.state_dict()
+        self.assignment = assignment.clone()
+        self.G = G
+        self.L = L.clone()
+
+    def restore(self, model: FusedModule, opt: MaskedAdam) -> None:
+        model.load_state_dict(self.model_state)
+        opt.load_state_dict(self.opt_state)
+
+    def to_dict(self) -> dict:
+        return {"model_state": self.model_state, "opt_state": self.opt_state, "assignment": self.assignment,
+                "G": torch.tensor(self.G, dtype=torch.float64), "L": self.L}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "_Snapshot":
+        snap = cls.__new__(cls)
+        snap.model_state, snap.opt_state = d["model_state"], d["opt_state"]
+        snap.assignment, snap.G, snap.L = d["assignment"], float(d["G"]), d["L"]
+        return snap
+
+
+def run_presto(
+    model: FusedModule,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    init_assignment: np.ndarray | torch.Tensor,
+    settings: PrestoSettings,
+    generators: Sequence[torch.Generator],
+    *,
+    log: Callable[[str], None] = lambda msg: None,
+    checkpoint_path: str | Path | None = None,
+    label: str = "presto",
+) -> PrestoResult:
+    """Run Algorithm 1 on features ``x`` (N, ...) and labels ``y`` (N,), both on the model's device.
+
+    ``generators[k]`` drives component k's batch order. With ``checkpoint_path`` the full state is
+    written atomically after every round, and a run that finds a checkpoint resumes from it; the
+    result is then identical to an uninterrupted run (CPU). On return ``model`` holds the kept
+    components. Raises FloatingPointError (naming ``label`` and the round) on a non-finite objective.
+    """
+    k, n = settings.k, x.shape[0]
+    if model.k != k:
+        raise ValueError(f"model has {model.k} components but settings.k = {k}")
+    dev = x.device
+    constrained = settings.leeway is not None
+    lo, hi = size_bounds(n, k, settings.leeway) if constrained else (0, n)
+    x_flat = x.reshape(n, -1).float() if settings.epsilon else None
+    opt = MaskedAdam(list(model.parameters()), k, lr=settings.lr)
+
+    assignment = torch.as_tensor(np.asarray(init_assignment), dtype=torch.long, device=dev)
+    if assignment.shape != (n,) or int(assignment.min()) < 0 or int(assignment.max()) >= k:
+        raise ValueError(f"initial partition must be {n} part indices in 0..{k - 1}")
+    history: list[dict] = []
+    per_round: list[np.ndarray] = []
+    best: _Snapshot | None = None
+    G1_fixed = None
+    streak, start_round, stop_reason = 0, 1, "rounds exhausted"
+    seconds = {"train": 0.0, "loss_matrix": 0.0, "assignment": 0.0, "singleton": 0.0}
+
+    ckpt = Path(checkpoint_path) if checkpoint_path else None
+    if ckpt is not None and ckpt.exists():
+        state = load_torch(ckpt, map_location=str(dev))
+        model.load_state_dict(state["model_state"])
+        opt.load_state_dict(state["opt_state"])
+        for g, s in zip(generators, state["generator_states"]):
+            g.set_state(s.cpu())
+        assignment = state["assignment"].to(dev)
+        best = _Snapshot.from_dict(state["best"]) if state["best"] is not None else None
+        G1_fixed = state["G1"]
+        history = state["history_json"]
+        per_round = [a.numpy() for a in state["per_round"]]
+        streak, start_round = int(state["streak"]), int(state["round"]) + 1
+        seconds = {k_: float(v) for k_, v in state["seconds"].items()}
+        log(f"[{label}] resumed from checkpoint {ckpt} after round {start_round - 1}")
+        if state.get("finished"):
+            start_round = settings.rounds + 1
+            stop_reason = state["stop_reason"]
+
+    if settings.singleton == "trained" and G1_fixed is None:
+        t0 = time.perf_counter()
+        G1_fixed = singleton_objective(model, x, y, settings)
+        seconds["singleton"] += time.perf_counter() - t0
+
+    def save(round_idx: int, finished: bool = False) -> None:
+        if ckpt is None:
+            return
+        save_torch(ckpt, {
+            "model_state": model.state_dict(), "opt_state": opt.state_dict(),
+            "generator_states": [g.get_state() for g in generators], "assignment": assignment.cpu(),
+            "best": best.to_dict() if best is not None else None, "G1": G1_fixed,
+            "history_json": history, "per_round": [torch.from_numpy(a) for a in per_round],
+            "streak": streak, "round": round_idx, "seconds": seconds, "finished": finished,
+            "stop_reason": stop_reason,
+        })
+
+    for r in range(start_round, settings.rounds + 1):
+        per_round.append(assignment.cpu().numpy().astype(np.int16))
+        t0 = time.perf_counter()
+        train_components(model, x, y, assignment, epochs=settings.epochs, batch_size=settings.batch_size,
+                         optimizer=opt, lam=settings.lam, generators=generators, loss=settings.loss)
+        t1 = time.perf_counter()
+        L = loss_matrix(model, x, y, settings.loss)
+        with torch.no_grad():
+            data_loss = float(L.gather(1, assignment[:, None]).sum())
+            G = data_loss + settings.lam * float(model.sq_norm().sum())
+        t2 = time.perf_counter()
+        seconds["train"] += t1 - t0
+        seconds["loss_matrix"] += t2 - t1
+        if not np.isfinite(G):
+            raise FloatingPointError(f"[{label}] non-finite objective G={G} in round {r}")
+        accepted = (best is None) or (not settings.accept_only_if_decreased) or (G < best.G)
+        if accepted:
+            best = _Snapshot(model, opt, assignment, G, L)
+            streak = 0
+        else:
+            streak += 1
+            best.restore(model, opt)
+            assignment = best.assignment.clone()
+        # propose the next partition from the kept state
+        t3 = time.perf_counter()
+        L_kept = best.L
+        G1 = G1_fixed if G1_fixed is not None else L_kept
+        dist = centre_distances(x_flat, assignment, k) if x_flat is not None else None
+        M = modular_upper_bound(L_kept, assignment, settings.alpha, G1, settings.epsilon, dist)
+        if constrained:
+            proposal = torch.as_tensor(solve_assignment(M.double().cpu().numpy(), lo, hi), device=dev)
+        else:
+            proposal = M.argmin(1)
+        seconds["assignment"] += time.perf_counter() - t3
+        moves = int((proposal != assignment).sum())
+        sizes = torch.bincount(assignment, minlength=k).tolist()
+        entry = {"round": r, "objective": G, "data_loss": data_loss, "accepted": bool(accepted),
+                 "best_objective": best.G, "part_sizes": sizes, "moves": moves,
+                 "train_seconds": t1 - t0}
+        history.append(entry)
+        log(f"[{label}] round {r}: G={G:.4f} ({'kept' if accepted else 'rejected'}), "
+            f"parts={sizes}, moves={moves}")
+        if accepted and moves == 0:
+            stop_reason = "partition stable"
+            save(r, finished=True)
+            break
+        if not accepted and streak >= settings.patience:
+            stop_reason = f"objective did not decrease for {streak} rounds"
+            save(r, finished=True)
+            break
+        assignment = proposal
+        save(r)
+
+    # the components and partition handed back are the last kept ones
+    best.restore(model, opt)
+    return PrestoResult(
+        assignment=best.assignment.cpu().numpy(), history=history, objective=best.G,
+        rounds_run=len(history), stop_reason=stop_reason, seconds=seconds,
+        assignments_per_round=np.stack(per_round) if per_round else None,
+    )
+
+
+def settings_dict(settings: PrestoSettings) -> dict:
+    return asdict(settings)
