@@ -1,0 +1,253 @@
+"""Training one model on in-memory features: the shared trainer of the single-model methods.
+
+Used by the resource-constrained comparison (paper §4.2, App. B.5: SNIP / GraSP on the pruned
+reference network, KD / DGKD students, their teachers) and by coreset training (SPEC §7, weighted
+subsets). PRESTO's own components train fused (``prestorepro.training.fused``); this trainer draws its
+batches the same way — a fresh ``randperm`` from the given generator every epoch, cut into batches of
+``batch_size`` with a smaller last batch — so a component trained alone on its part sees the same
+batches as inside the fused stack.
+
+The features stay resident on the device as one tensor (no DataLoader): a batch is an index into it.
+The objective of one step is
+
+    data_loss(batch) + l2 * ||theta||^2
+
+with data_loss the cross-entropy (mean, or the weighted mean sum_i w_i ce_i / sum_i w_i when
+``sample_weights`` are given), or the distillation loss of a ``distill`` object
+(``prestorepro.compress.distill.Distiller``).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from prestorepro.io import load_torch, save_torch
+from prestorepro.metrics import classification_metrics
+
+LogTarget = Callable[[str], Any] | logging.Logger | None
+
+
+class DistillObjective(Protocol):
+    """What ``train_single`` needs from a distillation method (KD, DGKD)."""
+
+    def guide_logits(self, idx: torch.Tensor, xb: torch.Tensor) -> list[torch.Tensor]:
+        """Logits of the teacher(s) for the rows ``idx`` of the training set (features ``xb``)."""
+
+    def loss(self, student_logits: torch.Tensor, guide_logits: Sequence[torch.Tensor],
+             yb: torch.Tensor) -> torch.Tensor:
+        """Scalar distillation loss of one batch."""
+
+
+def _emit(log: LogTarget, msg: str) -> None:
+    if log is None:
+        return
+    if isinstance(log, logging.Logger):
+        log.info(msg)
+    else:
+        log(msg)
+
+
+def _as_device_tensor(a: Any, device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
+    t = a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a))
+    return t.to(device=device, dtype=dtype if dtype is not None else t.dtype)
+
+
+def _check_masks(model: nn.Module, masks: Mapping[str, torch.Tensor], device: torch.device
+                 ) -> list[tuple[nn.Parameter, torch.Tensor]]:
+    params = dict(model.named_parameters())
+    pairs = []
+    for name, m in masks.items():
+        if name not in params:
+            raise ValueError(f"pruning mask for {name!r}, which is not a parameter of the model; "
+                             f"parameters are: {', '.join(params)}")
+        if tuple(m.shape) != tuple(params[name].shape):
+            raise ValueError(f"pruning mask for {name!r} has shape {tuple(m.shape)}, "
+                             f"the parameter has {tuple(params[name].shape)}")
+        pairs.append((params[name], m.to(device=device, dtype=params[name].dtype)))
+    return pairs
+
+
+def _run_signature(n: int, batch_size: int, lr: float, l2: float, weighted: bool,
+                   distill: bool, masked: bool) -> dict:
+    """What a checkpoint must agree with to be resumed: resuming under other settings would silently
+    splice two different runs."""
+    return {"n": int(n), "batch_size": int(batch_size), "lr": float(lr), "l2": float(l2),
+            "weighted": bool(weighted), "distill": bool(distill), "masked": bool(masked)}
+
+
+def train_single(
+    model: nn.Module,
+    x: Any,
+    y: Any,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    l2: float = 0.0,
+    device: torch.device | str,
+    generator: torch.Generator,
+    sample_weights: Any = None,
+    distill: DistillObjective | None = None,
+    masks: Mapping[str, torch.Tensor] | None = None,
+    checkpoint_path: str | Path | None = None,
+    log: LogTarget = None,
+    desc: str = "train",
+) -> dict:
+    """Train ``model`` in place for ``epochs`` epochs with Adam (``lr``) on (x, y).
+
+    x: (N, ...) features (numpy or torch; float16 storage is cast per batch to the model's dtype),
+    y: (N,) integer labels. ``sample_weights`` (N,) non-negative weights of a weighted coreset
+    (SPEC §7). ``distill`` replaces the cross-entropy by its KD / DGKD loss (App. B.5); it cannot be
+    combined with sample weights. ``masks`` maps parameter names to 0/1 tensors of the same shape:
+    the pruned entries (0) are zeroed before training, their gradients are masked and they are
+    re-zeroed after every optimiser step, so they stay exactly 0 (SNIP / GraSP, App. B.5).
+
+    With ``checkpoint_path``, an atomic checkpoint (model, optimiser, generator state, epoch,
+    history) is written at every epoch end, and a run that finds one resumes from it; on the CPU
+    the resumed run ends with exactly the parameters of an uninterrupted run.
+
+    Returns ``{"loss": [...], "time_s": [...], "epochs": epochs, "resumed_from_epoch": e}`` with the
+    mean data loss (without the L2 term) and the wall time of every epoch.
+    Raises FloatingPointError naming the epoch and step of the first non-finite loss.
+    """
+    device = torch.device(device)
+    if epochs < 0 or batch_size < 1 or not math.isfinite(lr) or lr <= 0 or l2 < 0:
+        raise ValueError(f"need epochs >= 0, batch_size >= 1, lr > 0, l2 >= 0; got epochs={epochs}, "
+                         f"batch_size={batch_size}, lr={lr}, l2={l2}")
+    if distill is not None and sample_weights is not None:
+        raise ValueError("sample_weights and distill cannot be combined: the KD / DGKD loss is a plain "
+                         "batch mean; train a weighted coreset with the cross-entropy instead")
+    model.to(device)
+    x_dev = _as_device_tensor(x, device)
+    y_dev = _as_device_tensor(y, device, torch.long)
+    n = x_dev.shape[0]
+    if n == 0 or y_dev.shape != (n,):
+        raise ValueError(f"x must be (N, ...) with N > 0 and y (N,); got x {tuple(x_dev.shape)}, "
+                         f"y {tuple(y_dev.shape)}")
+    w_dev = None
+    if sample_weights is not None:
+        w_dev = _as_device_tensor(sample_weights, device, torch.float32)
+        if w_dev.shape != (n,) or bool((w_dev < 0).any()) or not bool(torch.isfinite(w_dev).all()):
+            raise ValueError(f"sample_weights must be {n} finite non-negative numbers; got shape "
+                             f"{tuple(w_dev.shape)}, min {float(w_dev.min()):.4g}")
+    params = [p for p in model.parameters() if p.requires_grad]
+    param_dtype = params[0].dtype
+    mask_pairs = _check_masks(model, masks, device) if masks else []
+    with torch.no_grad():
+        for p, m in mask_pairs:
+            p.mul_(m)
+    optimizer = torch.optim.Adam(params, lr=lr)
+    if generator.device.type not in ("cpu", device.type):
+        raise ValueError(f"generator lives on {generator.device}, training on {device}; "
+                         "pass a CPU generator or one on the training device")
+
+    signature = _run_signature(n, batch_size, lr, l2, w_dev is not None, distill is not None, bool(mask_pairs))
+    history: dict[str, Any] = {"loss": [], "time_s": []}
+    start_epoch = 0
+    ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
+    if ckpt is not None and ckpt.exists():
+        state = load_torch(ckpt)
+        if state.get("signature") != signature:
+            raise ValueError(f"checkpoint {ckpt} was written by a run with settings {state.get('signature')}, "
+                             f"this run has {signature}; delete the checkpoint to start afresh")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        if distill is not None and hasattr(distill, "load_state_dict"):
+            distill.load_state_dict(state.get("distill", {}))
+        history = {"loss": list(state["history"]["loss"]), "time_s": list(state["history"]["time_s"])}
+        start_epoch = int(state["epoch"])
+        _emit(log, f"{desc}: resumed from {ckpt} at epoch {start_epoch}/{epochs}")
+
+    model.train()
+    steps = math.ceil(n / batch_size)
+    bar = tqdm(range(start_epoch, epochs), desc=desc, disable=None, leave=False)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        perm = torch.randperm(n, generator=generator, device=generator.device).to(device)
+        # The loss sum and the first non-finite step are kept on the device and read once per
+        # epoch: a host sync every step would stall small models on a GPU.
+        loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+        first_bad = torch.full((), -1, device=device, dtype=torch.long)
+        for step in range(steps):
+            idx = perm[step * batch_size:(step + 1) * batch_size]
+            xb = x_dev[idx].to(param_dtype)
+            yb = y_dev[idx]
+            out = model(xb)
+            if distill is not None:
+                data_loss = distill.loss(out, distill.guide_logits(idx, xb), yb)
+            elif w_dev is not None:
+                wb = w_dev[idx]
+                data_loss = (wb * F.cross_entropy(out, yb, reduction="none")).sum() / wb.sum()
+            else:
+                data_loss = F.cross_entropy(out, yb)
+            loss = data_loss + l2 * sum(p.square().sum() for p in params) if l2 > 0 else data_loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if mask_pairs:
+                for p, m in mask_pairs:
+                    if p.grad is not None:
+                        p.grad.mul_(m)
+            optimizer.step()
+            if mask_pairs:
+                # Adam's update of a weight whose gradient was always 0 is 0, but re-zeroing
+                # makes "pruned stays pruned" hold exactly whatever the optimiser does.
+                with torch.no_grad():
+                    for p, m in mask_pairs:
+                        p.mul_(m)
+            detached = loss.detach()
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(detached),
+                                    torch.full_like(first_bad, step), first_bad)
+            loss_sum += data_loss.detach().to(torch.float64) * idx.numel()
+        bad_step = int(first_bad)  # the one host sync of the epoch
+        if bad_step >= 0:
+            raise FloatingPointError(
+                f"{desc}: non-finite training loss at epoch {epoch + 1}, step {bad_step + 1} of {steps} "
+                f"(lr={lr}, batch_size={batch_size}); lower the learning rate or check the inputs for NaN/inf")
+        epoch_loss = float(loss_sum) / n
+        history["loss"].append(epoch_loss)
+        history["time_s"].append(time.perf_counter() - t0)
+        if ckpt is not None:
+            save_torch(ckpt, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "generator": generator.get_state(), "epoch": epoch + 1, "signature": signature,
+                "history": history,
+                "distill": distill.state_dict() if distill is not None and hasattr(distill, "state_dict") else {},
+            })
+        bar.set_postfix(loss=f"{epoch_loss:.4f}")
+        _emit(log, f"{desc}: epoch {epoch + 1}/{epochs} loss {epoch_loss:.6f} "
+                   f"time {history['time_s'][-1]:.2f}s")
+    bar.close()
+    return {**history, "epochs": int(epochs), "resumed_from_epoch": start_epoch}
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: Any, batch_size: int = 1024, device: torch.device | str = "cpu") -> np.ndarray:
+    """Logits (N, C) as float32 numpy, eval mode. Batches move to the device one at a time, so
+    inference holds one model and one batch there (the memory the paper's inference panel measures)."""
+    device = torch.device(device)
+    model.to(device).eval()
+    xt = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    dtype = next(model.parameters()).dtype
+    outs = [model(xt[s:s + batch_size].to(device=device, dtype=dtype)).float().cpu()
+            for s in range(0, xt.shape[0], batch_size)]
+    if not outs:
+        raise ValueError("predict needs at least one row of features")
+    return torch.cat(outs).numpy()
+
+
+def evaluate(model: nn.Module, x: Any, y: Any, num_classes: int, *, batch_size: int = 1024,
+             device: torch.device | str = "cpu") -> dict[str, float]:
+    """Accuracy and macro-F1 of the model's argmax prediction (paper Tables 1-2)."""
+    pred = predict(model, x, batch_size, device).argmax(1)
+    y_np = y.cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    return classification_metrics(y_np, pred, num_classes)
