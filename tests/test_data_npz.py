@@ -1,0 +1,97 @@
+"""Bring-your-own npz in the MedMNIST layout (SPEC §1): loading and every validation error."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fixtures.datafiles import medmnist_arrays
+
+from prestorepro.data import DataError, download_dataset, prepare_dataset
+
+SIZES = {"train": 12, "val": 6, "test": 6}
+
+
+def _write(tmp_path, arrays, name="mine.npz"):
+    path = tmp_path / name
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.fixture
+def arrays():
+    return medmnist_arrays(SIZES, 3, np.random.default_rng(0), channels=1)
+
+
+def test_grayscale_npz_is_replicated_to_three_channels(tmp_path, arrays):
+    path = _write(tmp_path, arrays)
+    assert download_dataset("npz", tmp_path, allow_download=False, path=path) == [path]
+    p = prepare_dataset("npz", tmp_path, seed=0, path=path)
+    assert p.num_classes == 3  # inferred: 1 + largest label
+    for split in ("train", "val", "test"):
+        x, y = p.split(split)
+        assert x.shape == (SIZES[split], 28, 28, 3) and x.dtype == np.uint8
+        for c in range(3):
+            np.testing.assert_array_equal(x[..., c], arrays[f"{split}_images"])
+        np.testing.assert_array_equal(y, arrays[f"{split}_labels"][:, 0].astype(np.int64))
+    assert p.meta["class_counts"] == {"train": [4, 4, 4], "val": [2, 2, 2], "test": [2, 2, 2]}
+    assert p.meta["sources"][0]["path"] == str(path)
+
+
+def test_single_channel_axis_and_flat_labels_are_accepted(tmp_path, arrays):
+    arrays = {k: (v[..., None] if k.endswith("images") else v[:, 0].astype(np.int32)) for k, v in arrays.items()}
+    p = prepare_dataset("npz", tmp_path, seed=0, path=_write(tmp_path, arrays), num_classes=5)
+    assert p.num_classes == 5 and p.train_x.shape == (12, 28, 28, 3) and p.train_y.dtype == np.int64
+
+
+def _broken(arrays, key, value=None, drop=False):
+    out = dict(arrays)
+    if drop:
+        del out[key]
+    else:
+        out[key] = value
+    return out
+
+
+@pytest.mark.parametrize(
+    "change,expected",
+    [
+        (lambda a: _broken(a, "val_labels", drop=True), r"lacks key\(s\) val_labels"),
+        (lambda a: _broken(a, "test_labels", a["test_labels"][:-1]), "test_images holds 6 images but test_labels holds 5"),
+        (lambda a: _broken(a, "train_labels", a["train_labels"].astype(np.int64) - 1), "train_labels has negative labels"),
+        (lambda a: _broken(a, "val_images", a["val_images"].astype(np.float32) / 255), "val_images has dtype float32"),
+        (lambda a: _broken(a, "train_images", np.zeros((12, 28, 28, 2), np.uint8)), r"train_images has shape \(12, 28, 28, 2\)"),
+        (lambda a: _broken(a, "train_labels", a["train_labels"].astype(np.float64)), "train_labels has dtype float64"),
+        (lambda a: _broken(a, "test_labels", np.zeros((6, 4), np.uint8)), r"test_labels has shape \(6, 4\)"),
+        (lambda a: _broken(a, "val_images", np.zeros((6, 32, 32), np.uint8)), r"val_images has images of size \(32, 32\)"),
+        (lambda a: _broken(a, "test_images", np.zeros((0, 28, 28), np.uint8)), "test_images holds no images"),
+    ],
+)
+def test_npz_validation_names_the_key_and_the_fix(tmp_path, arrays, change, expected):
+    path = _write(tmp_path, change(arrays))
+    with pytest.raises(DataError, match=expected) as err:
+        download_dataset("npz", tmp_path, path=path)
+    assert str(path) in str(err.value)
+    with pytest.raises(DataError, match=expected):
+        prepare_dataset("npz", tmp_path, 0, path=path)
+
+
+def test_labels_out_of_range_for_given_num_classes(tmp_path, arrays):
+    path = _write(tmp_path, arrays)
+    with pytest.raises(DataError, match="train_labels has label 2 but the dataset has 2 classes"):
+        prepare_dataset("npz", tmp_path, 0, path=path, num_classes=2)
+
+
+def test_missing_path_and_unreadable_files(tmp_path, arrays):
+    with pytest.raises(DataError, match="pass path="):
+        prepare_dataset("npz", tmp_path, 0)
+    with pytest.raises(DataError, match="does not exist"):
+        prepare_dataset("npz", tmp_path, 0, path=tmp_path / "nope.npz")
+    good = _write(tmp_path, arrays)
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(DataError, match="truncated") as err:
+        prepare_dataset("npz", tmp_path, 0, path=cut)
+    assert str(cut) in str(err.value)
+    pickled = tmp_path / "objects.npz"
+    np.savez(pickled, **dict(arrays, train_labels=np.array([{"a": 1}] * 12, dtype=object)))
+    with pytest.raises(DataError, match="Python objects"):
+        prepare_dataset("npz", tmp_path, 0, path=pickled)
