@@ -21,3 +21,21 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, labels: np.ndarray | None =
 def classification_metrics(y_true, y_pred, num_classes: int | None = None) -> dict[str, float]:
     labels = np.arange(num_classes) if num_classes is not None else None
     return {"accuracy": accuracy(y_true, y_pred), "macro_f1": macro_f1(y_true, y_pred, labels)}
+
+
+def err_s(assignment: np.ndarray, groups: np.ndarray) -> tuple[int, float]:
+    """Err_S of paper App. C: the number of unordered pairs (i, j) in the same true component S*_k
+    that the partition puts in different parts; also normalised by the number of same-component pairs.
+    Counted from the contingency table, O(N + K^2), never over pairs."""
+    assignment, groups = np.asarray(assignment), np.asarray(groups)
+    if assignment.shape != groups.shape:
+        raise ValueError(f"assignment {assignment.shape} and groups {groups.shape} differ in shape")
+    _, g = np.unique(groups, return_inverse=True)
+    _, a = np.unique(assignment, return_inverse=True)
+    table = np.zeros((g.max() + 1, a.max() + 1), dtype=np.int64)
+    np.add.at(table, (g, a), 1)
+    n_g = table.sum(1)
+    same = int((n_g * (n_g - 1) // 2).sum())
+    together = int((table * (table - 1) // 2).sum())
+    split = same - together
+    return split, (split / same if same else 0.0)

@@ -171,13 +171,15 @@ def run_presto(
     log: Callable[[str], None] = lambda msg: None,
     checkpoint_path: str | Path | None = None,
     label: str = "presto",
+    on_round: Callable[[int, FusedModule, torch.Tensor], dict] | None = None,
 ) -> PrestoResult:
     """Run Algorithm 1 on features ``x`` (N, ...) and labels ``y`` (N,), both on the model's device.
 
     ``generators[k]`` drives component k's batch order. With ``checkpoint_path`` the full state is
     written atomically after every round, and a run that finds a checkpoint resumes from it; the
-    result is then identical to an uninterrupted run (CPU). On return ``model`` holds the kept
-    components. Raises FloatingPointError (naming ``label`` and the round) on a non-finite objective.
+    result is then identical to an uninterrupted run (CPU). ``on_round(r, model, assignment)`` is
+    called after each round's training (before keep/reject) and its dict joins the round's history
+    entry. On return ``model`` holds the kept components. Raises FloatingPointError (naming ``label`` and the round) on a non-finite objective.
     """
     k, n = settings.k, x.shape[0]
     if model.k != k:
@@ -249,6 +251,7 @@ def run_presto(
         seconds["loss_matrix"] += t2 - t1
         if not np.isfinite(G):
             raise FloatingPointError(f"[{label}] non-finite objective G={G} in round {r}")
+        extra = on_round(r, model, assignment) if on_round is not None else {}
         accepted = (best is None) or (not settings.accept_only_if_decreased) or (G < best.G)
         if accepted:
             best = _Snapshot(model, opt, assignment, G, L)
@@ -272,7 +275,7 @@ def run_presto(
         sizes = torch.bincount(assignment, minlength=k).tolist()
         entry = {"round": r, "objective": G, "data_loss": data_loss, "accepted": bool(accepted),
                  "best_objective": best.G, "part_sizes": sizes, "moves": moves,
-                 "train_seconds": t1 - t0}
+                 "train_seconds": t1 - t0, **extra}
         history.append(entry)
         log(f"[{label}] round {r}: G={G:.4f} ({'kept' if accepted else 'rejected'}), "
             f"parts={sizes}, moves={moves}")

@@ -1,0 +1,214 @@
+"""Table 1: PRESTO against partitioning and mixture baselines (paper §4.2, App. B.4; SPEC §5).
+
+Every method trains the same fused K-component model on the same embeddings with the same training
+budget (rounds x epochs epochs per component). Methods differ in how the partition is found and how a
+test instance is routed to a component:
+
+- clustering / mixture baselines: partition fixed up front by the method (on a PCA projection of the
+  flattened embeddings), test routing by the method's own assignment rule;
+- PRESTO: Algorithm 1 from the dataset's initial partition, test routing by the gate pi_phi;
+- Learn-MLR: the same alternating loop from a random partition, no size constraint, epsilon 0, every
+  round kept, test routing by pi_phi.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from prestorepro.baselines.partition import PARTITIONERS, fit_partition
+from prestorepro.io import load_torch, save_torch
+from prestorepro.metrics import classification_metrics
+from prestorepro.models.fused import FusedResNetTail
+from prestorepro.presto.algorithm import PrestoSettings, run_presto
+from prestorepro.presto.gate import gate_routes, mixture_predict, train_gate
+from prestorepro.registry import Registry
+from prestorepro.training.fused import MaskedAdam, train_components
+
+METHODS: Registry[Callable] = Registry("Table-1 method")
+PAPER_NAMES = {
+    "equal_kmeans": "Equal-KMeans", "kmeans_pp": "KMeans++", "agglomerative": "Agglomerative",
+    "gmm": "GMM", "bgmm": "BGMM", "learn_mlr": "Learn-MLR", "presto": "PRESTO",
+}
+
+
+@dataclass
+class Features:
+    """Embeddings of one dataset on the training device."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    num_classes: int
+    cut: str
+
+    @classmethod
+    def load(cls, path: str | Path, device: torch.device, num_classes: int, cut: str) -> "Features":
+        with np.load(path) as z:
+            arrays = {k: z[k] for k in z.files}
+        t = {}
+        for split in ("train", "val", "test"):
+            x = arrays[f"{split}_x"]
+            if not np.isfinite(x).all():
+                raise FloatingPointError(f"{path}: non-finite values in {split}_x; re-run the embedding stage")
+            t[f"{split}_x"] = torch.from_numpy(x.astype(np.float32)).to(device)
+            t[f"{split}_y"] = torch.from_numpy(arrays[f"{split}_y"].astype(np.int64)).to(device)
+        return cls(**t, num_classes=num_classes, cut=cut)
+
+    def flat(self, split: str) -> np.ndarray:
+        return getattr(self, f"{split}_x").reshape(len(getattr(self, f"{split}_x")), -1).cpu().numpy()
+
+
+@dataclass
+class RunSpec:
+    method: str
+    k: int
+    seed: int
+    widths: tuple[int, int, int]
+    presto: dict          # resolved config["presto"]
+    table1: dict          # resolved config["table1"]
+    dataset: dict         # resolved config["datasets"][name]
+    label: str = ""
+
+
+def _generators(seed: int, k: int) -> list[torch.Generator]:
+    return [torch.Generator().manual_seed(seed * 1000 + j) for j in range(k)]
+
+
+def _model(spec: RunSpec, feats: Features) -> FusedResNetTail:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec.seed)
+        model = FusedResNetTail(spec.k, feats.cut, spec.widths, feats.num_classes)
+    return model.to(feats.train_x.device)
+
+
+def _settings(spec: RunSpec, **overrides) -> PrestoSettings:
+    p = spec.presto
+    base = dict(k=spec.k, rounds=p["rounds"], epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"],
+                lam=p["lam"], alpha=p["alpha"], epsilon=spec.dataset["epsilon"], leeway=spec.dataset["leeway"],
+                singleton=p["singleton"], singleton_steps=p["singleton_steps"], patience=p["patience"])
+    base.update(overrides)
+    return PrestoSettings(**base)
+
+
+def initial_partition(init: str, feats: Features, spec: RunSpec) -> tuple[np.ndarray, str]:
+    """The initial partition of PRESTO (Table 5) or Learn-MLR (random)."""
+    n = feats.train_x.shape[0]
+    if init == "random":
+        rng = np.random.default_rng(spec.seed)
+        # a random partition with (near-)equal parts, so no component starts empty
+        return rng.permutation(np.arange(n) % spec.k), "random equal-size partition"
+    res = fit_partition(init, feats.flat("train"), spec.k, spec.seed, pca_dim=spec.table1["pca_dim"],
+                        max_fit_samples=spec.table1["max_fit_samples"], leeway=spec.dataset["leeway"],
+                        n_init=spec.table1["n_init"])
+    return res.labels, res.notes
+
+
+def _evaluate(feats: Features, model, routes_test: np.ndarray, routes_val: np.ndarray) -> dict:
+    out = {}
+    for split, routes in (("test", routes_test), ("val", routes_val)):
+        y = getattr(feats, f"{split}_y").cpu().numpy()
+        pred = mixture_predict(model, getattr(feats, f"{split}_x"), routes, "ce")
+        m = classification_metrics(y, pred, feats.num_classes)
+        out[f"{split}_accuracy"], out[f"{split}_macro_f1"] = m["accuracy"], m["macro_f1"]
+    return out
+
+
+def train_fixed_partition(model, feats: Features, assignment: np.ndarray, settings: PrestoSettings,
+                          generators, *, log, checkpoint_path: Path | None) -> dict:
+    """Train the components on a fixed partition for rounds x epochs epochs, checkpointed per round."""
+    dev = feats.train_x.device
+    a = torch.as_tensor(assignment, dtype=torch.long, device=dev)
+    opt = MaskedAdam(list(model.parameters()), model.k, lr=settings.lr)
+    start, seconds = 1, 0.0
+    if checkpoint_path is not None and Path(checkpoint_path).exists():
+        st = load_torch(checkpoint_path, map_location=str(dev))
+        model.load_state_dict(st["model_state"])
+        opt.load_state_dict(st["opt_state"])
+        for g, s in zip(generators, st["generator_states"]):
+            g.set_state(s.cpu())
+        start, seconds = int(st["round"]) + 1, float(st["seconds"])
+        log(f"resumed from checkpoint {checkpoint_path} after round {start - 1}")
+    for r in range(start, settings.rounds + 1):
+        info = train_components(model, feats.train_x, feats.train_y, a, epochs=settings.epochs,
+                                batch_size=settings.batch_size, optimizer=opt, lam=settings.lam,
+                                generators=generators)
+        seconds += info["train_seconds"]
+        log(f"round {r}/{settings.rounds}: last batch loss {info['last_loss']:.4f}")
+        if checkpoint_path is not None:
+            save_torch(checkpoint_path, {"model_state": model.state_dict(), "opt_state": opt.state_dict(),
+                                         "generator_states": [g.get_state() for g in generators],
+                                         "round": r, "seconds": seconds})
+    return {"train": seconds}
+
+
+def _partition_method(name: str):
+    def run(feats: Features, spec: RunSpec, *, log, checkpoint_path=None) -> dict:
+        t0 = time.perf_counter()
+        res = fit_partition(name, feats.flat("train"), spec.k, spec.seed, pca_dim=spec.table1["pca_dim"],
+                            max_fit_samples=spec.table1["max_fit_samples"], leeway=spec.dataset["leeway"],
+                            n_init=spec.table1["n_init"])
+        partition_s = time.perf_counter() - t0
+        log(f"{name}: part sizes {np.bincount(res.labels, minlength=spec.k).tolist()} ({partition_s:.1f} s)")
+        model = _model(spec, feats)
+        seconds = train_fixed_partition(model, feats, res.labels, _settings(spec), _generators(spec.seed, spec.k),
+                                        log=log, checkpoint_path=checkpoint_path)
+        seconds["partition"] = partition_s
+        routes_test, routes_val = res.route(feats.flat("test")), res.route(feats.flat("val"))
+        return {"assignment": res.labels, "test_routes": routes_test, "model": model, "notes": res.notes,
+                "history": [], "seconds": seconds, "routing": "own assignment rule",
+                **_evaluate(feats, model, routes_test, routes_val)}
+
+    return run
+
+
+for _name in PARTITIONERS:
+    METHODS.register(_name)(_partition_method(_name))
+
+
+def _gated(feats: Features, spec: RunSpec, settings: PrestoSettings, init: str, *, log, checkpoint_path) -> dict:
+    t0 = time.perf_counter()
+    a0, init_notes = initial_partition(init, feats, spec)
+    init_s = time.perf_counter() - t0
+    model = _model(spec, feats)
+    res = run_presto(model, feats.train_x, feats.train_y, a0, settings, _generators(spec.seed, spec.k),
+                     log=log, checkpoint_path=checkpoint_path, label=spec.label or spec.method)
+    t1 = time.perf_counter()
+    gate = train_gate(model, feats.train_x, res.assignment, epochs=spec.presto["gate_epochs"], lr=settings.lr,
+                      batch_size=settings.batch_size, generator=torch.Generator().manual_seed(spec.seed + 77),
+                      log=log)
+    gate_s = time.perf_counter() - t1
+    routes_test = gate_routes(gate, model, feats.test_x, "ce")
+    routes_val = gate_routes(gate, model, feats.val_x, "ce")
+    routes_train = gate_routes(gate, model, feats.train_x, "ce")
+    seconds = dict(res.seconds, initial_partition=init_s, gate=gate_s)
+    return {"assignment": res.assignment, "test_routes": routes_test, "model": model, "gate": gate,
+            "notes": f"initial partition: {init_notes}; stopped: {res.stop_reason}",
+            "history": res.history, "seconds": seconds, "routing": "gate pi_phi",
+            "objective": res.objective, "rounds_run": res.rounds_run,
+            "gate_train_agreement": float((routes_train == res.assignment).mean()),
+            **_evaluate(feats, model, routes_test, routes_val)}
+
+
+@METHODS.register("presto")
+def run_presto_method(feats: Features, spec: RunSpec, *, log, checkpoint_path=None) -> dict:
+    return _gated(feats, spec, _settings(spec), spec.dataset["init"], log=log, checkpoint_path=checkpoint_path)
+
+
+@METHODS.register("learn_mlr")
+def run_learn_mlr(feats: Features, spec: RunSpec, *, log, checkpoint_path=None) -> dict:
+    # App. B.4: random initial partition, no leeway (points go to their lowest-loss component
+    # unconstrained), epsilon 0, same optimiser; alternating minimisation keeps every round.
+    settings = _settings(spec, leeway=None, epsilon=0.0, accept_only_if_decreased=False, alpha=1.0)
+    return _gated(feats, spec, settings, "random", log=log, checkpoint_path=checkpoint_path)
+
+
+def run_method(feats: Features, spec: RunSpec, *, log=lambda m: None, checkpoint_path=None) -> dict:
+    return METHODS.get(spec.method)(feats, spec, log=log, checkpoint_path=checkpoint_path)

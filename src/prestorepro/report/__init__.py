@@ -1,0 +1,1 @@
+"""Tables and figures, built from metrics files only (never re-training anything)."""

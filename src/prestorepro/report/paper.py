@@ -1,0 +1,51 @@
+"""Numbers printed in the paper (ICLR submission / ICML 2023), for side-by-side comparison.
+
+Keys are the pipeline's source names; values are percentages or counts exactly as printed.
+"""
+PAPER_DATASETS = ("cifar10", "pathmnist", "dermamnist", "svhn")
+
+# Table 1: accuracy and macro-F1 (%)
+TABLE1 = {
+    "equal_kmeans": {"accuracy": (89.83, 82.91, 73.97, 87.41), "macro_f1": (89.84, 77.60, 43.00, 86.00)},
+    "kmeans_pp": {"accuracy": (89.50, 82.64, 73.72, 87.02), "macro_f1": (89.48, 77.20, 44.30, 85.50)},
+    "agglomerative": {"accuracy": (89.35, 81.67, 75.46, 87.26), "macro_f1": (89.34, 75.30, 47.00, 85.90)},
+    "gmm": {"accuracy": (89.66, 83.20, 73.72, 87.15), "macro_f1": (89.65, 77.60, 44.30, 85.80)},
+    "bgmm": {"accuracy": (89.66, 81.88, 73.72, 87.35), "macro_f1": (89.65, 75.82, 44.30, 85.90)},
+    "learn_mlr": {"accuracy": (89.99, 81.57, 74.02, 87.07), "macro_f1": (89.98, 75.90, 43.60, 85.70)},
+    "presto": {"accuracy": (90.04, 83.70, 75.61, 88.11), "macro_f1": (90.00, 77.80, 47.70, 86.80)},
+}
+
+# Table 2: accuracy (%) and training-time GPU memory (MiB)
+TABLE2 = {
+    "grasp": {"accuracy": (89.37, 85.60, 74.71, 89.16), "train_mib": (1107.21, 1173.46, 1173.16, 1173.97)},
+    "snip": {"accuracy": (88.24, 85.28, 73.77, 89.36), "train_mib": (863.73, 1149.08, 910.49, 910.54)},
+    "kd": {"accuracy": (90.06, 75.32, 72.37, 89.08), "train_mib": (272.00, 250.69, 250.56, 251.81)},
+    "dgkd": {"accuracy": (90.17, 76.24, 72.02, 88.97), "train_mib": (272.00, 250.09, 250.56, 252.06)},
+    "presto": {"accuracy": (90.04, 83.70, 75.61, 88.11), "train_mib": (173.43, 182.24, 58.12, 234.48)},
+}
+
+# §4.2 / Table 2 caption: total PRESTO parameters (K components + pi_phi)
+PARAMS = {"cifar10": 82690, "pathmnist": 54993, "dermamnist": 41047, "svhn": 55138}
+
+# Table 4: dataset statistics
+TABLE4 = {
+    "cifar10": {"classes": 10, "instances": 60000, "train": 50000, "test": 10000},
+    "svhn": {"classes": 10, "instances": 99289, "train": 73257, "test": 26032},
+    "pathmnist": {"classes": 9, "instances": 107180, "train": 89996, "test": 7180},
+    "dermamnist": {"classes": 7, "instances": 10015, "train": 7007, "test": 2005},
+}
+
+
+def paper_value(table: dict, method: str, metric: str, source: str) -> float | None:
+    if source not in PAPER_DATASETS or method not in table:
+        return None
+    return table[method][metric][PAPER_DATASETS.index(source)]
+
+# Set-up of the paper's PRESTO models (Table 4 classes, Table 5 K, App. B.1 cut point), used to
+# check the parameter counts without any data.
+PAPER_SETUP = {
+    "cifar10": {"source": "cifar10", "cut": "layer2", "num_classes": 10, "k": 4},
+    "pathmnist": {"source": "pathmnist", "cut": "layer1", "num_classes": 9, "k": 4},
+    "dermamnist": {"source": "dermamnist", "cut": "layer1", "num_classes": 7, "k": 3},
+    "svhn": {"source": "svhn", "cut": "layer1", "num_classes": 10, "k": 4},
+}

@@ -1,0 +1,31 @@
+# Data stage (SPEC §1): downloads (local, checksummed) and one prepared file per dataset.
+
+
+rule download_data:
+    output:
+        manifest=f"{R}/data/{{dataset}}/download.json",
+    params:
+        dataset=dataset_cfg,
+        data_root=config["data_root"],
+        allow_download=config["download"],
+    log:
+        f"{R}/logs/download_data/{{dataset}}.log",
+    script:
+        "../scripts/download_data.py"
+
+
+rule prepare_data:
+    input:
+        manifest=f"{R}/data/{{dataset}}/download.json",
+        code=CODE_DATA,
+    output:
+        npz=f"{R}/data/{{dataset}}/prepared.npz",
+        meta=f"{R}/data/{{dataset}}/prepared.meta.json",
+    params:
+        dataset=dataset_cfg,
+        split_seed=config["split_seed"],
+        synthetic_n=config["synthetic"]["n"],
+    log:
+        f"{R}/logs/prepare_data/{{dataset}}.log",
+    script:
+        "../scripts/prepare_data.py"

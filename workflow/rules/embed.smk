@@ -1,0 +1,22 @@
+# Embedding stage (SPEC §2): ResNet18 feature maps at the cut point, float16, with a sidecar.
+
+
+rule embed:
+    input:
+        data=f"{R}/data/{{image_dataset}}/prepared.npz",
+        code=CODE_EMBED,
+    output:
+        npz=f"{R}/embeddings/{{image_dataset}}/features.npz",
+        meta=f"{R}/embeddings/{{image_dataset}}/features.json",
+    params:
+        dataset=dataset_cfg,
+        embedding=config["embedding"],
+    threads: config["threads"]
+    resources:
+        gpu=GPU,
+    log:
+        f"{R}/logs/embed/{{image_dataset}}.log",
+    benchmark:
+        f"{R}/benchmarks/embed/{{image_dataset}}.tsv"
+    script:
+        "../scripts/embed.py"

@@ -1,0 +1,45 @@
+# PRESTO and the Table-1 baselines (SPEC §3-5), and the synthetic experiment (SPEC §8).
+
+
+rule train_table1:
+    input:
+        features=f"{R}/embeddings/{{dataset}}/features.npz",
+        meta=f"{R}/embeddings/{{dataset}}/features.json",
+        code=CODE_TRAIN,
+    output:
+        metrics=f"{R}/table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}/metrics.json",
+        assignment=f"{R}/table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}/assignment.npz",
+    params:
+        dataset=dataset_cfg,
+        presto=config["presto"],
+        table1=config["table1"],
+        widths=config["components"]["widths"],
+        checkpoint=f"{R}/checkpoints/table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}.pt",
+    threads: config["threads"]
+    resources:
+        gpu=GPU,
+    log:
+        f"{R}/logs/train_table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/train_table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}.tsv"
+    script:
+        "../scripts/train_table1.py"
+
+
+rule synthetic_experiment:
+    input:
+        data=f"{R}/data/{{dataset}}/prepared.npz",
+        code=CODE_SYNTHETIC,
+    output:
+        metrics=f"{R}/synthetic/{{dataset}}/seed{{seed}}/metrics.json",
+        rounds=f"{R}/synthetic/{{dataset}}/seed{{seed}}/rounds.npz",
+    params:
+        synthetic=config["synthetic"],
+        checkpoint=f"{R}/checkpoints/synthetic/{{dataset}}/seed{{seed}}.pt",
+    threads: config["threads"]
+    log:
+        f"{R}/logs/synthetic_experiment/{{dataset}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/synthetic_experiment/{{dataset}}/seed{{seed}}.tsv"
+    script:
+        "../scripts/synthetic_experiment.py"

@@ -1,0 +1,8 @@
+# Adapter: PRESTO with linear SVM components on the App. C synthetic data.
+from prestorepro.jobs import job_log, set_threads, synthetic
+
+set_threads(snakemake.threads)
+config = dict(snakemake.config, synthetic=snakemake.params.synthetic)
+with job_log(snakemake.log[0], "synthetic_experiment") as log:
+    synthetic(snakemake.input.data, config, int(snakemake.wildcards.seed), snakemake.output.metrics,
+              snakemake.output.rounds, snakemake.params.checkpoint, log)
