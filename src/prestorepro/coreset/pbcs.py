@@ -218,7 +218,7 @@ def select_pbcs(budget: int, *, grads: Any = None, labels: Any, rng: np.random.G
             s.copy_(torch.from_numpy(project_capped_simplex(s.detach().numpy(), budget)))
         if step % 50 == 0 or step == outer_steps - 1:
             _log.info("pbcs step %d/%d: mean outer loss %.4f, support %d, sum(s) %.1f",
-                      step + 1, outer_steps, float(losses.mean()), support.size, float(s.sum()))
+                      step + 1, outer_steps, float(losses.mean()), support.size, float(s.detach().sum()))
     final = s.detach().numpy()
     top = np.argsort(-final, kind="stable")[:budget]
     return finish(top, np.ones(budget), budget, y.size)

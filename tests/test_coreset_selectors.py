@@ -1,0 +1,124 @@
+"""The selector interface: invariants every strategy keeps, gradient proxies, the reselection schedule."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from prestorepro.coreset import SELECTORS, SelectionSchedule, last_layer_gradients
+
+# options that keep each strategy quick on the tiny data below
+FAST_OPTIONS = {
+    "random": {},
+    "craig": {},
+    "gradmatch": {},
+    "gradmatch_pb": {"batch_size": 4},
+    "pbcs": {"outer_steps": 5, "num_masks": 3},
+}
+
+
+def _data(seed=0, n=90, c=3):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, c, n)
+    logits = rng.normal(size=(n, c)) + 2.0 * np.eye(c)[labels]
+    return last_layer_gradients(torch.tensor(logits), labels), labels
+
+
+def test_every_registered_selector_is_covered():
+    assert SELECTORS.names() == sorted(FAST_OPTIONS)
+
+
+@pytest.mark.parametrize("name", sorted(FAST_OPTIONS))
+@pytest.mark.parametrize("budget", [0, 1, 9, 27, 90])
+def test_selector_invariants(name, budget):
+    grads, labels = _data()
+    select = SELECTORS.get(name)
+    idx, w = select(budget, grads=grads, labels=labels, rng=np.random.default_rng(7), **FAST_OPTIONS[name])
+    assert idx.dtype == np.int64 and w.dtype == np.float64 and idx.shape == w.shape
+    assert idx.size <= budget
+    assert np.all((idx >= 0) & (idx < labels.size)) and np.unique(idx).size == idx.size
+    assert np.all(np.isfinite(w)) and np.all(w >= 0)
+    if name in ("random", "craig", "pbcs"):
+        assert idx.size == budget  # these always fill the budget
+    again = select(budget, grads=torch.tensor(grads), labels=torch.tensor(labels), rng=np.random.default_rng(7),
+                   **FAST_OPTIONS[name])
+    np.testing.assert_array_equal(again[0], idx)  # torch input, same seed: same subset
+    np.testing.assert_array_equal(again[1], w)
+
+
+@pytest.mark.parametrize("name", ["random", "craig", "gradmatch_pb", "pbcs"])
+def test_randomised_selectors_depend_on_the_seed(name):
+    grads, labels = _data(1)
+    options = dict(FAST_OPTIONS[name], **({"greedy": "stochastic"} if name == "craig" else {}))
+    picks = {tuple(SELECTORS.get(name)(20, grads=grads, labels=labels, rng=np.random.default_rng(s), **options)[0])
+             for s in range(5)}
+    assert len(picks) > 1
+
+
+def test_unknown_selector_lists_valid_names():
+    with pytest.raises(KeyError, match="craig, gradmatch, gradmatch_pb, pbcs, random"):
+        SELECTORS.get("glister")
+
+
+def test_bad_inputs_are_reported():
+    grads, labels = _data()
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"budget must lie in \[0, 90\]"):
+        SELECTORS.get("craig")(91, grads=grads, labels=labels, rng=rng)
+    with pytest.raises(ValueError, match="rows but labels has"):
+        SELECTORS.get("craig")(5, grads=grads[:-1], labels=labels, rng=rng)
+    with pytest.raises(TypeError, match="numpy.random.Generator"):
+        SELECTORS.get("random")(5, grads=grads, labels=labels, rng=0)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        SELECTORS.get("craig")(5, grads=np.full_like(grads, np.nan), labels=labels, rng=rng)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        SELECTORS.get("craig")(5, grads=grads, labels=labels, rng=rng, lam=0.5)
+
+
+def test_random_is_uniform():
+    labels = np.zeros(20, dtype=np.int64)
+    counts = np.zeros(20)
+    reps = 4000
+    for s in range(reps):
+        idx, w = SELECTORS.get("random")(5, labels=labels, rng=np.random.default_rng(s))
+        counts[idx] += 1
+        assert np.all(w == 1.0)
+    # each point is in the subset with probability 1/4: binomial sd sqrt(4000 * 3/16) ~ 27
+    assert np.abs(counts - reps / 4).max() < 5 * np.sqrt(reps * 3 / 16)
+
+
+def test_last_layer_gradients_equal_autograd():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(7, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    labels = torch.tensor([0, 3, 1, 1, 2, 0, 3])
+    F.cross_entropy(logits, labels, reduction="sum").backward()
+    np.testing.assert_allclose(last_layer_gradients(logits, labels), logits.grad.numpy(), atol=1e-14)
+    # with embeddings: the gradient of the last linear layer [bias | weight rows]
+    emb = torch.randn(7, 3, generator=g, dtype=torch.float64)
+    head = torch.nn.Linear(3, 4).double()
+    per_point = []
+    for i in range(7):
+        head.zero_grad()
+        F.cross_entropy(head(emb[i:i + 1]), labels[i:i + 1]).backward()
+        per_point.append(torch.cat([head.bias.grad, head.weight.grad.reshape(-1)]))
+    with torch.no_grad():
+        got = last_layer_gradients(head(emb), labels, embeddings=emb)
+    np.testing.assert_allclose(got, torch.stack(per_point).numpy(), atol=1e-14)
+    # golden: equal logits, label 0 -> [1/2 - 1, 1/2]
+    np.testing.assert_allclose(last_layer_gradients(torch.zeros(1, 2), [0]), [[-0.5, 0.5]])
+    assert last_layer_gradients(torch.zeros(2, 3, dtype=torch.float32), [0, 1]).dtype == np.float32
+
+
+def test_selection_schedule_golden():
+    plain = SelectionSchedule(epochs=10, interval=3)
+    assert plain.warm_epochs == 0
+    assert plain.selection_epochs() == [0, 3, 6, 9]
+    assert [plain.reselects(e) for e in range(10)] == [e % 3 == 0 for e in range(10)]
+    # GRAD-MATCH-WARM, T = 300, kappa = 1/2, 10% subsets: T_f = 300 * 1/2 * 0.1 = 15 full-data epochs
+    warm = SelectionSchedule(epochs=300, interval=20, kappa=0.5, fraction=0.1)
+    assert warm.warm_epochs == 15
+    assert warm.uses_full_data(14) and not warm.uses_full_data(15)
+    assert warm.selection_epochs()[:3] == [15, 35, 55] and warm.selection_epochs()[-1] == 295
+    assert not warm.reselects(0) and warm.reselects(15) and not warm.reselects(20)
+    assert SelectionSchedule(epochs=7, interval=2, kappa=0.5, fraction=0.3).warm_epochs == 2  # ceil(1.05)
+    with pytest.raises(ValueError, match="kappa"):
+        SelectionSchedule(epochs=10, interval=2, kappa=1.5)
