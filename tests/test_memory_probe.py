@@ -1,4 +1,5 @@
 """MemoryProbe: a larger allocation gives a larger peak; no NVML is no failure."""
+import mmap
 import sys
 import time
 
@@ -13,10 +14,15 @@ MB = 1_000_000
 
 
 def _allocate_and_hold(nbytes: int, hold_s: float = 0.05) -> float:
-    a = np.ones(nbytes // 8)  # np.ones writes every page, so all of it is resident
+    # The array lives in fresh anonymous pages from the kernel: a plain np.ones may be served from
+    # free memory malloc already holds (resident, so RSS would not move), depending on earlier tests.
+    buf = mmap.mmap(-1, nbytes)
+    a = np.frombuffer(buf, dtype=np.float64)
+    a[:] = 1.0  # writes every page, so all of it becomes resident
     time.sleep(hold_s)  # long enough for several samples at 5 ms
     s = float(a[::4096].sum())
     del a
+    buf.close()
     return s
 
 
@@ -51,11 +57,14 @@ def test_vmhwm_catches_a_peak_between_samples():
     assert r["delta_mib"] >= 0.9 * 200 * MB / 2**20
 
 
-def test_torch_allocation_is_measured():
+def test_torch_tensor_is_measured():
     with MemoryProbe(torch.device("cpu")) as probe:
-        t = torch.ones(100 * MB // 4)
+        buf = mmap.mmap(-1, 100 * MB)
+        t = torch.frombuffer(buf, dtype=torch.float32)
+        t.fill_(1.0)
         time.sleep(0.03)
         del t
+        buf.close()
     assert probe.result()["delta_mib"] >= 0.9 * 100 * MB / 2**20
 
 

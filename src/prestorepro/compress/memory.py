@@ -13,10 +13,15 @@ around any call:
   Linux, also read from the kernel's exact high-water mark (VmHWM, reset on entry through
   ``/proc/self/clear_refs``), which catches peaks shorter than the sampling interval.
 
+RSS counts the pages a process has taken from the kernel: memory the C allocator reuses from its own
+free lists does not raise it, so one measurement per fresh process is the clean protocol
+(``benchmarks/bench_memory.py`` does that).
+
 ``peak_mib`` is the absolute peak, ``baseline_mib`` the value on entry, ``delta_mib`` their difference.
 """
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -109,7 +114,10 @@ class MemoryProbe:
     # sampling ---------------------------------------------------------------------------------
     def _loop(self, sample: Callable[[], int | None]) -> None:
         while not self._stop.wait(self.interval_s):
-            v = sample()
+            try:
+                v = sample()
+            except Exception:  # a failed reading is skipped: the probe must never break the measured code
+                continue
             if v is not None:
                 self._peak = max(self._peak, v)
                 self._samples += 1
@@ -130,6 +138,9 @@ class MemoryProbe:
 
     # context ----------------------------------------------------------------------------------
     def __enter__(self) -> "MemoryProbe":
+        # Garbage awaiting the cycle collector would otherwise sit in the baseline and could be
+        # freed during the block, hiding part of the block's own allocation.
+        gc.collect()
         self._result = None
         self._stop.clear()
         self._samples = 0

@@ -140,6 +140,8 @@ def train_single(
             raise ValueError(f"sample_weights must be {n} finite non-negative numbers; got shape "
                              f"{tuple(w_dev.shape)}, min {float(w_dev.min()):.4g}")
     params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"{type(model).__name__} has no trainable parameters (requires_grad is False everywhere)")
     param_dtype = params[0].dtype
     mask_pairs = _check_masks(model, masks, device) if masks else []
     with torch.no_grad():
