@@ -77,6 +77,12 @@ def test_blocked_stochastic_greedy_equals_dense_one():
                                        dense_limit=10, block_rows=7)
     np.testing.assert_array_equal(blocked.selected, dense.selected)
     np.testing.assert_array_equal(blocked.assignment, dense.assignment)
+    # float32 input: the blocked path computes in float32 (centred), the dense one stores float32
+    x32 = (x + 3.0).astype(np.float32)
+    dense32 = greedy_facility_location(x32, 8, greedy="stochastic", rng=np.random.default_rng(5), epsilon=0.2)
+    blocked32 = greedy_facility_location(x32, 8, greedy="stochastic", rng=np.random.default_rng(5), epsilon=0.2,
+                                         dense_limit=10)
+    np.testing.assert_array_equal(blocked32.selected, dense32.selected)
     # a lazy request above the limit runs the stochastic greedy on blocked distances
     fallback = greedy_facility_location(x, 8, greedy="lazy", rng=np.random.default_rng(3), epsilon=0.2,
                                         dense_limit=10)

@@ -12,7 +12,7 @@ Three greedy variants, registered in ``GREEDY``:
   stale gains are upper bounds: the element whose *fresh* gain tops all upper bounds is the greedy
   choice. Stale elements are refreshed a batch at a time (the top ``lazy_batch`` upper bounds), so
   a step is a few vectorised column evaluations instead of a Python loop over heap pops. Picks the
-  same elements as ``naive``.
+  same elements as ``naive`` (up to exact floating-point ties).
 - ``stochastic``: "lazier than lazy" greedy (Mirzasoleiman et al., AAAI 2015): each step evaluates
   a uniform sample of ceil((n / k) ln(1 / epsilon)) remaining elements and takes the best;
   E[F(S)] >= (1 - 1/e - epsilon) OPT.
@@ -42,7 +42,8 @@ from prestorepro.registry import Registry
 _log = logging.getLogger(__name__)
 
 DEFAULT_DENSE_LIMIT = 20000
-DEFAULT_BLOCK_ROWS = 256
+DEFAULT_BLOCK_ROWS = 256   # rows per block of the n x n matrix computation
+CANDIDATE_BLOCK_ENTRIES = 1 << 22  # largest temporary (rows x candidates) of the blocked similarity
 
 
 def pairwise_distances(x: np.ndarray, y: np.ndarray, *, block_rows: int = DEFAULT_BLOCK_ROWS,
@@ -103,41 +104,56 @@ class _DenseSimilarity:
 
 
 class _BlockedSimilarity:
-    """Similarity columns computed on demand, ``block_rows`` rows at a time (never n x n)."""
+    """Similarity columns computed on demand, in row blocks of at most ``CANDIDATE_BLOCK_ENTRIES``
+    entries (never n x n), in float32 for float32 input (as the dense matrix is stored) and float64
+    otherwise. The points are centred first: distances do not change, and the
+    ||a||^2 + ||b||^2 - 2 a.b expansion loses less to cancellation."""
 
-    dtype = np.dtype(np.float64)
+    def __init__(self, grads: np.ndarray):
+        self.dtype = np.dtype(np.float32 if grads.dtype == np.float32 else np.float64)
+        g = np.asarray(grads, dtype=np.float64)
+        g = g - g.mean(axis=0)
+        self.n = g.shape[0]
+        sq = np.einsum("ij,ij->i", g, g)
+        # C >= every distance: ||g_i - g_j|| <= ||g_i|| + ||g_j|| for centred g (see module docstring)
+        self.c = 2.0 * float(np.sqrt(sq.max())) if self.n else 0.0
+        self.g = torch.from_numpy(g.astype(self.dtype))
+        self.sq = torch.from_numpy(sq.astype(self.dtype))
 
-    def __init__(self, grads: np.ndarray, block_rows: int):
-        self.g = np.asarray(grads, dtype=np.float64)
-        self.n = self.g.shape[0]
-        self.block_rows = block_rows
-        centred = self.g - self.g.mean(axis=0)
-        self.c = 2.0 * float(np.sqrt(np.einsum("ij,ij->i", centred, centred).max())) if self.n else 0.0
+    def _shifted_neg_distances(self, rows: slice, cand: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        """base[rows, None] - ||g_rows - g_cand||, in place on one (rows, m) temporary."""
+        d = torch.addmm(self.sq[rows, None], self.g[rows], self.g[cand].T, alpha=-2.0)
+        d.add_(self.sq[cand]).clamp_(min=0.0).sqrt_()
+        return d.neg_().add_(base[rows, None])
 
     def gains(self, cand: np.ndarray, cur: np.ndarray) -> np.ndarray:
-        out = np.zeros(cand.size)
-        gc = self.g[cand]
-        for start in range(0, self.n, self.block_rows):
-            d = pairwise_distances(self.g[start:start + self.block_rows], gc, block_rows=self.block_rows)
-            out += np.maximum((self.c - d) - cur[start:start + self.block_rows, None], 0.0).sum(axis=0)
-        return out
+        cand_t = torch.from_numpy(np.ascontiguousarray(cand, dtype=np.int64))
+        headroom = self.c - torch.from_numpy(cur)  # s_ie - cur_i = (C - cur_i) - d_ie
+        step = max(1, CANDIDATE_BLOCK_ENTRIES // max(cand.size, 1))
+        out = torch.zeros(cand.size, dtype=torch.float64)
+        for start in range(0, self.n, step):
+            rows = slice(start, start + step)
+            out += self._shifted_neg_distances(rows, cand_t, headroom).clamp_(min=0.0).sum(dim=0).double()
+        return out.numpy()
 
     def column(self, e: int) -> np.ndarray:
-        return self.c - pairwise_distances(self.g, self.g[e:e + 1], block_rows=self.block_rows)[:, 0]
+        full = torch.full((self.n,), self.c, dtype=self.g.dtype)
+        return self._shifted_neg_distances(slice(0, self.n), torch.tensor([e]), full)[:, 0].numpy()
 
     def all_gains(self, cur: np.ndarray) -> np.ndarray:
-        return self.gains(np.arange(self.n), cur)
+        return np.concatenate([self.gains(np.arange(s, min(s + 256, self.n)), cur) for s in range(0, self.n, 256)])
 
 
 @dataclass
 class FacilityLocationResult:
     selected: np.ndarray     # (k,) element ids in the order greedy picked them
-    assignment: np.ndarray   # (n,) position in `selected` of the element serving each point
+    assignment: np.ndarray   # (n,) position in `selected` of the element serving each point (-1 if k = 0)
     value: float             # F(selected) under the similarity used
 
     def cluster_sizes(self) -> np.ndarray:
         """|C_j| for every selected element j (CRAIG's weights gamma_j)."""
-        return np.bincount(self.assignment, minlength=self.selected.size).astype(np.float64)
+        served = self.assignment[self.assignment >= 0]
+        return np.bincount(served, minlength=self.selected.size).astype(np.float64)
 
 
 class _State:
@@ -218,8 +234,10 @@ def greedy_facility_location(grads: np.ndarray, k: int, *, greedy: str = "lazy",
                              lazy_batch: int = 32) -> FacilityLocationResult:
     """Pick ``k`` of the rows of ``grads`` (n, D) greedily maximising facility location.
 
-    Classes larger than ``dense_limit`` run the stochastic greedy on blocked distances whatever
-    ``greedy`` says (logged), since the lazy and naive variants need all n column sums per step.
+    More than ``dense_limit`` points run the stochastic greedy on blocked distances whatever
+    ``greedy`` says (logged): without the n x n matrix, the lazy variant's start (all n gains) and
+    its many refreshes per step would recompute O(n^2) distances over and over.
+    ``block_rows``: rows per block of the dense matrix computation.
     """
     greedy_fn = GREEDY.get(greedy)
     g = np.asarray(grads)
@@ -227,11 +245,11 @@ def greedy_facility_location(grads: np.ndarray, k: int, *, greedy: str = "lazy",
     if not 0 <= k <= n:
         raise ValueError(f"k must lie in [0, {n}], got {k}")
     if k == 0:
-        return FacilityLocationResult(np.zeros(0, np.int64), np.zeros(n, np.int64), 0.0)
+        return FacilityLocationResult(np.zeros(0, np.int64), np.full(n, -1, np.int64), 0.0)
     if n <= dense_limit:
         sim = _DenseSimilarity(similarity_matrix(g, block_rows=block_rows), block_rows)
     else:
-        sim = _BlockedSimilarity(g, block_rows)
+        sim = _BlockedSimilarity(g)
         if greedy != "stochastic":
             _log.info("facility location on %d > dense_limit=%d points: stochastic greedy (epsilon=%g) "
                       "on blocked distances instead of %r", n, dense_limit, epsilon, greedy)

@@ -18,9 +18,14 @@ problems as one batched L-BFGS run, and uses the masks' mean loss as baseline:
     g = 1/(M-1) sum_k (L_k - mean_k L) grad_s ln p(m_k | s),
 
 which is unbiased (the 1/(M-1), not 1/M, offsets the baseline's dependence on L_k itself).
-s is updated with Adam (lr 2.5, cosine schedule: the paper's App. C) and projected onto
+s is updated with Adam (lr 2.5, cosine schedule: the paper's App. C; the authors' public script
+defaults to lr 0.05) and projected onto
 C = {0 <= s <= 1, sum(s) <= K} (App. B, Alg. 2: bisection on the dual variable v of sum(s) <= K,
 finished by solving exactly for v on the free set the bisection identified).
+
+Adam's first steps move every s_i by about lr, so at lr 2.5 the projection makes s nearly binary
+within ~log2(N / K) steps, after which identical masks give a zero gradient; smaller rates keep
+exploring longer (the tests use 0.2). Choose it on validation data.
 
 Points with s_i = 0 are never sampled, so the inner problems only ever see the support of s; the
 sparsity that the constraint induces (§3.1) makes the inner solves cheap as s converges.
@@ -194,11 +199,12 @@ def select_pbcs(budget: int, *, grads: Any = None, labels: Any, rng: np.random.G
         raise ValueError(f"num_masks must be >= 2 (the baseline is the other masks' mean), got {num_masks}")
     if (val_features is None) != (val_labels is None):
         raise ValueError("pass both val_features and val_labels, or neither")
-    c = int(max(y.max(), -1 if val_labels is None else check_labels(val_labels).max())) + 1 \
-        if num_classes is None else int(num_classes)
+    if num_classes is None:
+        seen = [y] if val_labels is None else [y, check_labels(val_labels)]
+        num_classes = int(max(int(part.max()) for part in seen)) + 1
     if budget == 0 or budget == y.size:
         return finish(np.arange(budget), np.ones(budget), budget, y.size)
-    objective = make_outer_objective(x, y, c, budget, val_x=val_features, val_y=val_labels, l2=l2,
+    objective = make_outer_objective(x, y, int(num_classes), budget, val_x=val_features, val_y=val_labels, l2=l2,
                                      inner_max_iter=inner_max_iter, inner_tol=inner_tol, device=device)
     s = torch.full((y.size,), budget / y.size, dtype=torch.float64)  # Alg. 1 line 1
     s.requires_grad_(True)
