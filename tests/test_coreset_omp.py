@@ -203,3 +203,15 @@ def test_gradmatch_pb_selects_whole_batches_with_batch_weights():
     np.testing.assert_array_equal(idx, expected[order])
     np.testing.assert_allclose(w, np.concatenate([np.full(batches[b].size, x) for b, x in zip(sel, wb)])[order])
     assert idx.size <= 17
+
+
+def test_each_pick_enters_with_positive_weight():
+    # non-negative OMP picks by signed correlation: an element whose gradient points against the
+    # residual would enter at weight 0 and waste the budget (here half the points are such mirrors)
+    rng = np.random.default_rng(6)
+    half = rng.normal(size=(15, 4)) + 0.5
+    g = np.vstack([half, -half * rng.uniform(0.5, 2.0, size=(15, 1))])
+    t = half.sum(axis=0)
+    for k in range(1, 9):
+        res = orthogonal_matching_pursuit(g, t, k, lam=0.5)
+        assert res.selected.size == k and res.weights[-1] > 0
