@@ -1,6 +1,10 @@
 # PRESTO reproduction workflow. Run: snakemake --cores 2   (config/config.yaml, the embedded default)
 #                               or: snakemake --cores N --configfile config/paper.yaml
-configfile: "config/config.yaml"
+# The embedded default, unless --configfile names another (Snakemake would otherwise deep-merge the
+# two, and the paper run would inherit the default's datasets).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"

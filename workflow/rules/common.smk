@@ -31,10 +31,13 @@ wildcard_constraints:
 
 # Code each stage depends on: listed as inputs so that editing a module re-runs exactly the jobs
 # that use it (Snakemake does not see edits to an imported package otherwise).
+PACKAGE_DIR = Path(workflow.basedir) / "src" / "prestorepro"
+
+
 def code(*parts):
     files = []
     for part in parts:
-        p = Path("src/prestorepro") / part
+        p = PACKAGE_DIR / part
         files += sorted(str(f) for f in p.glob("*.py")) if p.is_dir() else [str(p)]
     return files
 
@@ -63,8 +66,12 @@ def table1_metrics(dataset):
     )
 
 
+# Stage files (compress.smk, coreset.smk, ...) append their final outputs here.
+EXTRA_TARGETS = []
+
+
 def all_targets():
-    targets = []
+    targets = list(EXTRA_TARGETS)
     for d in IMAGE_DATASETS:
         targets += [f"{R}/embeddings/{d}/features.npz"]
     if IMAGE_DATASETS:
