@@ -17,7 +17,7 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "co
 # Training-split sizes of SPEC §1 (validation carved out where the dataset has none), used to check
 # K and the leeway before anything runs. npz files are checked when they are prepared.
 TRAIN_SIZES = {
-    "cifar10": 45000, "svhn": 65932, "pathmnist": 89996, "dermamnist": 7007, "digits": 1078,
+    "cifar10": 45000, "svhn": 65932, "pathmnist": 89996, "dermamnist": 7007, "digits": 1079,
 }
 
 
@@ -102,7 +102,8 @@ def _check_semantics(config: dict) -> None:
             try:
                 size_bounds(n, k, ds["leeway"])
             except InfeasibleConstraintError as exc:
-                raise ConfigError(f"config key datasets.{name}.leeway / k: {exc}") from None
+                origin = f"datasets.{name}.k" if k == ds["k"] else "presto.k_sweep"
+                raise ConfigError(f"config key datasets.{name}.leeway / {origin}: {exc}") from None
     syn = config["synthetic"]
     if syn["n"] % 4:
         raise ConfigError(f"config key synthetic.n: {syn['n']} is not a multiple of 4 (four equal components, App. C)")
