@@ -127,6 +127,10 @@ class FusedModule(nn.Module):
     def single(self) -> nn.Module:  # a fresh single component of the same architecture
         raise NotImplementedError
 
+    def like(self, k: int) -> "FusedModule":
+        """A fused stack of ``k`` components of this architecture (freshly initialised)."""
+        raise NotImplementedError
+
     @torch.no_grad()
     def load_components(self, comps: Sequence[nn.Module]) -> "FusedModule":
         if len(comps) != self.k:
@@ -186,6 +190,9 @@ class FusedResNetTail(FusedModule):
     def single(self) -> ResNetTail:
         return ResNetTail(self.cut, self.widths_arg, self.num_classes)
 
+    def like(self, k: int) -> "FusedResNetTail":
+        return FusedResNetTail(k, self.cut, self.widths_arg, self.num_classes)
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         x = self._split_input(x)
         b = x.shape[0]
@@ -219,6 +226,9 @@ class FusedLinearSVM(FusedModule):
 
     def single(self) -> LinearSVM:
         return LinearSVM(self.in_features)
+
+    def like(self, k: int) -> "FusedLinearSVM":
+        return FusedLinearSVM(k, self.in_features)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         return self.linear(self._split_input(x))

@@ -30,9 +30,11 @@ import torch
 from prestorepro.io import load_torch, save_torch
 from prestorepro.models.fused import FusedModule
 from prestorepro.presto.assignment import size_bounds, solve_assignment
-from prestorepro.training.fused import MaskedAdam, loss_matrix, train_components
+from prestorepro.training.fused import MaskedAdam, loss_matrix, per_sample_loss, train_components
+from prestorepro.training.sequential import component_outputs_sequential, train_components_sequential
 
 SINGLETON_MODES = ("current", "trained")
+TRAIN_MODES = ("fused", "sequential")
 
 
 @dataclass
@@ -52,12 +54,15 @@ class PrestoSettings:
     accept_only_if_decreased: bool = True
     patience: int = 3
     loss: str = "ce"
+    mode: str = "fused"         # "sequential": one component and its part on the device at a time (§2.4)
 
     def __post_init__(self):
         if not 0 < self.alpha <= 1:
             raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
         if self.singleton not in SINGLETON_MODES:
             raise ValueError(f"singleton must be one of {', '.join(SINGLETON_MODES)}, got {self.singleton!r}")
+        if self.mode not in TRAIN_MODES:
+            raise ValueError(f"mode must be one of {', '.join(TRAIN_MODES)}, got {self.mode!r}")
         if self.rounds < 1 or self.epochs < 1:
             raise ValueError(f"rounds and epochs must be >= 1, got {self.rounds} and {self.epochs}")
 
@@ -172,6 +177,7 @@ def run_presto(
     checkpoint_path: str | Path | None = None,
     label: str = "presto",
     on_round: Callable[[int, FusedModule, torch.Tensor], dict] | None = None,
+    compute_device: torch.device | None = None,
 ) -> PrestoResult:
     """Run Algorithm 1 on features ``x`` (N, ...) and labels ``y`` (N,), both on the model's device.
 
@@ -179,7 +185,8 @@ def run_presto(
     written atomically after every round, and a run that finds a checkpoint resumes from it; the
     result is then identical to an uninterrupted run (CPU). ``on_round(r, model, assignment)`` is
     called after each round's training (before keep/reject) and its dict joins the round's history
-    entry. On return ``model`` holds the kept components. Raises FloatingPointError (naming ``label`` and the round) on a non-finite objective.
+    entry. On return ``model`` holds the kept components. In ``sequential`` mode model, x and y stay
+    on the host and each component trains (and computes its losses) alone on ``compute_device``. Raises FloatingPointError (naming ``label`` and the round) on a non-finite objective.
     """
     k, n = settings.k, x.shape[0]
     if model.k != k:
@@ -239,10 +246,17 @@ def run_presto(
     for r in range(start_round, settings.rounds + 1):
         per_round.append(assignment.cpu().numpy().astype(np.int16))
         t0 = time.perf_counter()
-        train_components(model, x, y, assignment, epochs=settings.epochs, batch_size=settings.batch_size,
-                         optimizer=opt, lam=settings.lam, generators=generators, loss=settings.loss)
-        t1 = time.perf_counter()
-        L = loss_matrix(model, x, y, settings.loss)
+        if settings.mode == "sequential":
+            train_components_sequential(model, x, y, assignment, device=compute_device or dev,
+                                        epochs=settings.epochs, batch_size=settings.batch_size, optimizer=opt,
+                                        lam=settings.lam, generators=generators, loss=settings.loss)
+            t1 = time.perf_counter()
+            L = per_sample_loss(component_outputs_sequential(model, x, compute_device or dev), y, settings.loss)
+        else:
+            train_components(model, x, y, assignment, epochs=settings.epochs, batch_size=settings.batch_size,
+                             optimizer=opt, lam=settings.lam, generators=generators, loss=settings.loss)
+            t1 = time.perf_counter()
+            L = loss_matrix(model, x, y, settings.loss)
         with torch.no_grad():
             data_loss = float(L.gather(1, assignment[:, None]).sum())
             G = data_loss + settings.lam * float(model.sq_norm().sum())
