@@ -8,7 +8,9 @@ import contextlib
 import hashlib
 import json
 import os
+import pickle
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -27,6 +29,10 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # flush the data before the rename, so that a crash right after it cannot leave an empty file
+        # under the final name
+        with open(tmp_path, "rb") as f:
+            os.fsync(f.fileno())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
@@ -54,10 +60,25 @@ def read_json(path: str | os.PathLike) -> Any:
     return json.loads(Path(path).read_text())
 
 
+# Every member of an npz written here carries this date, so that equal arrays give equal bytes
+# (np.savez stamps each member with the current time).
+NPZ_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+
+
 def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
-    # np.savez appends ".npz" to names without it; the temp name keeps that suffix.
-    with atomic_path(path, suffix=".npz") as tmp:
-        np.savez(tmp, **arrays)
+    """Atomic, byte-deterministic ``np.savez``: the same arrays always give the same file.
+
+    Written by hand because ``np.savez`` offers no way to fix the members' timestamps; the layout
+    (uncompressed zip of ``<name>.npy`` members, zip64) is the one ``np.savez`` writes and ``np.load``
+    reads. Object arrays are refused (they would need pickle to read back).
+    """
+    with atomic_path(path, suffix=".npz.tmp") as tmp:
+        with zipfile.ZipFile(tmp, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for name, value in arrays.items():
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=NPZ_DATE_TIME)
+                info.external_attr = 0o644 << 16
+                with zf.open(info, "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -72,11 +93,37 @@ def save_torch(path: str | os.PathLike, obj: Any) -> None:
         torch.save(obj, tmp)
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint or weights file that cannot be loaded safely (corrupt, or holding code)."""
+
+
 def load_torch(path: str | os.PathLike, map_location: str = "cpu") -> Any:
-    """Load a checkpoint with ``weights_only=True``: tensors and plain containers only, no pickle code."""
+    """Load a checkpoint with ``weights_only=True``: tensors and plain containers only, no pickle code.
+
+    A file holding anything else (a pickled object that would run code), or a truncated or corrupt
+    file, raises CheckpointError naming the file and what to do; nothing from it is executed.
+    """
     import torch
 
-    return torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's message is mostly advice to load with weights_only=False, which is exactly what must
+        # not be done with a file of unknown origin; keep only the line naming what was found
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        found = next((ln for ln in lines if "GLOBAL" in ln or "Unsupported" in ln), type(exc).__name__)
+        raise CheckpointError(
+            f"refusing to load {path}: it holds Python objects other than tensors and plain containers "
+            f"({found}); only weights are ever loaded. If this is one of the workflow's own checkpoints, "
+            f"delete it and re-run (the job then starts from the beginning)."
+        ) from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise CheckpointError(
+            f"cannot read {path} ({type(exc).__name__}: {str(exc).split('. ')[0]}): "
+            f"the file is truncated or corrupt. Delete it and re-run (the job then starts from the beginning)."
+        ) from exc
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -89,3 +136,43 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 def sha256_array(arr: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
+
+
+def fingerprint(**parts: Any) -> str:
+    """sha256 over named parts: arrays and tensors by dtype, shape and bytes, anything else as JSON.
+
+    Stored in a checkpoint, it tells whether the checkpoint belongs to this run (same settings, data,
+    seed and initial parameters), so a stale one left by a run with other inputs is never resumed.
+    """
+    h = hashlib.sha256()
+    for name in sorted(parts):
+        h.update(name.encode() + b"\0")
+        _hash_value(h, parts[name])
+    return h.hexdigest()
+
+
+def _hash_value(h, value: Any, chunk_rows: int = 4096) -> None:
+    import torch
+
+    if isinstance(value, (list, tuple)) and any(isinstance(v, (np.ndarray, torch.Tensor)) for v in value):
+        h.update(f"seq{len(value)}".encode())
+        for v in value:
+            _hash_value(h, v)
+        return
+    if isinstance(value, dict) and any(isinstance(v, (np.ndarray, torch.Tensor)) for v in value.values()):
+        for key in sorted(value):
+            h.update(str(key).encode() + b"\0")
+            _hash_value(h, value[key])
+        return
+    if isinstance(value, torch.Tensor):
+        t = value.detach()
+        h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        rows = t.reshape(t.shape[0], -1) if t.ndim else t.reshape(1, 1)
+        for s in range(0, rows.shape[0], chunk_rows):  # in chunks: no full host copy of device data
+            h.update(rows[s:s + chunk_rows].cpu().contiguous().numpy().tobytes())
+        return
+    if isinstance(value, np.ndarray):
+        h.update(f"{value.dtype}{value.shape}".encode())
+        h.update(np.ascontiguousarray(value).tobytes())
+        return
+    h.update(json.dumps(value, sort_keys=True, default=_json_default).encode())

@@ -111,6 +111,12 @@ def embed(prepared_npz: str, dataset_cfg: dict, config: dict, out_npz: str, out_
         x, y = data.split(split)
         arrays[f"{split}_x"] = extract_features(x, trunk, batch_size=emb["batch_size"], device=device,
                                                 desc=f"embed {split}", log=log.info)
+        # the trunk's output is checked in float32; float16 storage can still overflow to inf
+        bad = int(np.count_nonzero(~np.isfinite(arrays[f"{split}_x"])))
+        if bad:
+            raise FloatingPointError(
+                f"embedding of {prepared_npz}: {bad} feature values of the {split} split are non-finite after "
+                f"conversion to float16 (|value| > 65504); nothing was written to {out_npz}")
         arrays[f"{split}_y"] = y.astype(np.int64)
         shapes[split] = list(arrays[f"{split}_x"].shape)
     write_npz(out_npz, **arrays)
@@ -123,16 +129,22 @@ def embed(prepared_npz: str, dataset_cfg: dict, config: dict, out_npz: str, out_
 
 
 def train_table1(features_npz: str, features_json: str, dataset_cfg: dict, config: dict, method: str, k: int,
-                 seed: int, out_metrics: str, out_assignment: str, checkpoint: str | None, log) -> dict:
+                 seed: int, out_metrics: str, out_assignment: str, checkpoint: str | None, log, *,
+                 dataset_name: str = "") -> dict:
+    """One Table-1 run. Every error names the run as ``[<dataset> <method> seed <s>]`` and, for a
+    non-finite value, the round (or "before round 1" for the embeddings)."""
     from prestorepro.experiments.table1 import Features, RunSpec, run_method
     from prestorepro.io import read_json
-    from prestorepro.models.fused import FusedResNetTail
 
+    label = f"{dataset_name} {method} seed {seed}".strip()
     device = resolve_device(config["device"])
     side = read_json(features_json)
-    feats = Features.load(features_npz, device, side["num_classes"], side["cut"])
+    try:
+        feats = Features.load(features_npz, device, side["num_classes"], side["cut"])
+    except FloatingPointError as exc:
+        raise FloatingPointError(f"[{label}] before round 1: {exc}") from exc
     spec = RunSpec(method=method, k=int(k), seed=int(seed), widths=tuple(config["components"]["widths"]),
-                   presto=config["presto"], table1=config["table1"], dataset=dataset_cfg, label=f"{method} seed {seed}")
+                   presto=config["presto"], table1=config["table1"], dataset=dataset_cfg, label=label)
     out = run_method(feats, spec, log=log.info, checkpoint_path=checkpoint)
     model = out["model"]
     n_params = model.num_parameters_per_component() * model.k
@@ -161,14 +173,18 @@ def train_table1(features_npz: str, features_json: str, dataset_cfg: dict, confi
 
 
 def synthetic(prepared_npz: str, config: dict, seed: int, out_metrics: str, out_rounds: str,
-              checkpoint: str | None, log) -> dict:
+              checkpoint: str | None, log, *, dataset_name: str = "synthetic") -> dict:
     from prestorepro.data import load_prepared
     from prestorepro.experiments.synthetic import run_synthetic
 
     device = resolve_device(config["device"])
     data = load_prepared(prepared_npz)
-    metrics, arrays = run_synthetic(data, config["synthetic"], int(seed), device, log=log.info,
-                                    checkpoint_path=checkpoint)
+    try:
+        metrics, arrays = run_synthetic(data, config["synthetic"], int(seed), device, log=log.info,
+                                        checkpoint_path=checkpoint)
+    except FloatingPointError as exc:
+        # run_synthetic names the round; add the run
+        raise FloatingPointError(f"dataset {dataset_name}, method presto (linear SVMs), seed {seed}: {exc}") from exc
     metrics["provenance"] = provenance({"synthetic": config["synthetic"]}, seed, device)
     write_npz(out_rounds, **arrays)
     write_json(out_metrics, metrics)

@@ -5,4 +5,5 @@ set_threads(snakemake.threads)
 config = dict(snakemake.config, synthetic=snakemake.params.synthetic)
 with job_log(snakemake.log[0], "synthetic_experiment") as log:
     synthetic(snakemake.input.data, config, int(snakemake.wildcards.seed), snakemake.output.metrics,
-              snakemake.output.rounds, snakemake.params.checkpoint, log)
+              snakemake.output.rounds, snakemake.params.checkpoint, log,
+              dataset_name=snakemake.wildcards.dataset)

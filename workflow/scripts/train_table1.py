@@ -8,4 +8,4 @@ config = dict(snakemake.config, presto=snakemake.params.presto, table1=snakemake
 with job_log(snakemake.log[0], "train_table1") as log:
     train_table1(snakemake.input.features, snakemake.input.meta, snakemake.params.dataset, config, w.method,
                  int(w.k), int(w.seed), snakemake.output.metrics, snakemake.output.assignment,
-                 snakemake.params.checkpoint, log)
+                 snakemake.params.checkpoint, log, dataset_name=w.dataset)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from prestorepro.baselines.partition import PARTITIONERS, fit_partition
-from prestorepro.io import load_torch, save_torch
+from prestorepro.io import fingerprint, load_torch, save_torch
 from prestorepro.metrics import classification_metrics
 from prestorepro.models.fused import FusedResNetTail
 from prestorepro.presto.algorithm import PrestoSettings, run_presto
@@ -122,30 +122,50 @@ def _evaluate(feats: Features, model, routes_test: np.ndarray, routes_val: np.nd
 
 
 def train_fixed_partition(model, feats: Features, assignment: np.ndarray, settings: PrestoSettings,
-                          generators, *, log, checkpoint_path: Path | None) -> dict:
-    """Train the components on a fixed partition for rounds x epochs epochs, checkpointed per round."""
+                          generators, *, log, checkpoint_path: Path | None, label: str = "") -> dict:
+    """Train the components on a fixed partition for rounds x epochs epochs, checkpointed per round.
+
+    A checkpoint is resumed only if it was written by this very run (same settings except the number
+    of rounds, data, partition, seeds and initial parameters); a stale one is ignored. A non-finite
+    loss raises FloatingPointError naming ``label`` and the round.
+    """
     dev = feats.train_x.device
     a = torch.as_tensor(assignment, dtype=torch.long, device=dev)
     opt = MaskedAdam(list(model.parameters()), model.k, lr=settings.lr)
     start, seconds = 1, 0.0
-    if checkpoint_path is not None and Path(checkpoint_path).exists():
-        st = load_torch(checkpoint_path, map_location=str(dev))
+    key = None
+    st = None
+    if checkpoint_path is not None:
+        cfg = {k: v for k, v in vars(settings).items() if k != "rounds"}
+        key = fingerprint(settings=cfg, x=feats.train_x, y=feats.train_y, assignment=a,
+                          generators=[g.get_state() for g in generators], model=dict(model.state_dict()))
+        if Path(checkpoint_path).exists():
+            st = load_torch(checkpoint_path, map_location=str(dev))
+            if st.get("run_key") != key:
+                log(f"[{label}] ignoring checkpoint {checkpoint_path}: it was written by a run with other "
+                    f"settings, data or seed; starting from round 1")
+                st = None
+    if st is not None:
         model.load_state_dict(st["model_state"])
         opt.load_state_dict(st["opt_state"])
         for g, s in zip(generators, st["generator_states"]):
             g.set_state(s.cpu())
         start, seconds = int(st["round"]) + 1, float(st["seconds"])
-        log(f"resumed from checkpoint {checkpoint_path} after round {start - 1}")
+        log(f"[{label}] resumed from checkpoint {checkpoint_path} after round {start - 1}")
     for r in range(start, settings.rounds + 1):
-        info = train_components(model, feats.train_x, feats.train_y, a, epochs=settings.epochs,
-                                batch_size=settings.batch_size, optimizer=opt, lam=settings.lam,
-                                generators=generators)
+        try:
+            info = train_components(model, feats.train_x, feats.train_y, a, epochs=settings.epochs,
+                                    batch_size=settings.batch_size, optimizer=opt, lam=settings.lam,
+                                    generators=generators)
+        except FloatingPointError as exc:
+            raise FloatingPointError(f"[{label}] round {r}: {exc}; lower the learning rate or check the "
+                                     f"inputs for NaN/inf") from exc
         seconds += info["train_seconds"]
-        log(f"round {r}/{settings.rounds}: last batch loss {info['last_loss']:.4f}")
+        log(f"[{label}] round {r}/{settings.rounds}: last batch loss {info['last_loss']:.4f}")
         if checkpoint_path is not None:
             save_torch(checkpoint_path, {"model_state": model.state_dict(), "opt_state": opt.state_dict(),
                                          "generator_states": [g.get_state() for g in generators],
-                                         "round": r, "seconds": seconds})
+                                         "round": r, "seconds": seconds, "run_key": key})
     return {"train": seconds}
 
 
@@ -159,7 +179,7 @@ def _partition_method(name: str):
         log(f"{name}: part sizes {np.bincount(res.labels, minlength=spec.k).tolist()} ({partition_s:.1f} s)")
         model = _model(spec, feats)
         seconds = train_fixed_partition(model, feats, res.labels, _settings(spec), _generators(spec.seed, spec.k),
-                                        log=log, checkpoint_path=checkpoint_path)
+                                        log=log, checkpoint_path=checkpoint_path, label=spec.label or spec.method)
         seconds["partition"] = partition_s
         routes_test, routes_val = res.route(feats.flat("test")), res.route(feats.flat("val"))
         return {"assignment": res.labels, "test_routes": routes_test, "model": model, "notes": res.notes,
@@ -181,9 +201,13 @@ def _gated(feats: Features, spec: RunSpec, settings: PrestoSettings, init: str, 
     res = run_presto(model, feats.train_x, feats.train_y, a0, settings, _generators(spec.seed, spec.k),
                      log=log, checkpoint_path=checkpoint_path, label=spec.label or spec.method)
     t1 = time.perf_counter()
-    gate = train_gate(model, feats.train_x, res.assignment, epochs=spec.presto["gate_epochs"], lr=settings.lr,
-                      batch_size=settings.batch_size, generator=torch.Generator().manual_seed(spec.seed + 77),
-                      log=log)
+    try:
+        gate = train_gate(model, feats.train_x, res.assignment, epochs=spec.presto["gate_epochs"], lr=settings.lr,
+                          batch_size=settings.batch_size, generator=torch.Generator().manual_seed(spec.seed + 77),
+                          log=log)
+    except FloatingPointError as exc:
+        raise FloatingPointError(f"[{spec.label or spec.method}] gate training after round {res.rounds_run}: "
+                                 f"{exc}") from exc
     gate_s = time.perf_counter() - t1
     routes_test = gate_routes(gate, model, feats.test_x, "ce")
     routes_val = gate_routes(gate, model, feats.val_x, "ce")

@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from prestorepro.io import load_torch, save_torch
+from prestorepro.io import fingerprint, load_torch, save_torch
 from prestorepro.models.fused import FusedModule
 from prestorepro.presto.assignment import size_bounds, solve_assignment
 from prestorepro.training.fused import MaskedAdam, loss_matrix, per_sample_loss, train_components
@@ -208,8 +208,16 @@ def run_presto(
     seconds = {"train": 0.0, "loss_matrix": 0.0, "assignment": 0.0, "singleton": 0.0}
 
     ckpt = Path(checkpoint_path) if checkpoint_path else None
-    if ckpt is not None and ckpt.exists():
-        state = load_torch(ckpt, map_location=str(dev))
+    # what a checkpoint must agree with to be resumed (everything but the number of rounds, which a
+    # resumed run may extend): a stale checkpoint of a run with other settings, data, seed or initial
+    # parameters is never spliced into this one
+    key = run_key(settings, x, y, assignment, generators, model) if ckpt is not None else None
+    state = load_torch(ckpt, map_location=str(dev)) if ckpt is not None and ckpt.exists() else None
+    if state is not None and state.get("run_key") != key:
+        log(f"[{label}] ignoring checkpoint {ckpt}: it was written by a run with other settings, data or "
+            f"seed; starting from round 1")
+        state = None
+    if state is not None:
         model.load_state_dict(state["model_state"])
         opt.load_state_dict(state["opt_state"])
         for g, s in zip(generators, state["generator_states"]):
@@ -240,23 +248,30 @@ def run_presto(
             "best": best.to_dict() if best is not None else None, "G1": G1_fixed,
             "history_json": history, "per_round": [torch.from_numpy(a) for a in per_round],
             "streak": streak, "round": round_idx, "seconds": seconds, "finished": finished,
-            "stop_reason": stop_reason,
+            "stop_reason": stop_reason, "run_key": key,
         })
 
     for r in range(start_round, settings.rounds + 1):
         per_round.append(assignment.cpu().numpy().astype(np.int16))
         t0 = time.perf_counter()
-        if settings.mode == "sequential":
-            train_components_sequential(model, x, y, assignment, device=compute_device or dev,
-                                        epochs=settings.epochs, batch_size=settings.batch_size, optimizer=opt,
-                                        lam=settings.lam, generators=generators, loss=settings.loss)
-            t1 = time.perf_counter()
-            L = per_sample_loss(component_outputs_sequential(model, x, compute_device or dev), y, settings.loss)
-        else:
-            train_components(model, x, y, assignment, epochs=settings.epochs, batch_size=settings.batch_size,
-                             optimizer=opt, lam=settings.lam, generators=generators, loss=settings.loss)
-            t1 = time.perf_counter()
-            L = loss_matrix(model, x, y, settings.loss)
+        try:
+            if settings.mode == "sequential":
+                train_components_sequential(model, x, y, assignment, device=compute_device or dev,
+                                            epochs=settings.epochs, batch_size=settings.batch_size, optimizer=opt,
+                                            lam=settings.lam, generators=generators, loss=settings.loss)
+                t1 = time.perf_counter()
+                L = per_sample_loss(component_outputs_sequential(model, x, compute_device or dev), y, settings.loss)
+            else:
+                train_components(model, x, y, assignment, epochs=settings.epochs, batch_size=settings.batch_size,
+                                 optimizer=opt, lam=settings.lam, generators=generators, loss=settings.loss)
+                t1 = time.perf_counter()
+                L = loss_matrix(model, x, y, settings.loss)
+            if not bool(torch.isfinite(L).all()):
+                raise FloatingPointError(f"{int((~torch.isfinite(L)).sum())} non-finite entries in the loss matrix")
+        except FloatingPointError as exc:
+            # the trainers know the epoch and step; the user also needs the run and the round
+            raise FloatingPointError(f"[{label}] round {r}: {exc}; lower the learning rate or check the "
+                                     f"inputs for NaN/inf") from exc
         with torch.no_grad():
             data_loss = float(L.gather(1, assignment[:, None]).sum())
             G = data_loss + settings.lam * float(model.sq_norm().sum())
@@ -311,6 +326,15 @@ def run_presto(
         rounds_run=len(history), stop_reason=stop_reason, seconds=seconds,
         assignments_per_round=np.stack(per_round) if per_round else None,
     )
+
+
+def run_key(settings: PrestoSettings, x: torch.Tensor, y: torch.Tensor, assignment: torch.Tensor,
+            generators: Sequence[torch.Generator], model: FusedModule) -> str:
+    """Fingerprint of a run of Algorithm 1, taken before round 1: settings except ``rounds``, the data,
+    the initial partition, the generators' seeds and the initial parameters."""
+    cfg = {k: v for k, v in asdict(settings).items() if k != "rounds"}
+    return fingerprint(settings=cfg, x=x, y=y, assignment=assignment,
+                       generators=[g.get_state() for g in generators], model=dict(model.state_dict()))
 
 
 def settings_dict(settings: PrestoSettings) -> dict:
