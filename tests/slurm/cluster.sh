@@ -129,6 +129,8 @@ up() {
     fi
     [[ ! -s $PIDS ]] || die "$PIDS lists daemons that are no longer all running; run '$0 down' first"
     install_packages
+    # a fresh cluster: no jobs or node states carried over from an earlier `up`
+    rm -rf "$STATE/ctld" "$STATE/slurmd"
     install -d -m 0755 "$STATE" "$STATE/log" "$STATE/ctld" "$STATE/slurmd"
     install -d -o munge -g munge -m 0755 "$MUNGE_DIR"
     write_conf
@@ -141,7 +143,7 @@ up() {
         ln -s "$CONF" "$SYSTEM_CONF"
     fi
     : >"$PIDS"
-    : >"$STATE/jobcomp.log"   # job ids restart at 1 with `slurmctld -i`: forget the last cluster's jobs
+    : >"$STATE/jobcomp.log"   # job ids restart at 1: forget the last cluster's jobs
     export SLURM_CONF=$CONF
 
     # munged refuses to run as root; a private socket keeps us clear of any system munged
@@ -151,7 +153,7 @@ up() {
     echo "munged $(cat "$MUNGE_DIR/munged.pid")" >>"$PIDS"
 
     rm -f "$STATE/slurmctld.pid" "$STATE/slurmd.pid"
-    slurmctld -i -f "$CONF"   # -i: ignore state left over from an earlier run
+    slurmctld -i -f "$CONF"   # -i: do not abort on unreadable state files
     wait_for_file "$STATE/slurmctld.pid" 30 slurmctld
     echo "slurmctld $(cat "$STATE/slurmctld.pid")" >>"$PIDS"
     slurmd -N localhost -f "$CONF"

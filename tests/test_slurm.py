@@ -1,0 +1,352 @@
+"""The SLURM profile (workflow/profiles/slurm) on a real single-node SLURM cluster.
+
+`python -m pytest -m slurm` starts munged/slurmctld/slurmd with tests/slurm/cluster.sh (root, Debian 12,
+SLURM 22.05; the packages are installed if missing), runs a workflow once locally and once through
+sbatch, and checks that
+- every non-local job went through sbatch (squeue --states=all, SLURM's job-completion log and the
+  per-job logs), with the run time the profile asks for, and that no download ran on a compute node;
+- a retried job got `mem_mb` and `runtime` multiplied by its attempt number;
+- the metrics (every JSON under results/) equal the local run's, apart from the provenance timestamp
+  (`created`), the commit and measured run times/memory (VOLATILE_KEYS, VOLATILE_SUFFIXES).
+The daemons the fixture started are stopped by their PIDs afterwards.
+
+Two workflows: `toy` (tests/slurm/toy, four rules in seconds, with one rule that fails on its first
+attempt) and `main` (the repository's own workflow with its embedded default config).
+
+The tests without the slurm marker check the profile files themselves and run in the default suite.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+PROFILE_SLURM = REPO / "workflow" / "profiles" / "slurm"
+PROFILE_LOCAL = REPO / "workflow" / "profiles" / "default"
+CLUSTER_SH = REPO / "tests" / "slurm" / "cluster.sh"
+TOY = REPO / "tests" / "slurm" / "toy"
+STATE = Path(os.environ.get("PRESTO_SLURM_DIR", "/var/lib/prestorepro-slurm"))
+# wall-clock limit of one SLURM run; it is killed with SIGKILL, as a hung status check ignores SIGTERM
+SLURM_RUN_TIMEOUT_S = int(os.environ.get("PRESTO_SLURM_TIMEOUT", "2400"))
+# cores of the local run = largest thread count of a SLURM job, so both runs compute with equal threads
+THREADS = min(2, os.cpu_count() or 1)
+
+# What legitimately differs between two runs of the same code and config: the provenance timestamp,
+# the commit (a checkout that gains commits while the test runs), measured times and memory.
+VOLATILE_KEYS = frozenset({"created", "git_commit", "seconds", "time_s"})
+VOLATILE_SUFFIXES = ("_seconds", "_mib")
+
+SUBMITTED = re.compile(r"Job \d+ has been submitted with SLURM jobid (\d+)")
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------------
+def minutes(limit: str) -> float:
+    """squeue's %l ('30:00', '4:00:00', '1-02:00:00', 'UNLIMITED') in minutes."""
+    if limit == "UNLIMITED":
+        return math.inf
+    days, _, clock = limit.rpartition("-")
+    parts = [int(p) for p in clock.split(":")]
+    while len(parts) < 3:
+        parts.insert(0, 0)
+    h, m, s = parts
+    return (int(days or 0) * 24 + h) * 60 + m + s / 60
+
+
+def megabytes(mem: str) -> int:
+    """squeue's %m ('4000M', '8G') in MB."""
+    scale = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024**2}[mem[-1]]
+    return round(float(mem[:-1]) * scale)
+
+
+def normalised(obj, roots: tuple[str, ...]):
+    """JSON value without volatile keys, with the run's own directory replaced by '<run>'."""
+    if isinstance(obj, dict):
+        return {
+            k: normalised(v, roots)
+            for k, v in obj.items()
+            if k not in VOLATILE_KEYS and not k.endswith(VOLATILE_SUFFIXES)
+        }
+    if isinstance(obj, list):
+        return [normalised(v, roots) for v in obj]
+    if isinstance(obj, str):
+        for root in roots:
+            obj = obj.replace(root, "<run>")
+    return obj
+
+
+def without_dumped_logs(log: str) -> str:
+    """Snakemake's own log without the job logs it prints after a failure (`show-failed-logs`): a
+    failed SLURM job's log shows that job running as a `localrule` inside its allocation."""
+    return re.sub(r"^Logfile .*:\n(=+)\n.*?^\1$", "", log, flags=re.M | re.S)
+
+
+def differences(a, b, path: str = "") -> list[str]:
+    """Key paths at which two JSON values differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in differences(a.get(k), b.get(k), f"{path}/{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{path}[{i}]")]
+    return [] if a == b else [f"{path}: {a!r:.80} != {b!r:.80}"]
+
+
+def job_stats(log: str) -> collections.Counter:
+    """The 'Job stats' table Snakemake prints before running: rule -> number of jobs."""
+    lines = log[log.index("Job stats:") :].splitlines()[3:]
+    counts = collections.Counter()
+    for line in lines:
+        name, count = line.split()
+        if name == "total":
+            return counts
+        counts[name] = int(count)
+    raise AssertionError("no 'total' line in Snakemake's job stats")
+
+
+def profile_expression(rule: str, resource: str) -> str:
+    profile = yaml.safe_load((PROFILE_SLURM / "config.yaml").read_text())
+    per_rule = (profile.get("set-resources") or {}).get(rule, {})
+    return str(per_rule.get(resource, profile["default-resources"][resource]))
+
+
+def profile_value(rule: str, resource: str, attempt: int, input_mb: float = 0.0) -> float:
+    """A profile resource expression evaluated as Snakemake does, for an input of `input_mb` MB."""
+    inputs = types.SimpleNamespace(size_mb=input_mb)
+    return eval(profile_expression(rule, resource), {"attempt": attempt, "input": inputs})  # noqa: S307
+
+
+def copy_workflow(src: Path, dst: Path) -> None:
+    """Copy a workflow without results or run state: the files git would track, else the tree."""
+    listed = subprocess.run(
+        ["git", "-C", str(src), "ls-files", "-z", "--cached", "--others", "--exclude-standard", "."],
+        capture_output=True, text=True,
+    )
+    toplevel = subprocess.run(
+        ["git", "-C", str(src), "rev-parse", "--show-toplevel"], capture_output=True, text=True
+    ).stdout.strip()
+    if listed.returncode == 0 and Path(toplevel or "/nonexistent").resolve() == src.resolve():
+        for rel in filter(None, listed.stdout.split("\0")):
+            if (src / rel).is_file():
+                (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src / rel, dst / rel)
+    else:
+        shutil.copytree(
+            src, dst, dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("results", ".snakemake", "__pycache__", "logs"),
+        )
+
+
+def run(cmd: list[str], cwd: Path, log: Path, env: dict[str, str], timeout: float) -> str:
+    with log.open("w") as out:
+        proc = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env, timeout=timeout)
+    text = log.read_text()
+    assert proc.returncode == 0, (
+        f"{' '.join(cmd)} exited with {proc.returncode} (137 = killed after {SLURM_RUN_TIMEOUT_S} s) in "
+        f"{cwd}; last lines of {log}:\n" + "\n".join(text.splitlines()[-60:])
+    )
+    return text
+
+
+def squeue_jobs(env: dict[str, str]) -> dict[str, dict[str, str]]:
+    out = subprocess.run(
+        ["squeue", "--states=all", "--noheader", "--format=%i|%k|%T|%m|%l"],
+        capture_output=True, text=True, env=env, timeout=30, check=True,
+    ).stdout
+    jobs = {}
+    for line in out.splitlines():
+        jobid, comment, state, mem, limit = line.strip().split("|")
+        jobs[jobid] = {"comment": comment, "state": state, "mem": mem, "limit": limit}
+    return jobs
+
+
+def rule_of(comment: str, rules) -> str:
+    """Rule name from the plugin's job comment 'rule_<rule>' or 'rule_<rule>_wildcards_<...>'."""
+    for rule in sorted(rules, key=len, reverse=True):
+        if comment == f"rule_{rule}" or comment.startswith(f"rule_{rule}_wildcards_"):
+            return rule
+    raise AssertionError(f"SLURM job comment {comment!r} names none of the workflow's rules {sorted(rules)}")
+
+
+# ----------------------------------------------------------------------------------------------
+# checks of the profile files (default suite, no cluster)
+# ----------------------------------------------------------------------------------------------
+def test_slurm_profile_grows_memory_and_runtime_with_attempt():
+    for rule in ("prepare_data", "embed", "train_table1", "synthetic_experiment", "make_table1"):
+        for resource in ("mem_mb", "runtime"):
+            first = profile_value(rule, resource, attempt=1, input_mb=100.0)
+            assert first > 0
+            assert profile_value(rule, resource, attempt=3, input_mb=100.0) == pytest.approx(3 * first)
+    # memory follows the input size: 1 GB more input asks for more memory
+    assert profile_value("embed", "mem_mb", 1, 1000.0) > profile_value("embed", "mem_mb", 1, 0.0)
+    profile = yaml.safe_load((PROFILE_SLURM / "config.yaml").read_text())
+    assert profile["executor"] == "slurm" and profile["retries"] >= 1
+    # GPUs are requested through resources, never through slurm_extra (the plugin rejects --gres there)
+    assert "slurm_extra" not in str(profile)
+
+
+def test_local_profile_is_local():
+    profile = yaml.safe_load((PROFILE_LOCAL / "config.yaml").read_text())
+    assert "executor" not in profile
+    assert profile["cores"] >= 1 and profile["keep-going"] is False and profile["rerun-incomplete"] is True
+
+
+def test_partition_example_sends_gpu_jobs_to_gpu_partition():
+    plugin = pytest.importorskip("snakemake_executor_plugin_slurm.partitions")
+    partitions = plugin.read_partition_file(PROFILE_SLURM / "partitions.example.yaml")
+
+    class Job:  # the attributes get_best_partition reads
+        def __init__(self, **resources):
+            self.name, self.threads, self.resources = "embed", 4, resources
+
+    logger = types.SimpleNamespace(debug=print, info=print, warning=print)
+    cpu_job = Job(mem_mb=8000, runtime=60)
+    gpu_job = Job(mem_mb=8000, runtime=60, gpu=1)
+    h100_job = Job(mem_mb=8000, runtime=60, gpu=1, gpu_model="h100")
+    v100_job = Job(mem_mb=8000, runtime=60, gpu=1, gpu_model="v100")
+    assert plugin.get_best_partition(partitions, cpu_job, logger) == "cpu"
+    assert plugin.get_best_partition(partitions, gpu_job, logger) == "gpu"
+    assert plugin.get_best_partition(partitions, h100_job, logger) == "gpu"
+    assert plugin.get_best_partition(partitions, v100_job, logger) is None  # no such model there
+
+
+def test_slurm_profile_dry_run_on_toy(tmp_path):
+    copy_workflow(TOY, tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--profile", str(PROFILE_SLURM), "--dry-run",
+         "--slurm-no-account", "--slurm-status-command", "squeue"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    # 2 downloads, 2 preparations, 2 x 2 trainings, 1 table, 1 retry check, `all`
+    assert job_stats(out.stdout + out.stderr)["train_table1"] == 4
+    assert re.search(r"rule train_table1:.*?runtime=240", out.stdout + out.stderr, re.S)
+
+
+# ----------------------------------------------------------------------------------------------
+# the real cluster
+# ----------------------------------------------------------------------------------------------
+def _cluster_is_up() -> bool:
+    return subprocess.run(["bash", str(CLUSTER_SH), "status"], capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def slurm_env():
+    """Environment for talking to the test cluster; starts it, and stops it if this fixture started it."""
+    if os.geteuid() != 0 or shutil.which("apt-get") is None and shutil.which("slurmctld") is None:
+        reason = "the SLURM test needs root and either the Debian slurm packages or apt-get"
+        if os.environ.get("CI"):
+            pytest.fail(reason + " on CI")
+        pytest.skip(reason)
+    started_here = not _cluster_is_up()
+    subprocess.run(["bash", str(CLUSTER_SH), "up"], check=True, timeout=900, stdout=subprocess.DEVNULL)
+    env = dict(os.environ, SLURM_CONF=str(STATE / "slurm.conf"), OMP_NUM_THREADS=str(THREADS))
+    try:
+        yield env
+    finally:
+        if started_here:
+            subprocess.run(["bash", str(CLUSTER_SH), "down"], timeout=120)
+
+
+WORKFLOWS = {
+    # src, extra arguments for the local run, for the SLURM run, whether a retry must happen
+    "toy": (TOY, ["--retries", "1"], [], True),
+    # no retries: a failure should fail the test at once, not after three attempts
+    "main": (REPO, [], ["--retries", "0"], False),
+}
+
+
+@pytest.mark.slurm
+@pytest.mark.parametrize("name", sorted(WORKFLOWS))
+def test_slurm_run_equals_local_run(name, tmp_path, slurm_env):
+    src, local_args, slurm_args, expect_retry = WORKFLOWS[name]
+    if not (src / "Snakefile").is_file():
+        pytest.skip(f"{src}/Snakefile does not exist yet")
+    local_dir, slurm_dir = tmp_path / "local", tmp_path / "slurm"
+    copy_workflow(src, local_dir)
+    copy_workflow(src, slurm_dir)
+    snakemake = [sys.executable, "-m", "snakemake"]
+
+    run(snakemake + ["--profile", str(PROFILE_LOCAL), "--cores", str(THREADS)] + local_args,
+        local_dir, tmp_path / "local.log", slurm_env, timeout=SLURM_RUN_TIMEOUT_S)
+
+    jobs_before = set(squeue_jobs(slurm_env))
+    log = run(
+        ["timeout", "-s", "KILL", str(SLURM_RUN_TIMEOUT_S)] + snakemake + [
+            "--profile", str(PROFILE_SLURM),
+            # the test cluster has no accounting database and no accounts
+            "--slurm-status-command", "squeue", "--slurm-no-account",
+            "--slurm-init-seconds-before-status-checks", "2",
+            "--slurm-keep-successful-logs",
+            # the node has THREADS CPUs; sbatch rejects a job asking for more
+            "--max-threads", str(THREADS),
+        ] + slurm_args,
+        slurm_dir, tmp_path / "slurm.log", slurm_env, timeout=SLURM_RUN_TIMEOUT_S + 60,
+    )
+
+    # --- the jobs went through sbatch --------------------------------------------------------
+    submitted = SUBMITTED.findall(log)
+    assert submitted, "no job was submitted to SLURM"
+    jobs = squeue_jobs(slurm_env)
+    assert not set(submitted) & jobs_before
+    missing = [j for j in submitted if j not in jobs]
+    assert not missing, f"SLURM jobs {missing} are unknown to squeue (MinJobAge too short?)"
+    stats = job_stats(log)
+    local_rules = set(re.findall(r"^localrule (\w+):", without_dumped_logs(log), re.M))
+    attempts = collections.defaultdict(list)  # job comment -> [jobid, ...] in submission order
+    for jobid in submitted:
+        attempts[jobs[jobid]["comment"]].append(jobid)
+    ran_on_slurm = collections.Counter(rule_of(comment, stats) for comment in attempts)
+    expected = collections.Counter({r: n for r, n in stats.items() if r not in local_rules})
+    assert ran_on_slurm == expected, f"jobs on SLURM {dict(ran_on_slurm)} != non-local jobs {dict(expected)}"
+    assert not local_rules & set(ran_on_slurm)
+    downloads_on_slurm = [r for r in ran_on_slurm if r.startswith("download")]
+    assert not downloads_on_slurm, f"{downloads_on_slurm} ran on compute nodes; they must be localrules"
+
+    completion_log = (STATE / "jobcomp.log").read_text()
+    per_rule = yaml.safe_load((PROFILE_SLURM / "config.yaml").read_text()).get("set-resources") or {}
+    for comment, ids in attempts.items():
+        rule = rule_of(comment, stats)
+        *failed, last = ids
+        assert jobs[last]["state"] == "COMPLETED", f"{comment}: last SLURM job {last} is {jobs[last]}"
+        assert all(jobs[j]["state"] == "FAILED" for j in failed), [jobs[j] for j in failed]
+        assert re.search(rf"^JobId={last} .*JobState=COMPLETED", completion_log, re.M)
+        job_log = slurm_dir / ".snakemake" / "slurm_logs" / f"rule_{rule}"
+        assert list(job_log.rglob(f"{last}.log")), f"no SLURM log {last}.log under {job_log}"
+        for attempt, jobid in enumerate(ids, start=1):
+            if rule in per_rule:
+                # set-resources win over the rule's own resources: the profile's values reached sbatch
+                assert minutes(jobs[jobid]["limit"]) == pytest.approx(profile_value(rule, "runtime", attempt)), (
+                    rule, attempt, jobs[jobid])
+                assert megabytes(jobs[jobid]["mem"]) >= profile_value(rule, "mem_mb", attempt) - 1
+            # a retry asks for `attempt` times the memory and time of the first try (same input)
+            first = jobs[ids[0]]
+            assert megabytes(jobs[jobid]["mem"]) == pytest.approx(attempt * megabytes(first["mem"]), abs=1)
+            assert minutes(jobs[jobid]["limit"]) == pytest.approx(attempt * minutes(first["limit"]))
+    retried = [c for c, ids in attempts.items() if len(ids) > 1]
+    assert bool(retried) == expect_retry, f"retried jobs: {retried}"
+
+    # --- the results equal the local run's ----------------------------------------------------
+    def metrics(root: Path) -> dict[str, object]:
+        roots = (str(root.resolve()), str(root))
+        return {
+            str(p.relative_to(root)): normalised(json.loads(p.read_text()), roots)
+            for p in sorted((root / "results").rglob("*.json"))
+        }
+
+    local, on_slurm = metrics(local_dir), metrics(slurm_dir)
+    assert local, f"the local run wrote no JSON under {local_dir / 'results'}"
+    assert sorted(on_slurm) == sorted(local)
+    differing = {rel: differences(local[rel], on_slurm[rel]) for rel in local if local[rel] != on_slurm[rel]}
+    assert not differing, "local != SLURM run:\n" + "\n".join(
+        f"{rel}: {diffs[:5]}" for rel, diffs in differing.items())
