@@ -12,6 +12,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/embed.smk"
 include: "workflow/rules/presto.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/compress.smk"
 
 
 localrules: all, download_data

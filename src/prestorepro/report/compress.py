@@ -1,0 +1,199 @@
+"""Table 2 and the accuracy-memory trade-off figures (paper §4.2, Table 2, Fig. 3 and 8).
+
+Built from the compress stage's metrics files only (``prestorepro.experiments.compress``).
+
+- Table 2: one row per (dataset, method) at PRESTO's parameter budget: test accuracy, peak training
+  and inference memory (mean ± std over seeds), parameter count, the memory measure and device, and
+  the paper's accuracy and training MiB beside ours. Memory on the CPU is resident set size (RSS,
+  host memory) and is labelled so; it is not comparable with the paper's GPU MiB.
+- Trade-off figures: per dataset, accuracy against (a) peak training and (b) peak inference memory,
+  one line per method through its budget points (students: width sweep; PRESTO: K sweep), error bars
+  over seeds (none where a point ran one seed), each point labelled with its parameter count. The
+  paper's Table-2 training point is drawn (hollow, panel a) only when our memory is GPU memory.
+  ``tradeoff_<dataset>`` has one row; Fig. 3 (CIFAR10, PathMNIST) and Fig. 8 (DermaMNIST, SVHN) stack
+  one row per configured dataset of the pair.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from prestorepro.io import read_json  # noqa: E402
+from prestorepro.report.figures import COLORS, save_figure  # noqa: E402
+from prestorepro.report.paper import PARAMS, TABLE2, paper_value  # noqa: E402
+from prestorepro.report.tables import fmt, mean_std, write_table  # noqa: E402
+
+ORDER = ("grasp", "snip", "kd", "dgkd", "presto")  # the paper's row order
+PAPER_NAMES = {"grasp": "GraSP", "snip": "SNIP", "kd": "KD", "dgkd": "DGKD", "presto": "PRESTO"}
+MEASURES = {
+    "cpu_rss": "CPU RSS above job baseline (MiB)",
+    "cuda_torch_allocated": "GPU, torch peak allocated (MiB)",
+}
+FIGURE_TITLES = {
+    "fig3": "Fig. 3: accuracy vs. peak memory (CIFAR10, PathMNIST)",
+    "fig8": "Fig. 8: accuracy vs. peak memory (DermaMNIST, SVHN)",
+}
+MARKERS = {"grasp": "v", "snip": "^", "kd": "s", "dgkd": "D", "presto": "o"}
+
+
+def load_runs(metric_files: Iterable[str | Path]) -> pd.DataFrame:
+    """One row per metrics file: accuracy in %, memory in MiB above the job baseline."""
+    rows = []
+    for f in metric_files:
+        m = read_json(f)
+        mem = m["memory"]
+        rows.append({
+            "dataset": m["dataset_name"], "source": m["source"], "method": m["method"], "point": m["point"],
+            "seed": int(m["seed"]), "parameters": int(m["num_parameters"]),
+            "accuracy": 100 * m["test_accuracy"], "macro_f1": 100 * m["test_macro_f1"],
+            "training_mib": mem["training_mib"], "inference_mib": mem["inference_mib"],
+            "training_peak_abs_mib": mem["training_peak_abs_mib"],
+            "inference_peak_abs_mib": mem["inference_peak_abs_mib"],
+            "kind": mem["kind"], "device": mem["device"], "notes": m.get("notes", ""),
+            "guides": m.get("guides", {}), "file": str(f),
+        })
+    if not rows:
+        raise ValueError("no compress metrics files given")
+    return pd.DataFrame(rows)
+
+
+def _single(values: pd.Series, what: str, key) -> str:
+    u = sorted(set(values))
+    if len(u) != 1:
+        raise ValueError(f"{key}: runs disagree on {what} ({u}); memory of different kinds or devices cannot be "
+                         "averaged — re-run them on one device")
+    return u[0]
+
+
+def _method_order(method: str) -> int:
+    return ORDER.index(method) if method in ORDER else len(ORDER)
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std over seeds per (dataset, method, point)."""
+    out = []
+    for key, g in runs.groupby(["dataset", "method", "point"], sort=False):
+        row = {"dataset": key[0], "source": g["source"].iloc[0], "method": key[1], "point": key[2],
+               "seeds": len(g), "parameters": int(round(g["parameters"].mean())),
+               "kind": _single(g["kind"], "the memory measure", key), "device": _single(g["device"], "the device", key)}
+        for col in ("accuracy", "macro_f1", "training_mib", "inference_mib"):
+            row[f"{col}_mean"], row[f"{col}_std"] = mean_std(g[col].tolist())
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def table2_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, list[str]]:
+    """Table 2: one row per (dataset, method), mean ± std over seeds, the paper's numbers beside."""
+    runs = load_runs(metric_files)
+    s = summarise(runs)
+    dup = s.groupby(["dataset", "method"]).size()
+    if (dup > 1).any():
+        raise ValueError(f"Table 2 takes one budget point per (dataset, method); several for {list(dup[dup > 1].index)}: "
+                         "pass the table2 points (and PRESTO at the dataset's K) only")
+    s = s.assign(_o=s["method"].map(_method_order)).sort_values(["dataset", "_o"])
+    rows, notes = [], []
+    for _, r in s.iterrows():
+        pa = paper_value(TABLE2, r["method"], "accuracy", r["source"])
+        pm = paper_value(TABLE2, r["method"], "train_mib", r["source"])
+        rows.append({
+            "dataset": r["dataset"], "method": PAPER_NAMES.get(r["method"], r["method"]), "seeds": r["seeds"],
+            "parameters": r["parameters"],
+            "accuracy": fmt(r["accuracy_mean"], r["accuracy_std"]),
+            "training_memory": fmt(r["training_mib_mean"], r["training_mib_std"]),
+            "inference_memory": fmt(r["inference_mib_mean"], r["inference_mib_std"]),
+            "memory_measure": MEASURES.get(r["kind"], r["kind"]), "device": r["device"],
+            "paper_accuracy": pa, "paper_training_mib": pm,
+            "paper_parameters": PARAMS.get(r["source"]) if r["method"] == "presto" else None,
+            "diff_accuracy": None if pa is None else round(r["accuracy_mean"] - pa, 2),
+            "accuracy_mean": round(r["accuracy_mean"], 4), "accuracy_std": round(r["accuracy_std"], 4),
+            "training_mib_mean": round(r["training_mib_mean"], 3), "training_mib_std": round(r["training_mib_std"], 3),
+            "inference_mib_mean": round(r["inference_mib_mean"], 3),
+            "inference_mib_std": round(r["inference_mib_std"], 3),
+        })
+    table_runs = runs.merge(s[["dataset", "method", "point"]], on=["dataset", "method", "point"])
+    for (dataset, method), g in table_runs.groupby(["dataset", "method"], sort=False):
+        if g["notes"].iloc[0]:
+            notes.append(f"{dataset}: {g['notes'].iloc[0]}")
+        for role, info in sorted(g["guides"].iloc[0].items()):
+            accs = [100 * gr[role]["test_accuracy"] for gr in g["guides"]]
+            mibs = [gr[role]["training_mib"] for gr in g["guides"]]
+            notes.append(f"{dataset}, {PAPER_NAMES.get(method, method)}: {role} {tuple(info['widths'])} "
+                         f"({info['num_parameters']} parameters, {info['epochs']} epochs, own job) reached "
+                         f"{fmt(*mean_std(accs))}% test accuracy; its training took {fmt(*mean_std(mibs))} MiB")
+    notes.append("memory: the peak of each phase above the job's own baseline (features on the host, kernels "
+                 "warmed up); inference measured on the initialised model before training, in batches; on the CPU "
+                 "it is the process's resident set size, not GPU memory, and not comparable with the paper's MiB")
+    notes.append("paper columns: Table 2 of the paper (test accuracy %, maximum GPU MiB during training); the paper "
+                 "reports no inference memory in Table 2")
+    return pd.DataFrame(rows), list(dict.fromkeys(notes))
+
+
+def make_table2(metric_files: Iterable[str | Path], out_stem: str | Path) -> pd.DataFrame:
+    df, notes = table2_frame(metric_files)
+    write_table(df, out_stem, caption="Table 2: test accuracy (%) and peak training / inference memory (MiB) at "
+                                      "PRESTO's parameter count, mean ± std over seeds; paper values beside",
+                notes=notes)
+    return df
+
+
+def _axis_label(phase: str, kind: str) -> str:
+    what = {"training_mib": "peak training memory", "inference_mib": "peak inference memory"}[phase]
+    return f"{what}, {MEASURES.get(kind, kind)}"
+
+
+def _panel(ax, pts: pd.DataFrame, phase: str, source: str, draw_paper: bool) -> None:
+    kind = _single(pts["kind"], "the memory measure", source)
+    methods = sorted(pts["method"].unique(), key=_method_order)
+    for i, method in enumerate(methods):
+        p = pts[pts["method"] == method].sort_values("parameters")
+        color = COLORS[_method_order(method) % len(COLORS)]
+        ax.errorbar(p[f"{phase}_mean"], p["accuracy_mean"], xerr=p[f"{phase}_std"], yerr=p["accuracy_std"],
+                    marker=MARKERS.get(method, "o"), color=color, capsize=3, lw=1.2, ms=5,
+                    label=PAPER_NAMES.get(method, method))
+        for _, r in p.iterrows():
+            ax.annotate(f"{r['parameters'] / 1000:.0f}k", (r[f"{phase}_mean"], r["accuracy_mean"]),
+                        textcoords="offset points", xytext=(4, 4), fontsize=6, color=color)
+        if draw_paper and phase == "training_mib":
+            pa = paper_value(TABLE2, method, "accuracy", source)
+            pm = paper_value(TABLE2, method, "train_mib", source)
+            if pa is not None:
+                ax.scatter([pm], [pa], marker=MARKERS.get(method, "o"), facecolors="none", edgecolors=color, s=50,
+                           label=f"{PAPER_NAMES.get(method, method)} (paper)")
+    lo, hi = pts[f"{phase}_mean"].min(), pts[f"{phase}_mean"].max()
+    if lo > 0 and hi / lo > 20:  # SNIP / GraSP can sit two orders of magnitude right of the students
+        ax.set_xscale("log")
+    ax.set_xlabel(_axis_label(phase, kind), fontsize=8)
+    ax.set_ylabel("test accuracy (%)", fontsize=8)
+    ax.grid(alpha=0.3)
+
+
+def make_tradeoff_figure(metric_files: Sequence[str | Path], out_stem: str | Path,
+                         formats: Sequence[str] = ("png", "pdf"), title: str | None = None) -> list[str]:
+    """Accuracy vs. peak (a) training and (b) inference memory, one row per dataset in the files."""
+    pts = summarise(load_runs(metric_files))
+    datasets = list(dict.fromkeys(pts["dataset"]))
+    fig, axes = plt.subplots(len(datasets), 2, figsize=(10, 4 * len(datasets)), squeeze=False)
+    for row, name in enumerate(datasets):
+        d = pts[pts["dataset"] == name]
+        source = d["source"].iloc[0]
+        gpu = _single(d["kind"], "the memory measure", name) != "cpu_rss"
+        for col, phase in enumerate(("training_mib", "inference_mib")):
+            ax = axes[row, col]
+            _panel(ax, d, phase, source, draw_paper=gpu)
+            ax.set_title(f"{name}: ({'ab'[col]}) {'training' if col == 0 else 'inference'}", fontsize=9)
+        axes[row, 0].legend(fontsize=7, loc="best")
+        if not gpu and paper_value(TABLE2, "presto", "accuracy", source) is not None:
+            axes[row, 1].text(0.02, 0.02, "paper's GPU MiB not drawn on a CPU RSS axis", transform=axes[row, 1].transAxes,
+                              fontsize=6, color="gray")
+    devices = ", ".join(sorted(set(pts["device"])))
+    fig.suptitle(f"{FIGURE_TITLES.get(title, title or 'Accuracy vs. peak memory')} — device {devices}; "
+                 "labels: parameter count", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, out_stem, formats)
