@@ -182,7 +182,8 @@ def rule_of(comment: str, rules) -> str:
 # checks of the profile files (default suite, no cluster)
 # ----------------------------------------------------------------------------------------------
 def test_slurm_profile_grows_memory_and_runtime_with_attempt():
-    for rule in ("prepare_data", "embed", "train_table1", "synthetic_experiment", "make_table1"):
+    for rule in ("prepare_data", "embed", "train_table1", "train_guide", "train_compress",
+                 "train_presto_sequential", "synthetic_experiment", "make_table1"):
         for resource in ("mem_mb", "runtime"):
             first = profile_value(rule, resource, attempt=1, input_mb=100.0)
             assert first > 0
