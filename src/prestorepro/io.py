@@ -60,25 +60,17 @@ def read_json(path: str | os.PathLike) -> Any:
     return json.loads(Path(path).read_text())
 
 
-# Every member of an npz written here carries this date, so that equal arrays give equal bytes
-# (np.savez stamps each member with the current time).
-NPZ_DATE_TIME = (1980, 1, 1, 0, 0, 0)
-
-
 def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
-    """Atomic, byte-deterministic ``np.savez``: the same arrays always give the same file.
-
-    Written by hand because ``np.savez`` offers no way to fix the members' timestamps; the layout
-    (uncompressed zip of ``<name>.npy`` members, zip64) is the one ``np.savez`` writes and ``np.load``
-    reads. Object arrays are refused (they would need pickle to read back).
-    """
-    with atomic_path(path, suffix=".npz.tmp") as tmp:
-        with zipfile.ZipFile(tmp, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-            for name, value in arrays.items():
-                info = zipfile.ZipInfo(f"{name}.npy", date_time=NPZ_DATE_TIME)
-                info.external_attr = 0o644 << 16
-                with zf.open(info, "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+    """Atomic ``np.savez``. The same arrays give the same bytes (every member is dated 1980-01-01 by
+    zipfile), so array outputs of two identical runs compare equal byte for byte. Object arrays are
+    refused: reading them back would need pickle."""
+    for name, value in arrays.items():
+        if np.asanyarray(value).dtype.hasobject:
+            raise ValueError(f"write_npz: array {name!r} holds Python objects; store numbers or strings only "
+                             f"(object arrays need pickle to be read back)")
+    # np.savez appends ".npz" to names without it; the temp name keeps that suffix.
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, **arrays)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

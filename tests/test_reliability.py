@@ -1,0 +1,345 @@
+"""Reliability building blocks: deterministic atomic outputs, safe checkpoint loading, stale
+checkpoints, non-finite values named by run and round, and source checks that keep it so.
+
+The workflow-level view (Snakemake runs) is in tests/test_reliability_workflow.py.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from prestorepro.data import make_synthetic
+from prestorepro.experiments.table1 import Features, train_fixed_partition
+from prestorepro.io import (
+    CheckpointError,
+    atomic_path,
+    fingerprint,
+    load_torch,
+    save_torch,
+    write_json,
+    write_npz,
+)
+from prestorepro.models.fused import FusedLinearSVM, FusedResNetTail
+from prestorepro.presto.algorithm import PrestoSettings, run_presto
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = sorted((ROOT / "src" / "prestorepro").rglob("*.py")) + sorted((ROOT / "workflow" / "scripts").glob("*.py"))
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") or p.name.endswith(".tmp"))
+
+
+# ----------------------------------------------------------------------------- atomic, deterministic output
+
+
+def test_write_npz_gives_the_same_bytes_at_any_time(tmp_path, monkeypatch):
+    arrays = {"train_assignment": np.array([2, 0, 1, 1], dtype=np.int16),
+              "x": np.linspace(0, 1, 12, dtype=np.float16).reshape(3, 4),
+              "meta_json": np.asarray('{"a": 1}'), "num_classes": np.asarray(10, dtype=np.int64)}
+    # np.savez stamps every member with the clock; two writes years apart must still agree
+    monkeypatch.setattr(time, "time", lambda: 1_000_000_000.0)
+    write_npz(tmp_path / "a.npz", **arrays)
+    monkeypatch.setattr(time, "time", lambda: 1_700_000_000.0)
+    write_npz(tmp_path / "b.npz", **arrays)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    with np.load(tmp_path / "b.npz", allow_pickle=False) as z:
+        assert z.files == list(arrays)
+        for key, value in arrays.items():
+            assert z[key].dtype == value.dtype and z[key].shape == value.shape
+            assert np.array_equal(z[key], value)
+
+
+def test_failed_write_keeps_the_previous_file_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "assignment.npz"
+    write_npz(target, a=np.arange(3))
+    before = target.read_bytes()
+    with pytest.raises(ValueError, match="array 'a' holds Python objects"):
+        write_npz(target, a=np.array([{"x": 1}], dtype=object))  # would need pickle to read back
+    assert target.read_bytes() == before
+    with pytest.raises(RuntimeError, match="disk full"):
+        with atomic_path(tmp_path / "metrics.json") as tmp:
+            tmp.write_text('{"half": ')
+            raise RuntimeError("disk full")
+    assert not (tmp_path / "metrics.json").exists()
+    assert _leftovers(tmp_path) == []
+    write_json(tmp_path / "metrics.json", {"b": [1, 2], "a": np.float64(0.5)})
+    assert (tmp_path / "metrics.json").read_text() == '{\n  "a": 0.5,\n  "b": [\n    1,\n    2\n  ]\n}\n'
+
+
+# ----------------------------------------------------------------------------- checkpoints and weights
+
+
+class _Payload:
+    """What a tampered checkpoint would hold: unpickling it runs a shell command."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_checkpoint_with_pickled_code_is_refused_and_not_run(tmp_path):
+    marker = tmp_path / "executed"
+    evil = tmp_path / "seed0.pt"
+    torch.save({"model_state": _Payload(marker)}, evil)
+    with pytest.raises(CheckpointError) as err:
+        load_torch(evil)
+    msg = str(err.value)
+    assert f"refusing to load {evil}" in msg and "posix.system" in msg and "delete it and re-run" in msg
+    assert not marker.exists()
+
+
+def test_truncated_checkpoint_names_the_file_and_the_fix(tmp_path):
+    good = tmp_path / "good.pt"
+    save_torch(good, {"w": torch.arange(1000.0), "round": 3})
+    state = load_torch(good)
+    assert state["round"] == 3 and torch.equal(state["w"], torch.arange(1000.0))
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(good.read_bytes()[:300])
+    with pytest.raises(CheckpointError, match=rf"cannot read {cut} .*truncated or corrupt\. Delete it and re-run"):
+        load_torch(cut)
+    with pytest.raises(FileNotFoundError):
+        load_torch(tmp_path / "missing.pt")
+
+
+def _calls(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+            owner = f.value.id if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) else ""
+            yield node, owner, name
+
+
+def _kw(node, name):
+    return next((k.value for k in node.keywords if k.arg == name), None)
+
+
+def unsafe_loads(source: str, where: str) -> list[str]:
+    """torch.load without weights_only=True, pickle/dill/joblib loads, allow_pickle=True, and hub
+    downloads of weights (load_state_dict_from_url defaults to weights_only=False)."""
+    problems = []
+    for node, owner, name in _calls(ast.parse(source)):
+        at = f"{where}:{node.lineno}"
+        wo = _kw(node, "weights_only")
+        weights_only = isinstance(wo, ast.Constant) and wo.value is True
+        if (owner == "torch" and name == "load" or name == "load_state_dict_from_url") and not weights_only:
+            problems.append(f"{at}: {name} without weights_only=True")
+        if owner in ("pickle", "cPickle", "dill", "joblib") and name in ("load", "loads"):
+            problems.append(f"{at}: {owner}.{name}")
+        ap = _kw(node, "allow_pickle")
+        if isinstance(ap, ast.Constant) and ap.value is True:
+            problems.append(f"{at}: allow_pickle=True")
+    return problems
+
+
+def test_no_source_unpickles_anything_but_weights():
+    bad = ("import torch, pickle, numpy as np\n"
+           "torch.load(p)\ntorch.load(p, weights_only=False)\npickle.loads(b)\nnp.load(p, allow_pickle=True)\n"
+           "torch.hub.load_state_dict_from_url(u)\ntorch.load(p, weights_only=True)\n")
+    assert [p.split(": ", 1)[0] for p in unsafe_loads(bad, "x")] == ["x:2", "x:3", "x:4", "x:5", "x:6"]
+    problems = [p for path in SOURCES for p in unsafe_loads(path.read_text(), str(path.relative_to(ROOT)))]
+    assert problems == []
+
+
+# Calls that write a file; each must target a temporary path from io.atomic_path (or be io.py itself).
+_WRITERS = {"savez", "savez_compressed", "save", "savefig", "to_csv", "to_parquet", "to_latex", "write_text",
+            "write_bytes", "dump", "tofile"}
+# Deliberate non-atomic writes, each with its reason.
+_ALLOWED = {
+    ("compress/memory.py", "write_text"),  # writes to /proc/self/clear_refs (a kernel control file)
+}
+
+
+def _atomic_targets(tree) -> set[str]:
+    """Names bound by ``with atomic_path(...) as name`` anywhere in the module."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.With):
+            for item in node.items:
+                call = item.context_expr
+                if (isinstance(call, ast.Call) and getattr(call.func, "id", getattr(call.func, "attr", "")) == "atomic_path"
+                        and isinstance(item.optional_vars, ast.Name)):
+                    names.add(item.optional_vars.id)
+    return names
+
+
+def non_atomic_writes(source: str, rel: str) -> list[str]:
+    """Calls that write a file other than through a temporary path of io.atomic_path."""
+    tree = ast.parse(source)
+    tmp_names = _atomic_targets(tree)
+    problems = []
+    for node, owner, name in _calls(tree):
+        at = f"{rel}:{node.lineno}"
+        if name == "open" and owner in ("", "io", "builtins"):
+            mode = node.args[1] if len(node.args) > 1 else _kw(node, "mode")
+            if isinstance(mode, ast.Constant) and isinstance(mode.value, str) and set(mode.value) & set("wx"):
+                problems.append(f"{at}: open(..., {mode.value!r})")
+            continue
+        # bare names (write_text, write_json, ...) are the atomic writers imported from io
+        if name not in _WRITERS or not isinstance(node.func, ast.Attribute) or (rel, name) in _ALLOWED:
+            continue
+        if name in ("to_csv", "to_latex") and not node.args and _kw(node, "path_or_buf") is None \
+                and _kw(node, "buf") is None:
+            continue  # returns a string
+        if name == "dump" and owner in ("json", "yaml") and len(node.args) < 2:
+            continue
+        if name == "save" and owner not in ("np", "numpy", "torch"):
+            continue
+        target = node.args[0] if node.args else None
+        if name in ("write_text", "write_bytes", "tofile"):
+            target = node.func.value
+        if name == "dump":
+            target = node.args[1] if len(node.args) > 1 else None
+        if isinstance(target, ast.Name) and target.id in tmp_names:
+            continue
+        problems.append(f"{at}: {owner + '.' if owner else ''}{name} outside io.atomic_path")
+    return problems
+
+
+def test_every_output_is_written_through_an_atomic_path():
+    bad = ("import numpy as np, json\nfrom prestorepro.io import atomic_path, write_text\n"
+           "np.savez(out, a=a)\nopen(out, 'w')\nPath(out).write_text(t)\nfig.savefig(out)\njson.dump(d, f)\n"
+           "with atomic_path(out) as tmp:\n    np.savez(tmp, a=a)\n    fig.savefig(tmp)\n"
+           "write_text(out, t)\ns = df.to_csv(index=False)\nopen(out)\n")
+    assert [p.split(": ", 1)[0] for p in non_atomic_writes(bad, "x")] == ["x:3", "x:4", "x:5", "x:6", "x:7"]
+    problems = []
+    for path in SOURCES:
+        rel = str(path.relative_to(ROOT / "src" / "prestorepro") if "src" in path.parts else path.relative_to(ROOT))
+        if rel != "io.py":
+            problems += non_atomic_writes(path.read_text(), rel)
+    assert problems == []
+
+
+# ----------------------------------------------------------------------------- stale checkpoints, fingerprint
+
+
+def test_fingerprint_separates_runs_and_ignores_nothing_it_is_given():
+    x = torch.arange(12.0).reshape(4, 3)
+    base = dict(settings={"lr": 0.01, "epochs": 2}, x=x, generators=[torch.Generator().manual_seed(1).get_state()])
+    key = fingerprint(**base)
+    assert key == fingerprint(**dict(base, x=x.clone()))
+    x2 = x.clone()
+    x2[3, 2] += 1e-3
+    variants = [dict(base, x=x2), dict(base, x=x.double()), dict(base, settings={"lr": 0.02, "epochs": 2}),
+                dict(base, generators=[torch.Generator().manual_seed(2).get_state()]),
+                dict(base, x=x.reshape(3, 4))]
+    keys = {fingerprint(**v) for v in variants}
+    assert key not in keys and len(keys) == len(variants)
+
+
+def _svm_run(tmp_path, lr=0.05, rounds=4, ckpt=True, logs=None):
+    x, y, _ = make_synthetic(200, np.random.default_rng(0))
+    x, y = torch.tensor(x), torch.tensor(y)
+    a0 = np.random.default_rng(0).permutation(np.arange(200) % 4)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = FusedLinearSVM(4, 2)
+    s = PrestoSettings(k=4, rounds=rounds, epochs=2, batch_size=32, lr=lr, lam=1e-3, epsilon=3e-3, leeway=5,
+                       loss="hinge")
+    gens = [torch.Generator().manual_seed(100 + j) for j in range(4)]
+    log = logs.append if logs is not None else (lambda m: None)
+    res = run_presto(model, x, y, a0, s, gens, checkpoint_path=tmp_path / "p.pt" if ckpt else None, log=log,
+                     label="synthetic presto seed 0")
+    return res, model
+
+
+def test_presto_ignores_a_checkpoint_of_a_run_with_other_settings(tmp_path):
+    _svm_run(tmp_path, lr=0.2, rounds=2)  # "killed" after round 2 under another learning rate
+    assert (tmp_path / "p.pt").exists()
+    logs: list[str] = []
+    res, model = _svm_run(tmp_path, lr=0.05, logs=logs)
+    fresh, fresh_model = _svm_run(tmp_path, lr=0.05, ckpt=False)
+    assert any("ignoring checkpoint" in m and "other settings, data or seed" in m for m in logs)
+    assert not any("resumed from checkpoint" in m for m in logs)
+    assert [h["objective"] for h in res.history] == [h["objective"] for h in fresh.history]
+    for a, b in zip(model.parameters(), fresh_model.parameters()):
+        assert torch.equal(a, b)
+    # the same settings with more rounds do resume (rounds may be extended)
+    logs.clear()
+    (tmp_path / "p.pt").unlink()
+    _svm_run(tmp_path, lr=0.05, rounds=2)
+    longer, _ = _svm_run(tmp_path, lr=0.05, rounds=4, logs=logs)
+    assert any("resumed from checkpoint" in m and "after round 2" in m for m in logs)
+    assert [h["objective"] for h in longer.history] == [h["objective"] for h in fresh.history]
+
+
+def test_presto_non_finite_loss_names_the_run_and_round(tmp_path):
+    with pytest.raises(FloatingPointError, match=r"^\[synthetic presto seed 0\] round 1: non-finite training loss "
+                                                 r".* at epoch 1, step \d+; lower the learning rate"):
+        _svm_run(tmp_path, lr=1e30, ckpt=False)
+
+
+def _features(n=30, seed=0) -> Features:
+    g = torch.Generator().manual_seed(seed)
+    t = {}
+    for split, m in (("train", n), ("val", 9), ("test", 9)):
+        t[f"{split}_x"] = torch.randn(m, 64, 8, 8, generator=g)
+        t[f"{split}_y"] = torch.arange(m) % 3
+    return Features(**t, num_classes=3, cut="layer1")
+
+
+def _fixed_run(tmp_path, feats, rounds=3, lr=0.01, logs=None, ckpt=True):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = FusedResNetTail(2, "layer1", (2, 2, 2), 3)
+    s = PrestoSettings(k=2, rounds=rounds, epochs=1, batch_size=8, lr=lr, leeway=None)
+    gens = [torch.Generator().manual_seed(j) for j in range(2)]
+    log = logs.append if logs is not None else (lambda m: None)
+    train_fixed_partition(model, feats, np.arange(len(feats.train_y)) % 2, s, gens, log=log,
+                          checkpoint_path=tmp_path / "fixed.pt" if ckpt else None, label="digits gmm seed 0")
+    return model
+
+
+def test_fixed_partition_resumes_exactly_and_ignores_stale_checkpoints(tmp_path):
+    feats = _features()
+    full = _fixed_run(tmp_path, feats, ckpt=False)
+    _fixed_run(tmp_path, feats, rounds=1)  # "killed" after round 1
+    logs: list[str] = []
+    resumed = _fixed_run(tmp_path, feats, logs=logs)
+    assert "[digits gmm seed 0] resumed from checkpoint" in "\n".join(logs) and "after round 1" in "\n".join(logs)
+    for a, b in zip(full.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+    # a checkpoint left by a run on other embeddings is not spliced in
+    (tmp_path / "fixed.pt").unlink()
+    _fixed_run(tmp_path, _features(seed=1), rounds=1)
+    logs.clear()
+    fresh = _fixed_run(tmp_path, feats, logs=logs)
+    assert any("ignoring checkpoint" in m for m in logs)
+    for a, b in zip(full.state_dict().values(), fresh.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_fixed_partition_non_finite_loss_names_the_run_and_round(tmp_path):
+    with pytest.raises(FloatingPointError, match=r"^\[digits gmm seed 0\] round 1: non-finite training loss"):
+        _fixed_run(tmp_path, _features(), lr=1e30, ckpt=False)
+
+
+def test_embedding_overflowing_float16_fails_and_writes_nothing(tmp_path, monkeypatch):
+    import logging
+
+    import prestorepro.embed as embed_mod
+    from prestorepro.data import prepare_dataset, write_prepared
+    from prestorepro.jobs import embed
+
+    prepared = tmp_path / "prepared.npz"
+    write_prepared(prepared, prepare_dataset("digits", tmp_path, 0))
+
+    def overflowing(images, trunk, **kw):  # feature maps above float16's largest value, 65504
+        return np.full((len(images), 64, 8, 8), np.float16(np.inf))
+
+    monkeypatch.setattr(embed_mod, "extract_features", overflowing)
+    cfg = {"device": "cpu", "embedding": {"weights": "none", "batch_size": 64, "seed": 0}}
+    out = tmp_path / "emb" / "features.npz"
+    with pytest.raises(FloatingPointError, match=r"train split are non-finite after conversion to float16"):
+        embed(str(prepared), {"source": "digits", "cut": "layer1"}, cfg, str(out), str(tmp_path / "emb" / "f.json"),
+              logging.getLogger("test"))
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []
