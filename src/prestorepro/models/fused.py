@@ -3,7 +3,10 @@
 Every parameter and buffer of the fused module has the name of the single-model parameter it
 stacks and shape ``(K, *single_shape)``, so components move in and out with ``from_components`` /
 ``component``. Convolutions of the K components run as one grouped convolution and the linear heads
-as one batched matmul, so a training step costs about one model's kernel launches, not K.
+as one batched matmul, so a training step costs about one model's kernel launches, not K. The one
+exception is the input convolution of the first block, where each component reads its own batch: it
+runs as K ordinary convolutions (faster than one grouped convolution over K*64 channels on the CPU),
+fused with the block's 1x1 downsample.
 
 Batch normalisation takes a row mask ``(B, K)``: each component k sees its own batch in group k, and
 rows that are padding (a component's last, smaller batch; a component that has finished its epoch)
@@ -34,6 +37,13 @@ class FusedConv2d(nn.Module):
 
 
 class FusedBatchNorm2d(nn.Module):
+    """Batch norm of K components over the channel axis (B, K*C, H, W), with an optional row mask.
+
+    Without a mask every row belongs to every component's batch, so per-component batch norm is plain
+    batch norm over the K*C channels (``F.batch_norm``, one kernel). With a mask (B, K) the statistics
+    of channel block k use only the rows where mask[:, k] is set.
+    """
+
     def __init__(self, k: int, ch: int, eps: float = 1e-5, momentum: float = 0.1):
         super().__init__()
         self.k, self.ch, self.eps, self.momentum = k, ch, eps, momentum
@@ -43,35 +53,35 @@ class FusedBatchNorm2d(nn.Module):
         self.register_buffer("running_var", torch.ones(k, ch))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        b, _, h, w = x.shape
-        x5 = x.view(b, self.k, self.ch, h, w)
-        if self.training:
-            m = (torch.ones(b, self.k, device=x.device, dtype=x.dtype) if mask is None else mask.to(x.dtype))
-            m5 = m.view(b, self.k, 1, 1, 1)
-            count = m.sum(0) * (h * w)  # (K,)
-            denom = count.clamp(min=1.0).view(self.k, 1)
-            mean = (x5 * m5).sum(dim=(0, 3, 4)) / denom  # (K, C)
-            centred = x5 - mean.view(1, self.k, self.ch, 1, 1)
-            var = (centred.square() * m5).sum(dim=(0, 3, 4)) / denom
-            with torch.no_grad():
-                active = (count > 1).view(self.k, 1)
-                unbiased = var * (count / (count - 1).clamp(min=1.0)).view(self.k, 1)
-                new_mean = (1 - self.momentum) * self.running_mean + self.momentum * mean
-                new_var = (1 - self.momentum) * self.running_var + self.momentum * unbiased
-                self.running_mean.copy_(torch.where(active, new_mean, self.running_mean))
-                self.running_var.copy_(torch.where(active, new_var, self.running_var))
-            # a component with no rows in this batch is normalised with its running statistics,
-            # so its (ignored) activations stay finite instead of being blown up by var = 0
-            empty = (count == 0).view(self.k, 1)
-            mean = torch.where(empty, self.running_mean, mean)
-            centred = x5 - mean.view(1, self.k, self.ch, 1, 1)
-            inv = torch.rsqrt(torch.where(empty, self.running_var, var) + self.eps)
-        else:
-            mean, inv = self.running_mean, torch.rsqrt(self.running_var + self.eps)
-            centred = x5 - mean.view(1, self.k, self.ch, 1, 1)
-        scale = (inv * self.weight).view(1, self.k, self.ch, 1, 1)
-        out = centred * scale + self.bias.view(1, self.k, self.ch, 1, 1)
-        return out.view(b, self.k * self.ch, h, w)
+        if mask is None or not self.training:
+            # the (K, C) buffers are contiguous, so their flat views are updated in place
+            return F.batch_norm(x, self.running_mean.view(-1), self.running_var.view(-1), self.weight.view(-1),
+                                self.bias.view(-1), self.training, self.momentum, self.eps)
+        _, _, h, w = x.shape
+        # mask of every (row, channel): channel block k follows component k's rows
+        mc = mask.to(x.dtype).repeat_interleave(self.ch, dim=1)  # (B, K*C)
+        m4 = mc[:, :, None, None]
+        count = mc.sum(0) * (h * w)  # (K*C,)
+        denom = count.clamp(min=1.0)
+        mean = (x * m4).sum(dim=(0, 2, 3)) / denom
+        centred = x - mean[None, :, None, None]
+        var = (centred.square() * m4).sum(dim=(0, 2, 3)) / denom
+        rm, rv = self.running_mean.view(-1), self.running_var.view(-1)
+        with torch.no_grad():
+            active = count > 1
+            unbiased = var * (count / (count - 1).clamp(min=1.0))
+            new_mean = (1 - self.momentum) * rm + self.momentum * mean
+            new_var = (1 - self.momentum) * rv + self.momentum * unbiased
+            rm.copy_(torch.where(active, new_mean, rm))
+            rv.copy_(torch.where(active, new_var, rv))
+        # a component with no rows in this batch is normalised with its running statistics,
+        # so its (ignored) activations stay finite instead of being blown up by var = 0
+        empty = count == 0
+        mean = torch.where(empty, rm, mean)
+        centred = x - mean[None, :, None, None]
+        inv = torch.rsqrt(torch.where(empty, rv, var) + self.eps)
+        scale = inv * self.weight.view(-1)
+        return centred * scale[None, :, None, None] + self.bias.view(-1)[None, :, None, None]
 
 
 class FusedLinear(nn.Module):
@@ -101,17 +111,55 @@ class _FusedDownsample(nn.Module):
 class FusedBasicBlock(nn.Module):
     def __init__(self, k: int, in_ch: int, out_ch: int, stride: int):
         super().__init__()
+        self.k, self.in_ch, self.out_ch, self.stride = k, in_ch, out_ch, stride
         self.conv1 = FusedConv2d(k, in_ch, out_ch, 3, stride=stride, padding=1)
         self.bn1 = FusedBatchNorm2d(k, out_ch)
         self.conv2 = FusedConv2d(k, out_ch, out_ch, 3, padding=1)
         self.bn2 = FusedBatchNorm2d(k, out_ch)
         self.downsample = _FusedDownsample(k, in_ch, out_ch, stride) if (stride != 1 or in_ch != out_ch) else None
 
-    def forward(self, x, mask):
+    def _entry_weight(self) -> torch.Tensor:
+        """conv1 and the 1x1 downsample as one 3x3 convolution, (K, 2*out, in, 3, 3).
+
+        Both read the same input with the same stride, and a 1x1 convolution with padding 0 is the
+        3x3 convolution with padding 1 whose only non-zero tap is the centre one, so one kernel reads
+        the block's input once for both.
+        """
+        wd = getattr(self.downsample, "0").weight  # (K, out, in, 1, 1)
+        return torch.cat([self.conv1.weight, F.pad(wd, (1, 1, 1, 1))], dim=1)
+
+    def forward(self, x, mask):  # x: (B, K*in, H, W)
         out = F.relu(self.bn1(self.conv1(x), mask))
         out = self.bn2(self.conv2(out), mask)
         identity = x if self.downsample is None else self.downsample(x, mask)
         return F.relu(out + identity)
+
+    def forward_input(self, x: torch.Tensor, mask) -> torch.Tensor:
+        """The network's first block, on (B, K, in, H, W) (one input per component) or (B, in, H, W).
+
+        The input convolution is the most expensive layer (most input channels, largest maps). A
+        grouped convolution over K*in channels is slow on the CPU, so each component's input goes
+        through an ordinary convolution of its own; a shared input needs one convolution for all K.
+        ``x[:, j]`` is contiguous when the caller lays the batch out component-major (see
+        ``training.fused.train_components``).
+        """
+        if self.downsample is None:
+            raise ValueError("the first block of a ResNet tail has a stride-2 downsample")
+        o, w = self.out_ch, self._entry_weight()
+        if x.dim() == 4:
+            y = F.conv2d(x, w.reshape(self.k * 2 * o, self.in_ch, 3, 3), stride=self.stride, padding=1)
+            ys = y.split(2 * o, dim=1)
+        else:
+            ys = [F.conv2d(x[:, j], w[j], stride=self.stride, padding=1) for j in range(self.k)]
+        c1 = torch.cat([y[:, :o] for y in ys], dim=1)
+        ds = torch.cat([y[:, o:] for y in ys], dim=1)
+        if x.device.type == "cpu":
+            # oneDNN's grouped convolutions are several times faster on channels-last maps (the layout
+            # then carries through every later layer of the block stack)
+            c1, ds = c1.contiguous(memory_format=torch.channels_last), ds.contiguous(memory_format=torch.channels_last)
+        out = F.relu(self.bn1(c1, mask))
+        out = self.bn2(self.conv2(out), mask)
+        return F.relu(out + getattr(self.downsample, "1")(ds, mask))
 
 
 class FusedModule(nn.Module):
@@ -157,7 +205,8 @@ class FusedModule(nn.Module):
 
     def sq_norm(self) -> torch.Tensor:
         """||theta_k||^2 per component, shape (K,): the L2 term of the PRESTO objective."""
-        return sum(p.reshape(self.k, -1).square().sum(1) for p in self.parameters())
+        # one reduction over all parameters side by side, not one per parameter tensor
+        return torch.cat([p.reshape(self.k, -1) for p in self.parameters()], dim=1).square().sum(1)
 
     def num_parameters_per_component(self) -> int:
         return sum(p[0].numel() for p in self.parameters())
@@ -194,12 +243,16 @@ class FusedResNetTail(FusedModule):
         return FusedResNetTail(k, self.cut, self.widths_arg, self.num_classes)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = self._split_input(x)
+        if x.dim() != self.feature_ndim + 1:  # per-component inputs; a shared input stays unexpanded
+            x = self._split_input(x)
+        elif x.shape[1] != CUT_CHANNELS[self.cut]:
+            raise ValueError(f"expected input (B, {self.k}, {CUT_CHANNELS[self.cut]}, H, W) or "
+                             f"(B, {CUT_CHANNELS[self.cut]}, H, W), got {tuple(x.shape)}")
         b = x.shape[0]
-        h = x.reshape(b, self.k * x.shape[2], *x.shape[3:])
-        for stage in self.stages:
-            for block in stage:
-                h = block(h, mask)
+        h = x
+        for i, stage in enumerate(self.stages):
+            for j, block in enumerate(stage):
+                h = block.forward_input(h, mask) if i == 0 and j == 0 else block(h, mask)
         pooled = h.mean(dim=(2, 3)).view(b, self.k, self.widths[-1])
         return self.fc(pooled)
 
