@@ -13,6 +13,7 @@ include: "workflow/rules/embed.smk"
 include: "workflow/rules/presto.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/compress.smk"
+include: "workflow/rules/coreset.smk"
 
 
 localrules: all, download_data
