@@ -47,6 +47,33 @@ def test_lazy_equals_naive_and_reaches_1_minus_1_over_e(seed):
         assert naive.value >= (1 - 1 / math.e) * _optimum(sim, k) - 1e-9
 
 
+def _direct_similarity(x):
+    dist = np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1))
+    return dist.max() - dist
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_library_greedy_equals_a_textbook_greedy(seed):
+    # greedy from the definition: every step adds an element maximising F(S + e), F evaluated directly
+    # from pairwise distances (no gain bookkeeping, no matrix shared with the library). Exact ties in F
+    # do occur on these clustered points, so each library pick must attain the step's maximum (to the
+    # ~1e-9 agreement of the library's ||a||^2 + ||b||^2 - 2ab distances), given the library's
+    # earlier picks; where the maximiser is unique, the pick must be it.
+    x = _instance(500 + seed, n=12, d=2)
+    sim = _direct_similarity(x)
+    for variant in ("naive", "lazy"):
+        res = greedy_facility_location(x, 6, greedy=variant)
+        picks = res.selected.tolist()
+        for step, e in enumerate(picks):
+            values = np.array([_value(sim, picks[:step] + [c]) if c not in picks[:step] else -np.inf
+                               for c in range(len(x))])
+            best = values.max()
+            assert values[e] >= best - 1e-9 * best
+            if np.sum(values >= best - 1e-9 * best) == 1:
+                assert e == int(np.argmax(values))
+        assert res.value == pytest.approx(_value(sim, picks), rel=1e-8)
+
+
 def test_greedy_is_exact_for_k_equal_1():
     # the first greedy pick maximises F over singletons: a check on the gain formula itself
     for seed in range(10):
