@@ -10,23 +10,47 @@ import pandas as pd
 from prestorepro.io import read_json, write_text
 from prestorepro.models.fused import FusedResNetTail
 from prestorepro.presto.gate import Gate
-from prestorepro.report.paper import PARAMS, TABLE1, paper_value
+from prestorepro.report.paper import (PARAMS, PRESTO_SHARED, SYNTHETIC, TABLE1, TABLE4, TABLE5, TRAIN_INCLUDES_VAL,
+                                      paper_value)
 
 
-def write_table(df: pd.DataFrame, stem: str | Path, caption: str = "", notes: Iterable[str] = ()) -> None:
-    """Write ``stem``.csv / .md / .tex atomically; notes become footnotes of the md and tex files."""
+def write_table(df: pd.DataFrame, stem: str | Path, caption: str = "", notes: Iterable[str] = (),
+                html: bool = False) -> None:
+    """Write ``stem``.csv / .md / .tex atomically; notes become footnotes of the md and tex files.
+
+    ``html=True`` also writes a standalone ``stem``.html (the table, caption and notes) for the
+    Snakemake report, which shows HTML inline but offers CSV only as a download."""
     stem = str(stem)
     notes = [n for n in notes if n]
     write_text(stem + ".csv", df.to_csv(index=False))
-    md = (f"**{caption}**\n\n" if caption else "") + df.to_markdown(index=False)
+    # missing values (a paper number we have no counterpart for, and the reverse) print as a dash
+    shown = df.astype(object).where(df.notna(), None)
+    if html:
+        write_text(stem + ".html", table_html(df, caption, notes))
+    md = (f"**{caption}**\n\n" if caption else "") + shown.to_markdown(index=False, missingval="–")
     if notes:
         md += "\n\n" + "\n".join(f"- {n}" for n in notes)
     write_text(stem + ".md", md + "\n")
-    tex = df.to_latex(index=False, escape=True, caption=caption or None, na_rep="--")
+    tex = df.to_latex(index=False, escape=True, caption=caption or None, na_rep="--",
+                      float_format=lambda v: f"{v:.6g}")
     if notes:
         esc = [n.replace("_", r"\_").replace("%", r"\%").replace("&", r"\&").replace("#", r"\#") for n in notes]
         tex += "% notes:\n" + "".join(f"% {n}\n" for n in esc)
     write_text(stem + ".tex", tex)
+
+
+def table_html(df: pd.DataFrame, caption: str = "", notes: Iterable[str] = ()) -> str:
+    """A small self-contained HTML page holding one table (no external style sheets or scripts)."""
+    import html as _html
+
+    body = df.astype(object).where(df.notna(), "–").to_html(index=False, border=0, classes="t")
+    notes_html = "".join(f"<li>{_html.escape(n)}</li>" for n in notes)
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><style>"
+            "body{font-family:sans-serif;font-size:13px} table.t{border-collapse:collapse}"
+            "table.t td,table.t th{border-bottom:1px solid #ccc;padding:3px 8px;text-align:right}"
+            "table.t th{background:#f0f0f0}</style></head><body>"
+            + (f"<p><b>{_html.escape(caption)}</b></p>" if caption else "") + body
+            + (f"<ul>{notes_html}</ul>" if notes_html else "") + "</body></html>\n")
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -46,7 +70,9 @@ def table1_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, list
         m = read_json(f)
         name = Path(f).parts[-5]  # <results>/table1/<dataset>/k<k>/<method>/seed<s>/metrics.json
         key = (name, m["method"])
-        r = rows.setdefault(key, {"source": m["dataset"]["source"], "k": m["k"], "acc": [], "f1": [], "seeds": []})
+        r = rows.setdefault(key, {"source": m["dataset"]["source"], "k": m["k"], "acc": [], "f1": [], "seeds": [],
+                                  "devices": set()})
+        r["devices"].add(m.get("provenance", {}).get("device", "unknown"))
         r["acc"].append(100 * m["test_accuracy"])
         r["f1"].append(100 * m["test_macro_f1"])
         r["seeds"].append(m["seed"])
@@ -68,6 +94,7 @@ def table1_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, list
             "paper_accuracy": pa, "paper_macro_f1": pf,
             "diff_accuracy": None if pa is None else round(acc[0] - pa, 2),
             "diff_macro_f1": None if pf is None else round(f1[0] - pf, 2),
+            "device": ", ".join(sorted(r["devices"])),
         })
     return pd.DataFrame(out), list(notes.values())
 
@@ -90,3 +117,163 @@ def params_frame(datasets: Mapping[str, dict], widths) -> pd.DataFrame:
                      "paper_total": paper,
                      "diff_percent": None if paper is None else round(100 * (c["total"] - paper) / paper, 2)})
     return pd.DataFrame(rows)
+
+
+def _int_columns(df: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    # integer columns with gaps (a paper-only row) stay integers instead of turning into floats
+    for c in columns:
+        if c in df:
+            df[c] = df[c].astype("Int64")
+    return df
+
+
+def per_class_stats(counts) -> tuple[float, float]:
+    """Table 4's "#Avg points per class": mean and population std (ddof 0) of the class counts."""
+    a = np.asarray(counts, dtype=float)
+    return float(a.mean()), float(a.std())
+
+
+def table4_frame(metas: Mapping[str, dict], sources: Mapping[str, str]) -> tuple[pd.DataFrame, list[str]]:
+    """Paper Table 4 (App. B.1): dataset statistics from the prepared data's meta, the paper's beside.
+
+    ``metas[name]`` is a ``prepared.meta.json``; ``sources[name]`` its loader. Paper datasets that
+    are not configured appear with the paper's numbers only. ``train_compared`` is what the paper's
+    #Train counts: our train split, plus our validation split where SPEC §1 carves it out of the
+    official training set (CIFAR10, SVHN); the per-class statistics are over the same points."""
+    rows, notes = [], []
+    for name, meta in metas.items():
+        source = sources[name]
+        sizes, counts = meta["split_sizes"], meta["class_counts"]
+        carved = source in TRAIN_INCLUDES_VAL
+        train_counts = np.asarray(counts["train"]) + (np.asarray(counts["val"]) if carved else 0)
+        mean, std = per_class_stats(train_counts)
+        paper = TABLE4.get(source, {})
+        rows.append({
+            "dataset": name, "classes": int(meta["num_classes"]),
+            "instances": int(sizes["train"] + sizes["val"] + sizes["test"]),
+            "train": int(sizes["train"]), "val": int(sizes["val"]), "test": int(sizes["test"]),
+            "train_compared": int(train_counts.sum()),
+            "per_class_mean": round(mean, 2), "per_class_std": round(std, 2),
+            "paper_classes": paper.get("classes"), "paper_instances": paper.get("instances"),
+            "paper_train": paper.get("train"), "paper_test": paper.get("test"),
+            "paper_per_class_mean": paper.get("per_class", (None, None))[0],
+            "paper_per_class_std": paper.get("per_class", (None, None))[1],
+        })
+        if carved:
+            notes.append(f"{name}: validation carved out of the official training set (SPEC §1); "
+                         "train_compared = train + val, as the paper's #Train")
+        if "max_train" in meta:
+            notes.append(f"{name}: training split subsampled to max_train = {meta['max_train']}")
+        if not paper:
+            notes.append(f"{name}: not in the paper's Table 4 ({meta.get('split_rule', 'own split')})")
+    configured = set(sources.values())
+    for source, paper in TABLE4.items():
+        if source not in configured:
+            rows.append({"dataset": source, "paper_classes": paper["classes"], "paper_instances": paper["instances"],
+                         "paper_train": paper["train"], "paper_test": paper["test"],
+                         "paper_per_class_mean": paper["per_class"][0], "paper_per_class_std": paper["per_class"][1]})
+    notes.append("per class: mean ± population std (ddof 0) of the training class counts, as the paper's "
+                 "'#Avg points per class' (which SVHN's official counts reproduce exactly); rows without our "
+                 "numbers are paper datasets not in this config")
+    df = pd.DataFrame(rows)
+    return _int_columns(df, ["classes", "instances", "train", "val", "test", "train_compared", "paper_classes",
+                             "paper_instances", "paper_train", "paper_test"]), notes
+
+
+TABLE5_KEYS = ("k", "init", "leeway", "epsilon")
+
+
+def table5_frame(datasets: Mapping[str, dict], presto: Mapping, synthetic: Mapping | None = None
+                 ) -> tuple[pd.DataFrame, list[str]]:
+    """Paper Table 5 + App. B.3: PRESTO's hyper-parameters from the resolved config, the paper's beside.
+
+    ``datasets``: the image datasets' resolved config entries; ``presto``: config["presto"] (the
+    settings shared by every image dataset); ``synthetic``: config["synthetic"] (App. C's own
+    settings) when a synthetic dataset is configured."""
+    rows = []
+    shared = {key: presto[key] for key in PRESTO_SHARED}
+    for name, d in datasets.items():
+        paper = TABLE5.get(d["source"], {})
+        row = {"dataset": name}
+        for key in TABLE5_KEYS:
+            row[key] = d[key]
+            row[f"paper_{key}"] = paper.get(key)
+        row.update(shared)
+        rows.append(row)
+    if synthetic is not None:
+        row = {"dataset": "synthetic"}
+        for key in TABLE5_KEYS:
+            row[key] = synthetic[key]
+            row[f"paper_{key}"] = 4 if key == "k" else None  # App. C: K = 4 linear SVMs
+        row.update({key: synthetic.get(key) for key in PRESTO_SHARED})
+        row["paper_rounds"] = SYNTHETIC["final_round"]
+        rows.append(row)
+    configured = {d["source"] for d in datasets.values()}
+    for source, paper in TABLE5.items():
+        if source not in configured:
+            rows.append({"dataset": source, **{f"paper_{key}": paper[key] for key in TABLE5_KEYS}})
+    df = pd.DataFrame(rows)
+    notes = ["paper, every dataset (App. B.3): " + ", ".join(f"{k} {v:g}" for k, v in PRESTO_SHARED.items()),
+             "rows without our values are paper datasets not in this config"]
+    if synthetic is not None:
+        notes.append("synthetic: App. C settings from config['synthetic'] (K = 4 SVMs, Fig. 6 up to r = 50); "
+                     "it has no pi_phi")
+    return _int_columns(df, ["k", "paper_k", "leeway", "paper_leeway", "rounds", "paper_rounds", "epochs",
+                             "gate_epochs"]), notes
+
+
+def k_sweep_frame(metric_files: Iterable[str | Path]) -> pd.DataFrame:
+    """Paper Fig. 7 (App. D): PRESTO's test accuracy and macro-F1 (%) per dataset and K, mean ± std
+    over seeds. The paper prints no numbers for Fig. 7; at a paper dataset's Table-5 K its Table-1
+    PRESTO row is the printed value."""
+    runs: dict[tuple[str, int], dict] = {}
+    for f in metric_files:
+        m = read_json(f)
+        name = Path(f).parts[-5]
+        r = runs.setdefault((name, int(m["k"])), {"source": m["dataset"]["source"], "acc": [], "f1": [],
+                                                  "devices": set()})
+        r["acc"].append(100 * m["test_accuracy"])
+        r["f1"].append(100 * m["test_macro_f1"])
+        r["devices"].add(m.get("provenance", {}).get("device", "unknown"))
+    rows = []
+    for (name, k), r in sorted(runs.items()):
+        acc, f1 = mean_std(r["acc"]), mean_std(r["f1"])
+        at_paper_k = TABLE5.get(r["source"], {}).get("k") == k
+        pa = paper_value(TABLE1, "presto", "accuracy", r["source"]) if at_paper_k else None
+        pf = paper_value(TABLE1, "presto", "macro_f1", r["source"]) if at_paper_k else None
+        rows.append({"dataset": name, "K": k, "seeds": len(r["acc"]),
+                     "accuracy_mean": round(acc[0], 4), "accuracy_std": round(acc[1], 4),
+                     "macro_f1_mean": round(f1[0], 4), "macro_f1_std": round(f1[1], 4),
+                     "paper_accuracy": pa, "paper_macro_f1": pf,
+                     "device": ", ".join(sorted(r["devices"]))})
+    return pd.DataFrame(rows)
+
+
+def synthetic_frame(summary: Mapping, x: np.ndarray, group: np.ndarray) -> pd.DataFrame:
+    """App. C / Fig. 6 in numbers: the data's size and standardised boxes against Eqs. 35-38, and the
+    experiment's first- and last-round accuracy and Err_S (mean ± std over seeds).
+
+    ``x`` (N, 2) and ``group`` (N,) are all points of every split; ``summary`` is summary.json."""
+    rows = [{"quantity": "points |D|", "ours": float(len(x)), "paper": float(SYNTHETIC["points"])}]
+    sizes = np.bincount(group)
+    for k, size in enumerate(sizes):
+        rows.append({"quantity": f"|S*_{k + 1}|", "ours": float(size), "paper": float(SYNTHETIC["per_component"])})
+    for k in range(len(sizes)):
+        sel = group == k
+        for axis, name in ((0, "x1"), (1, "x2")):
+            lo, hi = SYNTHETIC[name][k] if k < len(SYNTHETIC[name]) else (None, None)
+            rows.append({"quantity": f"S*_{k + 1} {name} min", "ours": float(x[sel, axis].min()), "paper": lo})
+            rows.append({"quantity": f"S*_{k + 1} {name} max", "ours": float(x[sel, axis].max()), "paper": hi})
+    # the paper prints no accuracy or Err_S for Fig. 6, only that Err_S falls and accuracy rises
+    # with r and that the partition is almost recovered at r = 50
+    for key, label in (("initial_err_s_normalised", "Err_S / pairs, initial partition"),
+                       ("err_s_normalised", "Err_S / pairs, final"),
+                       ("train_accuracy_assigned", "train accuracy (assigned component), final"),
+                       ("test_accuracy_gated", "test accuracy (gated), final"),
+                       ("rounds_run", "last round (paper: last snapshot)")):
+        rows.append({"quantity": label, "ours": summary[key]["mean"], "ours_std": summary[key]["std"],
+                     "paper": float(SYNTHETIC["final_round"]) if key == "rounds_run" else None})
+    df = pd.DataFrame(rows)
+    df["difference"] = df["ours"] - df["paper"]
+    df["seeds"] = int(summary["seeds"])
+    return df.round(4)[["quantity", "ours", "ours_std", "paper", "difference", "seeds"]]

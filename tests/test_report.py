@@ -1,0 +1,226 @@
+"""Tables, figures and the paper comparison (SPEC §9): golden values against the paper's printed
+numbers, brute-force means and standard deviations, and what each figure draws."""
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prestorepro.config import load_config
+from prestorepro.report import figures, tables
+from prestorepro.report.comparison import comparison_sections, render, render_html, table1_rows
+from prestorepro.report.paper import PRESTO_SHARED, TABLE1, TABLE4, TABLE5
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Official training-split class counts (SVHN labels 0..9; DermaMNIST and PathMNIST classes 0..6 / 0..8).
+SVHN_TRAIN = [4948, 13861, 10585, 8497, 7458, 6882, 5727, 5595, 5045, 4659]
+DERMA_TRAIN = [228, 359, 769, 80, 779, 4693, 99]
+PATH_TRAIN = [9366, 9509, 10360, 10401, 8006, 12182, 7886, 9401, 12885]
+
+
+def _meta(train, val, test):
+    return {"num_classes": len(train), "split_sizes": {"train": sum(train), "val": sum(val), "test": sum(test)},
+            "class_counts": {"train": list(train), "val": list(val), "test": list(test)}, "split_rule": "test"}
+
+
+def test_per_class_statistics_reproduce_table4_as_printed():
+    # the paper's "#Avg points per class" is the population std (ddof 0) of the training class counts
+    for counts, src in ((SVHN_TRAIN, "svhn"), (DERMA_TRAIN, "dermamnist"), (PATH_TRAIN, "pathmnist")):
+        mean, std = tables.per_class_stats(counts)
+        assert sum(counts) == TABLE4[src]["train"]
+        assert mean == pytest.approx(TABLE4[src]["per_class"][0], abs=0.01)
+        assert std == pytest.approx(TABLE4[src]["per_class"][1], abs=0.01)
+    assert tables.per_class_stats([3, 5])[1] == 1.0  # not the sample std (1.414)
+
+
+def test_table4_compares_train_plus_carved_validation_and_lists_paper_only_rows():
+    # CIFAR10: SPEC §1 carves 10% of the official train set out as validation
+    metas = {"c10": _meta([4500] * 10, [500] * 10, [1000] * 10), "tiny": _meta([6, 4], [2, 2], [2, 2])}
+    df, notes = tables.table4_frame(metas, {"c10": "cifar10", "tiny": "digits"})
+    c10 = df.set_index("dataset").loc["c10"]
+    assert (c10["train"], c10["val"], c10["train_compared"], c10["instances"]) == (45000, 5000, 50000, 60000)
+    assert (c10["per_class_mean"], c10["per_class_std"]) == (5000.0, 0.0)
+    assert (c10["paper_train"], c10["paper_instances"], c10["paper_test"]) == (50000, 60000, 10000)
+    tiny = df.set_index("dataset").loc["tiny"]
+    assert tiny["train_compared"] == 10 and tiny["per_class_std"] == 1.0 and pd.isna(tiny["paper_train"])
+    # the three paper datasets not configured appear with the paper's numbers only
+    rest = df[df["dataset"].isin(["svhn", "pathmnist", "dermamnist"])]
+    assert len(rest) == 3 and rest["train"].isna().all() and list(rest["paper_classes"]) == [10, 9, 7]
+    assert any("c10" in n and "train + val" in n for n in notes)
+    assert str(df["train"].dtype) == "Int64"  # integers stay integers despite the gaps
+
+
+def test_table5_of_the_paper_config_matches_the_paper():
+    cfg = load_config(ROOT / "config" / "paper.yaml")
+    images = {n: d for n, d in cfg["datasets"].items() if d["source"] != "synthetic"}
+    df, notes = tables.table5_frame(images, cfg["presto"], cfg["synthetic"])
+    paper_rows = df[df["dataset"].isin(list(TABLE5))]
+    assert len(paper_rows) == 4
+    for key in tables.TABLE5_KEYS:
+        assert (paper_rows[key].astype(str) == paper_rows[f"paper_{key}"].astype(str)).all(), key
+    for key, value in PRESTO_SHARED.items():
+        assert (paper_rows[key] == value).all(), key
+    syn = df.set_index("dataset").loc["synthetic"]
+    assert syn["k"] == 4 and syn["paper_k"] == 4 and syn["paper_rounds"] == 50
+
+
+def test_table5_of_the_default_lists_paper_rows_without_ours():
+    cfg = load_config(ROOT / "config" / "config.yaml")
+    images = {n: d for n, d in cfg["datasets"].items() if d["source"] != "synthetic"}
+    df, _ = tables.table5_frame(images, cfg["presto"], None)
+    digits = df.set_index("dataset").loc["digits"]
+    assert digits["k"] == cfg["datasets"]["digits"]["k"] and pd.isna(digits["paper_k"])
+    assert digits["rounds"] == cfg["presto"]["rounds"]
+    cifar = df.set_index("dataset").loc["cifar10"]
+    assert pd.isna(cifar["k"]) and cifar["paper_k"] == 4 and cifar["paper_leeway"] == 0
+
+
+def _metrics_file(root, name, source, k, seed, acc, f1, method="presto", device="cpu:x86_64"):
+    path = Path(root) / "table1" / name / f"k{k}" / method / f"seed{seed}" / "metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"dataset": {"source": source}, "method": method, "k": k, "seed": seed,
+                                "test_accuracy": acc, "test_macro_f1": f1, "provenance": {"device": device}}))
+    return str(path)
+
+
+def test_k_sweep_frame_means_stds_and_paper_value_only_at_table5_k(tmp_path):
+    files = [_metrics_file(tmp_path, "c10", "cifar10", k, s, acc, f1)
+             for k, s, acc, f1 in ((3, 0, 0.80, 0.70), (3, 1, 0.84, 0.74), (4, 0, 0.90, 0.88), (4, 1, 0.86, 0.80),
+                                   (4, 2, 0.88, 0.81))]
+    df = tables.k_sweep_frame(files).set_index("K")
+    assert df.loc[3, "accuracy_mean"] == pytest.approx(82.0)
+    assert df.loc[3, "accuracy_std"] == pytest.approx(np.std([80, 84], ddof=1), abs=1e-4)  # stored to 4 decimals
+    assert df.loc[4, "macro_f1_mean"] == pytest.approx(np.mean([88, 80, 81]))
+    assert df.loc[4, "seeds"] == 3
+    assert pd.isna(df.loc[3, "paper_accuracy"])  # the paper prints Fig. 7 as a picture only
+    assert df.loc[4, "paper_accuracy"] == TABLE1["presto"]["accuracy"][0]
+    assert df.loc[4, "device"] == "cpu:x86_64"
+
+
+def test_synthetic_frame_boxes_counts_and_differences():
+    rng = np.random.default_rng(0)
+    group = np.repeat(np.arange(4), 5)
+    x = rng.normal(size=(20, 2))
+    summary = {"seeds": 2, "runs": [],
+               **{k: {"mean": 0.5, "std": 0.1} for k in ("initial_err_s_normalised", "err_s_normalised",
+                                                          "train_accuracy_assigned", "test_accuracy_gated")},
+               "rounds_run": {"mean": 50.0, "std": 0.0}}
+    df = tables.synthetic_frame(summary, x, group).set_index("quantity")
+    assert df.loc["points |D|", "ours"] == 20 and df.loc["points |D|", "difference"] == 20 - 20000
+    assert df.loc["|S*_3|", "ours"] == 5 and df.loc["|S*_3|", "paper"] == 5000
+    assert df.loc["S*_2 x1 min", "ours"] == pytest.approx(round(x[5:10, 0].min(), 4))
+    assert df.loc["S*_2 x1 min", "paper"] == -0.87 and df.loc["S*_4 x2 max", "paper"] == 0.04
+    assert df.loc["last round (paper: last snapshot)", "difference"] == 0.0
+    assert pd.isna(df.loc["Err_S / pairs, final", "paper"])
+
+
+def test_write_table_formats(tmp_path):
+    df = pd.DataFrame([{"a": 1, "b": None, "c": "x_y"}, {"a": None, "b": 2.5, "c": None}])
+    df["a"] = df["a"].astype("Int64")
+    tables.write_table(df, tmp_path / "t", caption="cap", notes=["50% of n_1"], html=True)
+    md = (tmp_path / "t.md").read_text()
+    assert "**cap**" in md and "nan" not in md and "<NA>" not in md and md.count("–") == 3
+    tex = (tmp_path / "t.tex").read_text()
+    assert "2.5 " in tex and "2.500000" not in tex and r"x\_y" in tex and r"50\% of n\_1" in tex
+    assert pd.read_csv(tmp_path / "t.csv").shape == (2, 3)
+    html = (tmp_path / "t.html").read_text()
+    assert html.count("<td>–</td>") == 3 and "None" not in html and "<li>50% of n_1</li>" in html
+
+
+def test_comparison_rows_difference_and_coverage(tmp_path):
+    t1 = pd.DataFrame([{"dataset": "c10", "method": "PRESTO", "seeds": 3, "accuracy_mean": 91.04,
+                        "accuracy_std": 0.5, "macro_f1_mean": 89.0, "macro_f1_std": 0.25, "device": "cuda:X"}])
+    rows = table1_rows(t1, {"c10": "cifar10"})
+    assert len(rows) == 4 * 7 * 2  # every number of the paper's Table 1
+    hit = [r for r in rows if r.dataset == "c10" and r.quantity == "PRESTO accuracy (%)"]
+    assert len(hit) == 1 and hit[0].ours == 91.04 and hit[0].paper == 90.04
+    t1.to_csv(tmp_path / "table1.csv", index=False)
+    sections = comparison_sections({"table1": str(tmp_path / "table1.csv")}, {}, {"c10": "cifar10"})
+    md = render(sections, {"config": "config/x.yaml"})
+    assert "| c10 | PRESTO accuracy (%) | 90.04 | 91.04 ± 0.50 | +1.00 | 3 | cuda:X |" in md
+    assert "| c10 | PRESTO macro-F1 (%) | 90.00 | 89.00 ± 0.25 | -1.00 | 3 | cuda:X |" in md
+    # a configured paper dataset has every method's row; a method it did not run shows a dash
+    assert "| c10 | GMM accuracy (%) | 89.66 | – | – |  |  |" in md
+    assert "| svhn | PRESTO accuracy (%) | 88.11 | – | – |  |  |" in md
+    assert re.search(r"coverage\*\*: 2 of 96 paper numbers", md)  # Table 1: 56, Table 2: 40
+    assert "<td>91.04 ± 0.50</td>" in render_html(sections, {"config": "config/x.yaml"})
+
+
+def test_comparison_params_relative_difference(tmp_path):
+    df = pd.DataFrame([{"dataset": "cifar10", "total": 82444, "paper_total": 82690},
+                       {"dataset": "digits", "total": 54892, "paper_total": None}])
+    df.to_csv(tmp_path / "params.csv", index=False)
+    md = render(comparison_sections({"params": str(tmp_path / "params.csv")}, {}, {}), {})
+    assert "| cifar10 | PRESTO parameters (K components + pi_phi) | 82690 | 82444 | -246 (-0.30%) |" in md
+    assert "digits" not in md.split("## Parameter counts")[1].split("##")[0]
+
+
+def _capture(monkeypatch):
+    figs = []
+    monkeypatch.setattr(figures, "save_figure", lambda fig, stem, formats=(): figs.append(fig) or [])
+    return figs
+
+
+def test_fig7_draws_means_with_error_bars_and_paper_markers(monkeypatch):
+    figs = _capture(monkeypatch)
+    df = pd.DataFrame([{"dataset": "c10", "K": k, "seeds": 2, "accuracy_mean": a, "accuracy_std": s,
+                        "macro_f1_mean": a - 1, "macro_f1_std": s, "paper_accuracy": p, "paper_macro_f1": p}
+                       for k, a, s, p in ((3, 80.0, 1.0, None), (4, 82.0, 0.5, 90.04), (5, 81.0, 2.0, None))])
+    figures.fig7_k_sweep(df, "unused")
+    ax = figs[0].axes[0]
+    assert ax.get_xlabel() == "number of parts K" and "(%)" in ax.get_ylabel()
+    data_line, _caps, (bars,) = ax.containers[0].lines  # ErrorbarContainer of the accuracy series
+    np.testing.assert_allclose(np.asarray(data_line.get_ydata(), float), [80, 82, 81])
+    np.testing.assert_allclose(np.asarray(data_line.get_xdata(), float), [2.94, 3.94, 4.94])  # dodged left
+    segs = bars.get_segments()
+    np.testing.assert_allclose([s[1, 1] - s[0, 1] for s in segs], [2.0, 1.0, 4.0])  # 2 x std
+    paper = [l for l in ax.lines if l.get_label().startswith("paper")]
+    assert len(paper) == 2 and list(paper[0].get_xdata()) == [4] and list(paper[0].get_ydata()) == [90.04]
+
+
+def test_presto_rounds_draws_bounds_rejections_and_seed_spread(monkeypatch):
+    figs = _capture(monkeypatch)
+    h0 = [{"round": 1, "objective": 10.0, "accepted": True, "part_sizes": [5, 5], "moves": 4},
+          {"round": 2, "objective": 12.0, "accepted": False, "part_sizes": [5, 5], "moves": 2},
+          {"round": 3, "objective": 8.0, "accepted": True, "part_sizes": [6, 4], "moves": 0}]
+    h1 = [dict(e, objective=e["objective"] + 2, moves=e["moves"] + 2) for e in h0[:2]]
+    figures.presto_rounds([(0, h0), (1, h1)], (4, 6), "t", "unused")
+    a, b, c = figs[0].axes
+    seed1 = [l for l in a.lines if l.get_label() == "seed 1"][0]
+    assert list(seed1.get_xdata()) == [1, 2] and list(seed1.get_ydata()) == [12.0, 14.0]
+    rejected = [l for l in a.lines if l.get_label().startswith("rejected")]
+    assert list(rejected[0].get_xdata()) == [2] and list(rejected[0].get_ydata()) == [12.0]
+    assert len(a.get_legend_handles_labels()[1]) == 3  # two seeds, one "rejected" entry
+    bounds = sorted(l.get_ydata()[0] for l in b.lines if l.get_linestyle() == "--")
+    assert bounds == [4, 6]
+    part1 = [l for l in b.lines if l.get_label() == "part 1"][0]
+    assert list(part1.get_ydata()) == [5, 5, 6]
+    np.testing.assert_allclose(np.asarray(c.containers[0].lines[0].get_ydata(), float), [5.0, 3.0, 0.0])
+    assert "MiB" not in a.get_ylabel() and a.get_xlabel() == "round r"
+
+
+def test_comparison_reads_table2_with_the_memory_measure(tmp_path):
+    df = pd.DataFrame([{"dataset": "d", "method": "KD", "seeds": 2, "accuracy_mean": 88.5, "accuracy_std": 0.5,
+                        "training_mib_mean": 300.0, "training_mib_std": 10.0, "device": "cpu:x",
+                        "memory_measure": "CPU RSS above job baseline (MiB)"}])
+    df.to_csv(tmp_path / "table2.csv", index=False)
+    md = render(comparison_sections({"table2": str(tmp_path / "table2.csv")}, {}, {"d": "dermamnist"}), {})
+    assert "| d | KD accuracy (%) | 72.37 | 88.50 ± 0.50 | +16.13 | 2 | cpu:x |" in md
+    assert ("| d | KD peak training memory (MiB) | 250.56 | 300.00 ± 10.00 | +49.44 | 2 | "
+            "cpu:x (CPU RSS above job baseline (MiB)) |") in md
+    assert "| d | PRESTO accuracy (%) | 75.61 | – |" in md  # configured, not in the CSV
+
+
+def test_presto_rounds_adds_accuracy_and_err_s_for_the_synthetic_history(monkeypatch):
+    figs = _capture(monkeypatch)
+    h = [{"round": r, "objective": 10.0 - r, "accepted": True, "part_sizes": [5, 5], "moves": 3 - r,
+          "accuracy": 0.5 + 0.1 * r, "err_s_normalised": 0.4 - 0.1 * r} for r in (1, 2, 3)]
+    figures.presto_rounds([(0, h), (1, h)], None, "t", "unused")
+    axes = figs[0].axes
+    assert len(axes) == 5  # three panels, accuracy, and Err_S on a twin axis
+    np.testing.assert_allclose(np.asarray(axes[3].containers[0].lines[0].get_ydata(), float), [60, 70, 80])
+    np.testing.assert_allclose(np.asarray(axes[4].containers[0].lines[0].get_ydata(), float), [0.3, 0.2, 0.1])
+    assert "%" in axes[3].get_ylabel() and "Err_S" in axes[4].get_ylabel()
