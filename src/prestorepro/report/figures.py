@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from prestorepro.io import atomic_path  # noqa: E402
@@ -63,4 +64,121 @@ def fig6_synthetic(arrays: dict, history: list[dict], snapshot_rounds: Sequence[
                            f"Err_S {h['err_s_normalised']:.3f}", lines=(h["w"], h["b"]))
     fig.suptitle("PRESTO with K linear SVMs on the synthetic data (o: y=+1, x: y=-1; lines: w_k.x+b_k=0)",
                  fontsize=10)
+    return save_figure(fig, stem, formats)
+
+
+def fig7_k_sweep(df, stem: str | Path, formats: Sequence[str] = ("png", "pdf")) -> list[str]:
+    """Paper Fig. 7 (App. D): PRESTO's test accuracy and macro-F1 against the number of parts K.
+
+    ``df`` is ``tables.k_sweep_frame``'s frame: one panel per dataset, mean ± std over seeds as error
+    bars; where the paper has a number (its Table-1 PRESTO row, at the Table-5 K) it is drawn hollow."""
+    names = list(dict.fromkeys(df["dataset"]))
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        d = df[df["dataset"] == name].sort_values("K")
+        for i, (col, label, marker) in enumerate((("accuracy", "accuracy", "o"), ("macro_f1", "macro-F1", "s"))):
+            dodge = 0.06 * (2 * i - 1)  # keeps the two series' error bars apart
+            ax.errorbar(d["K"] + dodge, d[f"{col}_mean"], yerr=d[f"{col}_std"], color=COLORS[i], marker=marker,
+                        ms=5, capsize=3, lw=1.2, label=f"ours, {label}")
+            paper = d[d[f"paper_{col}"].notna()]
+            if len(paper):
+                ax.plot(paper["K"], paper[f"paper_{col}"], linestyle="none", marker=marker, ms=9,
+                        markerfacecolor="none", markeredgecolor=COLORS[i], markeredgewidth=1.5,
+                        label=f"paper (Table 1), {label}")
+        seeds = sorted(set(int(s) for s in d["seeds"]))
+        ax.set_title(f"{name} (seeds per K: {', '.join(map(str, seeds))})", fontsize=10)
+        ax.set_xlabel("number of parts K")
+        ax.set_ylabel("test score (%)")
+        ax.set_xticks(sorted(d["K"].astype(int)))
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    for ax in axes[0][1:]:
+        for h, l in zip(*ax.get_legend_handles_labels()):
+            if l not in labels:
+                handles.append(h)
+                labels.append(l)
+    fig.suptitle("Fig. 7: PRESTO's accuracy and macro-F1 against K (mean ± std over seeds)", fontsize=11)
+    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return save_figure(fig, stem, formats)
+
+
+def presto_rounds(runs: Sequence[tuple[int, list[dict]]], bounds: tuple[int, int] | None, title: str,
+                  stem: str | Path, formats: Sequence[str] = ("png", "pdf")) -> list[str]:
+    """Algorithm 1 round by round: (a) the objective G (SPEC §4 step 5) per round, one curve per
+    seed, rejected rounds marked; (b) the part sizes |S_k| of the first seed against the allowed
+    [N/K - leeway, N/K + leeway]; (c) points moved by the assignment step, mean ± std over seeds;
+    and, where the history records them (the synthetic experiment, App. C), (d) the training accuracy
+    and the normalised Err_S per round, mean ± std over seeds.
+
+    ``runs``: (seed, history) pairs, history as stored in the metrics file (round, objective,
+    accepted, part_sizes, moves); ``bounds``: the integer size bounds, None when unconstrained."""
+    synthetic = all("err_s_normalised" in e and "accuracy" in e for _, h in runs for e in h)
+    fig, axes = plt.subplots(1, 4 if synthetic else 3, figsize=(18 if synthetic else 13.5, 3.8))
+    rounds = max(len(h) for _, h in runs)
+    r = np.arange(1, rounds + 1)
+
+    def stacked(key):
+        a = np.full((len(runs), rounds), np.nan)
+        for i, (_, h) in enumerate(runs):
+            a[i, :len(h)] = [e[key] for e in h]
+        return a
+
+    def band(ax, a, color, label):
+        mean, std = np.nanmean(a, 0), np.nan_to_num(np.nanstd(a, 0))
+        ax.errorbar(r, mean, yerr=std, color=color, marker="o", ms=3, capsize=3, lw=1.2, label=label)
+
+    # G spans orders of magnitude and rejected rounds jump up: one curve per seed (on a log scale)
+    # shows that better than a mean whose error bar would cross zero
+    G = stacked("objective")
+    marked = False
+    for i, (seed, h) in enumerate(runs):
+        axes[0].plot([e["round"] for e in h], [e["objective"] for e in h], marker="o", ms=3, lw=1.2,
+                     color=COLORS[i % len(COLORS)], label=f"seed {seed}")
+        rej = [(e["round"], e["objective"]) for e in h if not e.get("accepted", True)]
+        if rej:
+            axes[0].plot(*zip(*rej), "x", color="k", ms=8, mew=1.5,
+                         label=None if marked else "rejected round (G not decreased)")
+            marked = True
+    if np.nanmin(G) > 0 and np.nanmax(G) / np.nanmin(G) > 20:
+        axes[0].set_yscale("log")
+    axes[0].set_xlabel("round r")
+    axes[0].set_ylabel("objective G = Σ losses + λ Σ‖θ_k‖²")
+    axes[0].set_title("(a) objective per round", fontsize=10)
+    axes[0].legend(fontsize=8)
+
+    seed0, h0 = runs[0]
+    sizes = np.array([e["part_sizes"] for e in h0])
+    for k in range(sizes.shape[1]):
+        axes[1].plot(np.arange(1, len(h0) + 1), sizes[:, k], marker=".", color=COLORS[k % len(COLORS)],
+                     label=f"part {k + 1}")
+    if bounds is not None:
+        for b in bounds:
+            axes[1].axhline(b, color="k", ls="--", lw=0.8)
+        axes[1].text(1, bounds[1], " allowed size range", va="bottom", fontsize=8)
+    axes[1].set_xlabel("round r")
+    axes[1].set_ylabel("part size |S_k| (points)")
+    axes[1].set_title(f"(b) part sizes, seed {seed0}", fontsize=10)
+    axes[1].legend(fontsize=8, ncol=2)
+
+    band(axes[2], stacked("moves"), COLORS[1], f"mean ± std over {len(runs)} seed(s)")
+    axes[2].set_xlabel("round r")
+    axes[2].set_ylabel("points moved to another part")
+    axes[2].set_title("(c) moves proposed by the assignment step", fontsize=10)
+    axes[2].legend(fontsize=8)
+    if synthetic:
+        band(axes[3], 100 * stacked("accuracy"), COLORS[2], "training accuracy (%)")
+        axes[3].set_ylabel("training accuracy (%)", color=COLORS[2])
+        err = axes[3].twinx()
+        band(err, stacked("err_s_normalised"), COLORS[4], "Err_S / same-component pairs")
+        err.set_ylabel("Err_S / same-component pairs", color=COLORS[4])
+        axes[3].set_xlabel("round r")
+        axes[3].set_title("(d) accuracy and Err_S per round", fontsize=10)
+        lines = axes[3].get_legend_handles_labels(), err.get_legend_handles_labels()
+        axes[3].legend(lines[0][0] + lines[1][0], lines[0][1] + lines[1][1], fontsize=8, loc="center right")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
     return save_figure(fig, stem, formats)
