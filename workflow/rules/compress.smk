@@ -218,7 +218,8 @@ rule make_table2:
         metrics=[f for d in IMAGE_DATASETS for f in compress_metrics(d, sweep=False)],
         code=CODE_REPORT_COMPRESS,
     output:
-        expand(f"{R}/tables/table2.{{ext}}", ext=["csv", "md", "tex"]),
+        report(f"{R}/tables/table2.csv", caption="../report/table2.rst", category=CAT_COMPRESS),
+        expand(f"{R}/tables/table2.{{ext}}", ext=["md", "tex"]),
     params:
         stem=f"{R}/tables/table2",
     log:
@@ -236,7 +237,7 @@ rule make_tradeoff_figure:
         metrics=tradeoff_inputs,
         code=CODE_REPORT_COMPRESS,
     output:
-        expand(f"{R}/figures/tradeoff_{{{{image_dataset}}}}.{{ext}}", ext=config["report"]["formats"]),
+        figure_outputs(f"{R}/figures/tradeoff_{{image_dataset}}", "../report/tradeoff.rst", CAT_COMPRESS),
     params:
         stem=f"{R}/figures/tradeoff_{{image_dataset}}",
         formats=config["report"]["formats"],
@@ -251,7 +252,7 @@ rule make_paper_tradeoff_figure:
         metrics=figure_inputs,
         code=CODE_REPORT_COMPRESS,
     output:
-        expand(f"{R}/figures/{{{{figure}}}}.{{ext}}", ext=config["report"]["formats"]),
+        figure_outputs(f"{R}/figures/{{figure}}", "../report/fig3_fig8.rst", CAT_COMPRESS),
     wildcard_constraints:
         figure="fig3|fig8",
     params:

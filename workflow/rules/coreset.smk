@@ -110,7 +110,8 @@ rule make_coreset_table:
         metrics=[f for d in IMAGE_DATASETS for f in coreset_metrics(d)],
         code=CODE_CORESET_REPORT,
     output:
-        expand(f"{R}/tables/coreset.{{ext}}", ext=["csv", "md", "tex"]),
+        report(f"{R}/tables/coreset.csv", caption="../report/coreset_table.rst", category=CAT_CORESET),
+        expand(f"{R}/tables/coreset.{{ext}}", ext=["md", "tex"]),
     params:
         stem=f"{R}/tables/coreset",
     log:
@@ -124,7 +125,7 @@ rule make_coreset_figure:
         metrics=coreset_dataset_metrics,
         code=CODE_CORESET_REPORT,
     output:
-        expand(f"{R}/figures/coreset_{{{{dataset}}}}.{{ext}}", ext=config["report"]["formats"]),
+        figure_outputs(f"{R}/figures/coreset_{{dataset}}", "../report/coreset_figure.rst", CAT_CORESET),
     params:
         stem=f"{R}/figures/coreset_{{dataset}}",
         formats=config["report"]["formats"],
