@@ -267,7 +267,9 @@ def test_report_writes_table_and_figure(tmp_path):
     files = _fake_files(tmp_path)
     make_coreset_table(files, tmp_path / "coreset")
     csv = pd.read_csv(tmp_path / "coreset.csv")
-    assert len(csv) == 3 and (tmp_path / "coreset.md").read_text().count("CRAIG") == 1
+    assert len(csv) == 3 and list(csv["accuracy_mean"]) == [92.0, 85.0, 75.0]
+    md = (tmp_path / "coreset.md").read_text()
+    assert md.count("CRAIG") == 1 and "75.00 ± 5.00" in md and "accuracy_mean" not in md
     assert "tabular" in (tmp_path / "coreset.tex").read_text()
     out = make_coreset_figure(files, "digits", tmp_path / "fig", ["png", "pdf"])
     assert [Path(p).stat().st_size > 1000 for p in out] == [True, True]
