@@ -415,7 +415,10 @@ def run_presto_sequential(feats: Features, assignment: np.ndarray, k: int, width
     order from generator ``seed * 1000 + k`` per component, Adam lr / lambda / batch size of
     ``presto``; ``settings['presto_epochs']`` epochs per component (Algorithm 1 trains each
     component rounds x epochs epochs, warm-started), in chunks of ``presto['epochs']`` with a
-    checkpoint after each chunk. The gate trains ``presto['gate_epochs']`` epochs on (x_i, k), i in S_k.
+    checkpoint after each chunk. The gate trains ``presto['gate_epochs']`` epochs on (x_i, k), i in S_k;
+    its inputs (the components' class probabilities on the training set) are computed one component
+    at a time in batches of ``presto['batch_size']``. Test-time passes use ``infer_batch_size`` like
+    every other method.
     """
     n = feats.train_x.shape[0]
     a = torch.as_tensor(np.asarray(assignment), dtype=torch.long)
@@ -457,7 +460,9 @@ def run_presto_sequential(feats: Features, assignment: np.ndarray, k: int, width
             if ckpt is not None:
                 save_torch(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(),
                                   "generators": [g.get_state() for g in gens], "epochs_done": done})
-        inputs, _ = _gate_inputs(model, feats.train_x, device, batch)
+        # the gate's inputs stream the training set in training-size batches: a pass during training
+        # should not need more memory than a training step of the same component
+        inputs, _ = _gate_inputs(model, feats.train_x, device, presto["batch_size"])
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             gate = Gate(k, feats.num_classes)
