@@ -150,6 +150,8 @@ def test_resume_after_kill_equals_uninterrupted_run(tmp_path, method):
     assert again["history"] == resumed["history"] and again["seconds"] == resumed["seconds"]
     with pytest.raises(ValueError, match="delete the checkpoint"):
         run(method, checkpoint_path=ckpt, cfg=dict(CFG, lr=0.02))
+    with pytest.raises(ValueError, match="delete the checkpoint"):
+        run(method, checkpoint_path=ckpt, cfg=dict(CFG, gradmatch=dict(CFG["gradmatch"], lam=1.0)))
 
 
 def test_weighted_epoch_equals_train_single_on_the_subset():

@@ -7,18 +7,18 @@ every mini-batch (plus l2 * ||theta||^2, the objective of ``prestorepro.training
 
 Methods (``CORESET_METHODS``; each names its selector in ``prestorepro.coreset.SELECTORS``):
 
-==============  ==================  ============================================  ============  =====
-method          selector            selector input                                reselects     warm
-==============  ==================  ============================================  ============  =====
-full            --                  --                                            --            --
-random          random              labels                                        every R       no
-random_warm     random              labels                                        every R       yes
-craig           craig               p_i - y_i (logit gradients)                   every R       no
-gradmatch       gradmatch           full last-layer gradients [p - y | (p - y) e]  every R       no
-gradmatch_warm  gradmatch           full last-layer gradients                      every R       yes
-gradmatch_pb    gradmatch_pb        full last-layer gradients, trainer's batches   every R       no
-pbcs            pbcs                pooled, standardised embeddings               once          no
-==============  ==================  ============================================  ============  =====
+==============  ============  ==============================================  =========  ====
+method          selector      selector input                                  reselects  warm
+==============  ============  ==============================================  =========  ====
+full            --            --                                              --         --
+random          random        labels                                          every R    no
+random_warm     random        labels                                          every R    yes
+craig           craig         p_i - y_i (logit gradients)                     every R    no
+gradmatch       gradmatch     full last-layer gradients [p - y | (p - y) e]   every R    no
+gradmatch_warm  gradmatch     full last-layer gradients                       every R    yes
+gradmatch_pb    gradmatch_pb  full last-layer gradients, trainer's batches    every R    no
+pbcs            pbcs          pooled, standardised embeddings                 once       no
+==============  ============  ==============================================  =========  ====
 
 - Random reselects every R epochs as CORDS's adaptive ``RandomDataLoader`` does, so Random and the
   adaptive methods differ only in *which* points they pick, not in how often the subset changes.
@@ -43,12 +43,17 @@ through the whole run, so its moments carry across selection periods as in CORDS
 optimiser, the data loader swapping subsets). Batches: a fresh ``randperm`` of the active subset
 from the run's torch generator every epoch, cut into ``batch_size`` batches (last one smaller), as
 ``train_single`` does, except that a last batch of one point joins the previous one (batch norm
-cannot normalise one value per channel at the last 1x1 stage). Selected points with weight 0 are dropped before training (they add nothing
-to the loss, and a batch of only such points would divide 0 by 0).
+cannot normalise one value per channel at the last 1x1 stage). Selected points with weight 0 are
+dropped before training (they add nothing to the loss, and a batch of only such points would divide
+0 by 0). The learning rate follows a per-epoch cosine schedule to 0 over the T epochs (GRAD-MATCH
+§5, ``lr_schedule``). Randomness: the initial parameters come from the seed alone (every method of
+a seed starts from the same model), batch order from a torch generator seeded with it, selection
+from a numpy generator seeded with (seed, fraction).
 
 Timing: ``selection`` is the sum over selections of proxy + selector time, ``training`` the sum of
-epoch times (warm epochs included), both synchronised on CUDA; their ratio is what item 4 of the
-issue bounds. Peak memory: ``MemoryProbe`` around the whole run (selection and training).
+epoch times (warm epochs included), both synchronised on CUDA; their ratio says whether selection is
+cheap next to the training it saves. Peak memory: ``MemoryProbe`` around the whole run (selection
+and training).
 
 Checkpoints: with ``checkpoint_path`` the state (model, optimiser, generators, current subset,
 history, timings) is written atomically after every epoch; a run that finds it resumes, and on the
@@ -303,7 +308,9 @@ class CoresetSpec:
         c = self.cfg
         return {"method": self.method, "fraction": float(self.fraction), "seed": int(self.seed), "n": int(n),
                 "widths": list(self.widths),
-                **{k: c[k] for k in ("epochs", "interval", "kappa", "batch_size", "lr", "lr_schedule", "l2")}}
+                **{k: c[k] for k in ("epochs", "interval", "kappa", "batch_size", "lr", "lr_schedule", "l2")},
+                # the method options present (a job gets its own method's section only)
+                **{k: c[k] for k in ("craig", "gradmatch", "pbcs") if k in c}}
 
 
 LR_SCHEDULES: Registry[Callable[[torch.optim.Optimizer, int], Any]] = Registry("learning-rate schedule")
