@@ -61,6 +61,17 @@ class Timer:
             self.seconds = time.perf_counter() - self.t0
 
 
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def load_fused_at(commit: str):
     """``FusedResNetTail``, ``MaskedAdam`` and ``train_components`` as they were at a git commit."""
     root = Path(__file__).resolve().parents[1]
@@ -152,7 +163,7 @@ def main(argv: list[str] | None = None) -> dict:
         load = os.getloadavg()
     except OSError:
         load = (float("nan"),) * 3
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else (platform.processor() or platform.machine())
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else cpu_name()
     print(f"device {dev} ({name}), torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"K={k}, {n_part} rows per component (N={n}), batch {args.batch_size}, input 64x{args.hw}x{args.hw}, "
