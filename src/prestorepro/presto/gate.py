@@ -33,8 +33,14 @@ def gate_inputs(model: FusedModule, x: torch.Tensor, loss: str) -> torch.Tensor:
 
 def train_gate(model: FusedModule, x: torch.Tensor, assignment: np.ndarray, *, epochs: int, lr: float,
                batch_size: int, generator: torch.Generator, loss: str = "ce", log=None) -> Gate:
+    """Train pi_phi on (x_i, k), i in S_k. Its initial weights are drawn from ``generator``'s seed and its
+    batch order from ``generator``: torch seeds the global generator differently in every process, so
+    nothing here may draw from it."""
     inputs = gate_inputs(model, x, loss)
-    gate = Gate(model.k, inputs.shape[1] // model.k).to(x.device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(generator.initial_seed())
+        gate = Gate(model.k, inputs.shape[1] // model.k)
+    gate = gate.to(x.device)
     targets = torch.as_tensor(assignment, dtype=torch.long, device=x.device)
     train_single(gate, inputs, targets, epochs=epochs, batch_size=batch_size, lr=lr, device=x.device,
                  generator=generator, log=log, desc="gate")
