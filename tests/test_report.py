@@ -115,6 +115,8 @@ def test_synthetic_frame_boxes_counts_and_differences():
     assert df.loc["S*_2 x1 min", "paper"] == -0.87 and df.loc["S*_4 x2 max", "paper"] == 0.04
     assert df.loc["last round (paper: last snapshot)", "difference"] == 0.0
     assert pd.isna(df.loc["Err_S / pairs, final", "paper"])
+    assert df.loc["test accuracy (%) gated, final", "ours"] == 50.0  # fractions become percentages
+    assert df.loc["Err_S / pairs, final", "seeds"] == 2 and pd.isna(df.loc["|S*_1|", "seeds"])
 
 
 def test_write_table_formats(tmp_path):
@@ -192,8 +194,8 @@ def test_presto_rounds_draws_bounds_rejections_and_seed_spread(monkeypatch):
     seed1 = [l for l in a.lines if l.get_label() == "seed 1"][0]
     assert list(seed1.get_xdata()) == [1, 2] and list(seed1.get_ydata()) == [12.0, 14.0]
     rejected = [l for l in a.lines if l.get_label().startswith("rejected")]
-    assert list(rejected[0].get_xdata()) == [2] and list(rejected[0].get_ydata()) == [12.0]
-    assert len(a.get_legend_handles_labels()[1]) == 3  # two seeds, one "rejected" entry
+    assert list(rejected[0].get_xdata()) == [2, 2] and list(rejected[0].get_ydata()) == [12.0, 14.0]
+    assert a.get_legend_handles_labels()[1] == ["seed 0", "seed 1", "rejected round (G not decreased)"]
     bounds = sorted(l.get_ydata()[0] for l in b.lines if l.get_linestyle() == "--")
     assert bounds == [4, 6]
     part1 = [l for l in b.lines if l.get_label() == "part 1"][0]

@@ -59,11 +59,13 @@ def fig6_synthetic(arrays: dict, history: list[dict], snapshot_rounds: Sequence[
     for i, r in enumerate(snapshot_rounds):
         j = min(r, len(per_round)) - 1
         h = history[j]
+        late = " (last run)" if r > len(per_round) else ""
         _scatter_partition(axes[i + 1], x, y, per_round[j].astype(int),
-                           f"({chr(98 + i)}) round {h['round']}: acc {100 * h['accuracy']:.1f}%, "
+                           f"({chr(98 + i)}) round {h['round']}{late}: acc {100 * h['accuracy']:.1f}%, "
                            f"Err_S {h['err_s_normalised']:.3f}", lines=(h["w"], h["b"]))
-    fig.suptitle("PRESTO with K linear SVMs on the synthetic data (o: y=+1, x: y=-1; lines: w_k.x+b_k=0)",
-                 fontsize=10)
+    fig.suptitle("Fig. 6: PRESTO with K linear SVMs on the synthetic data (colour: part; o: y=+1, x: y=-1; "
+                 "lines: w_k·x + b_k = 0; Err_S: split same-component pairs / all such pairs)", fontsize=10)
+    fig.tight_layout()
     return save_figure(fig, stem, formats)
 
 
@@ -131,21 +133,18 @@ def presto_rounds(runs: Sequence[tuple[int, list[dict]]], bounds: tuple[int, int
     # G spans orders of magnitude and rejected rounds jump up: one curve per seed (on a log scale)
     # shows that better than a mean whose error bar would cross zero
     G = stacked("objective")
-    marked = False
     for i, (seed, h) in enumerate(runs):
         axes[0].plot([e["round"] for e in h], [e["objective"] for e in h], marker="o", ms=3, lw=1.2,
                      color=COLORS[i % len(COLORS)], label=f"seed {seed}")
-        rej = [(e["round"], e["objective"]) for e in h if not e.get("accepted", True)]
-        if rej:
-            axes[0].plot(*zip(*rej), "x", color="k", ms=8, mew=1.5,
-                         label=None if marked else "rejected round (G not decreased)")
-            marked = True
+    rejected = [(e["round"], e["objective"]) for _, h in runs for e in h if not e.get("accepted", True)]
+    if rejected:
+        axes[0].plot(*zip(*rejected), "x", color="k", ms=8, mew=1.5, label="rejected round (G not decreased)")
     if np.nanmin(G) > 0 and np.nanmax(G) / np.nanmin(G) > 20:
         axes[0].set_yscale("log")
     axes[0].set_xlabel("round r")
     axes[0].set_ylabel("objective G = Σ losses + λ Σ‖θ_k‖²")
     axes[0].set_title("(a) objective per round", fontsize=10)
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=8, loc="best", framealpha=0.7)
 
     seed0, h0 = runs[0]
     sizes = np.array([e["part_sizes"] for e in h0])

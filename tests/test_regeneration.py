@@ -1,0 +1,110 @@
+"""Cheap regeneration (SPEC §9): after an edit to report code only, Snakemake plans only table and
+figure jobs and rebuilds them; after an edit to training code, it plans the training jobs again.
+
+Runs the real workflow on a copy of the repository with a tiny configuration (tests/configs/tiny.yaml
+cut to two Table-1 methods and two rounds), so it takes a minute or two: marked slow.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+TRAINING_RULES = {"train_table1", "synthetic_experiment", "embed", "prepare_data", "download_data"}
+
+
+def _is_report_rule(rule: str) -> bool:
+    return rule.startswith("make_") or rule.startswith("summarize_")
+
+
+def _tiny_config(results: Path) -> dict:
+    # tests/configs/tiny.yaml cut further: two Table-1 methods, two rounds, and a Fig. 7 sweep that
+    # adds a single PRESTO run (K = 2; K = 3 is the Table-1 run). The compress and coreset stages stay
+    # off to keep this quick; that no training job of any stage reads report code is checked on the
+    # default config's plan (tests/test_report_workflow.py).
+    cfg = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
+    cfg["results"] = str(results)
+    cfg["compress"] = {"methods": []}
+    cfg["coreset"] = {"methods": []}
+    cfg["presto"].update(rounds=2, epochs=1, gate_epochs=1, k_sweep=[2, 3], k_sweep_seeds=[])
+    cfg["table1"]["methods"] = ["gmm", "presto"]
+    cfg["synthetic"].update(n=400, rounds=2, epochs=1, snapshot_rounds=[1, 2])
+    return cfg
+
+
+def _copy_repository(dest: Path) -> None:
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for rel in filter(None, files):
+        src = ROOT / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+
+
+def _snakemake(repo: Path, *args: str) -> str:
+    # PYTHONPATH makes the jobs import the copy's package, so the edited code is the code that runs
+    env = dict(os.environ, PYTHONPATH=str(repo / "src"), OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-m", "snakemake", "--configfile", "tiny.yaml", *args], cwd=repo,
+                         env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    return out.stdout + out.stderr
+
+
+def _planned(repo: Path) -> dict[str, int]:
+    text = _snakemake(repo, "-n", "--quiet", "rules")
+    table = text.split("Job stats:")[1] if "Job stats:" in text else ""
+    counts = {k: int(v) for k, v in re.findall(r"^(\w+)\s+(\d+)$", table, re.M)}
+    counts.pop("total", None)
+    counts.pop("all", None)
+    return counts
+
+
+def _append_comment(path: Path) -> None:
+    path.write_text(path.read_text() + "\n# edited\n")
+    later = time.time() + 2  # strictly newer than every output, whatever the file system's resolution
+    os.utime(path, (later, later))
+
+
+def test_report_edit_rebuilds_only_reports_training_edit_retrains(tmp_path):
+    repo = tmp_path / "repo"
+    _copy_repository(repo)
+    results = tmp_path / "results"
+    (repo / "tiny.yaml").write_text(yaml.safe_dump(_tiny_config(results)))
+
+    _snakemake(repo, "--cores", "2")
+    assert _planned(repo) == {}
+    table1_runs = sorted(results.glob("table1/*/k*/*/seed*/metrics.json"))
+    assert {"k3/gmm", "k3/presto", "k2/presto"} <= {"/".join(p.parts[-4:-2]) for p in table1_runs}
+    # every training output of every stage, and the embeddings
+    trained = sorted(results.rglob("metrics.json")) + sorted(results.glob("embeddings/*/features.npz"))
+    built = {p: p.stat().st_mtime for p in [*results.glob("tables/*"), *results.glob("figures/*"),
+                                              results / "paper_comparison.md"]}
+    assert any(p.name == "fig7.png" for p in built) and any(p.name == "table4.csv" for p in built)
+    trained_mtimes = {p: p.stat().st_mtime for p in trained}
+
+    # (a) plotting code only: every planned job is a table / figure job, and they all rebuild
+    _append_comment(repo / "src" / "prestorepro" / "report" / "figures.py")
+    plan = _planned(repo)
+    assert plan and all(_is_report_rule(r) for r in plan), plan
+    assert {"make_fig6", "make_fig7", "make_presto_rounds", "make_table1", "make_paper_comparison"} <= set(plan)
+    _snakemake(repo, "--cores", "2")
+    assert _planned(repo) == {}
+    for p, before in built.items():
+        assert p.stat().st_mtime > before, f"{p.name} was not rebuilt"
+    assert {p: p.stat().st_mtime for p in trained} == trained_mtimes  # nothing retrained
+
+    # (b) training code: the Table-1 and synthetic training jobs are planned, the data and embedding are not
+    _append_comment(repo / "src" / "prestorepro" / "training" / "fused.py")
+    plan = _planned(repo)
+    assert plan.get("train_table1") == len(table1_runs) and plan.get("synthetic_experiment") == 1, plan
+    assert not {"embed", "prepare_data", "download_data"} & set(plan), plan
+    assert all(_is_report_rule(r) or r in TRAINING_RULES or r.startswith("train_") for r in plan), plan

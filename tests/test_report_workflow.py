@@ -1,0 +1,84 @@
+"""The report stage's plan (dry runs; nothing is executed): which table and figure jobs each config
+asks for, the Fig. 7 sweep's training jobs, and the config checks of the stage."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _dry_run(*args, results):
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--config", f"results={results}", *args],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return out.returncode, out.stdout + out.stderr
+
+
+def _jobs(text):
+    table = text.split("Job stats:")[1].split("total")[0]
+    return {k: int(v) for k, v in re.findall(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def _sweep_runs(text):
+    """(K, seed) of every planned PRESTO Table-1 job."""
+    return sorted({(int(k), int(s)) for k, s in re.findall(r"table1/digits/k(\d+)/presto/seed(\d+)/metrics\.json", text)})
+
+
+def test_default_plans_every_report_job_and_the_fig7_sweep(tmp_path):
+    rc, text = _dry_run(results=tmp_path / "r")
+    assert rc == 0, text
+    jobs = _jobs(text)
+    for rule in ("make_table1", "make_params_table", "make_table4", "make_table5", "make_fig6", "make_fig7",
+                 "make_synthetic_table", "make_paper_comparison"):
+        assert jobs[rule] == 1, rule
+    assert jobs["make_presto_rounds"] == 2  # digits and synthetic
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    sweep_seeds = cfg["presto"]["k_sweep_seeds"] or cfg["seeds"]
+    expected = {(cfg["datasets"]["digits"]["k"], s) for s in cfg["seeds"]}
+    expected |= {(k, s) for k in cfg["presto"]["k_sweep"] for s in sweep_seeds}
+    planned = set(_sweep_runs(text))
+    assert expected <= planned  # the compress stage may add PRESTO runs at further K
+    assert {(k, s) for k, s in planned if k in cfg["presto"]["k_sweep"] and k != 4} == \
+        {(k, s) for k in cfg["presto"]["k_sweep"] if k != 4 for s in sweep_seeds}
+
+
+def test_sweep_seeds_default_to_every_seed_and_an_empty_sweep_drops_fig7(tmp_path):
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["presto"]["k_sweep_seeds"] = []
+    cfg["compress"]["methods"] = []
+    cfg["coreset"]["methods"] = []
+    (tmp_path / "all_seeds.yaml").write_text(yaml.safe_dump(cfg))
+    rc, text = _dry_run("--configfile", str(tmp_path / "all_seeds.yaml"), results=tmp_path / "r1")
+    assert rc == 0, text
+    assert set(_sweep_runs(text)) == {(k, s) for k in cfg["presto"]["k_sweep"] for s in cfg["seeds"]}
+    assert _jobs(text)["train_table1"] == 6 * 3 + 4 * 3  # six baselines at K = 4, PRESTO at K = 3..6
+
+    cfg["presto"]["k_sweep"] = []
+    (tmp_path / "no_sweep.yaml").write_text(yaml.safe_dump(cfg))
+    rc, text = _dry_run("--configfile", str(tmp_path / "no_sweep.yaml"), results=tmp_path / "r2")
+    assert rc == 0, text
+    assert "make_fig7" not in _jobs(text) and _jobs(text)["make_paper_comparison"] == 1
+
+
+def test_a_sweep_without_presto_in_table1_stops_with_a_message(tmp_path):
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["table1"]["methods"] = ["gmm"]
+    cfg["compress"]["methods"] = []
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    rc, text = _dry_run("--configfile", str(tmp_path / "c.yaml"), results=tmp_path / "r")
+    assert rc != 0 and "presto.k_sweep" in text and "table1.methods" in text
+
+
+def test_no_training_job_depends_on_report_code(tmp_path):
+    # what makes report edits cheap in every stage: a job reads src/prestorepro/report/ only if it is a
+    # table / figure job (make_*, summarize_*), so editing report code re-runs nothing that trains
+    rc, text = _dry_run("--forceall", results=tmp_path / "r")
+    assert rc == 0, text
+    jobs = re.findall(r"^(?:local)?rule (\w+):\n    input: ([^\n]*)", text, re.M)
+    assert len(jobs) > 50
+    reading_report = {rule for rule, inputs in jobs if "/src/prestorepro/report/" in inputs}
+    assert reading_report and all(r.startswith(("make_", "summarize_")) for r in reading_report), reading_report
+    report_rules = {rule for rule, _ in jobs if rule.startswith(("make_", "summarize_"))}
+    assert report_rules == reading_report  # and every one of them does
