@@ -45,9 +45,7 @@ def test_imagenet_weights_unavailable_is_a_clear_error(monkeypatch, tmp_path):
     def offline(*a, **k):
         raise OSError("network unreachable")
 
-    import torchvision.models._api as tv_api
-
-    monkeypatch.setattr(tv_api, "load_state_dict_from_url", offline)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
     with pytest.raises(embed.WeightsUnavailableError, match="embedding.weights: none"):
         build_trunk("imagenet", "layer1")
 

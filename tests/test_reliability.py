@@ -345,9 +345,6 @@ def test_embedding_overflowing_float16_fails_and_writes_nothing(tmp_path, monkey
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="prestorepro.embed.build_trunk loads the ImageNet weights through torchvision "
-                   "(resnet18(weights=...)), which unpickles the cached file with weights_only=False; load them with "
-                   "torch.hub.load_state_dict_from_url(url, check_hash=True, weights_only=True) instead")
 def test_cached_imagenet_weights_are_never_unpickled(tmp_path, monkeypatch):
     """A tampered file in torch's weights cache must be refused, not executed."""
     from torchvision.models import ResNet18_Weights

@@ -33,7 +33,13 @@ def build_trunk(weights: str, cut: str, seed: int = 0) -> nn.Module:
         raise ValueError(f"cut must be layer1 or layer2, got {cut!r}")
     if weights == "imagenet":
         try:
-            net = resnet18(weights=ResNet18_Weights.IMAGENET1K_V1)
+            # torch's cache (or a download) with the file's hash checked and weights_only=True:
+            # a tampered cached file is refused instead of being unpickled
+            state = torch.hub.load_state_dict_from_url(ResNet18_Weights.IMAGENET1K_V1.url, progress=False,
+                                                       check_hash=True, weights_only=True)
+            with torch.random.fork_rng(devices=[]):
+                net = resnet18(weights=None)
+            net.load_state_dict(state)
         except Exception as exc:  # network or cache problems: say what to do, never fall back
             url = ResNet18_Weights.IMAGENET1K_V1.url
             cache = torch.hub.get_dir()
