@@ -146,12 +146,17 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{platform.machine()}, {os.cpu_count()} CPUs, {psutil.virtual_memory().total / 2**30:.1f} GiB RAM, "
           f"load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print("command: " + " ".join(cmd) + f"  (in {ROOT}; output in {log_path})", flush=True)
+    cpu0 = os.times()
     t0 = time.perf_counter()
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         with TreeMemory(proc.pid, args.interval) as mem:
             rc = proc.wait()
     wall = time.perf_counter() - t0
+    cpu1 = os.times()
+    # CPU seconds of snakemake and every job (each process waits for its children, so their times
+    # add up into snakemake's, and snakemake's into ours once it has been waited for)
+    cpu = (cpu1.children_user - cpu0.children_user) + (cpu1.children_system - cpu0.children_system)
     load_end = os.getloadavg()
     if rc != 0:
         print(f"snakemake exited with status {rc} after {wall:.0f} s; see {log_path}", file=sys.stderr)
@@ -166,9 +171,11 @@ def main(argv: list[str] | None = None) -> dict:
           f"{table['total_s'].sum():.0f} s (jobs run side by side on {args.cores} cores)")
     print(f"total wall time: {wall:.0f} s ({wall / 60:.1f} min); exit status {rc}; load average at end "
           f"{load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}")
+    print(f"CPU time of the whole run: {cpu:.0f} s, i.e. {cpu / wall:.2f} cores busy on average; with "
+          f"{args.cores} cores to itself the run needs at least {cpu / args.cores:.0f} s ({cpu / args.cores / 60:.1f} min)")
     print(f"peak memory: {mem.peak_sum / 2**30:.2f} GiB summed over snakemake and its jobs; largest single "
           f"process {mem.peak_one / 2**30:.2f} GiB ({mem.peak_one_cmd})")
-    out = {"command": " ".join(cmd), "wall_s": wall, "exit_status": rc, "peak_rss_sum_gib": mem.peak_sum / 2**30,
+    out = {"command": " ".join(cmd), "wall_s": wall, "cpu_s": cpu, "exit_status": rc, "peak_rss_sum_gib": mem.peak_sum / 2**30,
            "peak_rss_one_gib": mem.peak_one / 2**30, "rules": table.to_dict(orient="records"),
            "rules_from_log": from_log.to_dict(orient="records")}
     if args.json:
