@@ -8,8 +8,8 @@ repository root into DIR, which must not exist or be empty, so every job runs. W
 resident memory of snakemake and all its descendant processes is sampled every ``--interval``
 seconds; the peak of the sum is the pipeline's peak memory (jobs running side by side add up), and
 the largest single process is reported too. Afterwards the per-job benchmark files that the rules
-write (``DIR/benchmarks/<rule>/...tsv``: wall seconds ``s`` and peak ``max_rss`` in MB) are
-tabulated per rule. Every job, including those of rules without a ``benchmark:`` directive (data
+write (``DIR/benchmarks/<rule>/...tsv``: wall seconds ``s``, ``cpu_time`` and peak ``max_rss`` in
+MB) are tabulated per rule; on a shared machine a job's CPU time is the steadier figure. Every job, including those of rules without a ``benchmark:`` directive (data
 preparation, reports), is also timed from the start and finish stamps of Snakemake's own log
 (1 s resolution).
 """
@@ -85,14 +85,16 @@ def rule_table(results: Path) -> pd.DataFrame:
         rule = tsv.relative_to(results / "benchmarks").parts[0]
         for _, r in df.iterrows():
             rss = pd.to_numeric(r.get("max_rss"), errors="coerce")
+            cpu = pd.to_numeric(r.get("cpu_time"), errors="coerce")
             rows.append({"rule": rule, "job": str(tsv.relative_to(results / "benchmarks")), "s": float(r["s"]),
+                         "cpu_s": float(cpu) if pd.notna(cpu) else float("nan"),
                          "max_rss_mb": float(rss) if pd.notna(rss) else float("nan")})
     if not rows:
-        return pd.DataFrame(columns=["rule", "jobs", "total_s", "mean_s", "max_s", "max_rss_mb"])
+        return pd.DataFrame(columns=["rule", "jobs", "total_s", "mean_s", "max_s", "cpu_s", "max_rss_mb"])
     jobs = pd.DataFrame(rows)
     return (jobs.groupby("rule")
             .agg(jobs=("s", "size"), total_s=("s", "sum"), mean_s=("s", "mean"), max_s=("s", "max"),
-                 max_rss_mb=("max_rss_mb", "max"))
+                 cpu_s=("cpu_s", "sum"), max_rss_mb=("max_rss_mb", "max"))
             .sort_values("total_s", ascending=False).reset_index())
 
 
@@ -130,14 +132,21 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--interval", type=float, default=0.5, help="memory sampling interval, seconds")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     ap.add_argument("--log", default=None, help="snakemake's output goes here (default: RESULTS/../snakemake.log)")
+    ap.add_argument("--tabulate-only", action="store_true",
+                    help="run nothing; tabulate the benchmark files and the log of an earlier run")
     args = ap.parse_args(argv)
 
     results = Path(args.results).resolve()
+    log_path = Path(args.log) if args.log else results.parent / f"{results.name}_snakemake.log"
+    if args.tabulate_only:
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(rule_table(results).to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+            print(log_table(log_path).to_string(index=False, float_format=lambda v: f"{v:.0f}"))
+        return {}
     if results.exists() and any(results.iterdir()):
         raise SystemExit(f"{results} is not empty; the benchmark runs the workflow from an empty results tree. "
                          "Name a new folder with --results, or empty this one yourself.")
     results.parent.mkdir(parents=True, exist_ok=True)
-    log_path = Path(args.log) if args.log else results.parent / f"{results.name}_snakemake.log"
     cmd = ["snakemake", "--cores", str(args.cores)]
     if args.configfile:
         cmd += ["--configfile", args.configfile]
@@ -163,7 +172,7 @@ def main(argv: list[str] | None = None) -> dict:
     table = rule_table(results)
     from_log = log_table(log_path)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print("per rule, from the rules' benchmark files (wall s, max_rss MB):")
+        print("per rule, from the rules' benchmark files (wall s, CPU s, max_rss MB):")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
         print("per rule, every job, from Snakemake's log (wall s, 1 s resolution):")
         print(from_log.to_string(index=False, float_format=lambda v: f"{v:.0f}"))
