@@ -1,0 +1,465 @@
+"""Reliability of the workflow as a user runs it: resume after SIGKILL, determinism, bad input.
+
+Every test here runs ``snakemake`` in a subprocess on ``tests/configs/tiny.yaml`` (a reduced embedded
+default: digits with 300 training images and the App. C synthetic data, one seed, PRESTO and one
+method per family), each in its own results folder and Snakemake working directory (``-d``), so
+locks and metadata never touch the repository's ``.snakemake``.
+
+What is compared between two runs: every metrics file (JSON) after dropping the fields listed in
+``VOLATILE`` -- the provenance timestamp and measurements of time and memory -- and every array file
+(``assignment.npz``, ``rounds.npz``, ``features.npz``) byte for byte; trained weights (``model.pt``)
+tensor for tensor.
+"""
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+import torch
+import yaml
+
+from prestorepro.io import write_npz
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+
+# Fields that legitimately differ between two identical runs, and nothing else:
+#   created                    provenance: when the file was written;
+#   seconds, train_seconds,    wall-clock timings (Table 1 phases, rounds of Algorithm 1, epochs of
+#   time_s,                    the single-model trainer, coreset selection / training) and the ratio
+#   selection_training_ratio   of two of them;
+#   memory, training_mib,      measured memory (compress: the memory ledger, also copied into the
+#   inference_mib, peak_memory students' "guides"; coreset: the peak-memory probe).
+VOLATILE = {"created", "seconds", "train_seconds", "time_s", "selection_training_ratio",
+            "memory", "training_mib", "inference_mib", "peak_memory"}
+# ... and between a resumed run and an uninterrupted one, also the epoch the run resumed from.
+RESUME_VOLATILE = VOLATILE | {"resumed_from_epoch"}
+
+DIGITS_RUN = "table1/digits/k3/{method}/seed0"
+TABLE1_METHODS = ("equal_kmeans", "gmm", "learn_mlr", "presto")
+ENV = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def snakemake_cmd(work: Path, results: Path, *targets, config: Path = TINY, cores: int = 2, extra=()) -> list:
+    # targets come first: --config takes every word after it
+    return [sys.executable, "-m", "snakemake", *map(str, targets), "-s", str(ROOT / "Snakefile"),
+            "-d", str(work), "--cores", str(cores), "--configfile", str(config), *extra,
+            "--config", f"results={results}"]
+
+
+def run(cmd, timeout=600) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout)
+
+
+def normalised(obj, volatile=VOLATILE):
+    """A metrics object without the volatile fields (at any depth)."""
+    if isinstance(obj, dict):
+        return {k: normalised(v, volatile) for k, v in obj.items() if k not in volatile}
+    if isinstance(obj, list):
+        return [normalised(v, volatile) for v in obj]
+    return obj
+
+
+def volatile_paths(a, b, path=""):
+    """Paths of the leaves at which two JSON objects differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = [f"{path}.{k}" for k in set(a) ^ set(b)]
+        for k in set(a) & set(b):
+            out += volatile_paths(a[k], b[k], f"{path}.{k}")
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [p for i, (x, y) in enumerate(zip(a, b)) for p in volatile_paths(x, y, f"{path}[{i}]")]
+    return [] if a == b else [path]
+
+
+def assert_same_metrics(a: Path, b: Path, volatile=VOLATILE) -> None:
+    ja, jb = json.loads(a.read_text()), json.loads(b.read_text())
+    diff = volatile_paths(ja, jb)
+    unexpected = [p for p in diff if not set(p.replace("[", ".").split(".")) & volatile]
+    assert not unexpected, f"{a} and {b} differ at {unexpected}"
+    assert normalised(ja, volatile) == normalised(jb, volatile)
+
+
+def assert_same_weights(a: Path, b: Path) -> None:
+    from prestorepro.io import load_torch
+
+    sa, sb = load_torch(a)["state_dict"], load_torch(b)["state_dict"]
+    assert list(sa) == list(sb)
+    for key in sa:
+        assert torch.equal(sa[key], sb[key]), f"{a}: {key} differs"
+
+
+def result_files(results: Path) -> list[str]:
+    """Every file under ``results`` except logs and benchmarks (what Snakemake could take for a result)."""
+    return sorted(str(p.relative_to(results)) for p in results.rglob("*")
+                  if p.is_file() and p.relative_to(results).parts[0] not in ("logs", "benchmarks"))
+
+
+def copy_inputs(src: Path, dst: Path) -> None:
+    """Prepared data and embeddings of a finished run, so a test starts at the training stage."""
+    for part in ("data", "embeddings"):
+        shutil.copytree(src / part, dst / part)
+
+
+def tiny_config(**changes) -> dict:
+    cfg = yaml.safe_load(TINY.read_text())
+    for dotted, value in changes.items():
+        node = cfg
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return cfg
+
+
+def write_config(path: Path, cfg: dict) -> Path:
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
+    t0 = time.monotonic()
+    while not path.exists():
+        if proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            pytest.fail(f"snakemake exited ({proc.returncode}) before {path} appeared:\n{out[-3000:]}")
+        if time.monotonic() - t0 > timeout:
+            proc.kill()
+            pytest.fail(f"{path} did not appear within {timeout} s")
+        time.sleep(0.01)
+
+
+# ----------------------------------------------------------------------------- two full runs
+
+
+# Rules the tiny config may run: data, embedding, the training stages, and reports (make_*, summarize_*).
+TINY_RULES = {"all", "download_data", "prepare_data", "embed", "train_table1", "synthetic_experiment",
+              "train_guide", "train_compress", "train_presto_sequential", "train_coreset", "train_coreset_full"}
+# The outputs of every training job of the tiny config (the reports are built from these).
+TRAINING_OUTPUTS = [
+    *(f"{DIGITS_RUN.format(method=m)}/{f}" for m in TABLE1_METHODS for f in ("metrics.json", "assignment.npz")),
+    "synthetic/synthetic/seed0/metrics.json", "synthetic/synthetic/seed0/rounds.npz",
+    "compress/digits/guide/teacher/seed0/metrics.json", "compress/digits/guide/teacher/seed0/model.pt",
+    "compress/digits/snip/table2/seed0/metrics.json", "compress/digits/kd/table2/seed0/metrics.json",
+    "compress/digits/presto/k3/seed0/metrics.json",
+    "coreset/digits/craig/f0.5/seed0/metrics.json",
+]
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """The whole tiny workflow, twice from scratch into two results folders."""
+    base = tmp_path_factory.mktemp("two_runs")
+    plan = run(snakemake_cmd(base / "work_plan", base / "plan", extra=["-n", "--quiet", "rules"]))  # rule all
+    assert plan.returncode == 0, plan.stderr[-3000:]
+
+    rules = set(re.findall(r"^(\w+)\s+\d+$", plan.stdout, re.M)) - {"total"}
+    unexpected = {r for r in rules - TINY_RULES if not r.startswith(("make_", "summarize_"))}
+    assert not unexpected, f"tests/configs/tiny.yaml now plans {unexpected}: keep the tiny run small"
+    runs = []
+    for name in ("a", "b"):
+        t0 = time.monotonic()
+        targets = [base / name / f for f in TRAINING_OUTPUTS]
+        out = run(snakemake_cmd(base / f"work_{name}", base / name, *targets), timeout=1200)
+        assert out.returncode == 0, out.stderr[-5000:]
+        runs.append(base / name)
+        print(f"tiny workflow run {name}: {time.monotonic() - t0:.0f} s")
+    return runs
+
+
+def test_two_runs_give_identical_metrics_and_assignments(two_runs):
+    a, b = two_runs
+    files = result_files(a)
+    assert files == result_files(b)
+    assert set(TRAINING_OUTPUTS) <= set(files)
+    metrics = [f for f in files if f.endswith("metrics.json")]
+    for f in metrics:
+        assert_same_metrics(a / f, b / f)
+    arrays = [f for f in files if f.endswith(".npz") and not f.endswith("prepared.npz")]
+    assert len(arrays) == len(TABLE1_METHODS) + 2  # assignments, synthetic rounds, features
+    for f in arrays:
+        assert filecmp.cmp(a / f, b / f, shallow=False), f"{f} differs between two identical runs"
+    for f in files:
+        if f.endswith("model.pt"):
+            assert_same_weights(a / f, b / f)
+    # the prepared data differ only in the provenance embedded in their meta
+    for f in files:
+        if f.endswith("prepared.npz"):
+            with np.load(a / f) as za, np.load(b / f) as zb:
+                assert za.files == zb.files
+                for key in za.files:
+                    if key != "meta_json":
+                        assert np.array_equal(za[key], zb[key]), f"{f}:{key}"
+                ma, mb = json.loads(str(za["meta_json"])), json.loads(str(zb["meta_json"]))
+                assert normalised(ma) == normalised(mb)
+    # nothing half-written is left behind
+    assert not [f for f in files if Path(f).name.startswith(".") or f.endswith(".tmp")]
+    assert not (a / "checkpoints").exists() or not any((a / "checkpoints").rglob("*.pt"))
+
+
+# ----------------------------------------------------------------------------- resume after SIGKILL
+
+
+def _kill_midway(cmd, checkpoint: Path, whole_group: bool) -> None:
+    """Start ``cmd``; once the job's first checkpoint exists, SIGKILL the job (or Snakemake with it)."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        wait_for(checkpoint, proc)
+        if whole_group:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                child.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode != 0
+
+
+@pytest.mark.parametrize("target,checkpoint,log,whole_group", [
+    # Snakemake and the job both killed (a lost session or node): Snakemake's lock stays behind
+    (DIGITS_RUN.format(method="presto"), "table1/digits/k3/presto/seed0.pt",
+     "train_table1/digits/k3/presto/seed0.log", True),
+    # the job alone killed (out-of-memory killer, preemption): Snakemake reports the failure
+    (DIGITS_RUN.format(method="equal_kmeans"), "table1/digits/k3/equal_kmeans/seed0.pt",
+     "train_table1/digits/k3/equal_kmeans/seed0.log", False),
+    ("synthetic/synthetic/seed0", "synthetic/synthetic/seed0.pt", "synthetic_experiment/synthetic/seed0.log", False),
+    ("compress/digits/guide/teacher/seed0", "compress/digits/guide/teacher/seed0.pt",
+     "train_guide/digits/teacher/seed0.log", False),
+    ("coreset/digits/craig/f0.5/seed0", "coreset/digits/craig/seed0/f0.5.pt", "train_coreset/digits/craig/seed0.log",
+     False),
+], ids=["presto-whole-run", "equal_kmeans-job", "synthetic-job", "teacher-job", "craig-job"])
+def test_resume_after_sigkill_equals_uninterrupted_run(two_runs, tmp_path, target, checkpoint, log, whole_group):
+    reference = two_runs[0]
+    results, work = tmp_path / "results", tmp_path / "work"
+    copy_inputs(reference, results)
+    metrics = results / target / "metrics.json"
+    cmd = snakemake_cmd(work, results, metrics, cores=1)
+    ckpt = results / "checkpoints" / checkpoint
+
+    _kill_midway(cmd, ckpt, whole_group)
+    assert ckpt.exists()
+    assert not (results / target).exists() or not any((results / target).iterdir()), \
+        "a killed job left files in its output folder"
+
+    again = run(cmd)
+    if whole_group:
+        # Snakemake cannot tell a killed instance from a running one; it says how to proceed
+        assert again.returncode != 0
+        assert "Directory cannot be locked" in again.stdout + again.stderr
+        assert "--unlock" in again.stdout + again.stderr
+        assert not metrics.exists()
+        assert run(cmd[:-2] + ["--unlock", "--config", cmd[-1]]).returncode == 0
+        again = run(cmd)
+    assert again.returncode == 0, again.stderr[-4000:]
+    text = (results / "logs" / log).read_text()
+    assert re.search(rf"resumed from (checkpoint )?{re.escape(str(ckpt))} (after round|at epoch) [1-9]", text), \
+        text[-2000:]
+    assert_same_metrics(metrics, reference / target / "metrics.json", RESUME_VOLATILE)
+    for name in ("assignment.npz", "rounds.npz"):
+        if (reference / target / name).exists():
+            assert filecmp.cmp(results / target / name, reference / target / name, shallow=False)
+    if (reference / target / "model.pt").exists():
+        assert_same_weights(results / target / "model.pt", reference / target / "model.pt")
+    assert not ckpt.exists(), "the checkpoint of a finished job is deleted"
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _failed(out: subprocess.CompletedProcess) -> str:
+    assert out.returncode != 0, out.stdout[-2000:]
+    return out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("changes,needle", [
+    ({"bogus": 1}, "config key (top level): unknown key(s) 'bogus'"),
+    ({"presto.epochs": "ten"}, "config key presto.epochs: 'ten' has the wrong type, expected integer"),
+    ({"datasets.digits.k": 1}, "config key datasets.digits.k: 1 is less than the minimum of 2"),
+    # max_train 300, K = 3: parts of 100 +- 150 would allow empty parts
+    ({"datasets.digits.leeway": 150}, "config key datasets.digits.leeway / datasets.digits.k: leeway 150 allows "
+                                      "empty parts for N=300, K=3 (N/K=100): use leeway <= 99"),
+    ({"table1.methods": ["presto", "kmeans"]},
+     "'kmeans' is not valid; valid values are: equal_kmeans, kmeans_pp, agglomerative, gmm, bgmm, learn_mlr, presto"),
+    ({"datasets.digits.source": "mnist"},
+     "'mnist' is not valid; valid values are: cifar10, svhn, pathmnist, dermamnist, digits, synthetic, npz"),
+    ({"coreset.fractions": [0.5, 1.5]}, "config key coreset.fractions.1: 1.5 is greater than or equal to the maximum of 1"),
+    ({"coreset.fractions": [0]}, "config key coreset.fractions.0: 0 is less than or equal to the minimum of 0"),
+], ids=["unknown-key", "wrong-type", "k-below-2", "infeasible-leeway", "unknown-method", "unknown-dataset",
+        "fraction-above-1", "fraction-0"])
+def test_bad_config_stops_before_anything_runs(tmp_path, changes, needle):
+    cfg = write_config(tmp_path / "bad.yaml", tiny_config(**changes))
+    results = tmp_path / "results"
+    text = _failed(run(snakemake_cmd(tmp_path / "work", results, config=cfg)))
+    assert needle in text, text[-3000:]
+    assert not results.exists()
+
+
+def _npz(path: Path, **arrays) -> Path:
+    np.savez(path, **arrays)
+    return path
+
+
+def _medmnist_like(n=(12, 4, 4), labels=None):
+    rng = np.random.default_rng(0)
+    out = {}
+    for split, m in zip(("train", "val", "test"), n):
+        out[f"{split}_images"] = rng.integers(0, 256, (m, 28, 28), dtype=np.uint8)
+        out[f"{split}_labels"] = (np.arange(m) % 3).reshape(-1, 1)
+    if labels is not None:
+        out["train_labels"] = labels
+    return out
+
+
+@pytest.fixture(scope="module")
+def data_faults(tmp_path_factory):
+    """One Snakemake run (--keep-going) over six datasets, each with one fault in its input."""
+    tmp = tmp_path_factory.mktemp("data_faults")
+    raw = tmp / "raw"
+    (raw / "dermamnist").mkdir(parents=True)
+    (raw / "dermamnist" / "dermamnist.npz").write_bytes(b"not the official file" * 10)
+    good = _medmnist_like()
+    whole = _npz(tmp / "whole.npz", **good).read_bytes()
+    (tmp / "truncated.npz").write_bytes(whole[: len(whole) // 2])
+    _npz(tmp / "nokeys.npz", **{k: v for k, v in good.items() if k != "val_labels"})
+    _npz(tmp / "counts.npz", **dict(good, test_labels=good["test_labels"][:-1]))
+    _npz(tmp / "labels.npz", **_medmnist_like(labels=np.array([0, 1, 2, -1] * 3)))
+    image = {"cut": "layer1", "k": 3, "init": "kmeans_pp", "leeway": 0, "epsilon": 0.0}
+    datasets = {
+        "offline": dict(image, source="pathmnist"),
+        "badsum": dict(image, source="dermamnist"),
+        **{name: dict(image, source="npz", path=str(tmp / f"{name}.npz"))
+           for name in ("truncated", "nokeys", "counts", "labels")},
+    }
+    cfg = tiny_config(datasets=datasets, data_root=str(raw))
+    results = tmp / "results"
+    targets = [results / "data" / name / "prepared.npz" for name in datasets]
+    out = run(snakemake_cmd(tmp / "work", results, *targets, config=write_config(tmp / "faults.yaml", cfg),
+                            extra=["--keep-going"]))
+    assert out.returncode != 0
+    return results, out.stdout + out.stderr, raw
+
+
+@pytest.mark.parametrize("name,needle", [
+    ("offline", "dataset 'pathmnist': 1 raw file(s) missing and downloads are off. Fetch pathmnist.npz from "
+                "https://zenodo.org/records/10519652/files/pathmnist.npz?download=1 -> put it at "
+                "{raw}/pathmnist/pathmnist.npz"),
+    ("badsum", "checksum mismatch for {raw}/dermamnist/dermamnist.npz: expected md5 "),
+    ("truncated", "truncated.npz as an npz file"),
+    ("nokeys", "nokeys.npz lacks key(s) val_labels"),
+    ("counts", "counts.npz: test_images holds 4 images but test_labels holds 3 labels"),
+    ("labels", "labels.npz: train_labels has negative labels (min -1)"),
+], ids=["missing-offline", "checksum-mismatch", "truncated", "missing-keys", "count-mismatch", "label-range"])
+def test_bad_data_fails_with_a_message_and_no_output(data_faults, name, needle):
+    results, text, raw = data_faults
+    needle = needle.format(raw=raw)
+    assert needle in text, text[-4000:]
+    log = (results / "logs" / "download_data" / f"{name}.log").read_text()
+    assert needle in log
+    folder = results / "data" / name
+    assert not folder.exists() or not any(folder.iterdir()), f"{name}: files left in {folder}"
+
+
+def _last_error(log: Path) -> str:
+    """The exception line a failed job wrote last to its log."""
+    lines = [ln for ln in log.read_text().splitlines() if re.match(r"^[\w.]*(Error|Exception)\b", ln)]
+    return lines[-1] if lines else ""
+
+
+def test_non_finite_losses_and_unsafe_checkpoint_stop_the_job(two_runs, tmp_path):
+    """lr = 1e30 overflows the weights; a checkpoint holding pickled code is refused, never executed."""
+    results = tmp_path / "results"
+    copy_inputs(two_runs[0], results)
+    marker = tmp_path / "executed"
+
+    class Payload:  # what a tampered checkpoint would hold: unpickling it runs a command
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    evil = results / "checkpoints" / "table1" / "digits" / "k3" / "gmm" / "seed0.pt"
+    evil.parent.mkdir(parents=True)
+    torch.save({"model_state": Payload()}, evil)
+    cfg = write_config(tmp_path / "nan.yaml", tiny_config(**{"presto.lr": 1e30, "synthetic.lr": 1e30,
+                                                             "compress.lr": 1e30, "coreset.lr": 1e30}))
+    jobs = {  # target -> (log, what the user must read)
+        DIGITS_RUN.format(method="presto"): ("train_table1/digits/k3/presto/seed0.log",
+                                             "FloatingPointError: [digits presto seed 0] round 1: non-finite training "
+                                             "loss nan at epoch 1, step 2; lower the learning rate"),
+        DIGITS_RUN.format(method="equal_kmeans"): ("train_table1/digits/k3/equal_kmeans/seed0.log",
+                                                   "FloatingPointError: [digits equal_kmeans seed 0] round 1: non-finite "
+                                                   "training loss nan at epoch 1, step 2; lower the learning rate"),
+        DIGITS_RUN.format(method="gmm"): ("train_table1/digits/k3/gmm/seed0.log",
+                                          f"CheckpointError: refusing to load {evil}: it holds Python objects other than "
+                                          f"tensors and plain containers (Trying to load unsupported GLOBAL posix.system"),
+        "synthetic/synthetic/seed0": ("synthetic_experiment/synthetic/seed0.log",
+                                      "FloatingPointError: dataset synthetic, method presto (linear SVMs), seed 0: "
+                                      "[synthetic] round 1: non-finite training loss inf at epoch 1, step 2"),
+    }
+    # stages whose message does not yet name the dataset (see test docstring of the xfail below)
+    pending = {
+        "compress/digits/guide/teacher/seed0": ("train_guide/digits/teacher/seed0.log", ("digits", "teacher", "epoch 1")),
+        "coreset/digits/craig/f0.5/seed0": ("train_coreset/digits/craig/seed0.log", ("digits", "craig", "epoch 1")),
+    }
+    targets = [results / t / "metrics.json" for t in [*jobs, *pending]]
+    text = _failed(run(snakemake_cmd(tmp_path / "work", results, *targets, config=cfg, extra=["--keep-going"])))
+    for target, (log, needle) in jobs.items():
+        assert needle in _last_error(results / "logs" / log), _last_error(results / "logs" / log)
+        assert needle.split(": ", 1)[1] in text  # also on Snakemake's stderr
+    assert not marker.exists(), "the checkpoint's pickled code was executed"
+    for t in targets:
+        assert not t.parent.exists() or not any(t.parent.iterdir()), f"files left in {t.parent}"
+    unnamed = {}
+    for target, (log, words) in pending.items():
+        err = _last_error(results / "logs" / log)
+        assert err.startswith("FloatingPointError:") and "non-finite training loss" in err, err
+        if not all(w in err for w in words):
+            unnamed[target] = err
+    if unnamed:
+        pytest.xfail(f"these stages' non-finite-loss errors do not name dataset, method and epoch yet: {unnamed}")
+
+
+def test_nan_in_embeddings_names_dataset_method_and_round(two_runs, tmp_path):
+    results = tmp_path / "results"
+    copy_inputs(two_runs[0], results)
+    features = results / "embeddings" / "digits" / "features.npz"
+    with np.load(features) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["train_x"][7, 3, 2, 1] = np.nan
+    write_npz(features, **arrays)
+    jobs = {m: f"train_table1/digits/k3/{m}/seed0.log" for m in ("presto", "gmm")}
+    pending = {"compress/digits/guide/teacher/seed0": ("train_guide/digits/teacher/seed0.log", ("digits", "teacher")),
+               "coreset/digits/craig/f0.5/seed0": ("train_coreset/digits/craig/seed0.log", ("digits", "craig"))}
+    targets = [results / DIGITS_RUN.format(method=m) / "metrics.json" for m in jobs]
+    targets += [results / t / "metrics.json" for t in pending]
+    text = _failed(run(snakemake_cmd(tmp_path / "work", results, *targets, extra=["--keep-going"])))
+    for method, log in jobs.items():
+        needle = f"FloatingPointError: [digits {method} seed 0] before round 1: {features}: non-finite values in train_x"
+        assert needle in _last_error(results / "logs" / log), _last_error(results / "logs" / log)
+        assert needle.split(": ", 1)[1] in text
+    for t in targets:
+        assert not t.parent.exists() or not any(t.parent.iterdir())
+    unnamed = {}
+    for target, (log, words) in pending.items():
+        err = _last_error(results / "logs" / log)
+        assert f"{features}: non-finite values in train_x" in err, err
+        if not all(w in err.replace(str(features), "") for w in words):
+            unnamed[target] = err
+    if unnamed:
+        pytest.xfail(f"these stages' errors for non-finite embeddings do not name dataset and method yet: {unnamed}")
