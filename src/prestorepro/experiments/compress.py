@@ -501,12 +501,22 @@ def _header(name: str, dataset_cfg: Mapping, method: str, point: str, seed: int,
             "cut": feats.cut, "num_classes": feats.num_classes, "train_size": int(feats.train_x.shape[0])}
 
 
+@contextlib.contextmanager
+def _named_errors(prefix: str):
+    """Non-finite losses raised deep in a trainer name the dataset, method and seed of the job."""
+    try:
+        yield
+    except FloatingPointError as exc:
+        raise FloatingPointError(f"{prefix} {exc}") from exc
+
+
 def train_guide_job(features_npz: str, features_json: str, name: str, dataset_cfg: Mapping, role: str, settings: Mapping,
                     seed: int, device_name: str, out_model: str, out_metrics: str, checkpoint: str | None, log) -> dict:
     device = resolve_device(device_name)
     feats = load_features(features_npz, features_json)
     warm_up(device, feats.cut, feats.num_classes, feats.train_x.shape[1:])
-    model, m = train_guide(feats, role, settings, seed, device, checkpoint_path=checkpoint, log=log.info)
+    with _named_errors(f"[{name} {role} seed {seed}]"):
+        model, m = train_guide(feats, role, settings, seed, device, checkpoint_path=checkpoint, log=log.info)
     save_torch(out_model, {"state_dict": model.state_dict(), "cut": feats.cut, "widths": list(settings["widths"]),
                            "num_classes": feats.num_classes, "role": role})
     metrics = {**_header(name, dataset_cfg, role, "guide", seed, feats), **m,
@@ -525,8 +535,9 @@ def train_compress_job(features_npz: str, features_json: str, name: str, dataset
     target = resolve_target(point, dataset_cfg["source"], total, settings)
     log.info(f"{method} {point}: budget {target} parameters (PRESTO at K={dataset_cfg['k']}: {total})")
     warm_up(device, feats.cut, feats.num_classes, feats.train_x.shape[1:])
-    res = METHODS.get(method)(feats, target, settings, seed, device, guides=guide_models, checkpoint_path=checkpoint,
-                              log=log.info)
+    with _named_errors(f"[{name} {method} {point} seed {seed}]"):
+        res = METHODS.get(method)(feats, target, settings, seed, device, guides=guide_models,
+                                  checkpoint_path=checkpoint, log=log.info)
     rel = abs(res["num_parameters"] - target) / target
     if rel > settings["tolerance"]:
         raise ValueError(f"{method}: {res['num_parameters']} parameters miss the budget {target} by {rel:.1%} "
@@ -553,8 +564,9 @@ def presto_sequential_job(features_npz: str, features_json: str, assignment_npz:
     with np.load(assignment_npz) as z:
         assignment = z["train_assignment"].astype(np.int64)
     warm_up(device, feats.cut, feats.num_classes, feats.train_x.shape[1:])
-    res, _, _ = run_presto_sequential(feats, assignment, int(k), widths, presto, settings, seed, device,
-                                      checkpoint_path=checkpoint, log=log.info)
+    with _named_errors(f"[{name} presto k{k} seed {seed}]"):
+        res, _, _ = run_presto_sequential(feats, assignment, int(k), widths, presto, settings, seed, device,
+                                          checkpoint_path=checkpoint, log=log.info)
     t1 = read_json(table1_metrics)
     notes = (f"PRESTO, sequential mode: the Table-1 partition (K={k}, seed {seed}) retrained one component at a time "
              f"({settings['presto_epochs']} epochs each), only that component and its part on the device, then the "
