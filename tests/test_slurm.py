@@ -3,8 +3,9 @@
 `python -m pytest -m slurm` starts munged/slurmctld/slurmd with tests/slurm/cluster.sh (root, Debian 12,
 SLURM 22.05; the packages are installed if missing), runs a workflow once locally and once through
 sbatch, and checks that
-- every non-local job went through sbatch (squeue --states=all, SLURM's job-completion log and the
-  per-job logs), with the run time the profile asks for, and that no download ran on a compute node;
+- every non-local job went through sbatch (SLURM's job-completion log, squeue --states=all and the
+  per-job SLURM logs), with the run time the profile asks for, and that no download ran on a compute
+  node;
 - a retried job got `mem_mb` and `runtime` multiplied by its attempt number;
 - the metrics (every JSON under results/) equal the local run's, apart from the provenance timestamp
   (`created`), the commit and measured run times/memory (VOLATILE_KEYS, VOLATILE_SUFFIXES).
@@ -43,28 +44,17 @@ SLURM_RUN_TIMEOUT_S = int(os.environ.get("PRESTO_SLURM_TIMEOUT", "2400"))
 THREADS = min(2, os.cpu_count() or 1)
 
 # What legitimately differs between two runs of the same code and config: the provenance timestamp,
-# the commit (a checkout that gains commits while the test runs), measured times and memory.
-VOLATILE_KEYS = frozenset({"created", "git_commit", "seconds", "time_s"})
+# the commit (unknown in the copies the runs work in), measured times and the measured-memory blocks.
+VOLATILE_KEYS = frozenset({"created", "git_commit", "seconds", "time_s", "duration_s", "memory"})
 VOLATILE_SUFFIXES = ("_seconds", "_mib")
 
-SUBMITTED = re.compile(r"Job \d+ has been submitted with SLURM jobid (\d+)")
+# "Job 7 has been submitted with SLURM jobid 2 (log: <run>/.snakemake/slurm_logs/rule_<rule>/<wildcards>/2.log)."
+SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+) \(log: (\S+?)\)")
 
 
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
-def minutes(limit: str) -> float:
-    """squeue's %l ('30:00', '4:00:00', '1-02:00:00', 'UNLIMITED') in minutes."""
-    if limit == "UNLIMITED":
-        return math.inf
-    days, _, clock = limit.rpartition("-")
-    parts = [int(p) for p in clock.split(":")]
-    while len(parts) < 3:
-        parts.insert(0, 0)
-    h, m, s = parts
-    return (int(days or 0) * 24 + h) * 60 + m + s / 60
-
-
 def megabytes(mem: str) -> int:
     """squeue's %m ('4000M', '8G') in MB."""
     scale = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024**2}[mem[-1]]
@@ -158,24 +148,31 @@ def run(cmd: list[str], cwd: Path, log: Path, env: dict[str, str], timeout: floa
     return text
 
 
-def squeue_jobs(env: dict[str, str]) -> dict[str, dict[str, str]]:
+def squeue_states(env: dict[str, str]) -> dict[str, str]:
+    """Job id -> state of every job slurmctld still remembers (MinJobAge)."""
     out = subprocess.run(
-        ["squeue", "--states=all", "--noheader", "--format=%i|%k|%T|%m|%l"],
+        ["squeue", "--states=all", "--noheader", "--format=%i|%T"],
         capture_output=True, text=True, env=env, timeout=30, check=True,
     ).stdout
-    jobs = {}
-    for line in out.splitlines():
-        jobid, comment, state, mem, limit = line.strip().split("|")
-        jobs[jobid] = {"comment": comment, "state": state, "mem": mem, "limit": limit}
-    return jobs
+    return dict(line.strip().split("|") for line in out.splitlines())
 
 
-def rule_of(comment: str, rules) -> str:
-    """Rule name from the plugin's job comment 'rule_<rule>' or 'rule_<rule>_wildcards_<...>'."""
-    for rule in sorted(rules, key=len, reverse=True):
-        if comment == f"rule_{rule}" or comment.startswith(f"rule_{rule}_wildcards_"):
-            return rule
-    raise AssertionError(f"SLURM job comment {comment!r} names none of the workflow's rules {sorted(rules)}")
+def completed_jobs() -> dict[str, dict[str, str]]:
+    """Job id -> fields of SLURM's job-completion log (JobCompType=jobcomp/filetxt): one line per job
+    that ended, kept however long ago it ended."""
+    records = {}
+    for line in (STATE / "jobcomp.log").read_text().splitlines():
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        records[fields["JobId"]] = fields
+    return records
+
+
+def granted_mb(record: dict[str, str]) -> int:
+    return megabytes(re.search(r"mem=([\d.]+[KMGT])", record["Tres"]).group(1))
+
+
+def granted_minutes(record: dict[str, str]) -> float:
+    return math.inf if record["TimeLimit"] == "UNLIMITED" else float(record["TimeLimit"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -278,10 +275,15 @@ def test_slurm_run_equals_local_run(name, tmp_path, slurm_env):
     copy_workflow(src, slurm_dir)
     snakemake = [sys.executable, "-m", "snakemake"]
 
-    run(snakemake + ["--profile", str(PROFILE_LOCAL), "--cores", str(THREADS)] + local_args,
-        local_dir, tmp_path / "local.log", slurm_env, timeout=SLURM_RUN_TIMEOUT_S)
+    def env_for(copy: Path) -> dict[str, str]:
+        # each run imports the package from its own copy, so both run the code as it was at the start
+        if not (copy / "src").is_dir():
+            return slurm_env
+        return dict(slurm_env, PYTHONPATH=os.pathsep.join(filter(None, [str(copy / "src"), os.environ.get("PYTHONPATH")])))
 
-    jobs_before = set(squeue_jobs(slurm_env))
+    run(snakemake + ["--profile", str(PROFILE_LOCAL), "--cores", str(THREADS)] + local_args,
+        local_dir, tmp_path / "local.log", env_for(local_dir), timeout=SLURM_RUN_TIMEOUT_S)
+
     log = run(
         ["timeout", "-s", "KILL", str(SLURM_RUN_TIMEOUT_S)] + snakemake + [
             "--profile", str(PROFILE_SLURM),
@@ -292,49 +294,58 @@ def test_slurm_run_equals_local_run(name, tmp_path, slurm_env):
             # the node has THREADS CPUs; sbatch rejects a job asking for more
             "--max-threads", str(THREADS),
         ] + slurm_args,
-        slurm_dir, tmp_path / "slurm.log", slurm_env, timeout=SLURM_RUN_TIMEOUT_S + 60,
+        slurm_dir, tmp_path / "slurm.log", env_for(slurm_dir), timeout=SLURM_RUN_TIMEOUT_S + 60,
     )
 
     # --- the jobs went through sbatch --------------------------------------------------------
     submitted = SUBMITTED.findall(log)
     assert submitted, "no job was submitted to SLURM"
-    jobs = squeue_jobs(slurm_env)
-    assert not set(submitted) & jobs_before
-    missing = [j for j in submitted if j not in jobs]
-    assert not missing, f"SLURM jobs {missing} are unknown to squeue (MinJobAge too short?)"
+    records = completed_jobs()
+    for jobid, _ in submitted:
+        assert jobid in records, f"SLURM job {jobid} is missing from the job-completion log"
+        assert records[jobid]["WorkDir"] == str(slurm_dir), records[jobid]
+    # the jobs squeue still remembers (MinJobAge) agree with the completion log; the last one is there
+    states = squeue_states(slurm_env)
+    assert submitted[-1][0] in states
+    assert all(states[j] == records[j]["JobState"] for j, _ in submitted if j in states)
+
+    # one group of attempts per job, told apart by the directory of its SLURM log: rule_<rule>/<wildcards>
+    attempts = collections.defaultdict(list)
+    for jobid, slurm_log in submitted:
+        assert Path(slurm_log).is_file(), f"SLURM log {slurm_log} of job {jobid} is missing"
+        attempts[Path(slurm_log).parent].append(jobid)
     stats = job_stats(log)
     local_rules = set(re.findall(r"^localrule (\w+):", without_dumped_logs(log), re.M))
-    attempts = collections.defaultdict(list)  # job comment -> [jobid, ...] in submission order
-    for jobid in submitted:
-        attempts[jobs[jobid]["comment"]].append(jobid)
-    ran_on_slurm = collections.Counter(rule_of(comment, stats) for comment in attempts)
+
+    def rule_of(log_dir: Path) -> str:
+        part = next(p for p in log_dir.relative_to(slurm_dir / ".snakemake" / "slurm_logs").parts)
+        assert part.startswith("rule_") and part[5:] in stats, f"{log_dir} names no rule of {sorted(stats)}"
+        return part[5:]
+
+    ran_on_slurm = collections.Counter(rule_of(d) for d in attempts)
     expected = collections.Counter({r: n for r, n in stats.items() if r not in local_rules})
     assert ran_on_slurm == expected, f"jobs on SLURM {dict(ran_on_slurm)} != non-local jobs {dict(expected)}"
     assert not local_rules & set(ran_on_slurm)
     downloads_on_slurm = [r for r in ran_on_slurm if r.startswith("download")]
     assert not downloads_on_slurm, f"{downloads_on_slurm} ran on compute nodes; they must be localrules"
 
-    completion_log = (STATE / "jobcomp.log").read_text()
     per_rule = yaml.safe_load((PROFILE_SLURM / "config.yaml").read_text()).get("set-resources") or {}
-    for comment, ids in attempts.items():
-        rule = rule_of(comment, stats)
+    for log_dir, ids in attempts.items():
+        rule = rule_of(log_dir)
         *failed, last = ids
-        assert jobs[last]["state"] == "COMPLETED", f"{comment}: last SLURM job {last} is {jobs[last]}"
-        assert all(jobs[j]["state"] == "FAILED" for j in failed), [jobs[j] for j in failed]
-        assert re.search(rf"^JobId={last} .*JobState=COMPLETED", completion_log, re.M)
-        job_log = slurm_dir / ".snakemake" / "slurm_logs" / f"rule_{rule}"
-        assert list(job_log.rglob(f"{last}.log")), f"no SLURM log {last}.log under {job_log}"
+        assert records[last]["JobState"] == "COMPLETED", f"{log_dir}: last SLURM job is {records[last]}"
+        assert all(records[j]["JobState"] == "FAILED" for j in failed), [records[j] for j in failed]
+        first = records[ids[0]]
         for attempt, jobid in enumerate(ids, start=1):
             if rule in per_rule:
                 # set-resources win over the rule's own resources: the profile's values reached sbatch
-                assert minutes(jobs[jobid]["limit"]) == pytest.approx(profile_value(rule, "runtime", attempt)), (
-                    rule, attempt, jobs[jobid])
-                assert megabytes(jobs[jobid]["mem"]) >= profile_value(rule, "mem_mb", attempt) - 1
+                assert granted_minutes(records[jobid]) == pytest.approx(profile_value(rule, "runtime", attempt)), (
+                    rule, attempt, records[jobid])
+                assert granted_mb(records[jobid]) >= profile_value(rule, "mem_mb", attempt) - 1
             # a retry asks for `attempt` times the memory and time of the first try (same input)
-            first = jobs[ids[0]]
-            assert megabytes(jobs[jobid]["mem"]) == pytest.approx(attempt * megabytes(first["mem"]), abs=1)
-            assert minutes(jobs[jobid]["limit"]) == pytest.approx(attempt * minutes(first["limit"]))
-    retried = [c for c, ids in attempts.items() if len(ids) > 1]
+            assert granted_mb(records[jobid]) == pytest.approx(attempt * granted_mb(first), abs=1)
+            assert granted_minutes(records[jobid]) == pytest.approx(attempt * granted_minutes(first))
+    retried = [str(d) for d, ids in attempts.items() if len(ids) > 1]
     assert bool(retried) == expect_retry, f"retried jobs: {retried}"
 
     # --- the results equal the local run's ----------------------------------------------------

@@ -16,7 +16,7 @@
 # variable removed from their environment, SLURM_CONF included, so they read the default location.
 #
 # The accounting database is deliberately absent: `sacct` does not work here, so the workflow must be
-# run with `--slurm-status-command squeue` (MinJobAge=600 keeps finished jobs visible to squeue) and
+# run with `--slurm-status-command squeue` (MinJobAge=3600 keeps finished jobs visible to squeue) and
 # `--slurm-no-account`. Finished jobs are also appended to $PRESTO_SLURM_DIR/jobcomp.log.
 set -euo pipefail
 
@@ -96,8 +96,9 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 ReturnToService=2
-# squeue (the status command without accounting) only sees jobs younger than MinJobAge seconds
-MinJobAge=600
+# squeue (the status command without accounting) only sees jobs that ended less than MinJobAge
+# seconds ago: keep them for the length of a test run
+MinJobAge=3600
 # a job without --mem must not take the whole node
 DefMemPerCPU=1000
 StateSaveLocation=$STATE/ctld
@@ -127,7 +128,8 @@ up() {
         echo "export SLURM_CONF=$CONF"
         return 0
     fi
-    [[ ! -s $PIDS ]] || die "$PIDS lists daemons that are no longer all running; run '$0 down' first"
+    # left over from a cluster that died: stop whichever of its recorded daemons still run
+    if [[ -s $PIDS ]]; then down; fi
     install_packages
     # a fresh cluster: no jobs or node states carried over from an earlier `up`
     rm -rf "$STATE/ctld" "$STATE/slurmd"
