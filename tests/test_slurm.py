@@ -11,7 +11,7 @@ sbatch, and checks that
   (`created`), the commit and measured run times/memory (VOLATILE_KEYS, VOLATILE_SUFFIXES).
 The daemons the fixture started are stopped by their PIDs afterwards.
 
-Two workflows: `toy` (tests/slurm/toy, four rules in seconds, with one rule that fails on its first
+Two workflows: `toy` (tests/slurm/toy, five rules in seconds, with one rule that fails on its first
 attempt) and `main` (the repository's own workflow with its embedded default config).
 
 The tests without the slurm marker check the profile files themselves and run in the default suite.
@@ -56,7 +56,7 @@ SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+) \(log: (\S+?)
 # helpers
 # ----------------------------------------------------------------------------------------------
 def megabytes(mem: str) -> int:
-    """squeue's %m ('4000M', '8G') in MB."""
+    """A SLURM memory amount ('4000M', '8G') in MB."""
     scale = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024**2}[mem[-1]]
     return round(float(mem[:-1]) * scale)
 
