@@ -444,8 +444,11 @@ def run_coreset(data: CoresetData, spec: CoresetSpec, *, device: torch.device | 
             rows, weights = (all_rows, None) if full_epoch else subset
             _sync(device)
             t0 = time.perf_counter()
-            loss = _train_epoch(model, opt, data.train_x, data.train_y, rows, weights, batch_size,
-                                float(cfg["l2"]), gen)
+            try:
+                loss = _train_epoch(model, opt, data.train_x, data.train_y, rows, weights, batch_size,
+                                    float(cfg["l2"]), gen)
+            except FloatingPointError as exc:
+                raise FloatingPointError(f"{spec.method} f={spec.fraction:g} seed {spec.seed}] epoch {epoch}: {exc}") from exc
             _sync(device)
             dt = time.perf_counter() - t0
             seconds["training"] += dt
@@ -526,7 +529,10 @@ def train_coreset(features_npz: str, features_json: str, dataset_name: str, data
     for (label, fraction), out in zip(fractions.items(), out_metrics):
         spec = CoresetSpec(method=method, fraction=float(fraction), seed=int(seed), widths=widths, cfg=cfg)
         ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"f{label}.pt"
-        res = run_coreset(data, spec, device=device, log=log.info, checkpoint_path=ckpt)
+        try:
+            res = run_coreset(data, spec, device=device, log=log.info, checkpoint_path=ckpt)
+        except FloatingPointError as exc:
+            raise FloatingPointError(f"[{dataset_name} {exc}") from exc
         metrics = {"dataset": dataset_name, "source": dataset_cfg["source"], "k": int(dataset_cfg["k"]),
                    "fraction_label": label, **res,
                    "provenance": provenance({"coreset": cfg, "components": config["components"],
