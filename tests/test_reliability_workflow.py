@@ -41,7 +41,8 @@ TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 #   selection_training_ratio   of two of them;
 #   memory, training_mib,      measured memory (compress: the memory ledger, also copied into the
 #   inference_mib, peak_memory students' "guides"; coreset: the peak-memory probe).
-VOLATILE = {"created", "seconds", "train_seconds", "time_s", "selection_training_ratio",
+# git_commit: provenance, not a result (it gains "-dirty" or a new hash if the checkout changes mid-test)
+VOLATILE = {"created", "git_commit", "seconds", "train_seconds", "time_s", "selection_training_ratio",
             "memory", "training_mib", "inference_mib", "peak_memory"}
 # ... and between a resumed run and an uninterrupted one, also the epoch the run resumed from.
 RESUME_VOLATILE = VOLATILE | {"resumed_from_epoch"}
