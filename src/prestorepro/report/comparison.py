@@ -60,7 +60,7 @@ def _difference(row: Row) -> str:
     if isinstance(row.ours, str) or isinstance(row.paper, str):
         return "same" if str(row.ours) == str(row.paper) else "differs"
     d = float(row.ours) - float(row.paper)
-    text = f"{d:+.{row.decimals}f}" if row.decimals else f"{d:+.0f}"
+    text = f"{d:+.{row.decimals}f}"
     if row.relative and float(row.paper) != 0:
         text += f" ({100 * d / float(row.paper):+.2f}%)"
     return text

@@ -105,6 +105,10 @@ def fig7_k_sweep(df, stem: str | Path, formats: Sequence[str] = ("png", "pdf")) 
     return save_figure(fig, stem, formats)
 
 
+# legends under their panel, so they never hide a curve
+_BELOW = {"fontsize": 8, "loc": "upper center", "bbox_to_anchor": (0.5, -0.2), "ncol": 2, "frameon": False}
+
+
 def presto_rounds(runs: Sequence[tuple[int, list[dict]]], bounds: tuple[int, int] | None, title: str,
                   stem: str | Path, formats: Sequence[str] = ("png", "pdf")) -> list[str]:
     """Algorithm 1 round by round: (a) the objective G (SPEC §4 step 5) per round, one curve per
@@ -116,7 +120,7 @@ def presto_rounds(runs: Sequence[tuple[int, list[dict]]], bounds: tuple[int, int
     ``runs``: (seed, history) pairs, history as stored in the metrics file (round, objective,
     accepted, part_sizes, moves); ``bounds``: the integer size bounds, None when unconstrained."""
     synthetic = all("err_s_normalised" in e and "accuracy" in e for _, h in runs for e in h)
-    fig, axes = plt.subplots(1, 4 if synthetic else 3, figsize=(18 if synthetic else 13.5, 3.8))
+    fig, axes = plt.subplots(1, 4 if synthetic else 3, figsize=(18 if synthetic else 13.5, 4.6))
     rounds = max(len(h) for _, h in runs)
     r = np.arange(1, rounds + 1)
 
@@ -144,7 +148,7 @@ def presto_rounds(runs: Sequence[tuple[int, list[dict]]], bounds: tuple[int, int
     axes[0].set_xlabel("round r")
     axes[0].set_ylabel("objective G = Σ losses + λ Σ‖θ_k‖²")
     axes[0].set_title("(a) objective per round", fontsize=10)
-    axes[0].legend(fontsize=8, loc="best", framealpha=0.7)
+    axes[0].legend(**_BELOW)
 
     seed0, h0 = runs[0]
     sizes = np.array([e["part_sizes"] for e in h0])
@@ -158,13 +162,13 @@ def presto_rounds(runs: Sequence[tuple[int, list[dict]]], bounds: tuple[int, int
     axes[1].set_xlabel("round r")
     axes[1].set_ylabel("part size |S_k| (points)")
     axes[1].set_title(f"(b) part sizes, seed {seed0}", fontsize=10)
-    axes[1].legend(fontsize=8, ncol=2)
+    axes[1].legend(**_BELOW)
 
     band(axes[2], stacked("moves"), COLORS[1], f"mean ± std over {len(runs)} seed(s)")
     axes[2].set_xlabel("round r")
     axes[2].set_ylabel("points moved to another part")
     axes[2].set_title("(c) moves proposed by the assignment step", fontsize=10)
-    axes[2].legend(fontsize=8)
+    axes[2].legend(**_BELOW)
     if synthetic:
         band(axes[3], 100 * stacked("accuracy"), COLORS[2], "training accuracy (%)")
         axes[3].set_ylabel("training accuracy (%)", color=COLORS[2])
@@ -174,7 +178,7 @@ def presto_rounds(runs: Sequence[tuple[int, list[dict]]], bounds: tuple[int, int
         axes[3].set_xlabel("round r")
         axes[3].set_title("(d) accuracy and Err_S per round", fontsize=10)
         lines = axes[3].get_legend_handles_labels(), err.get_legend_handles_labels()
-        axes[3].legend(lines[0][0] + lines[1][0], lines[0][1] + lines[1][1], fontsize=8, loc="center right")
+        axes[3].legend(lines[0][0] + lines[1][0], lines[0][1] + lines[1][1], **_BELOW)
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
