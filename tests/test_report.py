@@ -109,14 +109,14 @@ def test_synthetic_frame_boxes_counts_and_differences():
                                                           "train_accuracy_assigned", "test_accuracy_gated")},
                "rounds_run": {"mean": 50.0, "std": 0.0}}
     df = tables.synthetic_frame(summary, x, group).set_index("quantity")
-    assert df.loc["points |D|", "ours"] == 20 and df.loc["points |D|", "difference"] == 20 - 20000
-    assert df.loc["|S*_3|", "ours"] == 5 and df.loc["|S*_3|", "paper"] == 5000
+    assert df.loc["points in D", "ours"] == 20 and df.loc["points in D", "difference"] == 20 - 20000
+    assert df.loc["points in S*_3", "ours"] == 5 and df.loc["points in S*_3", "paper"] == 5000
     assert df.loc["S*_2 x1 min", "ours"] == pytest.approx(round(x[5:10, 0].min(), 4))
     assert df.loc["S*_2 x1 min", "paper"] == -0.87 and df.loc["S*_4 x2 max", "paper"] == 0.04
     assert df.loc["last round (paper: last snapshot)", "difference"] == 0.0
     assert pd.isna(df.loc["Err_S / pairs, final", "paper"])
     assert df.loc["test accuracy (%) gated, final", "ours"] == 50.0  # fractions become percentages
-    assert df.loc["Err_S / pairs, final", "seeds"] == 2 and pd.isna(df.loc["|S*_1|", "seeds"])
+    assert df.loc["Err_S / pairs, final", "seeds"] == 2 and pd.isna(df.loc["points in S*_1", "seeds"])
 
 
 def test_write_table_formats(tmp_path):
@@ -226,3 +226,19 @@ def test_presto_rounds_adds_accuracy_and_err_s_for_the_synthetic_history(monkeyp
     np.testing.assert_allclose(np.asarray(axes[3].containers[0].lines[0].get_ydata(), float), [60, 70, 80])
     np.testing.assert_allclose(np.asarray(axes[4].containers[0].lines[0].get_ydata(), float), [0.3, 0.2, 0.1])
     assert "%" in axes[3].get_ylabel() and "Err_S" in axes[4].get_ylabel()
+
+
+def test_table5_comparison_lists_app_b3_once_and_escapes_pipes(tmp_path):
+    cfg = load_config(ROOT / "config" / "config.yaml")
+    images = {n: d for n, d in cfg["datasets"].items() if d["source"] != "synthetic"}
+    df, _ = tables.table5_frame(images, cfg["presto"], cfg["synthetic"])
+    df.to_csv(tmp_path / "table5.csv", index=False)
+    sections = comparison_sections({"table5": str(tmp_path / "table5.csv")}, {}, {"digits": "digits"})
+    rows = [r for _, _, rs in sections for r in rs]
+    shared = {r.quantity: (r.paper, r.ours) for r in rows if r.dataset == "every dataset"}
+    assert shared["rounds (App. B.3)"] == (30, cfg["presto"]["rounds"])
+    assert shared["lam (App. B.3)"] == (0.0001, cfg["presto"]["lam"]) and len(shared) == 5
+    assert [r.paper for r in rows if r.dataset == "dermamnist" and r.quantity == "leeway"] == [500]
+    from prestorepro.report.comparison import Row
+    md = render([("t", "", [Row("d", "a|b", 1.0, 2.0)])], {})
+    assert "| d | a\\|b | 1.00 | 2.00 | +1.00 |" in md

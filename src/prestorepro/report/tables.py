@@ -254,10 +254,11 @@ def synthetic_frame(summary: Mapping, x: np.ndarray, group: np.ndarray) -> pd.Da
     experiment's first- and last-round accuracy and Err_S (mean ± std over seeds).
 
     ``x`` (N, 2) and ``group`` (N,) are all points of every split; ``summary`` is summary.json."""
-    rows = [{"quantity": "points |D|", "ours": float(len(x)), "paper": float(SYNTHETIC["points"])}]
+    rows = [{"quantity": "points in D", "ours": float(len(x)), "paper": float(SYNTHETIC["points"])}]
     sizes = np.bincount(group)
     for k, size in enumerate(sizes):
-        rows.append({"quantity": f"|S*_{k + 1}|", "ours": float(size), "paper": float(SYNTHETIC["per_component"])})
+        rows.append({"quantity": f"points in S*_{k + 1}", "ours": float(size),
+                     "paper": float(SYNTHETIC["per_component"])})
     for k in range(len(sizes)):
         sel = group == k
         for axis, name in ((0, "x1"), (1, "x2")):
