@@ -107,7 +107,7 @@ def test_synthetic_frame_boxes_counts_and_differences():
     summary = {"seeds": 2, "runs": [],
                **{k: {"mean": 0.5, "std": 0.1} for k in ("initial_err_s_normalised", "err_s_normalised",
                                                           "train_accuracy_assigned", "test_accuracy_gated")},
-               "rounds_run": {"mean": 50.0, "std": 0.0}}
+               "rounds_run": {"mean": 50.0, "std": 0.0}, "device": "cpu:x"}
     df = tables.synthetic_frame(summary, x, group).set_index("quantity")
     assert df.loc["points in D", "ours"] == 20 and df.loc["points in D", "difference"] == 20 - 20000
     assert df.loc["points in S*_3", "ours"] == 5 and df.loc["points in S*_3", "paper"] == 5000
@@ -117,6 +117,7 @@ def test_synthetic_frame_boxes_counts_and_differences():
     assert pd.isna(df.loc["Err_S / pairs, final", "paper"])
     assert df.loc["test accuracy (%) gated, final", "ours"] == 50.0  # fractions become percentages
     assert df.loc["Err_S / pairs, final", "seeds"] == 2 and pd.isna(df.loc["points in S*_1", "seeds"])
+    assert df.loc["Err_S / pairs, final", "device"] == "cpu:x" and pd.isna(df.loc["points in D", "device"])
 
 
 def test_write_table_formats(tmp_path):

@@ -218,8 +218,8 @@ def synthetic_rows(frames: Mapping[str, pd.DataFrame]) -> list[Row]:
             q = str(r["quantity"])
             count = q.startswith("points") or q.startswith("last round")
             rows.append(Row(name, q, paper, _value(r["ours"]), _value(r.get("ours_std")), _value(r.get("seeds")),
-                            device="none (from the generated data)" if not q.startswith("last round")
-                            else "see tables/synthetic_*.csv", decimals=0 if count else 2))
+                            device="none (from the generated data)" if _missing(_value(r.get("device")))
+                            else str(r["device"]), decimals=0 if count else 2))
     return rows
 
 

@@ -31,8 +31,10 @@ def make_params(feature_sidecars: dict, datasets: dict, widths, out_stem: str) -
 
 
 def summarize_synthetic(metric_files, out_json: str) -> None:
-    finals = [read_json(f)["final"] for f in metric_files]
-    summary = {"seeds": len(finals), "runs": finals}
+    metrics = [read_json(f) for f in metric_files]
+    finals = [m["final"] for m in metrics]
+    devices = sorted({m.get("provenance", {}).get("device", "unknown") for m in metrics})
+    summary = {"seeds": len(finals), "runs": finals, "device": ", ".join(devices)}
     for key in ("train_accuracy_assigned", "test_accuracy_gated", "err_s_normalised", "initial_err_s_normalised",
                 "rounds_run"):
         m, s = mean_std([f[key] for f in finals])

@@ -274,8 +274,9 @@ def synthetic_frame(summary: Mapping, x: np.ndarray, group: np.ndarray) -> pd.Da
                               ("rounds_run", "last round (paper: last snapshot)", 1)):
         rows.append({"quantity": label, "ours": scale * summary[key]["mean"], "ours_std": scale * summary[key]["std"],
                      "paper": float(SYNTHETIC["final_round"]) if key == "rounds_run" else None,
-                     "seeds": int(summary["seeds"])})  # the data rows do not depend on the seed
+                     "seeds": int(summary["seeds"]),  # the data rows do not depend on the seed
+                     "device": summary.get("device")})
     df = pd.DataFrame(rows)
     df["difference"] = df["ours"] - df["paper"]
-    df = df.round(4)[["quantity", "ours", "ours_std", "paper", "difference", "seeds"]]
+    df = df.round(4)[["quantity", "ours", "ours_std", "paper", "difference", "seeds", "device"]]
     return _int_columns(df, ["seeds"])
