@@ -279,6 +279,31 @@ def test_report_writes_table_and_figure(tmp_path):
         make_coreset_figure(files, "svhn", tmp_path / "fig2", ["png"])
 
 
+@pytest.mark.parametrize("span", [(1.3, 4.2), (0.8, 9.0), (0.3, 6.0), (2.0, 60.0), (0.05, 40.0), (0.3, 3000.0)])
+def test_time_axis_labels_do_not_overlap(span):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from prestorepro.report.coreset import log_time_axis
+
+    fig, ax = plt.subplots(figsize=(7.2, 4.6))
+    ax.plot(span, [50, 60], "o")
+    log_time_axis(ax)
+    fig.tight_layout()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    lo, hi = ax.get_xlim()
+    boxes = sorted(
+        (t.get_window_extent(renderer) for tick, t in
+         [(tk, tk.label1) for tk in ax.xaxis.get_major_ticks() + ax.xaxis.get_minor_ticks()]
+         if t.get_visible() and t.get_text() and lo <= tick.get_loc() <= hi),
+        key=lambda b: b.x0)
+    plt.close(fig)
+    assert len(boxes) >= 2, "the axis needs at least two labelled times"
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:])), [(b.x0, b.x1) for b in boxes]
+
+
 # -------------------------------------------------------------------------------------- workflow
 
 

@@ -1,5 +1,6 @@
 """Cheap regeneration (SPEC §9): after an edit to report code only, Snakemake plans only table and
-figure jobs and rebuilds them; after an edit to training code, it plans the training jobs again.
+figure jobs and rebuilds them; after an edit to config keys that only select runs (the Fig. 7 sweep,
+the method list), it retrains nothing; after an edit to training code, it plans the training jobs again.
 
 Runs the real workflow on a copy of the repository with a tiny configuration (tests/configs/tiny.yaml
 cut to two Table-1 methods and two rounds), so it takes a minute or two: marked slow.
@@ -102,7 +103,18 @@ def test_report_edit_rebuilds_only_reports_training_edit_retrains(tmp_path):
         assert p.stat().st_mtime > before, f"{p.name} was not rebuilt"
     assert {p: p.stat().st_mtime for p in trained} == trained_mtimes  # nothing retrained
 
-    # (b) training code: the Table-1 and synthetic training jobs are planned, the data and embedding are not
+    # (b) config keys that only choose which runs exist (the Fig. 7 sweep, the method order) re-run no
+    # training job: they are not among the training jobs' params
+    edited = _tiny_config(results)
+    edited["presto"]["k_sweep"] = [3]
+    edited["table1"]["methods"] = ["presto", "gmm"]
+    (repo / "tiny.yaml").write_text(yaml.safe_dump(edited))
+    plan = _planned(repo)
+    assert not {r for r in plan if r in TRAINING_RULES or r.startswith("train_")}, plan
+    (repo / "tiny.yaml").write_text(yaml.safe_dump(_tiny_config(results)))
+    assert _planned(repo) == {}
+
+    # (c) training code: the Table-1 and synthetic training jobs are planned, the data and embedding are not
     _append_comment(repo / "src" / "prestorepro" / "training" / "fused.py")
     plan = _planned(repo)
     assert plan.get("train_table1") == len(table1_runs) and plan.get("synthetic_experiment") == 1, plan

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -71,6 +72,20 @@ def test_failed_write_keeps_the_previous_file_and_leaves_no_temp(tmp_path):
     assert _leftovers(tmp_path) == []
     write_json(tmp_path / "metrics.json", {"b": [1, 2], "a": np.float64(0.5)})
     assert (tmp_path / "metrics.json").read_text() == '{\n  "a": 0.5,\n  "b": [\n    1,\n    2\n  ]\n}\n'
+
+
+def test_outputs_get_the_mode_of_an_ordinary_file(tmp_path):
+    """Results are shared on clusters: a written file is 0666 minus the umask, as open() would make it,
+    not mkstemp's private 0600."""
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "a.json", {"a": 1})
+        os.umask(0o007)
+        write_npz(tmp_path / "b.npz", a=np.arange(2))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "b.npz").stat().st_mode) == 0o660
 
 
 # ----------------------------------------------------------------------------- checkpoints and weights

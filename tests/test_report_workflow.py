@@ -82,3 +82,14 @@ def test_no_training_job_depends_on_report_code(tmp_path):
     assert reading_report and all(r.startswith(("make_", "summarize_")) for r in reading_report), reading_report
     report_rules = {rule for rule, _ in jobs if rule.startswith(("make_", "summarize_"))}
     assert report_rules == reading_report  # and every one of them does
+
+
+def test_table_and_figure_jobs_do_not_load_torch():
+    """Regenerating tables and figures must stay cheap: the report entry points (and the job-log helper
+    every adapter uses) import without torch; only the params table builds models."""
+    modules = ["prestorepro.jobs", "prestorepro.report.jobs", "prestorepro.report.compress",
+               "prestorepro.report.coreset", "prestorepro.report.figures", "prestorepro.report.tables"]
+    code = f"import sys\nfor m in {modules!r}: __import__(m)\nprint(sorted(m for m in sys.modules if m == 'torch'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

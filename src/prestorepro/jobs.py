@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-import torch
 
-from prestorepro.device import resolve_device
 from prestorepro.io import write_json, write_npz
 from prestorepro.provenance import provenance
 
@@ -48,6 +46,8 @@ def job_log(path: str | Path | None, name: str) -> Iterator[logging.Logger]:
 
 
 def set_threads(n: int) -> None:
+    import torch  # here, not at the top: the report jobs use job_log and need no torch
+
     torch.set_num_threads(max(1, int(n)))
 
 
@@ -102,6 +102,8 @@ def embed(prepared_npz: str, dataset_cfg: dict, config: dict, out_npz: str, out_
     from prestorepro.embed import build_trunk, extract_features
     from prestorepro.io import sha256_array
 
+    from prestorepro.device import resolve_device
+
     device = resolve_device(config["device"])
     emb = config["embedding"]
     data = load_prepared(prepared_npz)
@@ -137,6 +139,8 @@ def train_table1(features_npz: str, features_json: str, dataset_cfg: dict, confi
     from prestorepro.io import read_json
 
     label = f"{dataset_name} {method} seed {seed}".strip()
+    from prestorepro.device import resolve_device
+
     device = resolve_device(config["device"])
     side = read_json(features_json)
     try:
@@ -176,6 +180,8 @@ def synthetic(prepared_npz: str, config: dict, seed: int, out_metrics: str, out_
               checkpoint: str | None, log, *, dataset_name: str = "synthetic") -> dict:
     from prestorepro.data import load_prepared
     from prestorepro.experiments.synthetic import run_synthetic
+
+    from prestorepro.device import resolve_device
 
     device = resolve_device(config["device"])
     data = load_prepared(prepared_npz)

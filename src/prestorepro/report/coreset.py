@@ -123,6 +123,20 @@ def make_coreset_table(metric_files: Sequence[str | Path], out_stem: str | Path)
     return df
 
 
+def log_time_axis(ax) -> None:
+    """Log-scale x axis with plain-number labels at 1, 2 and 5 times each power of ten (only at the
+    powers when the data span two decades or more), so that labels never run into each other."""
+    from matplotlib import ticker
+
+    ax.set_xscale("log")
+    lo, hi = ax.get_xlim()
+    plain = ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    ax.xaxis.set_major_locator(ticker.LogLocator(base=10))
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_locator(ticker.LogLocator(base=10, subs=(2, 5)))
+    ax.xaxis.set_minor_formatter(plain if np.log10(hi / lo) < 2 else ticker.NullFormatter())
+
+
 def coreset_figure(df: pd.DataFrame, dataset: str, stem: str | Path,
                    formats: Sequence[str] = ("png", "pdf")) -> list[str]:
     """Test accuracy against selection + training time (log scale) for one dataset: one marker per
@@ -149,7 +163,7 @@ def coreset_figure(df: pd.DataFrame, dataset: str, stem: str | Path,
         ax.errorbar(r["total_s_mean"], r["accuracy_mean"], yerr=r["accuracy_std"],
                     xerr=r["selection_s_std"] + r["training_s_std"], fmt=MARKERS.get(r["method_key"], "o"),
                     color=c, ms=8 if r["method_key"] == "full" else 6, capsize=2, lw=0.8, alpha=0.9)
-    ax.set_xscale("log")
+    log_time_axis(ax)
     ax.set_xlabel("selection + training time (s, log scale)")
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3, which="both")

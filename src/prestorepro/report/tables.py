@@ -8,8 +8,6 @@ import numpy as np
 import pandas as pd
 
 from prestorepro.io import read_json, write_text
-from prestorepro.models.fused import FusedResNetTail
-from prestorepro.presto.gate import Gate
 from prestorepro.report.paper import (PARAMS, PRESTO_SHARED, SYNTHETIC, TABLE1, TABLE4, TABLE5, TRAIN_INCLUDES_VAL,
                                       paper_value)
 
@@ -100,6 +98,10 @@ def table1_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, list
 
 
 def component_parameters(cut: str, widths, num_classes: int, k: int) -> dict:
+    # imported here: building the models needs torch, which no other table or figure job loads
+    from prestorepro.models.fused import FusedResNetTail
+    from prestorepro.presto.gate import Gate
+
     model = FusedResNetTail(1, cut, widths, num_classes)
     per = model.num_parameters_per_component()
     gate = sum(p.numel() for p in Gate(k, num_classes).parameters())
