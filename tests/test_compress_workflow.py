@@ -280,6 +280,8 @@ def test_table2_numbers_are_mean_and_std_over_seeds(tmp_path):
     md = (tmp_path / "t2.md").read_text()
     assert "91.00 ± 1.00" in md and "CPU RSS" in md
     assert (tmp_path / "t2.csv").exists() and "91.00 ± 1.00" in (tmp_path / "t2.tex").read_text()
+    html = (tmp_path / "t2.html").read_text()  # the table the Snakemake report shows inline
+    assert "<table" in html and "91.00 ± 1.00" in html and "Table 2" in html
 
 
 def test_table2_refuses_mixed_memory_kinds_and_several_points(tmp_path):

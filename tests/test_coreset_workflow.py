@@ -273,6 +273,8 @@ def test_report_writes_table_and_figure(tmp_path):
     md = (tmp_path / "coreset.md").read_text()
     assert md.count("CRAIG") == 1 and "75.00 ± 5.00" in md and "accuracy_mean" not in md
     assert "tabular" in (tmp_path / "coreset.tex").read_text()
+    html = (tmp_path / "coreset.html").read_text()  # the table the Snakemake report shows inline
+    assert "<table" in html and html.count("CRAIG") == 1 and "75.00 ± 5.00" in html
     out = make_coreset_figure(files, "digits", tmp_path / "fig", ["png", "pdf"])
     assert [Path(p).stat().st_size > 1000 for p in out] == [True, True]
     with pytest.raises(ValueError, match="no coreset runs for dataset 'svhn'"):

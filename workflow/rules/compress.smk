@@ -218,8 +218,7 @@ rule make_table2:
         metrics=[f for d in IMAGE_DATASETS for f in compress_metrics(d, sweep=False)],
         code=CODE_REPORT_COMPRESS,
     output:
-        report(f"{R}/tables/table2.csv", caption="../report/table2.rst", category=CAT_COMPRESS),
-        expand(f"{R}/tables/table2.{{ext}}", ext=["md", "tex"]),
+        table_outputs(f"{R}/tables/table2", "../report/table2.rst", CAT_COMPRESS),
     params:
         stem=f"{R}/tables/table2",
     log:

@@ -110,8 +110,7 @@ rule make_coreset_table:
         metrics=[f for d in IMAGE_DATASETS for f in coreset_metrics(d)],
         code=CODE_CORESET_REPORT,
     output:
-        report(f"{R}/tables/coreset.csv", caption="../report/coreset_table.rst", category=CAT_CORESET),
-        expand(f"{R}/tables/coreset.{{ext}}", ext=["md", "tex"]),
+        table_outputs(f"{R}/tables/coreset", "../report/coreset_table.rst", CAT_CORESET),
     params:
         stem=f"{R}/tables/coreset",
     log:

@@ -140,7 +140,7 @@ def make_table2(metric_files: Iterable[str | Path], out_stem: str | Path) -> pd.
     df, notes = table2_frame(metric_files)
     write_table(df, out_stem, caption="Table 2: test accuracy (%) and peak training / inference memory (MiB) at "
                                       "PRESTO's parameter count, mean ± std over seeds; paper values beside",
-                notes=notes)
+                notes=notes, html=True)
     return df
 
 

@@ -118,7 +118,7 @@ def make_coreset_table(metric_files: Sequence[str | Path], out_stem: str | Path)
     df, notes = coreset_frame(metric_files)
     shown = df[DISPLAY_COLUMNS] if len(df) else df
     write_table(shown, out_stem, caption="Coreset baselines (SPEC §7): test accuracy, macro-F1, selection and "
-                "training time, peak memory; mean ± std over seeds", notes=notes)
+                "training time, peak memory; mean ± std over seeds", notes=notes, html=True)
     write_text(f"{out_stem}.csv", df.to_csv(index=False))
     return df
 
