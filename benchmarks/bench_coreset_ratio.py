@@ -31,19 +31,19 @@ import yaml
 
 from prestorepro.experiments.coreset import (
     CORESET_METHODS,
-    CoresetData,
     SelectionContext,
     _train_epoch,
     build_model,
     model_widths,
     subset_budget,
 )
+from prestorepro.features import Features
 from prestorepro.models.resnet_tail import CUT_CHANNELS, count_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def synthetic_data(n: int, n_eval: int, classes: int, cut: str, hw: int, seed: int, device) -> CoresetData:
+def synthetic_data(n: int, n_eval: int, classes: int, cut: str, hw: int, seed: int, device) -> Features:
     g = torch.Generator().manual_seed(seed)
     c = CUT_CHANNELS[cut]
     means = torch.randn(classes, c, hw, hw, generator=g) * 0.5
@@ -54,7 +54,7 @@ def synthetic_data(n: int, n_eval: int, classes: int, cut: str, hw: int, seed: i
         return x.to(device), y.to(device)
 
     (tx, ty), (vx, vy), (sx, sy) = split(n), split(n_eval), split(n_eval)
-    return CoresetData(train_x=tx, train_y=ty, val_x=vx, val_y=vy, test_x=sx, test_y=sy, num_classes=classes, cut=cut)
+    return Features(train_x=tx, train_y=ty, val_x=vx, val_y=vy, test_x=sx, test_y=sy, num_classes=classes, cut=cut)
 
 
 def main(argv: list[str] | None = None) -> dict:

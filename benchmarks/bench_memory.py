@@ -18,7 +18,6 @@ weights do not change the memory), only used.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
 

@@ -1,5 +1,4 @@
 """KD / DGKD losses and student width matching (paper §4.2, App. B.5)."""
-import math
 
 import pytest
 import torch

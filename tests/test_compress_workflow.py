@@ -15,7 +15,7 @@ import torch
 
 from prestorepro.compress.distill import match_student_widths, tail_parameter_count
 from prestorepro.experiments import compress as C
-from prestorepro.experiments.table1 import Features
+from prestorepro.features import Features
 from prestorepro.io import load_torch, read_json, save_torch, write_json, write_npz
 from prestorepro.models.fused import FusedResNetTail
 from prestorepro.presto.gate import gate_routes, mixture_predict

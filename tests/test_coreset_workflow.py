@@ -12,9 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from prestorepro.coreset import SELECTORS
-from prestorepro.experiments.coreset import (CORESET_METHODS, CoresetData, CoresetSpec, _train_epoch, build_model,
+from prestorepro.experiments.coreset import (CORESET_METHODS, CoresetSpec, _train_epoch, build_model,
                                              model_widths, presto_parameter_total, run_coreset, subset_budget,
                                              train_coreset)
+from prestorepro.features import Features
 from prestorepro.io import read_json, write_json
 from prestorepro.models.resnet_tail import count_parameters
 from prestorepro.report.coreset import coreset_frame, make_coreset_figure, make_coreset_table
@@ -42,7 +43,7 @@ def tiny_data(seed=0, n=60, classes=3):
         return means[y] + torch.randn(m, 64, 4, 4, generator=g), y
 
     (tx, ty), (vx, vy), (sx, sy) = split(n), split(24), split(24)
-    return CoresetData(tx, ty, vx, vy, sx, sy, num_classes=classes, cut="layer1")
+    return Features(tx, ty, vx, vy, sx, sy, num_classes=classes, cut="layer1")
 
 
 def run(method, fraction=0.3, seed=0, data=None, cfg=CFG, **kw):

@@ -4,12 +4,10 @@ Training comparisons run in float64: Adam's first steps are ~lr*sign(g), so a gr
 up to float32 rounding (a different but equally valid summation order in a grouped convolution)
 would otherwise move a weight by a different ~lr and hide real agreement behind noise.
 """
-import numpy as np
 import pytest
 import torch
 
 from prestorepro.models.fused import FusedLinearSVM, FusedResNetTail
-from prestorepro.models.resnet_tail import ResNetTail
 from prestorepro.training.fused import MaskedAdam, loss_matrix, train_components
 
 

@@ -64,7 +64,7 @@ def download(dataset_cfg: dict, data_root: str, allow_download: bool, manifest: 
 
 
 def prepare(dataset_cfg: dict, config: dict, out_npz: str, log) -> None:
-    from prestorepro.data import prepare_dataset, stratified_split, write_prepared
+    from prestorepro.data import prepare_dataset, write_prepared
 
     src = dataset_cfg["source"]
     opts: dict = {}
@@ -135,7 +135,8 @@ def train_table1(features_npz: str, features_json: str, dataset_cfg: dict, confi
                  dataset_name: str = "") -> dict:
     """One Table-1 run. Every error names the run as ``[<dataset> <method> seed <s>]`` and, for a
     non-finite value, the round (or "before round 1" for the embeddings)."""
-    from prestorepro.experiments.table1 import Features, RunSpec, run_method
+    from prestorepro.experiments.table1 import RunSpec, run_method
+    from prestorepro.features import Features
     from prestorepro.io import read_json
 
     label = f"{dataset_name} {method} seed {seed}".strip()

@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import math
 import time
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
@@ -81,7 +80,7 @@ from prestorepro.compress.pruning import (
     prune_to_budget,
 )
 from prestorepro.device import resolve_device
-from prestorepro.experiments.table1 import Features
+from prestorepro.features import Features
 from prestorepro.io import load_torch, read_json, save_torch, write_json
 from prestorepro.metrics import classification_metrics
 from prestorepro.models.fused import FusedResNetTail

@@ -77,6 +77,7 @@ from prestorepro.compress.distill import match_student_widths, tail_parameter_co
 from prestorepro.compress.memory import MemoryProbe
 from prestorepro.coreset import SELECTORS, SelectionSchedule, class_gradient_sums, last_layer_gradients
 from prestorepro.coreset.pbcs import fit_inner, outer_losses
+from prestorepro.features import Features
 from prestorepro.io import load_torch, read_json, save_torch, write_json
 from prestorepro.models.resnet_tail import ResNetTail, count_parameters
 from prestorepro.registry import Registry
@@ -87,34 +88,6 @@ Log = Callable[[str], Any]
 
 # ----------------------------------------------------------------------------------------------
 # data and model
-
-
-@dataclass
-class CoresetData:
-    """Embeddings of one dataset on the training device (float32 feature maps, int64 labels)."""
-
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    val_x: torch.Tensor
-    val_y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
-    num_classes: int
-    cut: str
-
-    @classmethod
-    def load(cls, path: str | Path, device: torch.device | str, num_classes: int, cut: str) -> "CoresetData":
-        # The same loading as experiments.table1.Features, kept here so that a coreset job does not
-        # import the clustering stack (k-means-constrained, ortools) that table1 pulls in.
-        t = {}
-        with np.load(path) as z:
-            for split in ("train", "val", "test"):
-                x = z[f"{split}_x"]
-                if not np.isfinite(x).all():
-                    raise FloatingPointError(f"{path}: non-finite values in {split}_x; re-run the embedding stage")
-                t[f"{split}_x"] = torch.from_numpy(x.astype(np.float32)).to(device)
-                t[f"{split}_y"] = torch.from_numpy(z[f"{split}_y"].astype(np.int64)).to(device)
-        return cls(**t, num_classes=int(num_classes), cut=cut)
 
 
 def presto_parameter_total(cut: str, widths, num_classes: int, k: int) -> int:
@@ -145,7 +118,7 @@ class SelectionContext:
     """What a method's selection sees: the current model, the data, the settings, a cache."""
 
     model: nn.Module
-    data: CoresetData
+    data: Features
     cfg: dict          # the resolved coreset config section
     device: torch.device
     cache: dict = field(default_factory=dict)
@@ -372,7 +345,7 @@ def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, 
     return mean
 
 
-def run_coreset(data: CoresetData, spec: CoresetSpec, *, device: torch.device | str, log: Log = lambda m: None,
+def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str, log: Log = lambda m: None,
                 checkpoint_path: str | Path | None = None,
                 on_epoch_end: Callable[[int], None] | None = None) -> dict:
     """Train one model on ``spec.method``'s subsets (see the module docstring); returns the metrics.
@@ -489,7 +462,7 @@ def run_coreset(data: CoresetData, spec: CoresetSpec, *, device: torch.device | 
     return result
 
 
-def warm_up(data: CoresetData, widths, device: torch.device | str, batch_size: int) -> None:
+def warm_up(data: Features, widths, device: torch.device | str, batch_size: int) -> None:
     """One throwaway training step and forward pass, so the first timed run of a process does not
     pay one-off costs (kernel selection, allocator growth) that later runs do not."""
     model = build_model(data.cut, widths, data.num_classes, 0, device)
@@ -520,7 +493,7 @@ def train_coreset(features_npz: str, features_json: str, dataset_name: str, data
     cfg = config["coreset"]
     device = resolve_device(config["device"])
     side = read_json(features_json)
-    data = CoresetData.load(features_npz, device, side["num_classes"], side["cut"])
+    data = Features.load(features_npz, device, side["num_classes"], side["cut"])
     widths = model_widths(data.cut, config["components"]["widths"], data.num_classes, dataset_cfg["k"])
     log.info(f"{dataset_name}: {data.train_y.numel()} training points, model widths {widths} "
              f"(PRESTO total {presto_parameter_total(data.cut, config['components']['widths'], data.num_classes, dataset_cfg['k'])})")

@@ -21,10 +21,12 @@ import numpy as np
 import torch
 
 from prestorepro.baselines.partition import PARTITIONERS, fit_partition
-from prestorepro.io import fingerprint, load_torch, save_torch
+from prestorepro.features import Features
+from prestorepro.io import save_torch
 from prestorepro.metrics import classification_metrics
 from prestorepro.models.fused import FusedResNetTail
-from prestorepro.presto.algorithm import PrestoSettings, run_presto
+from prestorepro.presto.algorithm import (PrestoSettings, matching_checkpoint, restore_training_state, run_key,
+                                          run_presto, training_state)
 from prestorepro.presto.gate import gate_routes, mixture_predict, train_gate
 from prestorepro.registry import Registry
 from prestorepro.training.fused import MaskedAdam, train_components
@@ -34,36 +36,6 @@ PAPER_NAMES = {
     "equal_kmeans": "Equal-KMeans", "kmeans_pp": "KMeans++", "agglomerative": "Agglomerative",
     "gmm": "GMM", "bgmm": "BGMM", "learn_mlr": "Learn-MLR", "presto": "PRESTO",
 }
-
-
-@dataclass
-class Features:
-    """Embeddings of one dataset on the training device."""
-
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    val_x: torch.Tensor
-    val_y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
-    num_classes: int
-    cut: str
-
-    @classmethod
-    def load(cls, path: str | Path, device: torch.device, num_classes: int, cut: str) -> "Features":
-        with np.load(path) as z:
-            arrays = {k: z[k] for k in z.files}
-        t = {}
-        for split in ("train", "val", "test"):
-            x = arrays[f"{split}_x"]
-            if not np.isfinite(x).all():
-                raise FloatingPointError(f"{path}: non-finite values in {split}_x; re-run the embedding stage")
-            t[f"{split}_x"] = torch.from_numpy(x.astype(np.float32)).to(device)
-            t[f"{split}_y"] = torch.from_numpy(arrays[f"{split}_y"].astype(np.int64)).to(device)
-        return cls(**t, num_classes=num_classes, cut=cut)
-
-    def flat(self, split: str) -> np.ndarray:
-        return getattr(self, f"{split}_x").reshape(len(getattr(self, f"{split}_x")), -1).cpu().numpy()
 
 
 @dataclass
@@ -133,23 +105,10 @@ def train_fixed_partition(model, feats: Features, assignment: np.ndarray, settin
     a = torch.as_tensor(assignment, dtype=torch.long, device=dev)
     opt = MaskedAdam(list(model.parameters()), model.k, lr=settings.lr)
     start, seconds = 1, 0.0
-    key = None
-    st = None
-    if checkpoint_path is not None:
-        cfg = {k: v for k, v in vars(settings).items() if k != "rounds"}
-        key = fingerprint(settings=cfg, x=feats.train_x, y=feats.train_y, assignment=a,
-                          generators=[g.get_state() for g in generators], model=dict(model.state_dict()))
-        if Path(checkpoint_path).exists():
-            st = load_torch(checkpoint_path, map_location=str(dev))
-            if st.get("run_key") != key:
-                log(f"[{label}] ignoring checkpoint {checkpoint_path}: it was written by a run with other "
-                    f"settings, data or seed; starting from round 1")
-                st = None
+    key = run_key(settings, feats.train_x, feats.train_y, a, generators, model) if checkpoint_path else None
+    st = matching_checkpoint(checkpoint_path, key, dev, log=log, label=label)
     if st is not None:
-        model.load_state_dict(st["model_state"])
-        opt.load_state_dict(st["opt_state"])
-        for g, s in zip(generators, st["generator_states"]):
-            g.set_state(s.cpu())
+        restore_training_state(st, model, opt, generators)
         start, seconds = int(st["round"]) + 1, float(st["seconds"])
         log(f"[{label}] resumed from checkpoint {checkpoint_path} after round {start - 1}")
     for r in range(start, settings.rounds + 1):
@@ -163,9 +122,8 @@ def train_fixed_partition(model, feats: Features, assignment: np.ndarray, settin
         seconds += info["train_seconds"]
         log(f"[{label}] round {r}/{settings.rounds}: last batch loss {info['last_loss']:.4f}")
         if checkpoint_path is not None:
-            save_torch(checkpoint_path, {"model_state": model.state_dict(), "opt_state": opt.state_dict(),
-                                         "generator_states": [g.get_state() for g in generators],
-                                         "round": r, "seconds": seconds, "run_key": key})
+            save_torch(checkpoint_path, {**training_state(model, opt, generators), "round": r, "seconds": seconds,
+                                         "run_key": key})
     return {"train": seconds}
 
 

@@ -218,16 +218,9 @@ def run_presto(
     # resumed run may extend): a stale checkpoint of a run with other settings, data, seed or initial
     # parameters is never spliced into this one
     key = run_key(settings, x, y, assignment, generators, model) if ckpt is not None else None
-    state = load_torch(ckpt, map_location=str(dev)) if ckpt is not None and ckpt.exists() else None
-    if state is not None and state.get("run_key") != key:
-        log(f"[{label}] ignoring checkpoint {ckpt}: it was written by a run with other settings, data or "
-            f"seed; starting from round 1")
-        state = None
+    state = matching_checkpoint(ckpt, key, dev, log=log, label=label)
     if state is not None:
-        model.load_state_dict(state["model_state"])
-        opt.load_state_dict(state["opt_state"])
-        for g, s in zip(generators, state["generator_states"]):
-            g.set_state(s.cpu())
+        restore_training_state(state, model, opt, generators)
         assignment = state["assignment"].to(dev)
         best = _Snapshot.from_dict(state["best"]) if state["best"] is not None else None
         G1_fixed = state["G1"]
@@ -249,8 +242,7 @@ def run_presto(
         if ckpt is None:
             return
         save_torch(ckpt, {
-            "model_state": model.state_dict(), "opt_state": opt.state_dict(),
-            "generator_states": [g.get_state() for g in generators], "assignment": assignment.cpu(),
+            **training_state(model, opt, generators), "assignment": assignment.cpu(),
             "best": best.to_dict() if best is not None else None, "G1": G1_fixed,
             "history_json": history, "per_round": [torch.from_numpy(a) for a in per_round],
             "streak": streak, "round": round_idx, "seconds": seconds, "finished": finished,
@@ -341,6 +333,34 @@ def run_key(settings: PrestoSettings, x: torch.Tensor, y: torch.Tensor, assignme
     cfg = {k: v for k, v in asdict(settings).items() if k != "rounds"}
     return fingerprint(settings=cfg, x=x, y=y, assignment=assignment,
                        generators=[g.get_state() for g in generators], model=dict(model.state_dict()))
+
+
+def matching_checkpoint(path: str | Path | None, key: str | None, device: torch.device | str, *,
+                        log: Callable[[str], None], label: str) -> dict | None:
+    """The checkpoint at ``path`` if the run with fingerprint ``key`` (``run_key``) wrote it. One of a run
+    with other settings, data or seed is ignored, with a log line, and the run starts from round 1."""
+    if path is None or not Path(path).exists():
+        return None
+    state = load_torch(path, map_location=str(device))
+    if state.get("run_key") != key:
+        log(f"[{label}] ignoring checkpoint {path}: it was written by a run with other settings, data or "
+            f"seed; starting from round 1")
+        return None
+    return state
+
+
+def training_state(model: FusedModule, opt: MaskedAdam, generators: Sequence[torch.Generator]) -> dict:
+    """What a per-round checkpoint must hold to continue training exactly where it stopped."""
+    return {"model_state": model.state_dict(), "opt_state": opt.state_dict(),
+            "generator_states": [g.get_state() for g in generators]}
+
+
+def restore_training_state(state: dict, model: FusedModule, opt: MaskedAdam,
+                           generators: Sequence[torch.Generator]) -> None:
+    model.load_state_dict(state["model_state"])
+    opt.load_state_dict(state["opt_state"])
+    for g, s in zip(generators, state["generator_states"]):
+        g.set_state(s.cpu())
 
 
 def settings_dict(settings: PrestoSettings) -> dict:

@@ -1,7 +1,6 @@
 """Report jobs: tables and figures from metrics files (called by workflow/scripts/make_*.py)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 

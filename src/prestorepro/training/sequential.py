@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from prestorepro.models.fused import FusedModule
-from prestorepro.training.fused import MaskedAdam, component_outputs, train_components
+from prestorepro.training.fused import MaskedAdam, train_components
 
 
 def train_components_sequential(

@@ -1,0 +1,44 @@
+"""The embedding stage's output loaded for training: float32 feature maps and int64 labels per split.
+
+A module of its own (numpy and torch only), so that every training stage loads features the same way
+without importing another stage's dependencies (Table 1 pulls in the clustering stack)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Features:
+    """Embeddings of one dataset on the training device."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    num_classes: int
+    cut: str
+
+    @classmethod
+    def load(cls, path: str | Path, device: torch.device | str, num_classes: int, cut: str) -> "Features":
+        t = {}
+        with np.load(path) as z:
+            for split in SPLITS:
+                x = z[f"{split}_x"]
+                if not np.isfinite(x).all():
+                    raise FloatingPointError(f"{path}: non-finite values in {split}_x; re-run the embedding stage")
+                t[f"{split}_x"] = torch.from_numpy(x.astype(np.float32)).to(device)
+                t[f"{split}_y"] = torch.from_numpy(z[f"{split}_y"].astype(np.int64)).to(device)
+        return cls(**t, num_classes=int(num_classes), cut=cut)
+
+    def flat(self, split: str) -> np.ndarray:
+        """One split's feature maps as a (n, features) array on the host (for the clustering baselines)."""
+        x = getattr(self, f"{split}_x")
+        return x.reshape(len(x), -1).cpu().numpy()
