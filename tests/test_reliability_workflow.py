@@ -413,12 +413,16 @@ def test_non_finite_losses_and_unsafe_checkpoint_stop_the_job(two_runs, tmp_path
                                       "FloatingPointError: dataset synthetic, method presto (linear SVMs), seed 0: "
                                       "[synthetic] round 1: non-finite training loss inf at epoch 1, step 2"),
     }
-    # stages whose message does not yet name the dataset (see test docstring of the xfail below)
-    pending = {
-        "compress/digits/guide/teacher/seed0": ("train_guide/digits/teacher/seed0.log", ("digits", "teacher", "epoch 1")),
-        "coreset/digits/craig/f0.5/seed0": ("train_coreset/digits/craig/seed0.log", ("digits", "craig", "epoch 1")),
+    # the compress and coreset stages: the job's dataset, method and seed, then the trainer's own words
+    named = {
+        "compress/digits/guide/teacher/seed0": ("train_guide/digits/teacher/seed0.log",
+                                                "FloatingPointError: [digits teacher seed 0] ",
+                                                ": non-finite training loss at epoch 1, step "),
+        "coreset/digits/craig/f0.5/seed0": ("train_coreset/digits/craig/seed0.log",
+                                            "FloatingPointError: [digits craig f=0.5 seed 0] epoch 1: ",
+                                            "non-finite training loss (nan) on "),
     }
-    targets = [results / t / "metrics.json" for t in [*jobs, *pending]]
+    targets = [results / t / "metrics.json" for t in [*jobs, *named]]
     text = _failed(run(snakemake_cmd(tmp_path / "work", results, *targets, config=cfg, extra=["--keep-going"])))
     for target, (log, needle) in jobs.items():
         assert needle in _last_error(results / "logs" / log), _last_error(results / "logs" / log)
@@ -426,14 +430,9 @@ def test_non_finite_losses_and_unsafe_checkpoint_stop_the_job(two_runs, tmp_path
     assert not marker.exists(), "the checkpoint's pickled code was executed"
     for t in targets:
         assert not t.parent.exists() or not any(t.parent.iterdir()), f"files left in {t.parent}"
-    unnamed = {}
-    for target, (log, words) in pending.items():
+    for target, (log, prefix, words) in named.items():
         err = _last_error(results / "logs" / log)
-        assert err.startswith("FloatingPointError:") and "non-finite training loss" in err, err
-        if not all(w in err for w in words):
-            unnamed[target] = err
-    if unnamed:
-        pytest.xfail(f"these stages' non-finite-loss errors do not name dataset, method and epoch yet: {unnamed}")
+        assert err.startswith(prefix) and words in err and "lower the learning rate" in err, err
 
 
 def test_nan_in_embeddings_names_dataset_method_and_round(two_runs, tmp_path):
@@ -445,10 +444,11 @@ def test_nan_in_embeddings_names_dataset_method_and_round(two_runs, tmp_path):
     arrays["train_x"][7, 3, 2, 1] = np.nan
     write_npz(features, **arrays)
     jobs = {m: f"train_table1/digits/k3/{m}/seed0.log" for m in ("presto", "gmm")}
-    pending = {"compress/digits/guide/teacher/seed0": ("train_guide/digits/teacher/seed0.log", ("digits", "teacher")),
-               "coreset/digits/craig/f0.5/seed0": ("train_coreset/digits/craig/seed0.log", ("digits", "craig"))}
+    # the other stages' jobs name dataset, method and seed as well
+    named = {"compress/digits/guide/teacher/seed0": ("train_guide/digits/teacher/seed0.log", "[digits teacher seed 0]"),
+             "coreset/digits/craig/f0.5/seed0": ("train_coreset/digits/craig/seed0.log", "[digits craig seed 0]")}
     targets = [results / DIGITS_RUN.format(method=m) / "metrics.json" for m in jobs]
-    targets += [results / t / "metrics.json" for t in pending]
+    targets += [results / t / "metrics.json" for t in named]
     text = _failed(run(snakemake_cmd(tmp_path / "work", results, *targets, extra=["--keep-going"])))
     for method, log in jobs.items():
         needle = f"FloatingPointError: [digits {method} seed 0] before round 1: {features}: non-finite values in train_x"
@@ -456,11 +456,7 @@ def test_nan_in_embeddings_names_dataset_method_and_round(two_runs, tmp_path):
         assert needle.split(": ", 1)[1] in text
     for t in targets:
         assert not t.parent.exists() or not any(t.parent.iterdir())
-    unnamed = {}
-    for target, (log, words) in pending.items():
+    for target, (log, prefix) in named.items():
         err = _last_error(results / "logs" / log)
-        assert f"{features}: non-finite values in train_x" in err, err
-        if not all(w in err.replace(str(features), "") for w in words):
-            unnamed[target] = err
-    if unnamed:
-        pytest.xfail(f"these stages' errors for non-finite embeddings do not name dataset and method yet: {unnamed}")
+        assert err == f"FloatingPointError: {prefix} before training: {features}: non-finite values in train_x; " \
+                      f"re-run the embedding stage", err

@@ -44,8 +44,11 @@ SLURM_RUN_TIMEOUT_S = int(os.environ.get("PRESTO_SLURM_TIMEOUT", "2400"))
 THREADS = min(2, os.cpu_count() or 1)
 
 # What legitimately differs between two runs of the same code and config: the provenance timestamp,
-# the commit (unknown in the copies the runs work in), measured times and the measured-memory blocks.
-VOLATILE_KEYS = frozenset({"created", "git_commit", "seconds", "time_s", "duration_s", "memory"})
+# the commit (unknown in the copies the runs work in), measured times and ratios of them, and the
+# measured-memory blocks (`memory` in the compress stage, `peak_memory` with its sample count in the
+# coreset stage).
+VOLATILE_KEYS = frozenset({"created", "git_commit", "seconds", "time_s", "duration_s", "memory", "peak_memory",
+                           "selection_training_ratio"})
 VOLATILE_SUFFIXES = ("_seconds", "_mib")
 
 # "Job 7 has been submitted with SLURM jobid 2 (log: <run>/.snakemake/slurm_logs/rule_<rule>/<wildcards>/2.log)."
@@ -180,7 +183,8 @@ def granted_minutes(record: dict[str, str]) -> float:
 # ----------------------------------------------------------------------------------------------
 def test_slurm_profile_grows_memory_and_runtime_with_attempt():
     for rule in ("prepare_data", "embed", "train_table1", "train_guide", "train_compress",
-                 "train_presto_sequential", "synthetic_experiment", "make_table1"):
+                 "train_presto_sequential", "train_coreset", "train_coreset_full", "synthetic_experiment",
+                 "make_table1"):
         for resource in ("mem_mb", "runtime"):
             first = profile_value(rule, resource, attempt=1, input_mb=100.0)
             assert first > 0
@@ -191,6 +195,29 @@ def test_slurm_profile_grows_memory_and_runtime_with_attempt():
     assert profile["executor"] == "slurm" and profile["retries"] >= 1
     # GPUs are requested through resources, never through slurm_extra (the plugin rejects --gres there)
     assert "slurm_extra" not in str(profile)
+
+
+def _rules_requesting_gpu() -> set[str]:
+    """Rules whose `resources:` block asks for `gpu` (one GPU with `device: cuda`)."""
+    rules = set()
+    for smk in (REPO / "workflow" / "rules").glob("*.smk"):
+        for block in re.split(r"^(?=rule |checkpoint )", smk.read_text(), flags=re.M)[1:]:
+            name = re.match(r"(?:rule|checkpoint) (\w+):", block).group(1)
+            if re.search(r"^\s+gpu=", block, re.M):
+                rules.add(name)
+    return rules
+
+
+def test_every_gpu_rule_can_be_sent_to_the_gpu_partition_with_the_training_entry():
+    """A rule that takes a GPU must have its own profile entry (so one `slurm_partition` line routes it)
+    with the long training run time, not the 30-minute default."""
+    gpu_rules = _rules_requesting_gpu()
+    assert {"embed", "train_table1", "train_coreset", "train_coreset_full"} <= gpu_rules
+    per_rule = yaml.safe_load((PROFILE_SLURM / "config.yaml").read_text())["set-resources"]
+    assert gpu_rules <= set(per_rule), f"no profile entry for {sorted(gpu_rules - set(per_rule))}"
+    for rule in gpu_rules - {"embed"}:
+        assert per_rule[rule] == per_rule["train_table1"], rule  # the shared YAML anchor
+    assert profile_value("train_coreset", "runtime", 1) >= 240
 
 
 def test_local_profile_is_local():

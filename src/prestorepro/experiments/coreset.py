@@ -493,7 +493,10 @@ def train_coreset(features_npz: str, features_json: str, dataset_name: str, data
     cfg = config["coreset"]
     device = resolve_device(config["device"])
     side = read_json(features_json)
-    data = Features.load(features_npz, device, side["num_classes"], side["cut"])
+    try:
+        data = Features.load(features_npz, device, side["num_classes"], side["cut"])
+    except FloatingPointError as exc:
+        raise FloatingPointError(f"[{dataset_name} {method} seed {seed}] before training: {exc}") from exc
     widths = model_widths(data.cut, config["components"]["widths"], data.num_classes, dataset_cfg["k"])
     log.info(f"{dataset_name}: {data.train_y.numel()} training points, model widths {widths} "
              f"(PRESTO total {presto_parameter_total(data.cut, config['components']['widths'], data.num_classes, dataset_cfg['k'])})")
