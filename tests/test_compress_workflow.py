@@ -165,8 +165,28 @@ def test_sequential_presto_resumes_from_its_checkpoint(tmp_path):
     C.run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, dict(SETTINGS, presto_epochs=2), 1, CPU,
                             checkpoint_path=ckpt)  # stands for a run stopped after its first chunk
     assert load_torch(ckpt)["epochs_done"] == 2
-    _, resumed, _ = C.run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, SETTINGS, 1, CPU, checkpoint_path=ckpt)
+    lines = []
+    _, resumed, _ = C.run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, SETTINGS, 1, CPU, checkpoint_path=ckpt,
+                                            log=lines.append)
+    assert any("resumed from" in m and "after 2 epochs" in m for m in lines), lines
     for p, q in zip(full.state_dict().values(), resumed.state_dict().values()):
+        torch.testing.assert_close(p, q, atol=0, rtol=0)
+
+
+def test_sequential_presto_ignores_a_checkpoint_of_other_data(tmp_path):
+    feats = tiny_features(n=(30, 10, 12))
+    a = np.arange(30) % 2
+    _, full, _ = C.run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, SETTINGS, 1, CPU)
+    other = tiny_features(n=(30, 10, 12))
+    other.train_x = other.train_x + 1.0  # same size, other embeddings: a killed run before re-embedding
+    ckpt = tmp_path / "ckpt.pt"
+    C.run_presto_sequential(other, a, 2, (2, 2, 4), PRESTO, dict(SETTINGS, presto_epochs=2), 1, CPU,
+                            checkpoint_path=ckpt)
+    lines = []
+    _, fresh, _ = C.run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, SETTINGS, 1, CPU, checkpoint_path=ckpt,
+                                          log=lines.append)
+    assert any("ignoring checkpoint" in m for m in lines) and not any("resumed" in m for m in lines), lines
+    for p, q in zip(full.state_dict().values(), fresh.state_dict().values()):
         torch.testing.assert_close(p, q, atol=0, rtol=0)
 
 

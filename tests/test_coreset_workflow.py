@@ -126,6 +126,15 @@ def test_same_seed_same_run_other_seed_other_run():
     assert [h["loss"] for h in a["history"]] != [h["loss"] for h in c["history"]]
 
 
+def test_non_finite_loss_names_dataset_method_fraction_seed_and_epoch():
+    with pytest.raises(FloatingPointError) as err:
+        run("craig", fraction=0.3, seed=2, cfg=dict(CFG, lr=1e30), dataset_name="digits")
+    assert str(err.value).startswith("[digits craig f=0.3 seed 2] epoch ")
+    assert "non-finite training loss" in str(err.value) and "lower the learning rate" in str(err.value)
+    with pytest.raises(FloatingPointError, match=r"^\[craig f=0.3 seed 2\] epoch "):  # no dataset name given
+        run("craig", fraction=0.3, seed=2, cfg=dict(CFG, lr=1e30))
+
+
 class Killed(Exception):
     pass
 
@@ -153,6 +162,8 @@ def test_resume_after_kill_equals_uninterrupted_run(tmp_path, method):
         run(method, checkpoint_path=ckpt, cfg=dict(CFG, lr=0.02))
     with pytest.raises(ValueError, match="delete the checkpoint"):
         run(method, checkpoint_path=ckpt, cfg=dict(CFG, gradmatch=dict(CFG["gradmatch"], lam=1.0)))
+    with pytest.raises(ValueError, match="delete the checkpoint"):  # same size, other embeddings
+        run(method, checkpoint_path=ckpt, data=tiny_data(seed=1))
 
 
 def test_weighted_epoch_equals_train_single_on_the_subset():

@@ -117,6 +117,10 @@ def test_checkpoint_from_other_settings_is_refused(tmp_path):
     with pytest.raises(ValueError, match="delete the checkpoint"):
         train_single(seeded_mlp(0), x, y, epochs=2, batch_size=16, lr=0.01, device="cpu",
                      generator=torch.Generator().manual_seed(0), checkpoint_path=ckpt)
+    # same settings and size, other data (a killed run before the inputs were regenerated)
+    with pytest.raises(ValueError, match="delete the checkpoint"):
+        train_single(seeded_mlp(0), x + 1.0, y, epochs=2, batch_size=8, lr=0.01, device="cpu",
+                     generator=torch.Generator().manual_seed(0), checkpoint_path=ckpt)
 
 
 def test_weighted_loss_and_l2_match_a_hand_written_step():

@@ -81,10 +81,11 @@ from prestorepro.compress.pruning import (
 )
 from prestorepro.device import resolve_device
 from prestorepro.features import Features
-from prestorepro.io import load_torch, read_json, save_torch, write_json
+from prestorepro.io import fingerprint, load_torch, read_json, save_torch, write_json
 from prestorepro.metrics import classification_metrics
 from prestorepro.models.fused import FusedResNetTail
 from prestorepro.models.resnet_tail import ResNetTail, count_parameters
+from prestorepro.presto.algorithm import matching_checkpoint, restore_training_state, training_state
 from prestorepro.presto.gate import Gate
 from prestorepro.provenance import provenance
 from prestorepro.registry import Registry
@@ -434,12 +435,15 @@ def run_presto_sequential(feats: Features, assignment: np.ndarray, k: int, width
     gens = [torch.Generator().manual_seed(seed * 1000 + j) for j in range(k)]
     done = 0
     ckpt = Path(checkpoint_path) if checkpoint_path else None
-    if ckpt is not None and ckpt.exists():
-        st = load_torch(ckpt)
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["opt"])
-        for g, s in zip(gens, st["generators"]):
-            g.set_state(s)
+    # a checkpoint is resumed only if this very run wrote it: same settings (but the epoch total, which
+    # a resumed run may extend), data, partition, seed and initial parameters; a stale one, e.g. left
+    # by a killed run on other embeddings, is ignored
+    key = fingerprint(presto=dict(presto), k=int(k), widths=list(widths),
+                      seed=int(seed), x=feats.train_x, y=feats.train_y, assignment=a,
+                      model=dict(model.state_dict())) if ckpt is not None else None
+    st = matching_checkpoint(ckpt, key, "cpu", log=log, label="presto sequential")
+    if st is not None:
+        restore_training_state(st, model, opt, gens)
         done = int(st["epochs_done"])
         log(f"presto sequential: resumed from {ckpt} after {done} epochs")
     total_epochs, chunk = int(settings["presto_epochs"]), int(presto["epochs"])
@@ -457,8 +461,7 @@ def run_presto_sequential(feats: Features, assignment: np.ndarray, k: int, width
             done += e
             log(f"presto sequential: {done}/{total_epochs} epochs per component")
             if ckpt is not None:
-                save_torch(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(),
-                                  "generators": [g.get_state() for g in gens], "epochs_done": done})
+                save_torch(ckpt, {**training_state(model, opt, gens), "epochs_done": done, "run_key": key})
         # the gate's inputs stream the training set in training-size batches: a pass during training
         # should not need more memory than a training step of the same component
         inputs, _ = _gate_inputs(model, feats.train_x, device, presto["batch_size"])

@@ -78,7 +78,7 @@ from prestorepro.compress.memory import MemoryProbe
 from prestorepro.coreset import SELECTORS, SelectionSchedule, class_gradient_sums, last_layer_gradients
 from prestorepro.coreset.pbcs import fit_inner, outer_losses
 from prestorepro.features import Features
-from prestorepro.io import load_torch, read_json, save_torch, write_json
+from prestorepro.io import fingerprint, load_torch, read_json, save_torch, write_json
 from prestorepro.models.resnet_tail import ResNetTail, count_parameters
 from prestorepro.registry import Registry
 from prestorepro.training.single import evaluate
@@ -347,12 +347,14 @@ def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, 
 
 def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str, log: Log = lambda m: None,
                 checkpoint_path: str | Path | None = None,
-                on_epoch_end: Callable[[int], None] | None = None) -> dict:
+                on_epoch_end: Callable[[int], None] | None = None, dataset_name: str | None = None) -> dict:
     """Train one model on ``spec.method``'s subsets (see the module docstring); returns the metrics.
 
     ``on_epoch_end(epoch)`` is called after each epoch's checkpoint is written (progress hooks; an
-    exception raised there stops the run as a kill would, leaving the checkpoint)."""
+    exception raised there stops the run as a kill would, leaving the checkpoint). Errors name
+    ``dataset_name`` (if given), the method, fraction and seed."""
     device = torch.device(device)
+    label = " ".join(filter(None, [dataset_name, f"{spec.method} f={spec.fraction:g} seed {spec.seed}"]))
     cfg = spec.cfg
     method = CORESET_METHODS.get(spec.method)
     n = int(data.train_y.numel())
@@ -372,8 +374,10 @@ def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str
     selections: list[dict] = []
     seconds = {"selection": 0.0, "training": 0.0}
     start = 0
-    signature = spec.signature(n)
     ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
+    # the data belong to the signature too: a checkpoint of a killed run on other embeddings of the
+    # same size must not be resumed
+    signature = dict(spec.signature(n), data=fingerprint(x=data.train_x, y=data.train_y)) if ckpt else spec.signature(n)
     if ckpt is not None and ckpt.exists():
         st = load_torch(ckpt, map_location=str(device))
         if st.get("signature") != signature:
@@ -403,7 +407,7 @@ def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str
                 dt = time.perf_counter() - t0
                 keep = w > 0
                 if not keep.any():
-                    raise RuntimeError(f"{spec.method} selected no point with positive weight at epoch {epoch} "
+                    raise RuntimeError(f"{spec.method} selected no point with positive weight at epoch {epoch + 1} "
                                        f"(budget {budget} of {n}); check the method's options")
                 subset = (torch.as_tensor(idx[keep], device=device),
                           torch.as_tensor(w[keep], dtype=torch.float32, device=device))
@@ -411,7 +415,7 @@ def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str
                 selections.append({"epoch": epoch, "selected": int(idx.size), "trained": int(keep.sum()),
                                    "weight_sum": float(w.sum()), "weight_min": float(w[keep].min()),
                                    "weight_max": float(w[keep].max()), "seconds": dt, **info})
-                log(f"{spec.method} f={spec.fraction:g}: epoch {epoch} selected {int(keep.sum())}/{budget} "
+                log(f"{spec.method} f={spec.fraction:g}: epoch {epoch + 1} selected {int(keep.sum())}/{budget} "
                     f"points in {dt:.3f}s")
             full_epoch = schedule is None or schedule.uses_full_data(epoch)
             rows, weights = (all_rows, None) if full_epoch else subset
@@ -421,7 +425,8 @@ def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str
                 loss = _train_epoch(model, opt, data.train_x, data.train_y, rows, weights, batch_size,
                                     float(cfg["l2"]), gen)
             except FloatingPointError as exc:
-                raise FloatingPointError(f"{spec.method} f={spec.fraction:g} seed {spec.seed}] epoch {epoch}: {exc}") from exc
+                # epochs count from 1 in messages, as in every other stage
+                raise FloatingPointError(f"[{label}] epoch {epoch + 1}: {exc}") from exc
             _sync(device)
             dt = time.perf_counter() - t0
             seconds["training"] += dt
@@ -505,10 +510,7 @@ def train_coreset(features_npz: str, features_json: str, dataset_name: str, data
     for (label, fraction), out in zip(fractions.items(), out_metrics):
         spec = CoresetSpec(method=method, fraction=float(fraction), seed=int(seed), widths=widths, cfg=cfg)
         ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"f{label}.pt"
-        try:
-            res = run_coreset(data, spec, device=device, log=log.info, checkpoint_path=ckpt)
-        except FloatingPointError as exc:
-            raise FloatingPointError(f"[{dataset_name} {exc}") from exc
+        res = run_coreset(data, spec, device=device, log=log.info, checkpoint_path=ckpt, dataset_name=dataset_name)
         metrics = {"dataset": dataset_name, "source": dataset_cfg["source"], "k": int(dataset_cfg["k"]),
                    "fraction_label": label, **res,
                    "provenance": provenance({"coreset": cfg, "components": config["components"],

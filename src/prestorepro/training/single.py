@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from prestorepro.io import load_torch, save_torch
+from prestorepro.io import fingerprint, load_torch, save_torch
 from prestorepro.metrics import classification_metrics
 
 LogTarget = Callable[[str], Any] | logging.Logger | None
@@ -77,11 +77,11 @@ def _check_masks(model: nn.Module, masks: Mapping[str, torch.Tensor], device: to
 
 
 def _run_signature(n: int, batch_size: int, lr: float, l2: float, weighted: bool,
-                   distill: bool, masked: bool) -> dict:
-    """What a checkpoint must agree with to be resumed: resuming under other settings would silently
-    splice two different runs."""
+                   distill: bool, masked: bool, data: str) -> dict:
+    """What a checkpoint must agree with to be resumed: resuming under other settings or on other data
+    (``data``: fingerprint of the inputs and labels) would silently splice two different runs."""
     return {"n": int(n), "batch_size": int(batch_size), "lr": float(lr), "l2": float(l2),
-            "weighted": bool(weighted), "distill": bool(distill), "masked": bool(masked)}
+            "weighted": bool(weighted), "distill": bool(distill), "masked": bool(masked), "data": data}
 
 
 def train_single(
@@ -152,10 +152,11 @@ def train_single(
         raise ValueError(f"generator lives on {generator.device}, training on {device}; "
                          "pass a CPU generator or one on the training device")
 
-    signature = _run_signature(n, batch_size, lr, l2, w_dev is not None, distill is not None, bool(mask_pairs))
+    ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
+    signature = _run_signature(n, batch_size, lr, l2, w_dev is not None, distill is not None, bool(mask_pairs),
+                               fingerprint(x=x, y=y) if ckpt is not None else "")
     history: dict[str, Any] = {"loss": [], "time_s": []}
     start_epoch = 0
-    ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
     if ckpt is not None and ckpt.exists():
         state = load_torch(ckpt)
         if state.get("signature") != signature:
