@@ -94,21 +94,18 @@ def modular_upper_bound(L: torch.Tensor, assignment: torch.Tensor, alpha: float,
 
 
 @torch.no_grad()
-def centre_distances(x_flat: torch.Tensor, assignment: torch.Tensor, k: int, chunk: int = 8192) -> torch.Tensor:
+def centre_distances(x_flat: torch.Tensor, assignment: torch.Tensor, k: int) -> torch.Tensor:
     """||x_i - c_k|| with c_k the mean embedding of part k, (N, K). An empty part gets distance 0."""
     centres = torch.zeros(k, x_flat.shape[1], dtype=x_flat.dtype, device=x_flat.device)
     centres.index_add_(0, assignment, x_flat)
-    counts = torch.bincount(assignment, minlength=k).clamp(min=1).to(x_flat.dtype)
-    centres /= counts[:, None]
-    # ||x||^2 - 2 x.c + ||c||^2 with one matrix product per chunk: torch.cdist's large temporaries
-    # made it ~6x slower at N=90000 (benchmarks/RESULTS.md, target 2); agrees to ~1e-7 relative
-    c_sq = centres.square().sum(1)
-    d = torch.cat([
-        (x_flat[s:s + chunk].square().sum(1, keepdim=True) - 2 * x_flat[s:s + chunk] @ centres.T + c_sq)
-        .clamp_(min=0).sqrt_()
-        for s in range(0, x_flat.shape[0], chunk)])
-    empty = torch.bincount(assignment, minlength=k) == 0
-    return d.masked_fill(empty[None, :], 0.0)
+    counts = torch.bincount(assignment, minlength=k)
+    centres /= counts.clamp(min=1).to(x_flat.dtype)[:, None]
+    # ||x||^2 - 2 x.c + ||c||^2: one pass for the norms (vector_norm makes no (N, D) temporary) and one
+    # (N, D) x (D, K) product. torch.cdist, and squaring chunks of x, allocate (chunk, D) temporaries
+    # and were 6x and 4.6x slower at N=90000 (benchmarks/RESULTS.md, target 2); agrees to ~1e-7 relative
+    x_sq = torch.linalg.vector_norm(x_flat, dim=1).square()
+    d = (x_sq[:, None] - 2 * (x_flat @ centres.T) + centres.square().sum(1)).clamp_(min=0).sqrt_()
+    return d.masked_fill((counts == 0)[None, :], 0.0)
 
 
 def singleton_objective(model: FusedModule, x: torch.Tensor, y: torch.Tensor, settings: PrestoSettings,
