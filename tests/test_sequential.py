@@ -58,3 +58,21 @@ def test_presto_sequential_mode_equals_fused_mode():
     assert np.allclose([h["objective"] for h in r1.history], [h["objective"] for h in r2.history], rtol=1e-9)
     for p, q in zip(m1.parameters(), m2.parameters()):
         torch.testing.assert_close(p, q, atol=1e-9, rtol=1e-7)
+
+
+def test_sequential_training_stops_on_a_non_finite_loss():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(24, 64, 8, 8, generator=g)
+    y = torch.randint(0, 4, (24,), generator=g)
+    a = torch.arange(24) % 3
+    model = FusedResNetTail(3, "layer1", (4, 8, 16), 4)
+    opt = MaskedAdam(list(model.parameters()), 3, lr=0.01)
+    gens = [torch.Generator().manual_seed(j) for j in range(3)]
+    x[5, 0, 0, 0] = float("nan")  # row 5 belongs to component 2
+    try:
+        train_components_sequential(model, x, y, a, device=torch.device("cpu"), epochs=1, batch_size=4,
+                                    optimizer=opt, lam=1e-4, generators=gens)
+    except FloatingPointError as exc:
+        assert str(exc).startswith("component 2: non-finite training loss nan at epoch 1, step ")
+    else:
+        raise AssertionError("a NaN input trained without an error")

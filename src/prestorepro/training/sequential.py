@@ -51,9 +51,12 @@ def train_components_sequential(
             "exp_avg_sq": [v[k:k + 1] for v in optimizer.exp_avg_sq],
         })
         xk, yk = x[part].to(device), y[part].to(device)
-        info = train_components(one, xk, yk, torch.zeros(len(part), dtype=torch.long, device=device),
-                                epochs=epochs, batch_size=batch_size, optimizer=opt1, lam=lam,
-                                generators=[generators[k]], loss=loss)
+        try:
+            info = train_components(one, xk, yk, torch.zeros(len(part), dtype=torch.long, device=device),
+                                    epochs=epochs, batch_size=batch_size, optimizer=opt1, lam=lam,
+                                    generators=[generators[k]], loss=loss)
+        except FloatingPointError as exc:
+            raise FloatingPointError(f"component {k}: {exc}") from exc
         seconds += info["train_seconds"]
         model.set_component(k, one.component(0))
         state = opt1.state_dict()
