@@ -85,28 +85,37 @@ def _lookup(df: pd.DataFrame | None, **match) -> pd.Series | None:
     return hit.iloc[0] if len(hit) else None
 
 
+def _method_rows(df: pd.DataFrame | None, sources: Mapping[str, str], table: Mapping, names: Mapping[str, str],
+                 metrics: Sequence[tuple[str, str]], measured) -> list[Row]:
+    """One row per paper dataset, method of ``table`` and (metric, label) of ``metrics``: the paper's
+    value, and ``measured(hit, metric)`` -> (mean, std, seeds, device) from the table row of each
+    configured dataset of that source (None where the table has no such value). A paper dataset not
+    configured, or a method not run, gives a row with the paper's value only."""
+    by_source = _names_by_source(sources)
+    rows = []
+    for src in PAPER_DATASETS:
+        for method in table:
+            for metric, label in metrics:
+                paper = paper_value(table, method, metric, src)
+                text = f"{names[method]} {label}"
+                configured = by_source.get(src, [])
+                if not configured:
+                    rows.append(Row(src, text, paper))
+                for name in configured:
+                    h = _lookup(df, dataset=name, method=names[method])
+                    ours = None if h is None else measured(h, metric)
+                    rows.append(Row(name, text, paper) if ours is None else Row(name, text, paper, *ours))
+    return rows
+
+
 def table1_rows(df: pd.DataFrame | None, sources: Mapping[str, str]) -> list[Row]:
     """Paper Table 1 (accuracy and macro-F1 of PRESTO and six baselines on four datasets)."""
     from prestorepro.experiments.table1 import PAPER_NAMES
 
-    by_source = _names_by_source(sources)
-    rows = []
-    for src in PAPER_DATASETS:
-        for method in TABLE1:
-            for metric in ("accuracy", "macro_f1"):
-                paper = paper_value(TABLE1, method, metric, src)
-                label = f"{PAPER_NAMES[method]} {METRIC_LABELS[metric]}"
-                names = by_source.get(src, [])
-                if not names:
-                    rows.append(Row(src, label, paper))
-                for name in names:
-                    h = _lookup(df, dataset=name, method=PAPER_NAMES[method])
-                    if h is None:  # configured, but this method was not run
-                        rows.append(Row(name, label, paper))
-                        continue
-                    rows.append(Row(name, label, paper, _value(h[f"{metric}_mean"]), _value(h[f"{metric}_std"]),
-                                    _value(h["seeds"]), str(h.get("device", ""))))
-    return rows
+    def measured(h: pd.Series, metric: str) -> tuple:
+        return (_value(h[f"{metric}_mean"]), _value(h[f"{metric}_std"]), _value(h["seeds"]), str(h.get("device", "")))
+
+    return _method_rows(df, sources, TABLE1, PAPER_NAMES, list(METRIC_LABELS.items()), measured)
 
 
 def table2_rows(df: pd.DataFrame | None, sources: Mapping[str, str]) -> list[Row]:
@@ -116,28 +125,19 @@ def table2_rows(df: pd.DataFrame | None, sources: Mapping[str, str]) -> list[Row
     accuracy_mean / _std, training_mib_mean / _std (peak training memory, MiB), memory_measure,
     seeds and device. A CPU run measures resident memory, which the device column says."""
     names = {"grasp": "GraSP", "snip": "SNIP", "kd": "KD", "dgkd": "DGKD", "presto": "PRESTO"}
-    metrics = (("accuracy", "accuracy", "accuracy (%)"), ("train_mib", "training_mib", "peak training memory (MiB)"))
-    by_source = _names_by_source(sources)
-    rows = []
-    for src in PAPER_DATASETS:
-        for method in TABLE2:
-            for metric, column, label in metrics:
-                paper = paper_value(TABLE2, method, metric, src)
-                text = f"{names[method]} {label}"
-                configured = by_source.get(src, [])
-                if not configured:
-                    rows.append(Row(src, text, paper))
-                for name in configured:
-                    h = _lookup(df, dataset=name, method=names[method])
-                    if h is None or column + "_mean" not in h:
-                        rows.append(Row(name, text, paper))
-                        continue
-                    device = str(h.get("device", ""))
-                    if metric == "train_mib" and not _missing(_value(h.get("memory_measure"))):
-                        device += f" ({h['memory_measure']})"
-                    rows.append(Row(name, text, paper, _value(h[f"{column}_mean"]), _value(h.get(f"{column}_std")),
-                                    _value(h.get("seeds")), device))
-    return rows
+    columns = {"accuracy": "accuracy", "train_mib": "training_mib"}
+
+    def measured(h: pd.Series, metric: str) -> tuple | None:
+        column = columns[metric]
+        if column + "_mean" not in h:
+            return None
+        device = str(h.get("device", ""))
+        if metric == "train_mib" and not _missing(_value(h.get("memory_measure"))):
+            device += f" ({h['memory_measure']})"
+        return (_value(h[f"{column}_mean"]), _value(h.get(f"{column}_std")), _value(h.get("seeds")), device)
+
+    return _method_rows(df, sources, TABLE2, names,
+                        [("accuracy", "accuracy (%)"), ("train_mib", "peak training memory (MiB)")], measured)
 
 
 def params_rows(df: pd.DataFrame | None) -> list[Row]:
