@@ -4,6 +4,7 @@ A module of its own (numpy and torch only), so that every training stage loads f
 without importing another stage's dependencies (Table 1 pulls in the clustering stack)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,19 @@ class Features:
                 t[f"{split}_x"] = torch.from_numpy(x.astype(np.float32)).to(device)
                 t[f"{split}_y"] = torch.from_numpy(z[f"{split}_y"].astype(np.int64)).to(device)
         return cls(**t, num_classes=int(num_classes), cut=cut)
+
+    @classmethod
+    def from_embedding(cls, features_npz: str | Path, features_json: str | Path, device: torch.device | str,
+                       context: str = "") -> "Features":
+        """The embedding stage's output: ``features.npz`` with its ``features.json`` sidecar (classes,
+        cut). A non-finite value raises FloatingPointError, prefixed with ``context`` (the job's name)."""
+        side = json.loads(Path(features_json).read_text())
+        try:
+            return cls.load(features_npz, device, side["num_classes"], side["cut"])
+        except FloatingPointError as exc:
+            if not context:
+                raise
+            raise FloatingPointError(f"{context}: {exc}") from exc
 
     def flat(self, split: str) -> np.ndarray:
         """One split's feature maps as a (n, features) array on the host (for the clustering baselines)."""

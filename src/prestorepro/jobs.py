@@ -137,17 +137,12 @@ def train_table1(features_npz: str, features_json: str, dataset_cfg: dict, confi
     non-finite value, the round (or "before round 1" for the embeddings)."""
     from prestorepro.experiments.table1 import RunSpec, run_method
     from prestorepro.features import Features
-    from prestorepro.io import read_json
 
     label = f"{dataset_name} {method} seed {seed}".strip()
     from prestorepro.device import resolve_device
 
     device = resolve_device(config["device"])
-    side = read_json(features_json)
-    try:
-        feats = Features.load(features_npz, device, side["num_classes"], side["cut"])
-    except FloatingPointError as exc:
-        raise FloatingPointError(f"[{label}] before round 1: {exc}") from exc
+    feats = Features.from_embedding(features_npz, features_json, device, context=f"[{label}] before round 1")
     spec = RunSpec(method=method, k=int(k), seed=int(seed), widths=tuple(config["components"]["widths"]),
                    presto=config["presto"], table1=config["table1"], dataset=dataset_cfg, label=label)
     out = run_method(feats, spec, log=log.info, checkpoint_path=checkpoint)

@@ -216,11 +216,10 @@ class MemoryLedger:
 # shared pieces
 
 
-def load_features(features_npz: str | Path, features_json: str | Path) -> Features:
+def load_features(features_npz: str | Path, features_json: str | Path, context: str = "") -> Features:
     """The embeddings on the host (float32): every method moves what it needs to the device itself,
     inside its memory measurement."""
-    side = read_json(features_json)
-    return Features.load(features_npz, torch.device("cpu"), side["num_classes"], side["cut"])
+    return Features.from_embedding(features_npz, features_json, torch.device("cpu"), context=context)
 
 
 def seeded_tail(cut: str, widths: Sequence[int], num_classes: int, seed: int) -> ResNetTail:
@@ -515,8 +514,7 @@ def _named_errors(prefix: str):
 def train_guide_job(features_npz: str, features_json: str, name: str, dataset_cfg: Mapping, role: str, settings: Mapping,
                     seed: int, device_name: str, out_model: str, out_metrics: str, checkpoint: str | None, log) -> dict:
     device = resolve_device(device_name)
-    with _named_errors(f"[{name} {role} seed {seed}] before training:"):
-        feats = load_features(features_npz, features_json)
+    feats = load_features(features_npz, features_json, context=f"[{name} {role} seed {seed}] before training")
     warm_up(device, feats.cut, feats.num_classes, feats.train_x.shape[1:])
     with _named_errors(f"[{name} {role} seed {seed}]"):
         model, m = train_guide(feats, role, settings, seed, device, checkpoint_path=checkpoint, log=log.info)
@@ -533,8 +531,7 @@ def train_compress_job(features_npz: str, features_json: str, name: str, dataset
                        checkpoint: str | None, log) -> dict:
     """One (dataset, method, budget point, seed) run of SNIP / GraSP / KD / DGKD."""
     device = resolve_device(device_name)
-    with _named_errors(f"[{name} {method} {point} seed {seed}] before training:"):
-        feats = load_features(features_npz, features_json)
+    feats = load_features(features_npz, features_json, context=f"[{name} {method} {point} seed {seed}] before training")
     total = presto_parameter_count(feats.cut, presto_widths, feats.num_classes, dataset_cfg["k"])
     target = resolve_target(point, dataset_cfg["source"], total, settings)
     log.info(f"{method} {point}: budget {target} parameters (PRESTO at K={dataset_cfg['k']}: {total})")
@@ -564,8 +561,7 @@ def presto_sequential_job(features_npz: str, features_json: str, assignment_npz:
                           seed: int, device_name: str, out_metrics: str, checkpoint: str | None, log) -> dict:
     """PRESTO's Table-2 / sweep point at K: the Table-1 partition, retrained in sequential mode."""
     device = resolve_device(device_name)
-    with _named_errors(f"[{name} presto k{k} seed {seed}] before training:"):
-        feats = load_features(features_npz, features_json)
+    feats = load_features(features_npz, features_json, context=f"[{name} presto k{k} seed {seed}] before training")
     with np.load(assignment_npz) as z:
         assignment = z["train_assignment"].astype(np.int64)
     warm_up(device, feats.cut, feats.num_classes, feats.train_x.shape[1:])

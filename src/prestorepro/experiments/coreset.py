@@ -78,7 +78,7 @@ from prestorepro.compress.memory import MemoryProbe
 from prestorepro.coreset import SELECTORS, SelectionSchedule, class_gradient_sums, last_layer_gradients
 from prestorepro.coreset.pbcs import fit_inner, outer_losses
 from prestorepro.features import Features
-from prestorepro.io import fingerprint, load_torch, read_json, save_torch, write_json
+from prestorepro.io import fingerprint, load_torch, save_torch, write_json
 from prestorepro.models.resnet_tail import ResNetTail, count_parameters
 from prestorepro.registry import Registry
 from prestorepro.training.single import evaluate
@@ -497,11 +497,8 @@ def train_coreset(features_npz: str, features_json: str, dataset_name: str, data
         raise ValueError(f"{len(fractions)} fractions but {len(out_metrics)} metrics paths; they must align")
     cfg = config["coreset"]
     device = resolve_device(config["device"])
-    side = read_json(features_json)
-    try:
-        data = Features.load(features_npz, device, side["num_classes"], side["cut"])
-    except FloatingPointError as exc:
-        raise FloatingPointError(f"[{dataset_name} {method} seed {seed}] before training: {exc}") from exc
+    data = Features.from_embedding(features_npz, features_json, device,
+                                   context=f"[{dataset_name} {method} seed {seed}] before training")
     widths = model_widths(data.cut, config["components"]["widths"], data.num_classes, dataset_cfg["k"])
     log.info(f"{dataset_name}: {data.train_y.numel()} training points, model widths {widths} "
              f"(PRESTO total {presto_parameter_total(data.cut, config['components']['widths'], data.num_classes, dataset_cfg['k'])})")
