@@ -3,9 +3,6 @@ memory ledger, report builders on fabricated metrics, and workflow planning."""
 import gc
 import logging
 import mmap
-import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from prestorepro.report.compress import load_runs, make_table2, make_tradeoff_fi
 from prestorepro.report.paper import PAPER_SETUP, PARAMS
 from prestorepro.report.tables import component_parameters
 from prestorepro.training.fused import MaskedAdam, train_components
+from snakemake_plan import planned_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
@@ -330,15 +328,8 @@ def test_tradeoff_figures_are_written(tmp_path):
 # ------------------------------------------------------------------------------------------- workflow
 
 
-def _dry_run(*args, results):
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--config",
-                          f"results={results}", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return {k: int(v) for k, v in re.findall(r"^(\w+)\s+(\d+)$", out.stdout, re.M)}
-
-
 def test_default_config_plans_the_compress_stage(tmp_path):
-    jobs = _dry_run(results=tmp_path / "r")
+    jobs = planned_jobs(results=tmp_path / "r")
     # digits: 4 single-model methods x 3 seeds + KD, DGKD at 2 sweep budgets x 1 sweep seed
     assert jobs["train_compress"] == 4 * 3 + 2 * 2
     assert jobs["train_guide"] == 2 * 3  # teacher and assistant; no reference with prune_at: init
@@ -348,7 +339,7 @@ def test_default_config_plans_the_compress_stage(tmp_path):
 
 
 def test_paper_config_plans_the_compress_stage_for_four_datasets(tmp_path):
-    jobs = _dry_run("--configfile", "config/paper.yaml", results=tmp_path / "r")
+    jobs = planned_jobs("--configfile", "config/paper.yaml", results=tmp_path / "r")
     assert jobs["train_compress"] == 4 * (4 * 3 + 2 * 5 * 3)
     assert jobs["train_guide"] == 4 * 2 * 3
     assert jobs["train_presto_sequential"] == 4 * 5 * 3  # K = 2..6, every seed

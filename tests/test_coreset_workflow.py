@@ -1,8 +1,5 @@
 """Coreset training (SPEC §7) on tiny random features, the coreset report, and the workflow's plan."""
 import math
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +17,7 @@ from prestorepro.io import read_json, write_json
 from prestorepro.models.resnet_tail import count_parameters
 from prestorepro.report.coreset import coreset_frame, make_coreset_figure, make_coreset_table
 from prestorepro.training.single import train_single
+from snakemake_plan import planned_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDTHS = (2, 2, 4)  # a tiny tail keeps every run here well under a second
@@ -321,21 +319,14 @@ def test_time_axis_labels_do_not_overlap(span):
 # -------------------------------------------------------------------------------------- workflow
 
 
-def _dry_run(*args, results):
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--config",
-                          f"results={results}", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return {k: int(v) for k, v in re.findall(r"^(\w+)\s+(\d+)$", out.stdout, re.M)}
-
-
 def test_default_config_plans_the_coreset_stage(tmp_path):
-    jobs = _dry_run(results=tmp_path / "r")
+    jobs = planned_jobs(results=tmp_path / "r")
     # digits: 7 subset methods x 3 seeds (each job runs fractions 0.1, 0.3, 1/K), full data x 3 seeds
     assert jobs["train_coreset"] == 7 * 3 and jobs["train_coreset_full"] == 3
     assert jobs["make_coreset_table"] == 1 and jobs["make_coreset_figure"] == 1
 
 
 def test_paper_config_plans_the_coreset_stage_for_four_datasets(tmp_path):
-    jobs = _dry_run("--configfile", "config/paper.yaml", results=tmp_path / "r")
+    jobs = planned_jobs("--configfile", "config/paper.yaml", results=tmp_path / "r")
     assert jobs["train_coreset"] == 4 * 7 * 3 and jobs["train_coreset_full"] == 4 * 3
     assert jobs["make_coreset_table"] == 1 and jobs["make_coreset_figure"] == 4

@@ -1,22 +1,13 @@
 """The workflow plans what the configs ask for (dry runs; nothing is executed)."""
-import re
-import subprocess
-import sys
 from pathlib import Path
+
+from snakemake_plan import planned_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _dry_run(*args, results):
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--config",
-                          f"results={results}", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stdout + out.stderr
-    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out.stdout, re.M))
-    return {k: int(v) for k, v in counts.items()}
-
-
 def test_default_plans_every_stage(tmp_path):
-    jobs = _dry_run(results=tmp_path / "r")
+    jobs = planned_jobs(results=tmp_path / "r")
     assert jobs["prepare_data"] == 2 and jobs["embed"] == 1  # synthetic has no embedding step
     import yaml
 
@@ -31,7 +22,7 @@ def test_default_plans_every_stage(tmp_path):
 
 
 def test_paper_config_plans_the_four_datasets(tmp_path):
-    jobs = _dry_run("--configfile", "config/paper.yaml", results=tmp_path / "r")
+    jobs = planned_jobs("--configfile", "config/paper.yaml", results=tmp_path / "r")
     assert jobs["download_data"] == 5 and jobs["prepare_data"] == 5  # 4 paper datasets + synthetic
     assert jobs["embed"] == 4
     assert jobs["train_table1"] >= 4 * 7 * 3
