@@ -99,10 +99,9 @@ def _stratified_subsample(y: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 def embed(prepared_npz: str, dataset_cfg: dict, config: dict, out_npz: str, out_json: str, log) -> None:
     from prestorepro.data import load_prepared
+    from prestorepro.device import resolve_device
     from prestorepro.embed import build_trunk, extract_features
     from prestorepro.io import sha256_array
-
-    from prestorepro.device import resolve_device
 
     device = resolve_device(config["device"])
     emb = config["embedding"]
@@ -135,12 +134,11 @@ def train_table1(features_npz: str, features_json: str, dataset_cfg: dict, confi
                  dataset_name: str = "") -> dict:
     """One Table-1 run. Every error names the run as ``[<dataset> <method> seed <s>]`` and, for a
     non-finite value, the round (or "before round 1" for the embeddings)."""
+    from prestorepro.device import resolve_device
     from prestorepro.experiments.table1 import RunSpec, run_method
     from prestorepro.features import Features
 
     label = f"{dataset_name} {method} seed {seed}".strip()
-    from prestorepro.device import resolve_device
-
     device = resolve_device(config["device"])
     feats = Features.from_embedding(features_npz, features_json, device, context=f"[{label}] before round 1")
     spec = RunSpec(method=method, k=int(k), seed=int(seed), widths=tuple(config["components"]["widths"]),
@@ -175,9 +173,8 @@ def train_table1(features_npz: str, features_json: str, dataset_cfg: dict, confi
 def synthetic(prepared_npz: str, config: dict, seed: int, out_metrics: str, out_rounds: str,
               checkpoint: str | None, log, *, dataset_name: str = "synthetic") -> dict:
     from prestorepro.data import load_prepared
-    from prestorepro.experiments.synthetic import run_synthetic
-
     from prestorepro.device import resolve_device
+    from prestorepro.experiments.synthetic import run_synthetic
 
     device = resolve_device(config["device"])
     data = load_prepared(prepared_npz)
