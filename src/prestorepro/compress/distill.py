@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prestorepro.models.resnet_tail import CUT_CHANNELS, stage_widths_for_cut
+from prestorepro.models.parameters import tail_parameter_count
 
 # App. B.5: "The student model is the lightest with filter size of 12, 16 and 32."
 STUDENT_BASE_WIDTHS = (12, 16, 32)
@@ -109,21 +109,6 @@ class Distiller:
     def load_state_dict(self, state: dict) -> None:
         if self.generator is not None and "generator" in state:
             self.generator.set_state(state["generator"])
-
-
-def tail_parameter_count(cut: str, widths: Sequence[int], num_classes: int) -> int:
-    """Parameters of ``ResNetTail(cut, widths, num_classes)`` in closed form (no model is built).
-
-    Per stage in -> out: block 1 = 3x3 conv (9 in out) + 3x3 conv (9 out^2) + 1x1 downsample (in out)
-    + three batch norms (2 out each); block 2 = two 3x3 convs (9 out^2) + two batch norms; then the
-    linear head (last width x C + C).
-    """
-    chans = (CUT_CHANNELS[cut],) + stage_widths_for_cut(widths, cut)
-    total = 0
-    for a, b in zip(chans[:-1], chans[1:]):
-        total += 9 * a * b + 9 * b * b + a * b + 3 * 2 * b  # block 1
-        total += 2 * (9 * b * b + 2 * b)  # block 2
-    return total + chans[-1] * num_classes + num_classes
 
 
 def match_student_widths(target_params: int, cut: str, num_classes: int,

@@ -1,7 +1,7 @@
 """The ResNet18 tail after the embedding cut point, with configurable stage widths (paper App. B.2).
 
 After ``layer1`` (64 channels) the tail is layer2, layer3, layer4; after ``layer2`` (128 channels,
-CIFAR10) it is layer3, layer4. Each stage is two torchvision ``BasicBlock``s, the first with stride 2
+CIFAR10) it is layer3, layer4. Each stage is two ResNet ``BasicBlock``s, the first with stride 2
 and a 1x1 downsample; then global average pooling and a linear head.
 """
 from __future__ import annotations
@@ -10,22 +10,33 @@ from typing import Sequence
 
 import torch
 from torch import nn
-from torchvision.models.resnet import BasicBlock
 
-# channels of the ResNet18 feature map at each cut point
-CUT_CHANNELS = {"layer1": 64, "layer2": 128}
-# stages that follow each cut point
-STAGES_AFTER = {"layer1": ("layer2", "layer3", "layer4"), "layer2": ("layer3", "layer4")}
+from prestorepro.models.parameters import CUT_CHANNELS, STAGES_AFTER, stage_widths_for_cut  # noqa: F401
 
 
-def stage_widths_for_cut(widths: Sequence[int], cut: str) -> tuple[int, ...]:
-    """Widths are given for (layer2, layer3, layer4); a layer2 cut keeps the last two."""
-    if cut not in STAGES_AFTER:
-        raise ValueError(f"unknown cut point {cut!r}; valid: {', '.join(STAGES_AFTER)}")
-    widths = tuple(int(w) for w in widths)
-    if len(widths) != 3 or min(widths) < 1:
-        raise ValueError(f"widths must be three positive integers (layer2, layer3, layer4), got {widths}")
-    return widths[-len(STAGES_AFTER[cut]):]
+class BasicBlock(nn.Module):
+    """torchvision's ``BasicBlock`` (He et al. 2016): the same layers, names, initialisation order and
+    forward pass (tests/test_models.py checks them against torchvision's). Written out because importing
+    torchvision costs seconds (its package initialiser loads its detection ops and torch._dynamo), which
+    every training job would pay for one class; only the embedding stage needs torchvision."""
+
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
 
 
 def _stage(in_ch: int, out_ch: int) -> nn.Sequential:
