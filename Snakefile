@@ -14,6 +14,7 @@ include: "workflow/rules/presto.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/compress.smk"
 include: "workflow/rules/coreset.smk"
+include: "workflow/rules/ablation.smk"
 
 
 localrules: all, download_data

@@ -180,3 +180,33 @@ def test_non_finite_costs_are_rejected_with_their_count():
 def test_bad_cost_shape_is_rejected():
     with pytest.raises(ValueError, match=r"\(N, K\) matrix"):
         solve_assignment(np.zeros(5), 1, 5)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bounded_assignment_against_brute_force(seed):
+    # Everett: the Lagrangian (stay-bonus) solution is optimal among all feasible partitions that move
+    # at most as many instances as it does; and it never exceeds the budget
+    from prestorepro.presto.assignment import solve_assignment_bounded
+
+    rng = np.random.default_rng(seed)
+    n, k, lo, hi = 7, 3, 2, 3
+    cost = rng.random((n, k))
+    current = np.array([0, 0, 1, 1, 2, 2, 2])
+    for budget in range(0, 5):
+        labels = solve_assignment_bounded(cost, current, lo, hi, budget)
+        sizes = np.bincount(labels, minlength=k)
+        moves = int((labels != current).sum())
+        assert moves <= budget and sizes.min() >= lo and sizes.max() <= hi
+        best = min(cost[np.arange(n), a].sum() for a in itertools.product(range(k), repeat=n)
+                   if lo <= min(np.bincount(a, minlength=k)) and max(np.bincount(a, minlength=k)) <= hi
+                   and int((np.array(a) != current).sum()) <= moves)
+        assert cost[np.arange(n), labels].sum() == pytest.approx(best, abs=1e-6)
+
+
+def test_unconstrained_move_limit_keeps_the_largest_gains():
+    from prestorepro.presto.assignment import limit_moves_unconstrained
+
+    cost = np.array([[1.0, 0.0], [1.0, 0.8], [0.0, 1.0], [1.0, 0.5]])
+    current = np.zeros(4, dtype=int)
+    assert limit_moves_unconstrained(cost, current, 4).tolist() == [1, 1, 0, 1]
+    assert limit_moves_unconstrained(cost, current, 2).tolist() == [1, 0, 0, 1]  # gains 1.0 and 0.5 move

@@ -12,13 +12,13 @@ import torch
 
 from prestorepro.compress.distill import match_student_widths, tail_parameter_count
 from prestorepro.experiments import compress as C
+from prestorepro.models.fused import FusedResNetTail
 from prestorepro.features import Features
 from prestorepro.io import load_torch, read_json, save_torch, write_json, write_npz
 from prestorepro.models.fused import FusedResNetTail
 from prestorepro.presto.gate import gate_routes, mixture_predict
 from prestorepro.report.compress import load_runs, make_table2, make_tradeoff_figure, table2_frame
 from prestorepro.report.paper import PAPER_SETUP, PARAMS
-from prestorepro.report.tables import component_parameters
 from prestorepro.training.fused import MaskedAdam, train_components
 from snakemake_plan import planned_jobs
 
@@ -36,7 +36,7 @@ SETTINGS = {
     "student_param_range": {"pathmnist": [41247, 82485]}, "student_param_scale": [0.75, 1.5],
     "student_sweep_points": 3, "presto_epochs": 4,
 }
-PRESTO = {"epochs": 2, "batch_size": 8, "lr": 0.01, "lam": 1e-4, "gate_epochs": 2}
+PRESTO = {"epochs": 2, "batch_size": 8, "lr": 0.01, "lam": 1e-4, "gate_epochs": 2, "gate_input": "features"}
 
 
 def tiny_features(n=(24, 12, 12), classes=3, seed=0) -> Features:
@@ -54,10 +54,12 @@ def tiny_features(n=(24, 12, 12), classes=3, seed=0) -> Features:
 @pytest.mark.parametrize("name", list(PAPER_SETUP) + ["digits"])
 def test_presto_parameter_count_matches_built_model(name):
     s = PAPER_SETUP.get(name, {"cut": "layer1", "num_classes": 10, "k": 4})
-    built = component_parameters(s["cut"], (4, 8, 16), s["num_classes"], s["k"])["total"]
-    assert C.presto_parameter_count(s["cut"], (4, 8, 16), s["num_classes"], s["k"]) == built
-    if name in PARAMS:  # SPEC §3: within 2% of the paper's totals
-        assert abs(built - PARAMS[name]) / PARAMS[name] < 0.02
+    built = FusedResNetTail(s["k"], s["cut"], (4, 8, 16), s["num_classes"])
+    components = sum(p.numel() for p in built.parameters())
+    # §4.2: PRESTO's total is sum_k dim(theta_k), the components without the gate
+    assert C.presto_parameter_count(s["cut"], (4, 8, 16), s["num_classes"], s["k"]) == components
+    if name in PARAMS:  # SPEC §3: the components within 2% of the paper's totals
+        assert abs(components - PARAMS[name]) / PARAMS[name] < 0.02
 
 
 def test_budget_points():
@@ -149,7 +151,9 @@ def test_sequential_presto_equals_fused_training_of_the_partition(tmp_path):
     assert res["test_route_sizes"] == np.bincount(routes, minlength=k).tolist()
     assert res["part_sizes"] == [10, 10, 10]
     per = sum(p[0].numel() for p in fused.parameters())
-    assert res["num_parameters"] == k * per + sum(p.numel() for p in gate.parameters())
+    # §4.2's total is the K components; the gate (one linear layer on x) is counted beside it
+    assert res["num_parameters"] == k * per
+    assert res["gate_parameters"] == sum(p.numel() for p in gate.parameters()) == (feats.train_x[0].numel() + 1) * k
     assert res["num_parameters"] == C.presto_parameter_count("layer1", widths, 3, k)
     with pytest.raises(ValueError, match="part indices"):
         C.run_presto_sequential(feats, np.full(30, k), k, widths, PRESTO, SETTINGS, seed, CPU)

@@ -48,6 +48,13 @@ def test_shipped_configs_are_valid_and_get_defaults():
                                           "leeway": 0, "epsilon": 0.0}), "needs path"),
     (lambda c: c["synthetic"].update(n=1001), "synthetic.n"),
     (lambda c: c.update(seeds=[]), "seeds"),
+    (lambda c: c["presto"].update(patience=3), "'patience'"),
+    (lambda c: c["presto"].update(keep="sometimes"), "presto.keep"),
+    (lambda c: c["presto"].update(max_moves=0), "presto.max_moves"),
+    (lambda c: c["presto"].update(gate_input="logits"), "presto.gate_input"),
+    (lambda c: c["ablation"].update(seeds=[7]), "ablation.seeds: [7] are not among seeds"),
+    (lambda c: c["ablation"].update(factors={"alpha": [1.5]}), "ablation.factors.alpha.0"),
+    (lambda c: c["ablation"].update(factors={"gamma": [1]}), "'gamma'"),
 ])
 def test_bad_config_is_rejected_with_the_key_named(default, mutate, needle):
     cfg = copy.deepcopy(default)

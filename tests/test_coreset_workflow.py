@@ -192,14 +192,14 @@ def test_subset_budget_and_model_widths():
     assert subset_budget(0.1, 1078) == 107 and subset_budget(1 / 3, 9) == 3 and subset_budget(1e-6, 10) == 1
     with pytest.raises(ValueError, match=r"\(0, 1\]"):
         subset_budget(1.5, 10)
-    from prestorepro.report.tables import component_parameters
+    from prestorepro.models.fused import FusedResNetTail
 
     for cut, c, k in (("layer1", 10, 4), ("layer2", 10, 4), ("layer1", 7, 3)):
         total = presto_parameter_total(cut, (4, 8, 16), c, k)
-        assert total == component_parameters(cut, (4, 8, 16), c, k)["total"]
+        assert total == sum(p.numel() for p in FusedResNetTail(k, cut, (4, 8, 16), c).parameters())
         widths = model_widths(cut, (4, 8, 16), c, k)
         assert abs(count_parameters(build_model(cut, widths, c, 0, "cpu")) - total) <= 0.05 * total
-    assert model_widths("layer1", (4, 8, 16), 10, 4) == (12, 16, 32)  # digits: 54098 vs PRESTO's 54892
+    assert model_widths("layer1", (4, 8, 16), 10, 4) == (12, 16, 32)  # digits: 54098 vs PRESTO's 54728 (components, §4.2)
 
 
 def test_train_coreset_job_writes_one_metrics_file_per_fraction(tmp_path):

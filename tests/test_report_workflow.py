@@ -88,7 +88,8 @@ def test_table_and_figure_jobs_do_not_load_torch():
     """Regenerating tables and figures must stay cheap: the report entry points (and the job-log helper
     every adapter uses) import without torch; only the params table builds models."""
     modules = ["prestorepro.jobs", "prestorepro.report.jobs", "prestorepro.report.compress",
-               "prestorepro.report.coreset", "prestorepro.report.figures", "prestorepro.report.tables"]
+               "prestorepro.report.coreset", "prestorepro.report.figures", "prestorepro.report.tables",
+                   "prestorepro.report.ablation"]
     code = f"import sys\nfor m in {modules!r}: __import__(m)\nprint(sorted(m for m in sys.modules if m == 'torch'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

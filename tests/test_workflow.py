@@ -1,4 +1,7 @@
 """The workflow plans what the configs ask for (dry runs; nothing is executed)."""
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 from snakemake_plan import planned_jobs
@@ -26,3 +29,41 @@ def test_paper_config_plans_the_four_datasets(tmp_path):
     assert jobs["download_data"] == 5 and jobs["prepare_data"] == 5  # 4 paper datasets + synthetic
     assert jobs["embed"] == 4
     assert jobs["train_table1"] >= 4 * 7 * 3
+
+
+def test_ablation_plans_one_run_per_variant_and_seed(tmp_path):
+    import yaml
+
+    from prestorepro.config import validate_config
+    from prestorepro.experiments.ablation import run_variants, variants
+
+    cfg = validate_config(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
+    seeds = cfg["ablation"]["seeds"] or cfg["seeds"]
+    runs = run_variants(cfg["ablation"], cfg["presto"])
+    # one factor at a time: epsilon x0, x10, x100; singleton trained; keep every; alpha 0.5; lambda x10, x100;
+    # bounded moves; the gate input needs no run of its own (it reuses the configured runs' components)
+    assert runs == ["epsilon_scale-0", "epsilon_scale-10", "epsilon_scale-100", "singleton-trained", "keep-every",
+                    "alpha-0.5", "lam_scale-10", "lam_scale-100", "max_moves-0.05"]
+    assert variants(cfg["ablation"], cfg["presto"])[0] == "gate_input-probabilities"
+    capped = cfg["ablation"]["rounds"]
+    own = {"image": "image" in capped and capped["image"] != cfg["presto"]["rounds"],
+           "synthetic": "synthetic" in capped and capped["synthetic"] != cfg["synthetic"]["rounds"]}
+    # one job per dataset and seed runs every variant of that dataset (and the configured setting where
+    # the rounds are capped), each into its own files
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--config", f"results={tmp_path / 'r'}"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    jobs = planned_jobs(results=tmp_path / "r")
+    assert jobs["train_ablation"] == len(seeds) and jobs["synthetic_ablation"] == len(seeds)  # digits, synthetic
+    assert jobs["make_ablation"] == 1
+    for d, kind in (("digits", "image"), ("synthetic", "synthetic")):
+        expected = runs + (["configured"] if own[kind] else [])
+        for v in expected:
+            assert f"r/ablation/{d}/{v}/seed{seeds[0]}/metrics.json" in out.stdout
+        planned = set(re.findall(rf"r/ablation/{d}/([^/]+)/seed\d+/metrics.json", out.stdout))
+        assert planned == set(expected)
+
+
+def test_ablation_stage_is_skipped_without_factors(tmp_path):
+    jobs = planned_jobs("--config", "ablation={'factors': {}}", results=tmp_path / "r")
+    assert "train_ablation" not in jobs and "synthetic_ablation" not in jobs and "make_ablation" not in jobs

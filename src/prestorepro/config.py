@@ -20,6 +20,11 @@ TRAIN_SIZES = {
 }
 
 
+# Keys of the presto section that define the algorithm (not its budget); the synthetic experiment, which
+# has its own budget, runs Algorithm 1 with these too.
+ALGORITHM_KEYS = ("alpha", "singleton", "singleton_steps", "keep", "max_moves", "gate_input", "gate_epochs")
+
+
 class ConfigError(ValueError):
     """A configuration problem, with the key, the value and the fix."""
 
@@ -103,6 +108,12 @@ def _check_semantics(config: dict) -> None:
             except InfeasibleConstraintError as exc:
                 origin = f"datasets.{name}.k" if k == ds["k"] else "presto.k_sweep"
                 raise ConfigError(f"config key datasets.{name}.leeway / {origin}: {exc}") from None
+    seeds = set(config["seeds"])
+    for key in ("ablation",):
+        extra = sorted(set(config[key]["seeds"]) - seeds)
+        if extra:
+            raise ConfigError(f"config key {key}.seeds: {extra} are not among seeds {sorted(seeds)}; the "
+                              f"ablation's configured setting is the seed's Table-1 / synthetic run")
     syn = config["synthetic"]
     if syn["n"] % 4:
         raise ConfigError(f"config key synthetic.n: {syn['n']} is not a multiple of 4 (four equal components, App. C)")

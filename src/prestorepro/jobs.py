@@ -145,19 +145,19 @@ def train_table1(features_npz: str, features_json: str, dataset_cfg: dict, confi
                    presto=config["presto"], table1=config["table1"], dataset=dataset_cfg, label=label)
     out = run_method(feats, spec, log=log.info, checkpoint_path=checkpoint)
     model = out["model"]
+    # §4.2: PRESTO's total is sum_k dim(theta_k), the K components; the gate's own count beside it
     n_params = model.num_parameters_per_component() * model.k
-    if "gate" in out:
-        n_params += sum(p.numel() for p in out["gate"].parameters())
+    gate_params = sum(p.numel() for p in out["gate"].parameters()) if "gate" in out else 0
     metrics = {
         "dataset": dataset_cfg, "method": method, "k": int(k), "seed": int(seed),
         "test_accuracy": out["test_accuracy"], "test_macro_f1": out["test_macro_f1"],
         "val_accuracy": out["val_accuracy"], "val_macro_f1": out["val_macro_f1"],
-        "num_parameters": int(n_params), "part_sizes": np.bincount(out["assignment"], minlength=k).tolist(),
+        "num_parameters": int(n_params), "gate_parameters": int(gate_params), "part_sizes": np.bincount(out["assignment"], minlength=k).tolist(),
         "routing": out["routing"], "notes": out["notes"], "seconds": out["seconds"], "history": out["history"],
         "provenance": provenance({k_: config[k_] for k_ in ("presto", "table1", "components", "embedding")},
                                  seed, device),
     }
-    for key in ("objective", "rounds_run", "gate_train_agreement"):
+    for key in ("objective", "rounds_run", "stop_reason", "gate_train_agreement", "gate_inputs"):
         if key in out:
             metrics[key] = out[key]
     write_npz(out_assignment, train_assignment=out["assignment"].astype(np.int16),
@@ -172,6 +172,7 @@ def train_table1(features_npz: str, features_json: str, dataset_cfg: dict, confi
 
 def synthetic(prepared_npz: str, config: dict, seed: int, out_metrics: str, out_rounds: str,
               checkpoint: str | None, log, *, dataset_name: str = "synthetic") -> dict:
+    from prestorepro.config import ALGORITHM_KEYS
     from prestorepro.data import load_prepared
     from prestorepro.device import resolve_device
     from prestorepro.experiments.synthetic import run_synthetic
@@ -179,12 +180,14 @@ def synthetic(prepared_npz: str, config: dict, seed: int, out_metrics: str, out_
     device = resolve_device(config["device"])
     data = load_prepared(prepared_npz)
     try:
-        metrics, arrays = run_synthetic(data, config["synthetic"], int(seed), device, log=log.info,
-                                        checkpoint_path=checkpoint)
+        metrics, arrays = run_synthetic(data, config["synthetic"], config["presto"], int(seed), device,
+                                        log=log.info, checkpoint_path=checkpoint)
     except FloatingPointError as exc:
         # run_synthetic names the round; add the run
         raise FloatingPointError(f"dataset {dataset_name}, method presto (linear SVMs), seed {seed}: {exc}") from exc
-    metrics["provenance"] = provenance({"synthetic": config["synthetic"]}, seed, device)
+    metrics["provenance"] = provenance({"synthetic": config["synthetic"],
+                                        "presto": {key: config["presto"][key] for key in ALGORITHM_KEYS}},
+                                       seed, device)
     write_npz(out_rounds, **arrays)
     write_json(out_metrics, metrics)
     if checkpoint and Path(checkpoint).exists():
@@ -193,3 +196,38 @@ def synthetic(prepared_npz: str, config: dict, seed: int, out_metrics: str, out_
     log.info(f"synthetic seed {seed}: accuracy {f['train_accuracy_assigned']:.4f}, "
              f"Err_S {f['err_s']} ({f['err_s_normalised']:.4f})")
     return metrics
+
+
+def ablation(kind: str, variants: dict, outputs: dict, seed: int, checkpoint_dir: str, log, *, dataset_name: str,
+             run_variant) -> None:
+    """Every variant of one dataset and seed in one job (each variant is one run of Algorithm 1 taking
+    seconds, so a job per variant would spend most of its time importing torch and scikit-learn).
+
+    ``variants``: name -> its settings; ``outputs``: name -> {role: path}; ``run_variant(name, settings,
+    paths, checkpoint)`` runs one. A finished variant's files are kept under ``checkpoint_dir`` with the
+    fingerprint of its settings, so a killed job resumes with the variant it was in (from its last
+    round) instead of starting over; the kept copies go when the job ends.
+    """
+    import shutil
+
+    from prestorepro.io import atomic_path, fingerprint, write_text
+
+    root = Path(checkpoint_dir)
+    for name, settings in variants.items():
+        paths = outputs[name]
+        done = root / name
+        key = fingerprint(kind=kind, seed=int(seed), settings=settings)
+        kept = {role: done / Path(p).name for role, p in paths.items()}
+        if (done / "key").exists() and (done / "key").read_text() == key and all(k.exists() for k in kept.values()):
+            for role, p in paths.items():
+                with atomic_path(p) as tmp:
+                    shutil.copyfile(kept[role], tmp)
+            log.info(f"{dataset_name} ablation {name} seed {seed}: restored from {done}")
+            continue
+        run_variant(name, settings, paths, str(root / f"{name}.pt"))
+        done.mkdir(parents=True, exist_ok=True)
+        for role, p in paths.items():
+            with atomic_path(kept[role]) as tmp:
+                shutil.copyfile(p, tmp)
+        write_text(done / "key", key)  # last: a variant counts as done only with all its files kept
+    shutil.rmtree(root, ignore_errors=True)

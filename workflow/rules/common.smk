@@ -1,7 +1,10 @@
 # Shared helpers: config validation before anything runs, wildcard constraints, target lists.
 from pathlib import Path
 
-from prestorepro.config import ConfigError, dataset_names, validate_config
+import re
+
+from prestorepro.config import ALGORITHM_KEYS, ConfigError, dataset_names, validate_config
+from prestorepro.experiments.ablation import CONFIGURED, run_variants
 
 try:
     validate_config(config)
@@ -17,13 +20,20 @@ SEEDS = config["seeds"]
 GPU = 1 if config["device"] == "cuda" else 0
 
 
+# Variants of the ablation stage that need a run of their own (workflow/rules/ablation.smk).
+ABLATION_RUNS = run_variants(config["ablation"], config["presto"]) + [CONFIGURED]
+# The algorithm's settings in the presto section; the synthetic experiment uses them too.
+ALGORITHM = {key: config["presto"][key] for key in ALGORITHM_KEYS}
+
+
 def _alternatives(names):
-    return "|".join(sorted(names)) if names else "__none__"
+    return "|".join(re.escape(n) for n in sorted(names)) if names else "__none__"
 
 
 wildcard_constraints:
     dataset=_alternatives(ALL_DATASETS),
     image_dataset=_alternatives(IMAGE_DATASETS),
+    synthetic_dataset=_alternatives(SYNTHETIC_DATASETS),
     method=_alternatives(METHODS),
     seed=r"\d+",
     k=r"\d+",
@@ -45,9 +55,10 @@ def code(*parts):
 CODE_DATA = code("data", "io.py", "provenance.py", "jobs.py")
 CODE_EMBED = code("embed.py", "data/store.py", "data/base.py", "io.py", "jobs.py")
 CODE_TRAIN = code("models", "training", "presto", "baselines", "experiments/table1.py",
-                  "metrics.py", "io.py", "jobs.py")
+                  "metrics.py", "io.py", "jobs.py", "device.py", "features.py", "registry.py")
 CODE_SYNTHETIC = code("models", "training", "presto", "baselines/partition.py",
-                      "experiments/synthetic.py", "metrics.py", "io.py", "jobs.py")
+                      "experiments/synthetic.py", "metrics.py", "io.py", "jobs.py", "device.py",
+                      "features.py", "registry.py")
 
 
 def dataset_cfg(wildcards):

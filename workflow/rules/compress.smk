@@ -199,7 +199,7 @@ rule train_presto_sequential:
     params:
         dataset=dataset_cfg,
         settings=cmp_settings("presto"),
-        presto={key: config["presto"][key] for key in ("epochs", "batch_size", "lr", "lam", "gate_epochs")},
+        presto={key: config["presto"][key] for key in ("epochs", "batch_size", "lr", "lam", "gate_epochs", "gate_input")},
         widths=config["components"]["widths"],
         checkpoint=f"{R}/checkpoints/compress/{{dataset}}/presto/k{{k}}/seed{{seed}}.pt",
     threads: config["threads"]

@@ -12,8 +12,10 @@ CORESET_SEEDS = CORESET["seeds"] or SEEDS
 CORESET_SUBSET_METHODS = [m for m in CORESET["methods"] if m != "full"]
 CORESET_FRACTION_LABELS = [f"{f:g}" for f in CORESET["fractions"]] + (["1_over_k"] if CORESET["one_over_k"] else [])
 CODE_CORESET = code("coreset", "experiments/coreset.py", "training/single.py", "models/resnet_tail.py",
-                    "compress/memory.py", "compress/distill.py", "metrics.py", "io.py", "registry.py")
-CODE_CORESET_REPORT = code("report/coreset.py", "report/tables.py", "report/figures.py", "io.py")
+                    "models/parameters.py", "compress/memory.py", "compress/distill.py", "metrics.py", "io.py",
+                    "registry.py", "features.py")
+CODE_CORESET_REPORT = code("report/coreset.py", "report/tables.py", "report/figures.py", "io.py",
+                           "models/parameters.py")
 
 
 def coreset_fractions(wildcards):

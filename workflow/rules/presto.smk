@@ -40,6 +40,7 @@ rule synthetic_experiment:
         rounds=f"{R}/synthetic/{{dataset}}/seed{{seed}}/rounds.npz",
     params:
         synthetic=config["synthetic"],
+        algorithm=ALGORITHM,
         checkpoint=f"{R}/checkpoints/synthetic/{{dataset}}/seed{{seed}}.pt",
     threads: config["threads"]
     log:

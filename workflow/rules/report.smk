@@ -6,7 +6,7 @@ import os
 
 from prestorepro.report.paper import PRESTO_SHARED
 
-CODE_REPORT = code("report")
+CODE_REPORT = code("report", "io.py", "models/parameters.py", "experiments/ablation.py")
 FORMATS = config["report"]["formats"]
 K_SWEEP = config["presto"]["k_sweep"]
 K_SWEEP_SEEDS = config["presto"]["k_sweep_seeds"] or SEEDS
@@ -19,6 +19,7 @@ CAT_COMPRESS = "4. Table 2, Fig. 3 and 8: resource-constrained comparison"
 CAT_CORESET = "5. Coreset baselines"
 CAT_SYNTHETIC = "6. App. C, Fig. 6: synthetic mixture of SVMs"
 CAT_SETUP = "7. Set-up: datasets, hyper-parameters, parameter counts"
+CAT_ABLATION = "8. Ablation of PRESTO"
 CAT_PAPER = "0. Paper comparison"
 
 
@@ -114,6 +115,7 @@ rule make_params_table:
         names=IMAGE_DATASETS,
         datasets={d: config["datasets"][d] for d in IMAGE_DATASETS},
         widths=config["components"]["widths"],
+        gate_input=config["presto"]["gate_input"],
     log:
         f"{R}/logs/report/params.log",
     script:

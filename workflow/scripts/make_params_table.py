@@ -4,4 +4,5 @@ from prestorepro.report.jobs import make_params
 
 with job_log(snakemake.log[0], "make_params_table"):
     sidecars = dict(zip(snakemake.params.names, snakemake.input.sidecars))
-    make_params(sidecars, snakemake.params.datasets, snakemake.params.widths, snakemake.params.stem)
+    make_params(sidecars, snakemake.params.datasets, snakemake.params.widths,
+                snakemake.params.gate_input, snakemake.params.stem)

@@ -20,8 +20,8 @@ Jobs (each one Snakemake job, so each measurement runs in a fresh process)
 
 Parameter budget (§4.2: "roughly similar (within 5%) number of parameters")
 --------------------------------------------------------------------------
-The Table-2 budget (point ``table2``) is PRESTO's total at the dataset's K: K components plus the gate
-(``presto_parameter_count``). Pruned networks keep exactly that many non-zero parameters
+The Table-2 budget (point ``table2``) is PRESTO's total at the dataset's K as §4.2 defines it, the K
+components (``presto_parameter_count``); the gate pi_phi's own count is recorded beside it. Pruned networks keep exactly that many non-zero parameters
 (``prune_to_budget``); students get the proportional widths that come closest to it
 (``match_student_widths``, within ``tolerance``). For the trade-off figures the students also run at
 ``student_sweep_points`` budgets (points ``sweep0``, ``sweep1``, ...) spread evenly over the paper's
@@ -68,7 +68,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from prestorepro.compress.distill import Distiller, match_student_widths, tail_parameter_count
+from prestorepro.compress.distill import Distiller, match_student_widths
+from prestorepro.models.parameters import tail_parameter_count
 from prestorepro.compress.memory import MemoryProbe
 from prestorepro.compress.pruning import (
     PRUNING_CRITERIA,
@@ -86,7 +87,7 @@ from prestorepro.metrics import classification_metrics
 from prestorepro.models.fused import FusedResNetTail
 from prestorepro.models.resnet_tail import ResNetTail, count_parameters
 from prestorepro.presto.algorithm import matching_checkpoint, restore_training_state, training_state
-from prestorepro.presto.gate import Gate
+from prestorepro.presto.gate import Gate, new_gate
 from prestorepro.provenance import provenance
 from prestorepro.registry import Registry
 from prestorepro.training.fused import MaskedAdam, class_probabilities
@@ -107,10 +108,9 @@ _STREAM = {"teacher": 11, "assistant": 12, "reference": 13, "snip": 21, "grasp":
 
 
 def presto_parameter_count(cut: str, widths: Sequence[int], num_classes: int, k: int) -> int:
-    """PRESTO's total (§4.2): K components ``ResNetTail(cut, widths, C)`` plus the gate pi_phi
-    (one linear layer, K*C inputs -> K outputs)."""
-    gate = sum(p.numel() for p in Gate(k, num_classes).parameters())
-    return k * tail_parameter_count(cut, widths, num_classes) + gate
+    """PRESTO's total (§4.2: "the total number parameters used in our approach is sum_k dim(theta_k)"):
+    the K components ``ResNetTail(cut, widths, C)``; the gate's own count is reported beside it."""
+    return k * tail_parameter_count(cut, widths, num_classes)
 
 
 def student_targets(source: str, presto_total: int, cfg: Mapping) -> list[int]:
@@ -387,8 +387,12 @@ GUIDES_OF = {"snip": (), "grasp": (), "kd": ("teacher",), "dgkd": ("teacher", "a
 # PRESTO, sequential mode
 
 
-def _gate_inputs(model: FusedResNetTail, x: torch.Tensor, device: torch.device, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, K*C) gate inputs and (N, K, C) component logits, one component on the device at a time."""
+def _gate_inputs(model: FusedResNetTail, x: torch.Tensor, device: torch.device, batch: int, source: str
+                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(N, D) gate inputs on the host: x flattened (§2.2), or the components' class probabilities (then
+    also the (N, K, C) component logits, computed one component on the device at a time)."""
+    if source == "features":
+        return x.reshape(x.shape[0], -1), None
     out = component_outputs_sequential(model, x, device, batch)
     probs = class_probabilities(out, "ce")
     return probs.reshape(probs.shape[0], -1), out
@@ -396,10 +400,12 @@ def _gate_inputs(model: FusedResNetTail, x: torch.Tensor, device: torch.device, 
 
 def _mixture_eval(model: FusedResNetTail, gate: Gate, x: torch.Tensor, y: torch.Tensor, num_classes: int,
                   device: torch.device, batch: int) -> tuple[dict, np.ndarray]:
-    """Test-time prediction (§2.2): k = argmax pi_phi(x), then component k's argmax — the components
-    run one at a time, the gate on their stored class probabilities."""
-    inputs, out = _gate_inputs(model, x, device, batch)
+    """Test-time prediction (§2.2): k = argmax pi_phi(x), then component k's argmax — the gate streams
+    its inputs in batches, the components run one at a time."""
+    inputs, out = _gate_inputs(model, x, device, batch, gate.source)
     routes = predict(gate, inputs, batch, device).argmax(1)
+    if out is None:
+        out = component_outputs_sequential(model, x, device, batch)
     pred = out.argmax(-1).gather(1, torch.as_tensor(routes)[:, None])[:, 0].numpy()
     return classification_metrics(y.numpy(), pred, num_classes), routes
 
@@ -414,10 +420,9 @@ def run_presto_sequential(feats: Features, assignment: np.ndarray, k: int, width
     order from generator ``seed * 1000 + k`` per component, Adam lr / lambda / batch size of
     ``presto``; ``settings['presto_epochs']`` epochs per component (Algorithm 1 trains each
     component rounds x epochs epochs, warm-started), in chunks of ``presto['epochs']`` with a
-    checkpoint after each chunk. The gate trains ``presto['gate_epochs']`` epochs on (x_i, k), i in S_k;
-    its inputs (the components' class probabilities on the training set) are computed one component
-    at a time in batches of ``presto['batch_size']``. Test-time passes use ``infer_batch_size`` like
-    every other method.
+    checkpoint after each chunk. The gate trains ``presto['gate_epochs']`` epochs on (x_i, k), i in S_k,
+    reading ``presto['gate_input']`` (the flattened x, §2.2) from the host one batch of
+    ``presto['batch_size']`` at a time. Test-time passes use ``infer_batch_size`` like every other method.
     """
     n = feats.train_x.shape[0]
     a = torch.as_tensor(np.asarray(assignment), dtype=torch.long)
@@ -447,8 +452,10 @@ def run_presto_sequential(feats: Features, assignment: np.ndarray, k: int, width
         log(f"presto sequential: resumed from {ckpt} after {done} epochs")
     total_epochs, chunk = int(settings["presto_epochs"]), int(presto["epochs"])
     ledger = MemoryLedger(device)
+    source = presto["gate_input"]
+    feature_numel = feats.train_x[0].numel()
     with ledger.measure("inference"):
-        gate0 = Gate(k, feats.num_classes).to(device)
+        gate0 = new_gate(k, feats.num_classes, feature_numel, source, seed).to(device)
         _mixture_eval(model, gate0, feats.test_x, feats.test_y, feats.num_classes, device, batch)
         del gate0
     with ledger.measure("training"):
@@ -461,14 +468,12 @@ def run_presto_sequential(feats: Features, assignment: np.ndarray, k: int, width
             log(f"presto sequential: {done}/{total_epochs} epochs per component")
             if ckpt is not None:
                 save_torch(ckpt, {**training_state(model, opt, gens), "epochs_done": done, "run_key": key})
-        # the gate's inputs stream the training set in training-size batches: a pass during training
-        # should not need more memory than a training step of the same component
-        inputs, _ = _gate_inputs(model, feats.train_x, device, presto["batch_size"])
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            gate = Gate(k, feats.num_classes)
+        # the gate's inputs stay on the host and stream to the device in training-size batches: training
+        # pi_phi should not need more device memory than a training step of one component
+        inputs, _ = _gate_inputs(model, feats.train_x, device, presto["batch_size"], source)
+        gate = new_gate(k, feats.num_classes, feature_numel, source, seed)
         train_single(gate, inputs, a, epochs=presto["gate_epochs"], batch_size=presto["batch_size"], lr=presto["lr"],
-                     device=device, generator=_generator(seed, "gate"), log=log, desc="gate")
+                     device=device, generator=_generator(seed, "gate"), log=log, desc="gate", resident=False)
     out = {}
     for split in ("test", "val"):
         m, routes = _mixture_eval(model, gate, getattr(feats, f"{split}_x"), getattr(feats, f"{split}_y"),
@@ -476,8 +481,9 @@ def run_presto_sequential(feats: Features, assignment: np.ndarray, k: int, width
         out[f"{split}_accuracy"], out[f"{split}_macro_f1"] = m["accuracy"], m["macro_f1"]
         if split == "test":
             out["test_route_sizes"] = np.bincount(routes, minlength=k).tolist()
-    n_params = model.num_parameters_per_component() * k + count_parameters(gate)
-    metrics = {"num_parameters": n_params, "widths": list(widths), "k": k,
+    n_params = model.num_parameters_per_component() * k
+    metrics = {"num_parameters": n_params, "gate_parameters": count_parameters(gate), "gate_input": source,
+               "widths": list(widths), "k": k,
                "part_sizes": torch.bincount(a, minlength=k).tolist(), **out, "memory": ledger.summary()}
     return metrics, model, gate.cpu()
 

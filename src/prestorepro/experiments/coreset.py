@@ -73,7 +73,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prestorepro.compress.distill import match_student_widths, tail_parameter_count
+from prestorepro.compress.distill import match_student_widths
+from prestorepro.models.parameters import tail_parameter_count
 from prestorepro.compress.memory import MemoryProbe
 from prestorepro.coreset import SELECTORS, SelectionSchedule, class_gradient_sums, last_layer_gradients
 from prestorepro.coreset.pbcs import fit_inner, outer_losses
@@ -91,8 +92,8 @@ Log = Callable[[str], Any]
 
 
 def presto_parameter_total(cut: str, widths, num_classes: int, k: int) -> int:
-    """PRESTO's parameters: K components (SPEC §3) + the gate, one linear layer K*C -> K."""
-    return k * tail_parameter_count(cut, widths, num_classes) + (k * num_classes + 1) * k
+    """PRESTO's parameters as §4.2 counts them: sum_k dim(theta_k) over the K components (SPEC §3)."""
+    return k * tail_parameter_count(cut, widths, num_classes)
 
 
 def model_widths(cut: str, component_widths, num_classes: int, k: int) -> tuple[int, int, int]:

@@ -3,15 +3,21 @@
 One round r:
   1. train every component k on its part S_k for ``epochs`` epochs, warm-started (line 12);
   2. loss matrix L[i, k] of every instance under every component (one forward pass per component);
-  3. objective G = sum_i L[i, a_i] + lam * sum_k ||theta_k||^2 (Eq. 4); the round is kept only if G
-     decreased (App. A.3), otherwise the last kept state is restored and the round retried, at most
-     ``patience`` times in a row;
-  4. modular upper bound (Eq. 8) M[i, k] = alpha * L[i, k] for i in S_k, G1[i, k] / alpha otherwise,
-     plus epsilon * ||x_i - c_k|| (App. B.3, "final selection");
-  5. minimise sum_i M[i, a_i] over the whole partition-matroid base with every part size in
+  3. objective G of Eq. 1 / Eq. 4, where every instance carries its component's regulariser:
+     G = sum_k sum_{i in S_k} [L[i, k] + lam ||theta_k||^2] = sum_i L[i, a_i] + lam sum_k |S_k| ||theta_k||^2.
+     With ``keep = "decreased"`` the round is kept only if G decreased (App. A.3); otherwise the last
+     kept state is restored and its proposal trained again (the batch order has moved on);
+  4. modular upper bound (Eq. 8): M[i, k] = alpha * G((i,k) | S minus (i,k)) for i in S_k and
+     G({(i,k)}) / alpha otherwise, plus epsilon * ||x_i - c_k|| (App. B.3, "final selection"). With the
+     component's parameters held fixed, an instance's marginal gain in its own part is its Eq. 1 term
+     L[i, k] + lam ||theta_k||^2 (exact for an instance the re-fitted theta_k does not depend on);
+  5. minimise sum_i M[i, a_i] over the partition-matroid base with every part size in
      [N/K - leeway, N/K + leeway] — an exact transportation problem (``assignment.solve_assignment``).
-     Lines 19-21 of Algorithm 1 move one point per round; §3.2's text minimises the bound over the
-     whole base, which is what is done here. Stop early when the partition no longer changes.
+     §3.2's text minimises the bound over the whole base (``max_moves = 1``); Algorithm 1's lines 19-21
+     move one point per round. ``max_moves < 1`` bounds the moves to that fraction of N per round
+     (``assignment.solve_assignment_bounded``), the middle ground, for the ablation.
+The run stops early only when the partition is stable (a kept round whose proposal moves no point);
+otherwise it runs every round, so a snapshot of round r is always the partition trained in round r.
 
 Learn-MLR (Pal et al. 2022, adapted in App. B.4) is the same loop with a random initial partition,
 no size constraint (each point goes to its lowest-loss component), epsilon 0 and every round kept.
@@ -29,12 +35,13 @@ import torch
 
 from prestorepro.io import fingerprint, load_torch, save_torch
 from prestorepro.models.fused import FusedModule
-from prestorepro.presto.assignment import size_bounds, solve_assignment
+from prestorepro.presto.assignment import limit_moves_unconstrained, size_bounds, solve_assignment_bounded
 from prestorepro.training.fused import MaskedAdam, loss_matrix, per_sample_loss, train_components
 from prestorepro.training.sequential import component_outputs_sequential, train_components_sequential
 
 SINGLETON_MODES = ("current", "trained")
 TRAIN_MODES = ("fused", "sequential")
+KEEP_RULES = ("decreased", "every")
 
 
 @dataclass
@@ -51,8 +58,8 @@ class PrestoSettings:
     singleton: str = "current"  # how G({(i,k)}) is estimated
     singleton_steps: int = 5
     singleton_lr: float = 0.01
-    accept_only_if_decreased: bool = True
-    patience: int = 3
+    keep: str = "decreased"     # "decreased": keep a round only if G decreased (App. A.3); "every"
+    max_moves: float = 1.0      # fraction of N that may change part per round; 1.0: the whole base (§3.2)
     loss: str = "ce"
     mode: str = "fused"         # "sequential": one component and its part on the device at a time (§2.4)
 
@@ -63,6 +70,10 @@ class PrestoSettings:
             raise ValueError(f"singleton must be one of {', '.join(SINGLETON_MODES)}, got {self.singleton!r}")
         if self.mode not in TRAIN_MODES:
             raise ValueError(f"mode must be one of {', '.join(TRAIN_MODES)}, got {self.mode!r}")
+        if self.keep not in KEEP_RULES:
+            raise ValueError(f"keep must be one of {', '.join(KEEP_RULES)}, got {self.keep!r}")
+        if not 0 < self.max_moves <= 1:
+            raise ValueError(f"max_moves must be a fraction of N in (0, 1], got {self.max_moves}")
         if self.rounds < 1 or self.epochs < 1:
             raise ValueError(f"rounds and epochs must be >= 1, got {self.rounds} and {self.epochs}")
 
@@ -78,16 +89,29 @@ class PrestoResult:
     assignments_per_round: np.ndarray | None = None  # (R, N) the partition trained on in each round
 
 
-def modular_upper_bound(L: torch.Tensor, assignment: torch.Tensor, alpha: float, G1: torch.Tensor,
+def presto_objective(L: torch.Tensor, assignment: torch.Tensor, sq_norms: torch.Tensor,
+                     lam: float) -> tuple[float, float, float]:
+    """G of Eq. 1 / Eq. 4 for the partition ``assignment`` (N,): (G, data term, regulariser term).
+
+    Each instance i in S_k contributes L[i, k] + lam ||theta_k||^2, so the regulariser is weighted by
+    the part sizes: G = sum_i L[i, a_i] + lam * sum_k |S_k| ||theta_k||^2 (``sq_norms``: ||theta_k||^2, (K,)).
+    """
+    sizes = torch.bincount(assignment, minlength=L.shape[1]).to(torch.float64)
+    data = float(L.gather(1, assignment[:, None]).double().sum())
+    reg = lam * float((sizes * sq_norms.detach().double().to(sizes.device)).sum())
+    return data + reg, data, reg
+
+
+def modular_upper_bound(marginal: torch.Tensor, assignment: torch.Tensor, alpha: float, G1: torch.Tensor,
                         epsilon: float = 0.0, distance: torch.Tensor | None = None) -> torch.Tensor:
     """Cost matrix of Eq. 8 for the next partition, plus App. B.3's epsilon-distance term.
 
-    For (i, k) in the current partition the cost is alpha * G((i,k) | S minus (i,k)), estimated by the
-    loss of i under its trained component; for (i, k) outside it, G({(i,k)}) / alpha.
+    For (i, k) in the current partition the cost is alpha * G((i,k) | S minus (i,k)) (``marginal``,
+    estimated by i's Eq. 1 term under its trained component); for (i, k) outside it, G({(i,k)}) / alpha.
     """
-    member = torch.zeros_like(L, dtype=torch.bool)
-    member[torch.arange(L.shape[0], device=L.device), assignment] = True
-    M = torch.where(member, alpha * L, G1 / alpha)
+    member = torch.zeros_like(marginal, dtype=torch.bool)
+    member[torch.arange(marginal.shape[0], device=marginal.device), assignment] = True
+    M = torch.where(member, alpha * marginal, G1 / alpha)
     if epsilon and distance is not None:
         M = M + epsilon * distance
     return M
@@ -207,7 +231,7 @@ def run_presto(
     per_round: list[np.ndarray] = []
     best: _Snapshot | None = None
     G1_fixed = None
-    streak, start_round, stop_reason = 0, 1, "rounds exhausted"
+    start_round, stop_reason = 1, "rounds exhausted"
     seconds = {"train": 0.0, "loss_matrix": 0.0, "assignment": 0.0, "singleton": 0.0}
 
     ckpt = Path(checkpoint_path) if checkpoint_path else None
@@ -223,7 +247,7 @@ def run_presto(
         G1_fixed = state["G1"]
         history = state["history_json"]
         per_round = [a.numpy() for a in state["per_round"]]
-        streak, start_round = int(state["streak"]), int(state["round"]) + 1
+        start_round = int(state["round"]) + 1
         seconds = {k_: float(v) for k_, v in state["seconds"].items()}
         log(f"[{label}] resumed from checkpoint {ckpt} after round {start_round - 1}")
         if state.get("finished"):
@@ -242,7 +266,7 @@ def run_presto(
             **training_state(model, opt, generators), "assignment": assignment.cpu(),
             "best": best.to_dict() if best is not None else None, "G1": G1_fixed,
             "history_json": history, "per_round": [torch.from_numpy(a) for a in per_round],
-            "streak": streak, "round": round_idx, "seconds": seconds, "finished": finished,
+            "round": round_idx, "seconds": seconds, "finished": finished,
             "stop_reason": stop_reason, "run_key": key,
         })
 
@@ -267,48 +291,47 @@ def run_presto(
             # the trainers know the epoch and step; the user also needs the run and the round
             raise FloatingPointError(f"[{label}] round {r}: {exc}; lower the learning rate or check the "
                                      f"inputs for NaN/inf") from exc
-        with torch.no_grad():
-            data_loss = float(L.gather(1, assignment[:, None]).sum())
-            G = data_loss + settings.lam * float(model.sq_norm().sum())
+        G, data_loss, reg_term = presto_objective(L, assignment, model.sq_norm(), settings.lam)
         t2 = time.perf_counter()
         seconds["train"] += t1 - t0
         seconds["loss_matrix"] += t2 - t1
         if not np.isfinite(G):
             raise FloatingPointError(f"[{label}] non-finite objective G={G} in round {r}")
         extra = on_round(r, model, assignment) if on_round is not None else {}
-        accepted = (best is None) or (not settings.accept_only_if_decreased) or (G < best.G)
+        accepted = (best is None) or settings.keep == "every" or (G < best.G)
         if accepted:
             best = _Snapshot(model, opt, assignment, G, L)
-            streak = 0
         else:
-            streak += 1
             best.restore(model, opt)
             assignment = best.assignment.clone()
-        # propose the next partition from the kept state
+        # propose the next partition from the kept state (``model`` holds the kept components)
         t3 = time.perf_counter()
-        L_kept = best.L
-        G1 = G1_fixed if G1_fixed is not None else L_kept
+        with torch.no_grad():
+            marginal = best.L + settings.lam * model.sq_norm().detach()[None, :].to(best.L.dtype)
+        G1 = G1_fixed if G1_fixed is not None else marginal
         dist = centre_distances(x_flat, assignment, k) if x_flat is not None else None
-        M = modular_upper_bound(L_kept, assignment, settings.alpha, G1, settings.epsilon, dist)
+        M = modular_upper_bound(marginal, assignment, settings.alpha, G1, settings.epsilon, dist)
+        budget = n if settings.max_moves >= 1 else max(1, int(settings.max_moves * n))
         if constrained:
-            proposal = torch.as_tensor(solve_assignment(M.double().cpu().numpy(), lo, hi), device=dev)
+            proposal = solve_assignment_bounded(M.double().cpu().numpy(), assignment.cpu().numpy(), lo, hi,
+                                                budget)
+            proposal = torch.as_tensor(proposal, device=dev)
         else:
-            proposal = M.argmin(1)
+            proposal = torch.as_tensor(limit_moves_unconstrained(M.double().cpu().numpy(),
+                                                                 assignment.cpu().numpy(), budget), device=dev)
         seconds["assignment"] += time.perf_counter() - t3
         moves = int((proposal != assignment).sum())
         sizes = torch.bincount(assignment, minlength=k).tolist()
-        entry = {"round": r, "objective": G, "data_loss": data_loss, "accepted": bool(accepted),
-                 "best_objective": best.G, "part_sizes": sizes, "moves": moves,
+        entry = {"round": r, "objective": G, "data_loss": data_loss, "regulariser": reg_term,
+                 "accepted": bool(accepted), "best_objective": best.G, "part_sizes": sizes, "moves": moves,
                  "train_seconds": t1 - t0, **extra}
         history.append(entry)
         log(f"[{label}] round {r}: G={G:.4f} ({'kept' if accepted else 'rejected'}), "
             f"parts={sizes}, moves={moves}")
-        if accepted and moves == 0:
+        if moves == 0:
+            # the kept partition is a fixed point of the assignment step: every later round would
+            # train the same partition from the same state
             stop_reason = "partition stable"
-            save(r, finished=True)
-            break
-        if not accepted and streak >= settings.patience:
-            stop_reason = f"objective did not decrease for {streak} rounds"
             save(r, finished=True)
             break
         assignment = proposal

@@ -1,8 +1,13 @@
-"""The gating classifier pi_phi (paper §2.2 "Test time prediction", §4.1, App. B.2).
+"""The gating classifier pi_phi (paper §2.2 "Test time prediction", §4.1, App. B.2; SPEC §3).
 
-pi_phi is one linear layer from the concatenated class-probability vectors of the K components
-(K*C inputs) to K outputs, trained with cross-entropy on the pairs (x_i, k) for i in S_k. At test
-time an instance goes to component k = argmax pi_phi(x) and takes that component's prediction.
+pi_phi : X -> [K] is "a fully connected single layer neural network" (§4.1) on the instance x — here
+the flattened embedding the components read (the 2-d point on the synthetic data) — with K outputs,
+trained with cross-entropy on the pairs (x_i, k) for i in S_k (§2.2) for ``gate_epochs`` epochs with
+the components' Adam settings (App. B.3). At test time an instance goes to component k = argmax
+pi_phi(x) and takes that component's prediction.
+
+``gate_input = "probabilities"`` keeps an earlier reading for the ablation: the same linear layer on the
+K components' concatenated class-probability vectors (K*C inputs).
 """
 from __future__ import annotations
 
@@ -11,37 +16,52 @@ import torch
 from torch import nn
 
 from prestorepro.models.fused import FusedModule
+from prestorepro.models.parameters import GATE_INPUTS, gate_in_features
 from prestorepro.training.fused import class_probabilities, component_outputs, predict_labels
 from prestorepro.training.single import predict, train_single
 
 
 class Gate(nn.Module):
-    def __init__(self, k: int, num_classes: int):
+    """pi_phi: one linear layer from the gate's inputs to K logits; ``source`` says what it reads."""
+
+    def __init__(self, k: int, in_features: int, source: str = "features"):
         super().__init__()
-        self.k, self.num_classes = k, num_classes
-        self.linear = nn.Linear(k * num_classes, k)
+        if source not in GATE_INPUTS:
+            raise ValueError(f"unknown gate input {source!r}; valid: {', '.join(GATE_INPUTS)}")
+        self.k, self.source = int(k), source
+        self.linear = nn.Linear(int(in_features), self.k)
 
-    def forward(self, probs: torch.Tensor) -> torch.Tensor:
-        return self.linear(probs)
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.linear(inputs)
 
 
-def gate_inputs(model: FusedModule, x: torch.Tensor, loss: str) -> torch.Tensor:
-    """(N, K*C) concatenated class-probability vectors of the K components."""
-    probs = class_probabilities(component_outputs(model, x), loss)
-    return probs.reshape(probs.shape[0], -1)
+def gate_inputs(model: FusedModule, x: torch.Tensor, loss: str, source: str = "features") -> torch.Tensor:
+    """(N, D) inputs of pi_phi: x flattened (a view, no copy), or the (N, K*C) class probabilities."""
+    if source == "features":
+        return x.reshape(x.shape[0], -1)
+    if source == "probabilities":
+        probs = class_probabilities(component_outputs(model, x), loss)
+        return probs.reshape(probs.shape[0], -1)
+    raise ValueError(f"unknown gate input {source!r}; valid: {', '.join(GATE_INPUTS)}")
+
+
+def new_gate(k: int, num_classes: int, feature_numel: int, source: str, seed: int) -> Gate:
+    """A gate with initial weights drawn from ``seed`` alone (torch seeds its global generator
+    differently in every process, so nothing here may draw from it)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return Gate(k, gate_in_features(source, k, num_classes, feature_numel), source)
 
 
 def train_gate(model: FusedModule, x: torch.Tensor, assignment: np.ndarray, *, epochs: int, lr: float,
-               batch_size: int, generator: torch.Generator, loss: str = "ce", log=None) -> Gate:
-    """Train pi_phi on (x_i, k), i in S_k. Its initial weights are drawn from ``generator``'s seed and its
-    batch order from ``generator``: torch seeds the global generator differently in every process, so
-    nothing here may draw from it."""
-    inputs = gate_inputs(model, x, loss)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(generator.initial_seed())
-        gate = Gate(model.k, inputs.shape[1] // model.k)
-    gate = gate.to(x.device)
-    targets = torch.as_tensor(assignment, dtype=torch.long, device=x.device)
+               batch_size: int, generator: torch.Generator, loss: str = "ce", source: str = "features",
+               log=None) -> Gate:
+    """Train pi_phi on (x_i, k), i in S_k. Its initial weights come from ``generator``'s seed and its
+    batch order from ``generator``."""
+    inputs = gate_inputs(model, x, loss, source)
+    classes = 2 if loss == "hinge" else model.num_classes  # an SVM's probabilities are (1 - p, p)
+    gate = new_gate(model.k, classes, x[0].numel(), source, generator.initial_seed()).to(x.device)
+    targets = torch.as_tensor(np.asarray(assignment), dtype=torch.long, device=x.device)
     train_single(gate, inputs, targets, epochs=epochs, batch_size=batch_size, lr=lr, device=x.device,
                  generator=generator, log=log, desc="gate")
     return gate
@@ -55,5 +75,6 @@ def mixture_predict(model: FusedModule, x: torch.Tensor, routes: np.ndarray | to
 
 
 def gate_routes(gate: Gate, model: FusedModule, x: torch.Tensor, loss: str) -> np.ndarray:
-    logits = predict(gate, gate_inputs(model, x, loss), device=x.device)
+    """k = argmax pi_phi(x) for every row of ``x``."""
+    logits = predict(gate, gate_inputs(model, x, loss, gate.source), device=x.device)
     return np.asarray(logits).argmax(1)

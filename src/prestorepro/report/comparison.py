@@ -141,11 +141,11 @@ def table2_rows(df: pd.DataFrame | None, sources: Mapping[str, str]) -> list[Row
 
 
 def params_rows(df: pd.DataFrame | None) -> list[Row]:
-    """§4.2 / Table 2 caption: PRESTO's total parameters (K components + pi_phi)."""
+    """§4.2 / Table 2 caption: PRESTO's total parameters, sum_k dim(theta_k) over the K components."""
     if df is None:
         return []
-    return [Row(str(r["dataset"]), "PRESTO parameters (K components + pi_phi)", _value(r["paper_total"]),
-                _value(r["total"]), device="none (counted from the architecture)", decimals=0, relative=True)
+    return [Row(str(r["dataset"]), "PRESTO parameters (sum_k dim theta_k, §4.2)", _value(r["paper_total"]),
+                _value(r["components"]), device="none (counted from the architecture)", decimals=0, relative=True)
             for _, r in df.iterrows() if not _missing(_value(r["paper_total"]))]
 
 
@@ -208,7 +208,7 @@ def fig7_rows(df: pd.DataFrame | None) -> list[Row]:
 
 
 def synthetic_rows(frames: Mapping[str, pd.DataFrame]) -> list[Row]:
-    """App. C: the synthetic data's size and standardised boxes (Eqs. 35-38), Fig. 6's last round."""
+    """App. C: the synthetic data's size and standardised boxes (Eqs. 35-38)."""
     rows = []
     for name, df in frames.items():
         for _, r in df.iterrows():
@@ -216,7 +216,7 @@ def synthetic_rows(frames: Mapping[str, pd.DataFrame]) -> list[Row]:
             if _missing(paper):
                 continue
             q = str(r["quantity"])
-            count = q.startswith("points") or q.startswith("last round")
+            count = q.startswith("points")
             rows.append(Row(name, q, paper, _value(r["ours"]), _value(r.get("ours_std")), _value(r.get("seeds")),
                             device="none (from the generated data)" if _missing(_value(r.get("device")))
                             else str(r["device"]), decimals=0 if count else 2))

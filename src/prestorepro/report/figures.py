@@ -51,7 +51,9 @@ def fig6_synthetic(arrays: dict, history: list[dict], snapshot_rounds: Sequence[
                    formats: Sequence[str] = ("png", "pdf")) -> list[str]:
     """Paper Fig. 6: (a) the true partition; (b)-(d) PRESTO's partition and SVMs at three rounds.
 
-    A requested round past the last one run shows the last round."""
+    A run stops before its last round only when the partition is stable (every later round would train
+    the same partition from the same state), so a requested round past the last one run shows that
+    stable state, labelled so."""
     x, y, group, per_round = arrays["x"], arrays["y"], arrays["group"], arrays["per_round"]
     fig, axes = plt.subplots(1, 1 + len(snapshot_rounds), figsize=(4 * (1 + len(snapshot_rounds)), 3.8),
                              sharex=True, sharey=True)
@@ -59,9 +61,10 @@ def fig6_synthetic(arrays: dict, history: list[dict], snapshot_rounds: Sequence[
     for i, r in enumerate(snapshot_rounds):
         j = min(r, len(per_round)) - 1
         h = history[j]
-        late = " (last run)" if r > len(per_round) else ""
+        title = (f"round {r} (= round {h['round']}, partition stable)" if r > len(per_round)
+                 else f"round {h['round']}")
         _scatter_partition(axes[i + 1], x, y, per_round[j].astype(int),
-                           f"({chr(98 + i)}) round {h['round']}{late}: acc {100 * h['accuracy']:.1f}%, "
+                           f"({chr(98 + i)}) {title}: acc {100 * h['accuracy']:.1f}%, "
                            f"Err_S {h['err_s_normalised']:.3f}", lines=(h["w"], h["b"]))
     fig.suptitle("Fig. 6: PRESTO with K linear SVMs on the synthetic data (colour: part; o: y=+1, x: y=-1; "
                  "lines: w_k·x + b_k = 0; Err_S: split same-component pairs / all such pairs)", fontsize=10)

@@ -71,8 +71,8 @@ def paper_value(table: dict, method: str, metric: str, source: str) -> float | N
 # Set-up of the paper's PRESTO models (Table 4 classes, Table 5 K, App. B.1 cut point), used to
 # check the parameter counts without any data.
 PAPER_SETUP = {
-    "cifar10": {"source": "cifar10", "cut": "layer2", "num_classes": 10, "k": 4},
-    "pathmnist": {"source": "pathmnist", "cut": "layer1", "num_classes": 9, "k": 4},
-    "dermamnist": {"source": "dermamnist", "cut": "layer1", "num_classes": 7, "k": 3},
-    "svhn": {"source": "svhn", "cut": "layer1", "num_classes": 10, "k": 4},
+    "cifar10": {"source": "cifar10", "cut": "layer2", "num_classes": 10, "k": 4, "image_side": 32},
+    "pathmnist": {"source": "pathmnist", "cut": "layer1", "num_classes": 9, "k": 4, "image_side": 28},
+    "dermamnist": {"source": "dermamnist", "cut": "layer1", "num_classes": 7, "k": 3, "image_side": 28},
+    "svhn": {"source": "svhn", "cut": "layer1", "num_classes": 10, "k": 4, "image_side": 32},
 }

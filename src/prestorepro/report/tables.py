@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from prestorepro.io import read_json, write_text
+from prestorepro.models.parameters import presto_parameters
 from prestorepro.report.paper import (PARAMS, PRESTO_SHARED, SYNTHETIC, TABLE1, TABLE4, TABLE5, TRAIN_INCLUDES_VAL,
                                       paper_value)
 
@@ -97,27 +98,19 @@ def table1_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, list
     return pd.DataFrame(out), list(notes.values())
 
 
-def component_parameters(cut: str, widths, num_classes: int, k: int) -> dict:
-    # imported here: building the models needs torch, which no other table or figure job loads
-    from prestorepro.models.fused import FusedResNetTail
-    from prestorepro.presto.gate import Gate
-
-    model = FusedResNetTail(1, cut, widths, num_classes)
-    per = model.num_parameters_per_component()
-    gate = sum(p.numel() for p in Gate(k, num_classes).parameters())
-    return {"per_component": per, "gate": gate, "total": per * k + gate}
-
-
-def params_frame(datasets: Mapping[str, dict], widths) -> pd.DataFrame:
-    """PRESTO's parameter count (K components + pi_phi) per dataset, next to the paper's (§4.2)."""
+def params_frame(datasets: Mapping[str, dict], widths, gate_input: str) -> pd.DataFrame:
+    """PRESTO's parameter count per dataset: the K components (§4.2's total, next to the paper's) and the
+    gate pi_phi reading ``gate_input`` beside them (the paper does not say whether its totals include it)."""
     rows = []
     for name, d in datasets.items():
-        c = component_parameters(d["cut"], widths, d["num_classes"], d["k"])
+        c = presto_parameters(d["cut"], widths, d["num_classes"], d["k"], gate_input=gate_input,
+                              features=d["features"])
         paper = PARAMS.get(d["source"])
         rows.append({"dataset": name, "K": d["k"], "cut": d["cut"], "classes": d["num_classes"],
-                     "per_component": c["per_component"], "gate": c["gate"], "total": c["total"],
+                     "per_component": c["per_component"], "components": c["components"],
                      "paper_total": paper,
-                     "diff_percent": None if paper is None else round(100 * (c["total"] - paper) / paper, 2)})
+                     "diff_percent": None if paper is None else round(100 * (c["components"] - paper) / paper, 2),
+                     "gate_input": gate_input, "gate": c["gate"], "components_and_gate": c["with_gate"]})
     return pd.DataFrame(rows)
 
 
@@ -273,9 +266,16 @@ def synthetic_frame(summary: Mapping, x: np.ndarray, group: np.ndarray) -> pd.Da
                               ("err_s_normalised", "Err_S / pairs, final", 1),
                               ("train_accuracy_assigned", "train accuracy (%) by assigned component, final", 100),
                               ("test_accuracy_gated", "test accuracy (%) gated, final", 100),
-                              ("rounds_run", "last round (paper: last snapshot)", 1)):
+                              ("gate_train_agreement", "gate agreement with the final partition (%)", 100),
+                              ("rounds_run", "rounds run (a run ends early only when its partition is "
+                                             "stable, so every later round, up to Fig. 6's r = 50, equals it)", 1),
+                              ("objective", "Eq. 1 objective G, final (trained components)", 1),
+                              ("optimal_objective_final_partition", "Eq. 1 at its optimum, PRESTO's final partition", 1),
+                              ("optimal_objective_true_partition", "Eq. 1 at its optimum, true partition S*_k", 1)):
+        if key not in summary:
+            continue
         rows.append({"quantity": label, "ours": scale * summary[key]["mean"], "ours_std": scale * summary[key]["std"],
-                     "paper": float(SYNTHETIC["final_round"]) if key == "rounds_run" else None,
+                     "paper": None,
                      "seeds": int(summary["seeds"]),  # the data rows do not depend on the seed
                      "device": summary.get("device")})
     df = pd.DataFrame(rows)

@@ -101,6 +101,7 @@ def train_single(
     checkpoint_path: str | Path | None = None,
     log: LogTarget = None,
     desc: str = "train",
+    resident: bool = True,
 ) -> dict:
     """Train ``model`` in place for ``epochs`` epochs with Adam (``lr``) on (x, y).
 
@@ -115,6 +116,10 @@ def train_single(
     history) is written at every epoch end, and a run that finds one resumes from it; on the CPU
     the resumed run ends with exactly the parameters of an uninterrupted run.
 
+    ``resident=False`` keeps ``x`` where it is (the host) and copies one batch at a time to the device,
+    in the same batch order: the device then holds the model and one batch, never the whole data set
+    (PRESTO's gate in sequential mode, §2.4).
+
     Returns ``{"loss": [...], "time_s": [...], "epochs": epochs, "resumed_from_epoch": e}`` with the
     mean data loss (without the L2 term) and the wall time of every epoch.
     Raises FloatingPointError naming the epoch and step of the first non-finite loss.
@@ -127,7 +132,10 @@ def train_single(
         raise ValueError("sample_weights and distill cannot be combined: the KD / DGKD loss is a plain "
                          "batch mean; train a weighted coreset with the cross-entropy instead")
     model.to(device)
-    x_dev = _as_device_tensor(x, device)
+    if resident:
+        x_dev = _as_device_tensor(x, device)
+    else:
+        x_dev = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
     y_dev = _as_device_tensor(y, device, torch.long)
     n = x_dev.shape[0]
     if n == 0 or y_dev.shape != (n,):
@@ -183,7 +191,7 @@ def train_single(
         first_bad = torch.full((), -1, device=device, dtype=torch.long)
         for step in range(steps):
             idx = perm[step * batch_size:(step + 1) * batch_size]
-            xb = x_dev[idx].to(param_dtype)
+            xb = (x_dev[idx] if resident else x_dev[idx.to(x_dev.device)].to(device)).to(param_dtype)
             yb = y_dev[idx]
             out = model(xb)
             if distill is not None:

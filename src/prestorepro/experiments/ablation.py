@@ -1,0 +1,90 @@
+"""The ablation of PRESTO: one factor at a time away from the configured setting (no torch).
+
+A variant is named ``<factor>-<value>`` (e.g. ``epsilon_scale-10``); ``configured`` is the configured
+setting itself. Every factor but the gate input changes Algorithm 1 and needs a run of its own; the
+gate input is measured on the configured run's own components and partition (the Table-1 and
+synthetic jobs train pi_phi on both inputs). The factors (SPEC §4, App. A.3, App. B.3):
+
+    gate_input     what pi_phi reads: x (§2.2, §4.1) or the components' class probabilities
+    epsilon_scale  multiple of the dataset's epsilon on the distance term (App. B.3)
+    singleton      estimate of G({(i,k)}): the current component's loss, or training on {i} (lines 3-8)
+    keep           keep a round only if G decreased (App. A.3), or every round
+    alpha          alpha of Eq. 8 (not given by the paper)
+    lam_scale      multiple of lambda (App. B.3: 1e-4)
+    max_moves      fraction of N that may move per round (§3.2: the whole base; lines 19-21: one point)
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Mapping
+
+FACTORS = ("gate_input", "epsilon_scale", "singleton", "keep", "alpha", "lam_scale", "max_moves")
+CONFIGURED = "configured"
+# factors given as multiples of the configured value
+SCALES = ("epsilon_scale", "lam_scale")
+# the paper's own setting of each factor, with where it says so (None: the paper gives no value)
+PAPER_SETTING: dict[str, tuple[Any, str]] = {
+    "gate_input": ("features", "§2.2: pi_phi : X -> [K]"),
+    "epsilon_scale": (1, "App. B.3"),
+    "singleton": ("trained", "Algorithm 1 lines 3-8"),
+    "keep": ("decreased", "App. A.3"),
+    "alpha": (None, "not given"),
+    "lam_scale": (1, "App. B.3"),
+    "max_moves": (1.0, "§3.2 (Algorithm 1 lines 19-21: one point)"),
+}
+
+
+def format_value(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+def configured_value(factor: str, presto: Mapping) -> Any:
+    if factor not in FACTORS:
+        raise ValueError(f"unknown ablation factor {factor!r}; valid: {', '.join(FACTORS)}")
+    return 1 if factor in SCALES else presto[factor]
+
+
+def parse_variant(name: str) -> tuple[str, Any]:
+    """``"epsilon_scale-10"`` -> ("epsilon_scale", 10.0); ``"singleton-trained"`` -> ("singleton", "trained")."""
+    factor, sep, raw = name.partition("-")
+    if not sep or factor not in FACTORS:
+        raise ValueError(f"ablation variant {name!r} is not <factor>-<value> with factor one of {', '.join(FACTORS)}")
+    if factor in ("gate_input", "singleton", "keep"):
+        return factor, raw
+    return factor, float(raw)
+
+
+def variants(ablation: Mapping, presto: Mapping) -> list[str]:
+    """Every ``<factor>-<value>`` of ``ablation['factors']`` other than the configured value, in factor order."""
+    out = []
+    factors = ablation["factors"]
+    for factor in FACTORS:
+        here = configured_value(factor, presto)
+        for value in factors.get(factor, []):
+            if format_value(value) != format_value(here):
+                out.append(f"{factor}-{format_value(value)}")
+    return out
+
+
+def run_variants(ablation: Mapping, presto: Mapping) -> list[str]:
+    """The variants that need a run of Algorithm 1 of their own (all but the gate input)."""
+    return [v for v in variants(ablation, presto) if parse_variant(v)[0] != "gate_input"]
+
+
+def apply_variant(variant: str, presto: Mapping, epsilon: float, lam: float) -> tuple[dict, float, float]:
+    """(presto section, epsilon, lambda) of a variant; ``configured`` returns them unchanged (copied)."""
+    presto = copy.deepcopy(dict(presto))
+    if variant == CONFIGURED:
+        return presto, epsilon, lam
+    factor, value = parse_variant(variant)
+    if factor == "epsilon_scale":
+        return presto, epsilon * value, lam
+    if factor == "lam_scale":
+        return presto, epsilon, lam * value
+    presto[factor] = value
+    return presto, epsilon, lam
+
+
+def is_paper_setting(factor: str, value: Any) -> bool:
+    paper, _ = PAPER_SETTING[factor]
+    return paper is not None and format_value(paper) == format_value(value)
