@@ -131,7 +131,7 @@ def embed(prepared_npz: str, dataset_cfg: dict, config: dict, out_npz: str, out_
 
 def train_table1(features_npz: str, features_json: str, dataset_cfg: dict, config: dict, method: str, k: int,
                  seed: int, out_metrics: str, out_assignment: str, checkpoint: str | None, log, *,
-                 dataset_name: str = "") -> dict:
+                 dataset_name: str = "", other_gates: bool = True) -> dict:
     """One Table-1 run. Every error names the run as ``[<dataset> <method> seed <s>]`` and, for a
     non-finite value, the round (or "before round 1" for the embeddings)."""
     from prestorepro.device import resolve_device
@@ -142,7 +142,8 @@ def train_table1(features_npz: str, features_json: str, dataset_cfg: dict, confi
     device = resolve_device(config["device"])
     feats = Features.from_embedding(features_npz, features_json, device, context=f"[{label}] before round 1")
     spec = RunSpec(method=method, k=int(k), seed=int(seed), widths=tuple(config["components"]["widths"]),
-                   presto=config["presto"], table1=config["table1"], dataset=dataset_cfg, label=label)
+                   presto=config["presto"], table1=config["table1"], dataset=dataset_cfg, label=label,
+                   other_gates=other_gates)
     out = run_method(feats, spec, log=log.info, checkpoint_path=checkpoint)
     model = out["model"]
     # §4.2: PRESTO's total is sum_k dim(theta_k), the K components; the gate's own count beside it
@@ -171,7 +172,7 @@ def train_table1(features_npz: str, features_json: str, dataset_cfg: dict, confi
 
 
 def synthetic(prepared_npz: str, config: dict, seed: int, out_metrics: str, out_rounds: str,
-              checkpoint: str | None, log, *, dataset_name: str = "synthetic") -> dict:
+              checkpoint: str | None, log, *, dataset_name: str = "synthetic", other_gates: bool = True) -> dict:
     from prestorepro.config import ALGORITHM_KEYS
     from prestorepro.data import load_prepared
     from prestorepro.device import resolve_device
@@ -181,7 +182,8 @@ def synthetic(prepared_npz: str, config: dict, seed: int, out_metrics: str, out_
     data = load_prepared(prepared_npz)
     try:
         metrics, arrays = run_synthetic(data, config["synthetic"], config["presto"], int(seed), device,
-                                        log=log.info, checkpoint_path=checkpoint)
+                                        log=log.info, checkpoint_path=checkpoint, label=dataset_name,
+                                        other_gates=other_gates)
     except FloatingPointError as exc:
         # run_synthetic names the round; add the run
         raise FloatingPointError(f"dataset {dataset_name}, method presto (linear SVMs), seed {seed}: {exc}") from exc

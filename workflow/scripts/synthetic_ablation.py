@@ -1,5 +1,6 @@
 # Adapter: the ablation variants of PRESTO on the synthetic data for one seed (the synthetic experiment, one
 # factor changed).
+from prestorepro.experiments.ablation import CONFIGURED
 from prestorepro.jobs import ablation, job_log, set_threads, synthetic
 
 set_threads(snakemake.threads)
@@ -11,7 +12,8 @@ def run_variant(name, settings, paths, checkpoint):
     config = dict(snakemake.config, synthetic=settings["synthetic"],
                   presto=dict(snakemake.config["presto"], **settings["algorithm"]))
     synthetic(snakemake.input.data, config, int(w.seed), paths["metrics"], paths["rounds"], checkpoint, log,
-              dataset_name=f"{w.synthetic_dataset} ablation {name}")
+              dataset_name=f"{w.synthetic_dataset} ablation {name}",
+              other_gates=name == CONFIGURED)
 
 
 with job_log(snakemake.log[0], "synthetic_ablation") as log:

@@ -50,6 +50,7 @@ class RunSpec:
     table1: dict          # resolved config["table1"]
     dataset: dict         # resolved config["datasets"][name]
     label: str = ""
+    other_gates: bool = True  # also train pi_phi on the other inputs (GATE_INPUTS), for the ablation
 
 
 def _generators(seed: int, k: int) -> list[torch.Generator]:
@@ -181,7 +182,7 @@ def _gated(feats: Features, spec: RunSpec, settings: PrestoSettings, init: str, 
     # the same components and partition for the ablation (a few seconds, no second run of Algorithm 1)
     primary = spec.presto["gate_input"]
     gates = {}
-    for source in [primary] + [s for s in GATE_INPUTS if s != primary]:
+    for source in [primary] + ([s for s in GATE_INPUTS if s != primary] if spec.other_gates else []):
         try:
             gates[source] = gate_metrics(feats, model, res.assignment, source=source, epochs=spec.presto["gate_epochs"],
                                          lr=settings.lr, batch_size=settings.batch_size, seed=spec.seed, log=log)
