@@ -2,6 +2,7 @@
 
     python benchmarks/bench_pipeline.py                                  # embedded default, 2 cores
     python benchmarks/bench_pipeline.py --results /tmp/bench/results --cores 2 --json out.json
+    python benchmarks/bench_pipeline.py --results /tmp/bench/noabl --config "ablation={'factors': {}}"
 
 Runs ``snakemake --cores N --config results=DIR`` (plus ``--configfile`` if given) from the
 repository root into DIR, which must not exist or be empty, so every job runs. While it runs, the
@@ -129,6 +130,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--results", default="/tmp/bench/results", help="results folder (must be empty or absent)")
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--configfile", default=None, help="default: the embedded default, config/config.yaml")
+    ap.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="more --config overrides, e.g. \"ablation={'factors': {}}\" (a run without the ablation)")
     ap.add_argument("--interval", type=float, default=0.5, help="memory sampling interval, seconds")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     ap.add_argument("--log", default=None, help="snakemake's output goes here (default: RESULTS/../snakemake.log)")
@@ -150,7 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
     cmd = ["snakemake", "--cores", str(args.cores)]
     if args.configfile:
         cmd += ["--configfile", args.configfile]
-    cmd += ["--config", f"results={results}"]
+    cmd += ["--config", f"results={results}", *args.config]
     load = os.getloadavg()
     print(f"{platform.machine()}, {os.cpu_count()} CPUs, {psutil.virtual_memory().total / 2**30:.1f} GiB RAM, "
           f"load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")

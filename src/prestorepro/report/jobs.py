@@ -119,7 +119,9 @@ def make_synthetic_table(summary_json: str, prepared_npz: str, out_stem: str) ->
                        "accuracy rises, Err_S falls, and the partition is almost recovered at r = 50",
                        "Eq. 1 at its optimum: each part's linear SVM fitted to convergence (liblinear) on the true "
                        "partition S*_k and on PRESTO's final partition; where the true partition's value is the "
-                       "larger, Eq. 1 itself prefers PRESTO's partition and no minimiser of it recovers S*_k"])
+                       "larger, Eq. 1 itself prefers PRESTO's partition and no minimiser of it recovers S*_k",
+                       "a run stops before synthetic.rounds only when its partition is stable: every later round, up "
+                       "to Fig. 6's r = 50, would train that same partition"])
 
 
 def make_paper_comparison(tables: dict, sources: dict, origin: dict, results: str, out_md: str,

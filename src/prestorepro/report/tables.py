@@ -267,8 +267,7 @@ def synthetic_frame(summary: Mapping, x: np.ndarray, group: np.ndarray) -> pd.Da
                               ("train_accuracy_assigned", "train accuracy (%) by assigned component, final", 100),
                               ("test_accuracy_gated", "test accuracy (%) gated, final", 100),
                               ("gate_train_agreement", "gate agreement with the final partition (%)", 100),
-                              ("rounds_run", "rounds run (a run ends early only when its partition is "
-                                             "stable, so every later round, up to Fig. 6's r = 50, equals it)", 1),
+                              ("rounds_run", "rounds run (stops early only when the partition is stable)", 1),
                               ("objective", "Eq. 1 objective G, final (trained components)", 1),
                               ("optimal_objective_final_partition", "Eq. 1 at its optimum, PRESTO's final partition", 1),
                               ("optimal_objective_true_partition", "Eq. 1 at its optimum, true partition S*_k", 1)):
