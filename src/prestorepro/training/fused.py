@@ -177,12 +177,17 @@ def train_components(
     # from the OS each time (page faults and zeroing cost about as much as the copy itself)
     xbuf = torch.empty((k * batch_size, *x.shape[1:]), dtype=x.dtype, device=dev)
     t0 = time.perf_counter()
-    losses = []
+    # The step totals stay on the device and are checked once per epoch: reading one back every step
+    # (``float``, ``.item()``, a Python ``if`` on a tensor) would make the host wait for the GPU at
+    # every step. A non-finite loss is still named by its epoch and step; the steps after it in that
+    # epoch run on NaNs and are discarded with the raised error.
+    last = None
     for epoch in range(epochs):
         idx, mask = epoch_batches(assignment, k, batch_size, generators)
         full = mask.all(dim=2).all(dim=1).tolist()  # steps where every component has a whole batch
         # component-major rows, so that component k's inputs x_b[:, k] are one contiguous block
         idx_km, mask = idx.transpose(1, 2).contiguous().to(dev), mask.to(dev)
+        totals = torch.empty(idx.shape[0], dtype=torch.float64, device=dev)
         for t in range(idx.shape[0]):
             rows, m = idx_km[t].view(-1), mask[t]
             xb = torch.index_select(x, 0, rows, out=xbuf).unflatten(0, (k, batch_size)).transpose(0, 1)
@@ -195,18 +200,20 @@ def train_components(
             data = per.sum(0) / count.clamp(min=1)  # (K,) mean loss over each component's batch
             with torch.no_grad():
                 sq = torch.cat([p.reshape(k, -1) for p in params], dim=1).square().sum(1)
-                total = ((data + lam * sq) * active.to(data.dtype)).sum()
-            if not torch.isfinite(total):
-                raise FloatingPointError(f"non-finite training loss {total.item()} at epoch {epoch + 1}, step {t + 1}")
+                totals[t] = ((data + lam * sq) * active.to(data.dtype)).sum()
             for p in params:
                 p.grad = None
             # the L2 term's gradient is added by the optimiser (``l2=lam``): it is 2 * lam * theta
             (data * active.to(data.dtype)).sum().backward()
             optimizer.update(None if full[t] else active, l2=lam)
-            losses.append(float(total))
-            if on_step is not None:
-                on_step(epoch, float(total))
-    return {"train_seconds": time.perf_counter() - t0, "last_loss": losses[-1] if losses else float("nan")}
+            if on_step is not None:  # a caller that asks for every step's loss pays one sync per step
+                on_step(epoch, float(totals[t]))
+        finite = torch.isfinite(totals)
+        if not bool(finite.all()):  # the epoch's one host synchronisation
+            t = int(torch.nonzero(~finite)[0, 0])
+            raise FloatingPointError(f"non-finite training loss {float(totals[t])} at epoch {epoch + 1}, step {t + 1}")
+        last = totals[-1]
+    return {"train_seconds": time.perf_counter() - t0, "last_loss": float(last) if last is not None else float("nan")}
 
 
 @torch.no_grad()
