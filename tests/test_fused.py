@@ -125,3 +125,18 @@ def test_nan_loss_raises():
     with pytest.raises(FloatingPointError, match="epoch 1"):
         train_components(fused, x, y, torch.zeros(8, dtype=torch.long), epochs=1, batch_size=8, optimizer=opt,
                          lam=0.0, generators=_gens(1))
+
+
+def test_cuda_graph_capture_needs_cuda_and_can_be_switched_off(monkeypatch):
+    from prestorepro.training.fused import _capture_default
+
+    x = torch.randn(8, 64, 8, 8)
+    y = torch.randint(0, 5, (8,))
+    fused = FusedResNetTail(1, "layer1", (4, 8, 16), 5)
+    opt = MaskedAdam(list(fused.parameters()), 1, lr=0.01)
+    with pytest.raises(ValueError, match="CUDA graph capture needs a CUDA device"):
+        train_components(fused, x, y, torch.zeros(8, dtype=torch.long), epochs=1, batch_size=8, optimizer=opt,
+                         lam=0.0, generators=_gens(1), capture=True)
+    assert _capture_default()
+    monkeypatch.setenv("PRESTOREPRO_CUDA_GRAPHS", "0")
+    assert not _capture_default()

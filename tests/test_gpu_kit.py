@@ -21,7 +21,8 @@ def _module(name: str):
 def test_check_runs_on_the_cpu_and_every_check_passes(tmp_path):
     # the Snakemake end-to-end check is the tiny config, run by the reliability tests already
     only = ["environment", "fused_equals_sequential", "embedding_device_vs_cpu", "presto_round_device_vs_cpu",
-            "memory_probe", "bench_fused", "presto_round_at_scale", "compiled_step", "fused_step_profile"]
+            "memory_probe", "bench_fused", "presto_round_at_scale", "compiled_step", "fused_step_profile",
+            "captured_step"]
     proc = subprocess.run([sys.executable, str(KIT / "check.py"), "--out", str(tmp_path), "--device", "cpu",
                            "--only", *only], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -44,8 +45,9 @@ def test_check_runs_on_the_cpu_and_every_check_passes(tmp_path):
     assert scale["n"] == 1500 and scale["k"] == 4 and 0 < scale["round_seconds"]
     assert set(scale["phase_seconds"]) >= {"train", "loss_matrix", "assignment"}
     assert checks["fused_step_profile"]["skipped"] and checks["compiled_step"]["skipped"]
+    assert checks["captured_step"]["skipped"]
     md = (tmp_path / "check.md").read_text()
-    assert md.count("| pass |") == 7 and md.count("| skipped |") == 2
+    assert md.count("| pass |") == 7 and md.count("| skipped |") == 3
 
 
 def test_check_refuses_cuda_without_a_gpu(tmp_path):

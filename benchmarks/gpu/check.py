@@ -25,6 +25,9 @@ Checks, each timed and recorded even when it fails (a failure of one does not st
   9 classes, K = 4, leeway 3000, 10 epochs, config/paper.yaml), per-phase seconds and peak memory,
   then extrapolated to config/paper.yaml's 30 rounds;
 - ``compiled_step``: the fused model under ``torch.compile`` against eager, one epoch at that scale;
+- ``fused_step_profile``: where an eager fused step's time goes (host launches against GPU kernels);
+- ``captured_step``: the step replayed as a CUDA graph (the default on CUDA) against the eager step:
+  the same parameters (within eager's own run-to-run noise) and the speed-up;
 - ``snakemake_end_to_end``: tests/configs/tiny.yaml through Snakemake with ``device`` set to the
   device at hand, every output checked (skipped when snakemake cannot be imported).
 
@@ -303,7 +306,8 @@ def check_compiled_step(dev: torch.device, scale: dict) -> dict:
         for _ in range(1 + scale["compile_epochs"]):  # the first epoch compiles
             _sync(dev)
             t0 = time.perf_counter()
-            train_components(run_model, x, y, a, epochs=1, batch_size=256, optimizer=opt, lam=1e-4, generators=gens)
+            train_components(run_model, x, y, a, epochs=1, batch_size=256, optimizer=opt, lam=1e-4, generators=gens,
+                             capture=False)
             _sync(dev)
             times.append(time.perf_counter() - t0)
         out[label] = {"first_epoch_s": times[0], "epoch_s": min(times[1:])}
@@ -338,11 +342,13 @@ def check_fused_step_profile(dev: torch.device, scale: dict) -> dict:
             model = FusedResNetTail(k, "layer1", (4, 8, 16), classes).to(dev)
             opt = MaskedAdam(list(model.parameters()), k, lr=0.01)
             gens = [torch.Generator().manual_seed(j) for j in range(k)]
-            train_components(model, x, y, a, epochs=1, batch_size=256, optimizer=opt, lam=1e-4, generators=gens)
+            train_components(model, x, y, a, epochs=1, batch_size=256, optimizer=opt, lam=1e-4, generators=gens,
+                             capture=False)
             steps = -(-int(torch.bincount(a).max()) // 256)
             _sync(dev)
             t0 = time.perf_counter()
-            train_components(model, x, y, a, epochs=1, batch_size=256, optimizer=opt, lam=1e-4, generators=gens)
+            train_components(model, x, y, a, epochs=1, batch_size=256, optimizer=opt, lam=1e-4, generators=gens,
+                             capture=False)
             _sync(dev)
             epoch_s = time.perf_counter() - t0
             row = {"steps": steps, "epoch_s": epoch_s, "wall_ms_per_step": 1000 * epoch_s / steps}
@@ -350,7 +356,7 @@ def check_fused_step_profile(dev: torch.device, scale: dict) -> dict:
                 try:
                     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
                         train_components(model, x, y, a, epochs=1, batch_size=256, optimizer=opt, lam=1e-4,
-                                         generators=gens)
+                                         generators=gens, capture=False)
                         _sync(dev)
                     events = [e for e in prof.key_averages() if getattr(e, "device_type", None) is not None
                               and str(e.device_type).endswith("CUDA")]
@@ -366,6 +372,51 @@ def check_fused_step_profile(dev: torch.device, scale: dict) -> dict:
     finally:
         torch.backends.cudnn.benchmark = bench_before
     return {"ok": True, **out}
+
+
+def check_captured_step(dev: torch.device, scale: dict) -> dict:
+    """The fused step replayed as a CUDA graph (``train_components(capture=True)``, the default on CUDA)
+    against the eager step: the same parameters after two epochs from the same state (compared with
+    the difference between two eager runs, cuDNN's own run-to-run noise), and the time of those two
+    epochs (graph capture included) on equal and unequal parts."""
+    if dev.type != "cuda":
+        return {"ok": True, "skipped": "CUDA graphs need a CUDA device"}
+    from prestorepro.models.fused import FusedResNetTail
+    from prestorepro.training.fused import MaskedAdam, train_components
+
+    n, k, classes = scale["n_scale"], 4, 9
+    x, y = _features(n, scale["hw"], classes, seed=5)
+    x, y = x.to(dev), y.to(dev)
+    sizes = [n // k - 3000, n // k - 1000, n // k + 1000]
+    parts = {"equal": (torch.arange(n) % k).to(dev),
+             "unequal": torch.cat([torch.full((m,), j) for j, m in enumerate(sizes)]
+                                  + [torch.full((n - sum(sizes),), 3)]).to(dev)}
+    out, ok = {}, True
+    for label, a in parts.items():
+        runs = {}
+        for name, capture in (("eager", False), ("eager_again", False), ("captured", True)):
+            torch.manual_seed(0)
+            model = FusedResNetTail(k, "layer1", (4, 8, 16), classes).to(dev)
+            opt = MaskedAdam(list(model.parameters()), k, lr=0.01)
+            gens = [torch.Generator().manual_seed(j) for j in range(k)]
+            _sync(dev)
+            t0 = time.perf_counter()
+            info = train_components(model, x, y, a, epochs=2, batch_size=256, optimizer=opt, lam=1e-4,
+                                    generators=gens, capture=capture)
+            _sync(dev)
+            flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()]
+                             + [b.reshape(-1).float() for b in model.buffers()])
+            runs[name] = (flat, time.perf_counter() - t0, info["last_loss"])
+        scale_ = float(runs["eager"][0].abs().max())
+        noise = float((runs["eager"][0] - runs["eager_again"][0]).abs().max()) / scale_
+        diff = float((runs["eager"][0] - runs["captured"][0]).abs().max()) / scale_
+        good = diff <= max(10 * noise, 1e-5)
+        ok &= good
+        out[label] = {"ok": good, "captured_vs_eager_relative": diff, "eager_vs_eager_relative": noise,
+                      "eager_2_epochs_s": runs["eager"][1], "captured_2_epochs_s": runs["captured"][1],
+                      "speedup": runs["eager"][1] / runs["captured"][1],
+                      "last_loss": {name: r[2] for name, r in runs.items()}}
+    return {"ok": ok, **out}
 
 
 def check_snakemake_end_to_end(dev: torch.device, scale: dict) -> dict:
@@ -405,6 +456,7 @@ CHECKS = [
     ("presto_round_at_scale", check_presto_round_at_scale),
     ("compiled_step", check_compiled_step),
     ("fused_step_profile", check_fused_step_profile),
+    ("captured_step", check_captured_step),
     ("snakemake_end_to_end", check_snakemake_end_to_end),
 ]
 

@@ -10,6 +10,7 @@ the batch-norm statistics and the optimiser step. Fused training therefore equal
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Callable, Sequence
 
@@ -150,6 +151,84 @@ def epoch_batches(assignment: torch.Tensor, k: int, batch_size: int,
     return idx.view(steps, batch_size, k), mask.view(steps, batch_size, k)
 
 
+def _capture_default() -> bool:
+    """CUDA graphs are used on CUDA devices unless ``PRESTOREPRO_CUDA_GRAPHS=0`` (an escape hatch for a
+    GPU or driver where capture misbehaves; the eager step computes the same numbers)."""
+    return os.environ.get("PRESTOREPRO_CUDA_GRAPHS", "1") != "0"
+
+
+class _Step:
+    """One training step of all K components: gather the step's rows, forward, each component's mean
+    loss, backward, masked Adam. The rows and the row mask are read from static buffers (``rows``,
+    ``mask``) and the step's objective is written to ``total``, so the step can be recorded as a CUDA
+    graph and replayed with new rows: one launch instead of the ~450 kernels of an eager step, which
+    on a GPU is bound by the host launching them (benchmarks/RESULTS.md, "GPU check"). One graph per
+    kind of step: every component's batch full (plain batch norm), or some rows masked.
+    """
+
+    def __init__(self, model: FusedModule, x: torch.Tensor, y: torch.Tensor, optimizer: "MaskedAdam", lam: float,
+                 loss: str, batch_size: int):
+        self.model, self.x, self.y, self.opt, self.lam, self.loss, self.b = model, x, y, optimizer, lam, loss, batch_size
+        self.k = model.k
+        self.params = list(model.parameters())
+        dev = x.device
+        self.rows = torch.zeros(self.k * batch_size, dtype=torch.long, device=dev)
+        self.mask = torch.ones(batch_size, self.k, dtype=torch.bool, device=dev)
+        self.total = torch.zeros((), dtype=torch.float64, device=dev)
+        # one gather buffer for every step: a fresh multi-megabyte batch per step would be new pages
+        # from the OS each time (page faults and zeroing cost about as much as the copy itself)
+        self.xbuf = torch.empty((self.k * batch_size, *x.shape[1:]), dtype=x.dtype, device=dev)
+        self.graphs: dict[bool, "torch.cuda.CUDAGraph"] = {}
+
+    def run(self, masked: bool) -> None:
+        k, b, x = self.k, self.b, self.x
+        # component-major rows, so that component k's inputs x_b[:, k] are one contiguous block
+        xb = torch.index_select(x, 0, self.rows, out=self.xbuf).unflatten(0, (k, b)).transpose(0, 1)
+        yb = self.y.index_select(0, self.rows).view(k, b).t()
+        mf = self.mask.to(x.dtype)
+        out = self.model(xb, mf if masked else None)
+        per = per_sample_loss(out, yb, self.loss) * mf
+        count = mf.sum(0)
+        active = count > 0
+        data = per.sum(0) / count.clamp(min=1)  # (K,) mean loss over each component's batch
+        with torch.no_grad():
+            sq = torch.cat([p.reshape(k, -1) for p in self.params], dim=1).square().sum(1)
+            self.total.copy_(((data + self.lam * sq) * active.to(data.dtype)).sum())
+        for p in self.params:
+            p.grad = None
+        # the L2 term's gradient is added by the optimiser (``l2=lam``): it is 2 * lam * theta
+        (data * active.to(data.dtype)).sum().backward()
+        self.opt.update(active if masked else None, l2=self.lam)
+
+    def replay(self, masked: bool) -> None:
+        graph = self.graphs.get(masked)
+        if graph is None:
+            graph = self.graphs[masked] = self._capture(masked)
+        graph.replay()
+
+    def _state(self) -> list[torch.Tensor]:
+        return [*self.params, *self.model.buffers(), self.opt.step, self.opt._m, self.opt._v]
+
+    def _capture(self, masked: bool) -> "torch.cuda.CUDAGraph":
+        # Capture needs a few eager warm-up steps on a side stream (cuDNN and cuBLAS set up their
+        # workspaces); they train, so the state they change is put back afterwards, in place, at the
+        # addresses the graph reads.
+        saved = [t.detach().clone() for t in self._state()]
+        side = torch.cuda.Stream(device=self.x.device)
+        side.wait_stream(torch.cuda.current_stream(self.x.device))
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                self.run(masked)
+        torch.cuda.current_stream(self.x.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self.run(masked)
+        with torch.no_grad():
+            for dst, src in zip(self._state(), saved):
+                dst.copy_(src)
+        return graph
+
+
 def train_components(
     model: FusedModule,
     x: torch.Tensor,
@@ -163,19 +242,22 @@ def train_components(
     generators: Sequence[torch.Generator],
     loss: str = "ce",
     on_step: Callable[[int, float], None] | None = None,
+    capture: bool | None = None,
 ) -> dict:
     """Train every component k for ``epochs`` epochs on {i : assignment[i] == k}, warm-started.
 
     The per-component objective is mean loss over the batch + lam * ||theta_k||^2 (Eq. 1's L2 term).
+    ``capture``: replay each step as a CUDA graph (default: on CUDA devices, see ``_capture_default``).
     Raises FloatingPointError on a NaN/inf loss.
     """
     model.train()
     k = model.k
     dev = x.device
-    params = list(model.parameters())
-    # one gather buffer for every step: a fresh multi-megabyte batch per step would be new pages
-    # from the OS each time (page faults and zeroing cost about as much as the copy itself)
-    xbuf = torch.empty((k * batch_size, *x.shape[1:]), dtype=x.dtype, device=dev)
+    if capture is None:
+        capture = dev.type == "cuda" and _capture_default()
+    if capture and dev.type != "cuda":
+        raise ValueError(f"CUDA graph capture needs a CUDA device; the data is on {dev}")
+    step = _Step(model, x, y, optimizer, lam, loss, batch_size)
     t0 = time.perf_counter()
     # The step totals stay on the device and are checked once per epoch: reading one back every step
     # (``float``, ``.item()``, a Python ``if`` on a tensor) would make the host wait for the GPU at
@@ -185,27 +267,16 @@ def train_components(
     for epoch in range(epochs):
         idx, mask = epoch_batches(assignment, k, batch_size, generators)
         full = mask.all(dim=2).all(dim=1).tolist()  # steps where every component has a whole batch
-        # component-major rows, so that component k's inputs x_b[:, k] are one contiguous block
         idx_km, mask = idx.transpose(1, 2).contiguous().to(dev), mask.to(dev)
         totals = torch.empty(idx.shape[0], dtype=torch.float64, device=dev)
         for t in range(idx.shape[0]):
-            rows, m = idx_km[t].view(-1), mask[t]
-            xb = torch.index_select(x, 0, rows, out=xbuf).unflatten(0, (k, batch_size)).transpose(0, 1)
-            yb = y.index_select(0, rows).view(k, batch_size).t()
-            mf = m.to(x.dtype)
-            out = model(xb, None if full[t] else mf)
-            per = per_sample_loss(out, yb, loss) * mf
-            count = mf.sum(0)
-            active = count > 0
-            data = per.sum(0) / count.clamp(min=1)  # (K,) mean loss over each component's batch
-            with torch.no_grad():
-                sq = torch.cat([p.reshape(k, -1) for p in params], dim=1).square().sum(1)
-                totals[t] = ((data + lam * sq) * active.to(data.dtype)).sum()
-            for p in params:
-                p.grad = None
-            # the L2 term's gradient is added by the optimiser (``l2=lam``): it is 2 * lam * theta
-            (data * active.to(data.dtype)).sum().backward()
-            optimizer.update(None if full[t] else active, l2=lam)
+            step.rows.copy_(idx_km[t].view(-1))
+            step.mask.copy_(mask[t])
+            if capture:
+                step.replay(not full[t])
+            else:
+                step.run(not full[t])
+            totals[t] = step.total
             if on_step is not None:  # a caller that asks for every step's loss pays one sync per step
                 on_step(epoch, float(totals[t]))
         finite = torch.isfinite(totals)
