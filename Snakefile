@@ -8,6 +8,10 @@ if not workflow.overwrite_configfiles:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/plan/report.smk"
+include: "workflow/rules/plan/compress.smk"
+include: "workflow/rules/plan/coreset.smk"
+include: "workflow/rules/plan/ablation.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/embed.smk"
 include: "workflow/rules/presto.smk"

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_coreset_ratio.py          # CIFAR10 scale: 50000 points, 10 classes, 10% budget
 
-The model is the coreset stage's one model (``experiments.coreset.model_widths``: the ResNet18 tail
+The model is the coreset stage's one model (``coreset.run.model_widths``: the ResNet18 tail
 scaled to PRESTO's parameter total, K=4 components of widths (4, 8, 16) plus the gate) on CIFAR10's
 cut point (layer2, 128x4x4 maps), with the settings of the coreset section of ``--config``
 (default config/paper.yaml: 300 epochs, reselection every 20, batch 256). Features are seeded
@@ -29,14 +29,8 @@ import numpy as np
 import torch
 import yaml
 
-from prestorepro.experiments.coreset import (
-    CORESET_METHODS,
-    SelectionContext,
-    _train_epoch,
-    build_model,
-    model_widths,
-    subset_budget,
-)
+from prestorepro.coreset.methods import CORESET_METHODS, SelectionContext
+from prestorepro.coreset.run import _train_epoch, build_model, model_widths, subset_budget
 from prestorepro.features import Features
 from prestorepro.models.resnet_tail import CUT_CHANNELS, count_parameters
 

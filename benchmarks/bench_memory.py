@@ -28,14 +28,9 @@ def _measure(job: dict) -> dict:
     import torch
 
     torch.set_num_threads(job["threads"])
-    from prestorepro.compress import (
-        PRUNING_CRITERIA,
-        Distiller,
-        MemoryProbe,
-        class_balanced_sample,
-        match_student_widths,
-        prune_to_budget,
-    )
+    from prestorepro.compress.distill import Distiller, match_student_widths
+    from prestorepro.compress.memory import MemoryProbe
+    from prestorepro.compress.pruning import PRUNING_CRITERIA, class_balanced_sample, prune_to_budget
     from prestorepro.models import ResNetTail, count_parameters
     from prestorepro.models.resnet_tail import CUT_CHANNELS
     from prestorepro.training.single import predict, train_single

@@ -7,7 +7,7 @@ import pytest
 
 from prestorepro.experiments.ablation import (CONFIGURED, apply_variant, is_paper_setting, parse_variant,
                                               run_variants, variants)
-from prestorepro.jobs import ablation
+from prestorepro.jobs.ablation import run_bundle
 
 PRESTO = {"gate_input": "features", "singleton": "current", "keep": "decreased", "alpha": 1.0, "max_moves": 1.0,
           "lam": 1e-4, "rounds": 8}
@@ -55,20 +55,20 @@ def test_bundled_job_resumes_with_the_variant_it_was_in(tmp_path):
     log = logging.getLogger("test")
     ckpt = tmp_path / "ckpt"
     with pytest.raises(KeyboardInterrupt):
-        ablation("image", settings, outputs, 0, str(ckpt), log, dataset_name="d",
+        run_bundle("image", settings, outputs, 0, str(ckpt), log, dataset="d",
                  run_variant=lambda *a: run_variant(*a, fail_on="c"))
     assert ran == ["a", "b"]
     for v in ("a", "b"):  # Snakemake removes the outputs of a killed job before it runs it again
         (tmp_path / "out" / v / "metrics.json").unlink()
-    ablation("image", settings, outputs, 0, str(ckpt), log, dataset_name="d", run_variant=run_variant)
+    run_bundle("image", settings, outputs, 0, str(ckpt), log, dataset="d", run_variant=run_variant)
     assert ran == ["a", "b", "c"]  # a and b were restored, not run again
     assert [json.load(open(outputs[v]["metrics"]))["value"] for v in "abc"] == [10, 20, 30]
     assert not ckpt.exists()  # the kept copies go when the job ends
     # a kept variant whose settings changed is run again
     with pytest.raises(KeyboardInterrupt):
-        ablation("image", settings, outputs, 0, str(ckpt), log, dataset_name="d",
+        run_bundle("image", settings, outputs, 0, str(ckpt), log, dataset="d",
                  run_variant=lambda *a: run_variant(*a, fail_on="b"))
-    ablation("image", dict(settings, a={"x": 5}), outputs, 0, str(ckpt), log, dataset_name="d", run_variant=run_variant)
+    run_bundle("image", dict(settings, a={"x": 5}), outputs, 0, str(ckpt), log, dataset="d", run_variant=run_variant)
     assert ran == ["a", "b", "c", "a", "a", "b", "c"]
     assert json.load(open(outputs["a"]["metrics"]))["value"] == 50
 

@@ -11,7 +11,12 @@ import pytest
 import torch
 
 from prestorepro.compress.distill import match_student_widths, tail_parameter_count
-from prestorepro.experiments import compress as C
+from prestorepro.compress import budget as B
+from prestorepro.compress import methods as M
+from prestorepro.compress.ledger import MemoryLedger
+from prestorepro.jobs.compress import train_compress, train_guide
+from prestorepro.models.parameters import presto_parameters
+from prestorepro.presto.sequential import run_presto_sequential
 from prestorepro.models.fused import FusedResNetTail
 from prestorepro.features import Features
 from prestorepro.io import load_torch, read_json, save_torch, write_json, write_npz
@@ -24,7 +29,7 @@ from snakemake_plan import planned_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
-# As the jobs do (experiments.compress.warm_up): every MemoryProbe starts with gc.collect(), which
+# As the jobs do (training.warmup.warm_up): every MemoryProbe starts with gc.collect(), which
 # would otherwise scan every object the test session holds.
 gc.freeze()
 
@@ -57,26 +62,27 @@ def test_presto_parameter_count_matches_built_model(name):
     built = FusedResNetTail(s["k"], s["cut"], (4, 8, 16), s["num_classes"])
     components = sum(p.numel() for p in built.parameters())
     # §4.2: PRESTO's total is sum_k dim(theta_k), the components without the gate
-    assert C.presto_parameter_count(s["cut"], (4, 8, 16), s["num_classes"], s["k"]) == components
+    assert presto_parameters(s["cut"], (4, 8, 16), s["num_classes"], s["k"], gate_input="features",
+                             features=64)["components"] == components
     if name in PARAMS:  # SPEC §3: the components within 2% of the paper's totals
         assert abs(components - PARAMS[name]) / PARAMS[name] < 0.02
 
 
 def test_budget_points():
     # paper range for the source: evenly spaced, endpoints included
-    assert C.student_targets("pathmnist", 54808, SETTINGS) == [41247, 61866, 82485]
+    assert B.student_targets("pathmnist", 54808, SETTINGS) == [41247, 61866, 82485]
     # digits is not in the paper: PRESTO's total x [0.75, 1.5]
-    assert C.student_targets("digits", 54892, SETTINGS) == [41169, 61754, 82338]
-    assert C.student_targets("digits", 1000, dict(SETTINGS, student_sweep_points=1)) == [1125]
-    assert C.student_targets("digits", 1000, dict(SETTINGS, student_sweep_points=0)) == []
-    assert C.resolve_target("table2", "digits", 54892, SETTINGS) == 54892
-    assert C.resolve_target("sweep2", "digits", 54892, SETTINGS) == 82338
+    assert B.student_targets("digits", 54892, SETTINGS) == [41169, 61754, 82338]
+    assert B.student_targets("digits", 1000, dict(SETTINGS, student_sweep_points=1)) == [1125]
+    assert B.student_targets("digits", 1000, dict(SETTINGS, student_sweep_points=0)) == []
+    assert B.resolve_target("table2", "digits", 54892, SETTINGS) == 54892
+    assert B.resolve_target("sweep2", "digits", 54892, SETTINGS) == 82338
     with pytest.raises(ValueError, match="gives 3 point"):
-        C.resolve_target("sweep3", "digits", 54892, SETTINGS)
+        B.resolve_target("sweep3", "digits", 54892, SETTINGS)
     with pytest.raises(ValueError, match="unknown budget point"):
-        C.resolve_target("k4", "digits", 54892, SETTINGS)
+        B.resolve_target("k4", "digits", 54892, SETTINGS)
     # every digits sweep budget can be met by a student within 5% (what the workflow will ask for)
-    for t in C.student_targets("digits", 54892, SETTINGS):
+    for t in B.student_targets("digits", 54892, SETTINGS):
         w = match_student_widths(t, "layer1", 10)
         assert abs(tail_parameter_count("layer1", w, 10) - t) / t <= 0.05
 
@@ -88,9 +94,9 @@ def test_budget_points():
 def test_pruned_method_keeps_exactly_the_budget_and_stays_pruned(criterion):
     feats = tiny_features()
     target = 3000
-    res = C.METHODS.get(criterion)(feats, target, SETTINGS, 0, CPU)
+    res = M.METHODS.get(criterion)(feats, target, SETTINGS, 0, CPU)
     assert res["num_parameters"] == target
-    dense = C.seeded_tail("layer1", (8, 8, 8), 3, 0)
+    dense = M.seeded_tail("layer1", (8, 8, 8), 3, 0)
     unprunable = res["dense_parameters"] - sum(v["total"] for v in res["mask_summary"].values())
     kept_weights = sum(v["kept"] for v in res["mask_summary"].values())
     assert kept_weights + unprunable == target
@@ -106,19 +112,19 @@ def test_distilled_students_match_budget_and_use_their_guides(tmp_path):
     feats = tiny_features()
     guides = {}
     for role, widths in (("teacher", [8, 8, 8]), ("assistant", [4, 4, 4])):
-        model, m = C.train_guide(feats, role, {"widths": widths, "epochs": 1, "lr": 0.01, "l2": 0.0,
+        model, m = M.fit_guide(feats, role, {"widths": widths, "epochs": 1, "lr": 0.01, "l2": 0.0,
                                                "batch_size": 8, "infer_batch_size": 16}, 0, CPU)
         assert m["num_parameters"] == sum(p.numel() for p in model.parameters())
         guides[role] = tmp_path / f"{role}.pt"
         save_torch(guides[role], {"state_dict": model.state_dict(), "cut": "layer1", "widths": widths,
                                   "num_classes": 3, "role": role})
-        loaded = C.load_guide(guides[role])
+        loaded = M.load_guide(guides[role])
         x = feats.test_x[:4]
         torch.testing.assert_close(loaded(x), model.eval()(x))
     target = 6000
     w = match_student_widths(target, "layer1", 3)
-    kd = C.METHODS.get("kd")(feats, target, SETTINGS, 0, CPU, guides={"teacher": guides["teacher"]})
-    dgkd = C.METHODS.get("dgkd")(feats, target, SETTINGS, 0, CPU, guides=guides)
+    kd = M.METHODS.get("kd")(feats, target, SETTINGS, 0, CPU, guides={"teacher": guides["teacher"]})
+    dgkd = M.METHODS.get("dgkd")(feats, target, SETTINGS, 0, CPU, guides=guides)
     for res in (kd, dgkd):
         assert res["widths"] == list(w)
         assert res["num_parameters"] == tail_parameter_count("layer1", w, 3)
@@ -126,14 +132,14 @@ def test_distilled_students_match_budget_and_use_their_guides(tmp_path):
     # same student initialisation and batch order: only the guides differ, so the losses do
     assert kd["loss"] != dgkd["loss"]
     with pytest.raises(ValueError, match="assistant"):
-        C.METHODS.get("dgkd")(feats, target, SETTINGS, 0, CPU, guides={"teacher": guides["teacher"]})
+        M.METHODS.get("dgkd")(feats, target, SETTINGS, 0, CPU, guides={"teacher": guides["teacher"]})
 
 
 def test_sequential_presto_equals_fused_training_of_the_partition(tmp_path):
     feats = tiny_features(n=(30, 10, 12))
     k, widths, seed = 3, (2, 2, 4), 5
     a = np.random.default_rng(0).permutation(np.arange(30) % k)
-    res, model, gate = C.run_presto_sequential(feats, a, k, widths, PRESTO, SETTINGS, seed, CPU)
+    res, model, gate = run_presto_sequential(feats, a, k, widths, PRESTO, SETTINGS, seed, CPU)
     # the same components trained fused (Table 1's trainer) from the same initialisation and batch order
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -154,21 +160,21 @@ def test_sequential_presto_equals_fused_training_of_the_partition(tmp_path):
     # §4.2's total is the K components; the gate (one linear layer on x) is counted beside it
     assert res["num_parameters"] == k * per
     assert res["gate_parameters"] == sum(p.numel() for p in gate.parameters()) == (feats.train_x[0].numel() + 1) * k
-    assert res["num_parameters"] == C.presto_parameter_count("layer1", widths, 3, k)
+    assert res["num_parameters"] == k * tail_parameter_count("layer1", widths, 3)
     with pytest.raises(ValueError, match="part indices"):
-        C.run_presto_sequential(feats, np.full(30, k), k, widths, PRESTO, SETTINGS, seed, CPU)
+        run_presto_sequential(feats, np.full(30, k), k, widths, PRESTO, SETTINGS, seed, CPU)
 
 
 def test_sequential_presto_resumes_from_its_checkpoint(tmp_path):
     feats = tiny_features(n=(30, 10, 12))
     a = np.arange(30) % 2
-    _, full, _ = C.run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, SETTINGS, 1, CPU)
+    _, full, _ = run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, SETTINGS, 1, CPU)
     ckpt = tmp_path / "ckpt.pt"
-    C.run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, dict(SETTINGS, presto_epochs=2), 1, CPU,
+    run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, dict(SETTINGS, presto_epochs=2), 1, CPU,
                             checkpoint_path=ckpt)  # stands for a run stopped after its first chunk
     assert load_torch(ckpt)["epochs_done"] == 2
     lines = []
-    _, resumed, _ = C.run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, SETTINGS, 1, CPU, checkpoint_path=ckpt,
+    _, resumed, _ = run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, SETTINGS, 1, CPU, checkpoint_path=ckpt,
                                             log=lines.append)
     assert any("resumed from" in m and "after 2 epochs" in m for m in lines), lines
     for p, q in zip(full.state_dict().values(), resumed.state_dict().values()):
@@ -178,14 +184,14 @@ def test_sequential_presto_resumes_from_its_checkpoint(tmp_path):
 def test_sequential_presto_ignores_a_checkpoint_of_other_data(tmp_path):
     feats = tiny_features(n=(30, 10, 12))
     a = np.arange(30) % 2
-    _, full, _ = C.run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, SETTINGS, 1, CPU)
+    _, full, _ = run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, SETTINGS, 1, CPU)
     other = tiny_features(n=(30, 10, 12))
     other.train_x = other.train_x + 1.0  # same size, other embeddings: a killed run before re-embedding
     ckpt = tmp_path / "ckpt.pt"
-    C.run_presto_sequential(other, a, 2, (2, 2, 4), PRESTO, dict(SETTINGS, presto_epochs=2), 1, CPU,
+    run_presto_sequential(other, a, 2, (2, 2, 4), PRESTO, dict(SETTINGS, presto_epochs=2), 1, CPU,
                             checkpoint_path=ckpt)
     lines = []
-    _, fresh, _ = C.run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, SETTINGS, 1, CPU, checkpoint_path=ckpt,
+    _, fresh, _ = run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, SETTINGS, 1, CPU, checkpoint_path=ckpt,
                                           log=lines.append)
     assert any("ignoring checkpoint" in m for m in lines) and not any("resumed" in m for m in lines), lines
     for p, q in zip(full.state_dict().values(), fresh.state_dict().values()):
@@ -205,7 +211,7 @@ def _hold(nbytes: int) -> None:
 
 
 def test_memory_ledger_reports_each_phase_above_the_job_baseline():
-    ledger = C.MemoryLedger(CPU)
+    ledger = MemoryLedger(CPU)
     with ledger.measure("inference"):
         _hold(30 * 2**20)
     with ledger.measure("training"):
@@ -233,21 +239,27 @@ def test_jobs_write_metrics_with_provenance_and_drop_checkpoints(tmp_path):
     ds = {"source": "digits", "cut": "layer1", "k": 2, "init": "equal_kmeans", "leeway": 2, "epsilon": 0.003}
     log = logging.getLogger("test_compress_jobs")
     ck = tmp_path / "ck.pt"
-    g = C.train_guide_job(npz, js, "tiny", ds, "teacher", {"widths": [8, 8, 8], "epochs": 1, "lr": 0.01, "l2": 0.0,
-                                                             "batch_size": 8, "infer_batch_size": 16},
-                          0, "cpu", tmp_path / "teacher.pt", tmp_path / "teacher.json", ck, log)
+    g = train_guide(features=npz, meta=js, dataset="tiny", dataset_config=ds, role="teacher",
+                    settings={"widths": [8, 8, 8], "epochs": 1, "lr": 0.01, "l2": 0.0, "batch_size": 8,
+                              "infer_batch_size": 16},
+                    seed=0, device="cpu", out_model=tmp_path / "teacher.pt", out_metrics=tmp_path / "teacher.json",
+                    checkpoint=ck, log=log)
     assert not ck.exists() and g["method"] == "teacher" and g["point"] == "guide"
     settings = dict(SETTINGS, student_sweep_points=2, student_param_scale=[0.8, 1.2])
-    presto_total = C.presto_parameter_count("layer1", (2, 2, 4), 3, 2)
-    m = C.train_compress_job(npz, js, "tiny", ds, "kd", "sweep1", settings, [2, 2, 4], 0, "cpu",
-                             {"teacher": tmp_path / "teacher.pt"}, {"teacher": tmp_path / "teacher.json"},
-                             tmp_path / "kd.json", ck, log)
+    presto_total = 2 * tail_parameter_count("layer1", (2, 2, 4), 3)
+    m = train_compress(features=npz, meta=js, dataset="tiny", dataset_config=ds, method="kd", point="sweep1",
+                       settings=settings, presto_widths=[2, 2, 4], seed=0, device="cpu",
+                       guide_models={"teacher": tmp_path / "teacher.pt"},
+                       guide_metrics={"teacher": tmp_path / "teacher.json"}, out_metrics=tmp_path / "kd.json",
+                       checkpoint=ck, log=log)
     stored = read_json(tmp_path / "kd.json")
     assert stored["target_parameters"] == round(1.2 * presto_total) == m["target_parameters"]
     assert stored["presto_parameters"] == presto_total
     assert stored["guides"]["teacher"]["test_accuracy"] == g["test_accuracy"]
     assert stored["provenance"]["seed"] == 0 and stored["provenance"]["device"].startswith("cpu")
-    assert stored["dataset_name"] == "tiny" and stored["source"] == "digits" and stored["point"] == "sweep1"
+    # the header every metrics file starts with
+    assert stored["dataset"] == "tiny" and stored["dataset_config"] == ds and stored["source"] == "digits"
+    assert stored["method"] == "kd" and stored["seed"] == 0 and stored["point"] == "sweep1"
     assert not ck.exists()
 
 
@@ -256,7 +268,7 @@ def test_jobs_write_metrics_with_provenance_and_drop_checkpoints(tmp_path):
 
 def _fake_run(path, dataset, source, method, point, seed, acc, train, infer, params, kind="cpu_rss", guides=None):
     write_json(path, {
-        "dataset_name": dataset, "source": source, "method": method, "point": point, "seed": seed,
+        "dataset": dataset, "source": source, "method": method, "point": point, "seed": seed,
         "num_parameters": params, "test_accuracy": acc, "test_macro_f1": acc - 0.01,
         "memory": {"kind": kind, "device": "cpu" if kind == "cpu_rss" else "cuda:0 (H100)", "training_mib": train,
                    "inference_mib": infer, "training_peak_abs_mib": train + 300, "inference_peak_abs_mib": infer + 300},

@@ -73,3 +73,19 @@ def test_snakemake_dry_run_stops_on_a_bad_config(tmp_path, default):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode != 0
     assert "presto.rounds" in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("mutate, needle", [
+    # the compress stage's checks, made with every other config check (no longer in its rule file)
+    (lambda c: c["table1"].update(methods=["gmm"]) or c["presto"].update(k_sweep=[]),
+     "config key compress.methods: presto needs the Table-1 PRESTO runs"),
+    (lambda c: c["compress"].update(prune_at="trained", reference_epochs=0),
+     "config key compress.reference_epochs: prune_at: trained needs a trained reference network"),
+    (lambda c: c["compress"].update(presto_k_sweep=[3, 400]),
+     "config key datasets.digits.leeway / compress.presto_k_sweep"),
+])
+def test_compress_settings_are_checked_with_the_config(default, mutate, needle):
+    cfg = copy.deepcopy(default)
+    mutate(cfg)
+    with pytest.raises(ConfigError, match=needle.replace(".", r"\.").replace("(", r"\(")):
+        validate_config(cfg)

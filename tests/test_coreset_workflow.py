@@ -9,9 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from prestorepro.coreset import SELECTORS
-from prestorepro.experiments.coreset import (CORESET_METHODS, CoresetSpec, _train_epoch, build_model,
-                                             model_widths, presto_parameter_total, run_coreset, subset_budget,
-                                             train_coreset)
+from prestorepro.coreset.methods import CORESET_METHODS
+from prestorepro.coreset.run import (CoresetSpec, _train_epoch, build_model, model_widths, presto_parameter_total,
+                                     run_coreset, subset_budget)
+from prestorepro.jobs.coreset import train_coreset
 from prestorepro.features import Features
 from prestorepro.io import read_json, write_json
 from prestorepro.models.resnet_tail import count_parameters
@@ -156,12 +157,17 @@ def test_resume_after_kill_equals_uninterrupted_run(tmp_path, method):
     assert resumed["test_accuracy"] == full["test_accuracy"] and resumed["subset_sizes"] == full["subset_sizes"]
     again = run(method, checkpoint_path=ckpt)  # a finished run keeps its result in the checkpoint
     assert again["history"] == resumed["history"] and again["seconds"] == resumed["seconds"]
-    with pytest.raises(ValueError, match="delete the checkpoint"):
-        run(method, checkpoint_path=ckpt, cfg=dict(CFG, lr=0.02))
-    with pytest.raises(ValueError, match="delete the checkpoint"):
-        run(method, checkpoint_path=ckpt, cfg=dict(CFG, gradmatch=dict(CFG["gradmatch"], lam=1.0)))
-    with pytest.raises(ValueError, match="delete the checkpoint"):  # same size, other embeddings
-        run(method, checkpoint_path=ckpt, data=tiny_data(seed=1))
+    # one resume protocol (prestorepro.checkpoint): a checkpoint of a run with other settings or data is
+    # ignored, said in the log, and the run starts afresh: its result is a fresh run's
+    for other in (dict(cfg=dict(CFG, lr=0.02)), dict(cfg=dict(CFG, gradmatch=dict(CFG["gradmatch"], lam=1.0))),
+                  dict(data=tiny_data(seed=1))):  # the last: same size, other embeddings
+        lines = []
+        fresh = run(method, **other)
+        got = run(method, checkpoint_path=ckpt, log=lines.append, **other)
+        assert any("ignoring checkpoint" in line and "starting from epoch 1" in line for line in lines), lines
+        assert got["resumed_from_epoch"] == 0 and got["history"] == [
+            dict(h, seconds=g["seconds"]) for h, g in zip(fresh["history"], got["history"])]
+        assert got["test_accuracy"] == fresh["test_accuracy"]
 
 
 def test_weighted_epoch_equals_train_single_on_the_subset():
@@ -210,18 +216,22 @@ def test_train_coreset_job_writes_one_metrics_file_per_fraction(tmp_path):
     write_json(tmp_path / "features.json", {"num_classes": 3, "cut": "layer1"})
     outs = [str(tmp_path / "a" / "metrics.json"), str(tmp_path / "b" / "metrics.json")]
     ckpt_dir = tmp_path / "ckpt"
-    config = {"coreset": dict(CFG, epochs=2), "device": "cpu", "components": {"widths": [1, 1, 1]}}
 
     class Log:
         def info(self, msg):
             pass
 
-    train_coreset(str(npz), str(tmp_path / "features.json"), "tiny", {"source": "npz", "k": 3}, config, "random", 0,
-                  {"0.1": 0.1, "1_over_k": 1 / 3}, outs, str(ckpt_dir), Log())
+    train_coreset(features=str(npz), meta=str(tmp_path / "features.json"), dataset="tiny",
+                  dataset_config={"source": "npz", "k": 3}, coreset=dict(CFG, epochs=2), widths=[1, 1, 1],
+                  method="random", seed=0, fractions={"0.1": 0.1, "1_over_k": 1 / 3}, device="cpu", out_metrics=outs,
+                  checkpoint_dir=str(ckpt_dir), log=Log())
     m = [read_json(o) for o in outs]
     assert [x["fraction_label"] for x in m] == ["0.1", "1_over_k"]
     assert [x["budget"] for x in m] == [6, 20] and m[1]["fraction"] == pytest.approx(1 / 3)
     assert m[0]["dataset"] == "tiny" and m[0]["provenance"]["seed"] == 0
+    # the header every metrics file starts with
+    assert m[0]["dataset_config"] == {"source": "npz", "k": 3} and m[0]["source"] == "npz"
+    assert m[0]["method"] == "random" and m[0]["seed"] == 0
     assert not any(ckpt_dir.glob("*.pt"))  # checkpoints removed after success
 
 

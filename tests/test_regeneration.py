@@ -26,7 +26,7 @@ def _is_report_rule(rule: str) -> bool:
     return rule.startswith("make_") or rule.startswith("summarize_")
 
 
-def _tiny_config(results: Path) -> dict:
+def _tiny_config(results) -> dict:
     # tests/configs/tiny.yaml cut further: two Table-1 methods, two rounds, and a Fig. 7 sweep that
     # adds a single PRESTO run (K = 2; K = 3 is the Table-1 run). The compress and coreset stages stay
     # off to keep this quick; that no training job of any stage reads report code is checked on the
@@ -75,11 +75,27 @@ def _append_comment(path: Path) -> None:
     os.utime(path, (later, later))
 
 
+def _readers(module: str) -> set[str]:
+    """The rules whose job runs ``module`` (its script's import closure, prestorepro.codedeps)."""
+    import re
+
+    from prestorepro.codedeps import import_closure
+
+    target = (ROOT / "src" / "prestorepro" / module).resolve()
+    scripts = {}
+    for f in (ROOT / "workflow" / "rules").glob("*.smk"):
+        for rule, body in re.findall(r"(?m)^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", f.read_text()):
+            m = re.search(r'script:\s*\n\s*"\.\./scripts/(\w+)\.py"', body)
+            if m:
+                scripts[rule] = ROOT / "workflow" / "scripts" / f"{m.group(1)}.py"
+    return {rule for rule, script in scripts.items() if target in {p.resolve() for p in import_closure(script)}}
+
+
 def test_report_edit_rebuilds_only_reports_training_edit_retrains(tmp_path):
     repo = tmp_path / "repo"
     _copy_repository(repo)
-    results = tmp_path / "results"
-    (repo / "tiny.yaml").write_text(yaml.safe_dump(_tiny_config(results)))
+    results = repo / "results"  # inside the checkout, as in the quick start: the copy below takes it along
+    (repo / "tiny.yaml").write_text(yaml.safe_dump(_tiny_config("results")))
 
     _snakemake(repo, "--cores", "2")
     assert _planned(repo) == {}
@@ -87,31 +103,58 @@ def test_report_edit_rebuilds_only_reports_training_edit_retrains(tmp_path):
     assert {"k3/gmm", "k3/presto", "k2/presto"} <= {"/".join(p.parts[-4:-2]) for p in table1_runs}
     # every training output of every stage, and the embeddings
     trained = sorted(results.rglob("metrics.json")) + sorted(results.glob("embeddings/*/features.npz"))
-    built = {p: p.stat().st_mtime for p in [*results.glob("tables/*"), *results.glob("figures/*"),
-                                              results / "paper_comparison.md"]}
-    assert any(p.name == "fig7.png" for p in built) and any(p.name == "table4.csv" for p in built)
+    figures = {p: p.stat().st_mtime for p in results.glob("figures/*")}
+    tables = {p: p.stat().st_mtime for p in [*results.glob("tables/*"), results / "paper_comparison.md"]}
+    assert any(p.name == "fig7.png" for p in figures) and any(p.name == "table4.csv" for p in tables)
     trained_mtimes = {p: p.stat().st_mtime for p in trained}
 
-    # (a) plotting code only: every planned job is a table / figure job, and they all rebuild
+    # (0) the finished checkout copied elsewhere (a cluster mounting it under another path): nothing to do,
+    # and an edit to plotting code there plans the figure jobs only
+    moved = tmp_path / "elsewhere" / "repo"
+    shutil.copytree(repo, moved, symlinks=True)
+    assert _planned(moved) == {}
+    _append_comment(moved / "src" / "prestorepro" / "report" / "figures.py")
+    plan = _planned(moved)
+    # the jobs that draw with it, and the paper comparison, which reads the Fig. 7 table make_fig7 rewrites
+    assert plan and set(plan) <= _readers("report/figures.py") | {"make_paper_comparison"}, plan
+    assert {"make_fig6", "make_fig7", "make_presto_rounds"} <= set(plan), plan
+    shutil.rmtree(tmp_path / "elsewhere")
+
+    # (a) plotting code only: every planned job is a job that draws with it, and they all rebuild; the
+    # tables drawn without it stay as they are, and nothing retrains
     _append_comment(repo / "src" / "prestorepro" / "report" / "figures.py")
     plan = _planned(repo)
     assert plan and all(_is_report_rule(r) for r in plan), plan
-    assert {"make_fig6", "make_fig7", "make_presto_rounds", "make_table1", "make_paper_comparison"} <= set(plan)
+    assert set(plan) <= _readers("report/figures.py") | {"make_paper_comparison"}, plan
+    assert {"make_fig6", "make_fig7", "make_presto_rounds"} <= set(plan), plan
     _snakemake(repo, "--cores", "2")
     assert _planned(repo) == {}
-    for p, before in built.items():
+    for p, before in figures.items():
         assert p.stat().st_mtime > before, f"{p.name} was not rebuilt"
+    assert tables[results / "tables" / "table4.csv"] == (results / "tables" / "table4.csv").stat().st_mtime
     assert {p: p.stat().st_mtime for p in trained} == trained_mtimes  # nothing retrained
+
+    # (a2) the embeddings loader, which the hand-kept code lists once missed: every job that trains on
+    # the embeddings is planned, the data and embedding jobs are not
+    _append_comment(repo / "src" / "prestorepro" / "features.py")
+    plan = _planned(repo)
+    assert plan.get("train_table1") == len(table1_runs), plan
+    assert not {"embed", "prepare_data", "download_data"} & set(plan), plan
+    (repo / "src" / "prestorepro" / "features.py").write_text(
+        (ROOT / "src" / "prestorepro" / "features.py").read_text())
+    _snakemake(repo, "--cores", "2")
+    assert _planned(repo) == {}
+    trained_mtimes = {p: p.stat().st_mtime for p in trained}
 
     # (b) config keys that only choose which runs exist (the Fig. 7 sweep, the method order) re-run no
     # training job: they are not among the training jobs' params
-    edited = _tiny_config(results)
+    edited = _tiny_config("results")
     edited["presto"]["k_sweep"] = [3]
     edited["table1"]["methods"] = ["presto", "gmm"]
     (repo / "tiny.yaml").write_text(yaml.safe_dump(edited))
     plan = _planned(repo)
     assert not {r for r in plan if r in TRAINING_RULES or r.startswith("train_")}, plan
-    (repo / "tiny.yaml").write_text(yaml.safe_dump(_tiny_config(results)))
+    (repo / "tiny.yaml").write_text(yaml.safe_dump(_tiny_config("results")))
     assert _planned(repo) == {}
 
     # (c) training code: the Table-1 and synthetic training jobs are planned, the data and embedding are not

@@ -343,7 +343,7 @@ def test_embedding_overflowing_float16_fails_and_writes_nothing(tmp_path, monkey
 
     import prestorepro.embed as embed_mod
     from prestorepro.data import prepare_dataset, write_prepared
-    from prestorepro.jobs import embed
+    from prestorepro.jobs.embed import embed
 
     prepared = tmp_path / "prepared.npz"
     write_prepared(prepared, prepare_dataset("digits", tmp_path, 0))
@@ -352,11 +352,11 @@ def test_embedding_overflowing_float16_fails_and_writes_nothing(tmp_path, monkey
         return np.full((len(images), 64, 8, 8), np.float16(np.inf))
 
     monkeypatch.setattr(embed_mod, "extract_features", overflowing)
-    cfg = {"device": "cpu", "embedding": {"weights": "none", "batch_size": 64, "seed": 0}}
     out = tmp_path / "emb" / "features.npz"
     with pytest.raises(FloatingPointError, match=r"train split are non-finite after conversion to float16"):
-        embed(str(prepared), {"source": "digits", "cut": "layer1"}, cfg, str(out), str(tmp_path / "emb" / "f.json"),
-              logging.getLogger("test"))
+        embed(prepared=str(prepared), dataset_config={"source": "digits", "cut": "layer1"},
+              embedding={"weights": "none", "batch_size": 64, "seed": 0}, device="cpu", out_npz=str(out),
+              out_json=str(tmp_path / "emb" / "f.json"), log=logging.getLogger("test"))
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
 
 

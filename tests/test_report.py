@@ -81,7 +81,9 @@ def test_table5_of_the_default_lists_paper_rows_without_ours():
 def _metrics_file(root, name, source, k, seed, acc, f1, method="presto", device="cpu:x86_64"):
     path = Path(root) / "table1" / name / f"k{k}" / method / f"seed{seed}" / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"dataset": {"source": source}, "method": method, "k": k, "seed": seed,
+    # the metrics header of every job (jobs.common.header)
+    path.write_text(json.dumps({"dataset": name, "dataset_config": {"source": source}, "source": source,
+                                "method": method, "k": k, "seed": seed,
                                 "test_accuracy": acc, "test_macro_f1": f1, "provenance": {"device": device}}))
     return str(path)
 

@@ -35,3 +35,25 @@ def test_ci_runs_the_readme_test_command():
     assert block, "README must show the test command in a fenced block after <!-- test-command -->"
     command = block.group(1).strip()
     assert command in ci
+
+
+def test_the_rules_environment_mirrors_environment_yml():
+    top = yaml.safe_load((ROOT / "environment.yml").read_text())
+    rules = yaml.safe_load((ROOT / "workflow" / "envs" / "prestorepro.yaml").read_text())
+
+    def pip(env):
+        return {_norm(r) for d in env["dependencies"] if isinstance(d, dict) and "pip" in d for r in d["pip"]}
+
+    assert pip(rules) == pip(top) | {"-e../.."}  # plus the package itself, relative to workflow/envs/
+    assert [d for d in rules["dependencies"] if isinstance(d, str)] == [d for d in top["dependencies"] if isinstance(d, str)]
+    assert (ROOT / "workflow" / "envs" / "../..").resolve() == ROOT
+
+
+def test_snakemakes_linter_finds_nothing():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0 and "Congratulations, your workflow is in a good condition!" in out.stdout + out.stderr, (
+        out.stdout[-3000:] + out.stderr[-3000:])

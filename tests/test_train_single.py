@@ -109,18 +109,23 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path, variant):
     assert h_res["loss"] == h_full["loss"]
 
 
-def test_checkpoint_from_other_settings_is_refused(tmp_path):
+def test_checkpoint_from_other_settings_is_ignored_and_the_run_starts_afresh(tmp_path):
+    # one resume protocol (prestorepro.checkpoint): never spliced in, said in the log, a fresh run
     x, y = blobs(n=30)
     ckpt = tmp_path / "c.pt"
     train_single(seeded_mlp(0), x, y, epochs=1, batch_size=8, lr=0.01, device="cpu",
                  generator=torch.Generator().manual_seed(0), checkpoint_path=ckpt)
-    with pytest.raises(ValueError, match="delete the checkpoint"):
-        train_single(seeded_mlp(0), x, y, epochs=2, batch_size=16, lr=0.01, device="cpu",
-                     generator=torch.Generator().manual_seed(0), checkpoint_path=ckpt)
-    # same settings and size, other data (a killed run before the inputs were regenerated)
-    with pytest.raises(ValueError, match="delete the checkpoint"):
-        train_single(seeded_mlp(0), x + 1.0, y, epochs=2, batch_size=8, lr=0.01, device="cpu",
-                     generator=torch.Generator().manual_seed(0), checkpoint_path=ckpt)
+    # other settings; then same settings and size, other data (a killed run before the inputs were regenerated)
+    for xs, batch in ((x, 16), (x + 1.0, 8)):
+        fresh, stale = seeded_mlp(0), seeded_mlp(0)
+        train_single(fresh, xs, y, epochs=2, batch_size=batch, lr=0.01, device="cpu",
+                     generator=torch.Generator().manual_seed(0))
+        lines = []
+        h = train_single(stale, xs, y, epochs=2, batch_size=batch, lr=0.01, device="cpu",
+                         generator=torch.Generator().manual_seed(0), checkpoint_path=ckpt, log=lines.append)
+        assert any("ignoring checkpoint" in line and "starting from epoch 1" in line for line in lines), lines
+        assert h["resumed_from_epoch"] == 0 and len(h["loss"]) == 2
+        assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), stale.state_dict().values()))
 
 
 def test_weighted_loss_and_l2_match_a_hand_written_step():

@@ -102,11 +102,14 @@ def _check_semantics(config: dict) -> None:
         if n is None:
             continue
         ks = {ds["k"], *config["presto"]["k_sweep"]}
+        if "presto" in config["compress"]["methods"]:
+            ks |= set(config["compress"]["presto_k_sweep"])
         for k in sorted(ks):
             try:
                 size_bounds(n, k, ds["leeway"])
             except InfeasibleConstraintError as exc:
-                origin = f"datasets.{name}.k" if k == ds["k"] else "presto.k_sweep"
+                origin = (f"datasets.{name}.k" if k == ds["k"] else "presto.k_sweep" if k in config["presto"]["k_sweep"]
+                          else "compress.presto_k_sweep")
                 raise ConfigError(f"config key datasets.{name}.leeway / {origin}: {exc}") from None
     seeds = set(config["seeds"])
     for key in ("ablation",):
@@ -114,6 +117,13 @@ def _check_semantics(config: dict) -> None:
         if extra:
             raise ConfigError(f"config key {key}.seeds: {extra} are not among seeds {sorted(seeds)}; the "
                               f"ablation's configured setting is the seed's Table-1 / synthetic run")
+    cmp = config["compress"]
+    if "presto" in cmp["methods"] and "presto" not in config["table1"]["methods"]:
+        raise ConfigError("config key compress.methods: presto needs the Table-1 PRESTO runs for its partition; "
+                          "add presto to table1.methods or remove it from compress.methods")
+    if cmp["prune_at"] == "trained" and cmp["reference_epochs"] < 1:
+        raise ConfigError("config key compress.reference_epochs: prune_at: trained needs a trained reference "
+                          f"network, but reference_epochs is {cmp['reference_epochs']}; set it >= 1")
     syn = config["synthetic"]
     if syn["n"] % 4:
         raise ConfigError(f"config key synthetic.n: {syn['n']} is not a multiple of 4 (four equal components, App. C)")

@@ -12,3 +12,18 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "cpu":
         return torch.device("cpu")
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait for the device's queued work (timings and memory readings need it); a no-op on the CPU."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def release(device: torch.device | str) -> None:
+    """Synchronise, then hand the allocator's cached blocks back (before a memory baseline)."""
+    device = torch.device(device)
+    synchronize(device)
+    if device.type == "cuda":
+        torch.cuda.empty_cache()

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import re
 
+from prestorepro.codedeps import code_inputs
 from prestorepro.config import ALGORITHM_KEYS, ConfigError, dataset_names, validate_config
 from prestorepro.experiments.ablation import CONFIGURED, run_variants
 
@@ -10,6 +11,10 @@ try:
     validate_config(config)
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
+
+# Every job runs in this environment under --use-conda (one environment for the one package);
+# the path is relative to the files under workflow/rules.
+ENV = "../envs/prestorepro.yaml"
 
 R = config["results"]
 ALL_DATASETS = dataset_names(config)
@@ -39,30 +44,21 @@ wildcard_constraints:
     k=r"\d+",
 
 
-# Code each stage depends on: listed as inputs so that editing a module re-runs exactly the jobs
-# that use it (Snakemake does not see edits to an imported package otherwise).
-PACKAGE_DIR = Path(workflow.basedir) / "src" / "prestorepro"
+# The code of every job: the package modules its script's job imports (prestorepro.codedeps), as
+# inputs, so that editing a module re-runs exactly the jobs that run it (Snakemake does not see edits
+# to an imported package otherwise). Paths are relative to the working directory: a finished run
+# copied or mounted elsewhere plans nothing new. download_data has none: a code edit never re-downloads
+# (its files are verified by checksum whatever the code).
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 
 
-def code(*parts):
-    files = []
-    for part in parts:
-        p = PACKAGE_DIR / part
-        files += sorted(str(f) for f in p.glob("*.py")) if p.is_dir() else [str(p)]
-    return files
-
-
-CODE_DATA = code("data", "io.py", "provenance.py", "jobs.py")
-CODE_EMBED = code("embed.py", "data/store.py", "data/base.py", "io.py", "jobs.py")
-CODE_TRAIN = code("models", "training", "presto", "baselines", "experiments/table1.py",
-                  "metrics.py", "io.py", "jobs.py", "device.py", "features.py", "registry.py")
-CODE_SYNTHETIC = code("models", "training", "presto", "baselines/partition.py",
-                      "experiments/synthetic.py", "metrics.py", "io.py", "jobs.py", "device.py",
-                      "features.py", "registry.py")
+def code_of(script):
+    return code_inputs(SCRIPTS / f"{script}.py")
 
 
 def dataset_cfg(wildcards):
-    name = getattr(wildcards, "dataset", None) or wildcards.image_dataset
+    name = next(getattr(wildcards, key) for key in ("dataset", "image_dataset", "synthetic_dataset")
+                if hasattr(wildcards, key))
     return config["datasets"][name]
 
 

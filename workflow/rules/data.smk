@@ -10,6 +10,8 @@ rule download_data:
         allow_download=config["download"],
     log:
         f"{R}/logs/download_data/{{dataset}}.log",
+    conda:
+        ENV
     script:
         "../scripts/download_data.py"
 
@@ -17,15 +19,18 @@ rule download_data:
 rule prepare_data:
     input:
         manifest=f"{R}/data/{{dataset}}/download.json",
-        code=CODE_DATA,
+        code=code_of("prepare_data"),
     output:
         npz=f"{R}/data/{{dataset}}/prepared.npz",
         meta=f"{R}/data/{{dataset}}/prepared.meta.json",
     params:
+        data_root=config["data_root"],
         dataset=dataset_cfg,
         split_seed=config["split_seed"],
         synthetic_n=config["synthetic"]["n"],
     log:
         f"{R}/logs/prepare_data/{{dataset}}.log",
+    conda:
+        ENV
     script:
         "../scripts/prepare_data.py"

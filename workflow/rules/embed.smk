@@ -4,11 +4,12 @@
 rule embed:
     input:
         data=f"{R}/data/{{image_dataset}}/prepared.npz",
-        code=CODE_EMBED,
+        code=code_of("embed"),
     output:
         npz=f"{R}/embeddings/{{image_dataset}}/features.npz",
         meta=f"{R}/embeddings/{{image_dataset}}/features.json",
     params:
+        device=config["device"],
         dataset=dataset_cfg,
         embedding=config["embedding"],
     threads: config["threads"]
@@ -18,5 +19,7 @@ rule embed:
         f"{R}/logs/embed/{{image_dataset}}.log",
     benchmark:
         f"{R}/benchmarks/embed/{{image_dataset}}.tsv"
+    conda:
+        ENV
     script:
         "../scripts/embed.py"

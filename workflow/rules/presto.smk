@@ -10,11 +10,13 @@ rule train_table1:
     input:
         features=f"{R}/embeddings/{{dataset}}/features.npz",
         meta=f"{R}/embeddings/{{dataset}}/features.json",
-        code=CODE_TRAIN,
+        code=code_of("train_table1"),
     output:
         metrics=f"{R}/table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}/metrics.json",
         assignment=f"{R}/table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}/assignment.npz",
     params:
+        device=config["device"],
+        embedding=config["embedding"],
         dataset=dataset_cfg,
         presto=TRAIN_PRESTO,
         table1=TRAIN_TABLE1,
@@ -27,6 +29,8 @@ rule train_table1:
         f"{R}/logs/train_table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/train_table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}.tsv"
+    conda:
+        ENV
     script:
         "../scripts/train_table1.py"
 
@@ -34,11 +38,13 @@ rule train_table1:
 rule synthetic_experiment:
     input:
         data=f"{R}/data/{{dataset}}/prepared.npz",
-        code=CODE_SYNTHETIC,
+        code=code_of("synthetic_experiment"),
     output:
         metrics=f"{R}/synthetic/{{dataset}}/seed{{seed}}/metrics.json",
         rounds=f"{R}/synthetic/{{dataset}}/seed{{seed}}/rounds.npz",
     params:
+        device=config["device"],
+        dataset=dataset_cfg,
         synthetic=config["synthetic"],
         algorithm=ALGORITHM,
         checkpoint=f"{R}/checkpoints/synthetic/{{dataset}}/seed{{seed}}.pt",
@@ -47,5 +53,7 @@ rule synthetic_experiment:
         f"{R}/logs/synthetic_experiment/{{dataset}}/seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/synthetic_experiment/{{dataset}}/seed{{seed}}.tsv"
+    conda:
+        ENV
     script:
         "../scripts/synthetic_experiment.py"

@@ -2,104 +2,21 @@
 # only these jobs. Each table is CSV + Markdown + LaTeX (+ HTML for the Snakemake report), each
 # figure PNG + PDF; `snakemake --report results/report.html` collects them with the captions in
 # workflow/report/, grouped by experiment.
-import os
-
-from prestorepro.report.paper import PRESTO_SHARED
-
-CODE_REPORT = code("report", "io.py", "models/parameters.py", "experiments/ablation.py")
-FORMATS = config["report"]["formats"]
-K_SWEEP = config["presto"]["k_sweep"]
-K_SWEEP_SEEDS = config["presto"]["k_sweep_seeds"] or SEEDS
-
-# Report categories, one per experiment (the report's sidebar lists them in this order).
-CAT_TABLE1 = "1. Table 1: partitioning and mixture baselines"
-CAT_K = "2. Fig. 7: accuracy against K"
-CAT_ROUNDS = "3. PRESTO round by round"
-CAT_COMPRESS = "4. Table 2, Fig. 3 and 8: resource-constrained comparison"
-CAT_CORESET = "5. Coreset baselines"
-CAT_SYNTHETIC = "6. App. C, Fig. 6: synthetic mixture of SVMs"
-CAT_SETUP = "7. Set-up: datasets, hyper-parameters, parameter counts"
-CAT_ABLATION = "8. Ablation of PRESTO"
-CAT_PAPER = "0. Paper comparison"
-
-
-report: "../report/workflow.rst"
-
-
-if K_SWEEP and IMAGE_DATASETS and "presto" not in METHODS:
-    raise WorkflowError("config key presto.k_sweep: the accuracy-vs-K figure (Fig. 7) runs PRESTO as a Table-1 "
-                        "method, but 'presto' is not in table1.methods; add it there or set presto.k_sweep: []")
-
-
-def table_outputs(stem, caption, category, subcategory=None):
-    """CSV, Markdown, LaTeX, and the HTML page the report shows (with its caption)."""
-    return [report(f"{stem}.html", caption=caption, category=category, subcategory=subcategory)] + [
-        f"{stem}.{ext}" for ext in ("csv", "md", "tex")]
-
-
-def figure_outputs(stem, caption, category, subcategory=None):
-    """Every configured format; the report shows the PNG (or the first format) with its caption."""
-    shown = "png" if "png" in FORMATS else FORMATS[0]
-    return [report(f"{stem}.{ext}", caption=caption, category=category, subcategory=subcategory)
-            if ext == shown else f"{stem}.{ext}" for ext in FORMATS]
-
-
-def k_sweep_metrics(dataset):
-    return expand(f"{R}/table1/{dataset}/k{{k}}/presto/seed{{seed}}/metrics.json", k=K_SWEEP, seed=K_SWEEP_SEEDS)
-
-
-def presto_round_metrics(wildcards):
-    """The PRESTO runs behind the per-round figure: the synthetic experiment, or Table 1's PRESTO at K."""
-    d = wildcards.dataset
-    if d in SYNTHETIC_DATASETS:
-        return expand(f"{R}/synthetic/{d}/seed{{seed}}/metrics.json", seed=SEEDS)
-    return expand(f"{R}/table1/{d}/k{dataset_k(d)}/presto/seed{{seed}}/metrics.json", seed=SEEDS)
-
-
-def rounds_datasets():
-    return SYNTHETIC_DATASETS + (IMAGE_DATASETS if "presto" in METHODS else [])
-
-
-def comparison_tables(wildcards):
-    """Table CSVs behind paper_comparison.md; Table 2 only where the compress stage builds it."""
-    tables = {"table4": f"{R}/tables/table4.csv", "table5": f"{R}/tables/table5.csv"}
-    if IMAGE_DATASETS:
-        tables.update(table1=f"{R}/tables/table1.csv", params=f"{R}/tables/params.csv")
-        if K_SWEEP:
-            tables["fig7"] = f"{R}/tables/fig7_k_sweep.csv"
-        if f"{R}/tables/table2.csv" in EXTRA_TARGETS:
-            tables["table2"] = f"{R}/tables/table2.csv"
-    tables.update({f"synthetic_{d}": f"{R}/tables/synthetic_{d}.csv" for d in SYNTHETIC_DATASETS})
-    return tables
-
-
-def config_origin():
-    files = [os.path.relpath(f, workflow.basedir) if os.path.isabs(f) else str(f) for f in workflow.configfiles]
-    overrides = workflow.config_settings.overwrite_config or {}
-    return {"files": files, "overrides": {k: str(v) for k, v in overrides.items()}}
-
-
-EXTRA_TARGETS.extend(
-    expand(f"{R}/tables/{{t}}.{{ext}}", t=["table4", "table5"], ext=["csv", "md", "tex"])
-    + [f"{R}/paper_comparison.md"]
-    + expand(f"{R}/figures/presto_rounds_{{d}}.{{ext}}", d=rounds_datasets(), ext=FORMATS)
-    + expand(f"{R}/tables/synthetic_{{d}}.{{ext}}", d=SYNTHETIC_DATASETS, ext=["csv", "md", "tex"])
-)
-if K_SWEEP and IMAGE_DATASETS:
-    EXTRA_TARGETS.extend(expand(f"{R}/figures/fig7.{{ext}}", ext=FORMATS)
-                         + expand(f"{R}/tables/fig7_k_sweep.{{ext}}", ext=["csv", "md", "tex"]))
+# Settings, file lists and helper functions: workflow/rules/plan/report.smk.
 
 
 rule make_table1:
     input:
         metrics=[f for d in IMAGE_DATASETS for f in table1_metrics(d)],
-        code=CODE_REPORT,
+        code=code_of("make_table1"),
     output:
         table_outputs(f"{R}/tables/table1", "../report/table1.rst", CAT_TABLE1),
     params:
-        stem=f"{R}/tables/table1",
+        stem=stem_of(),
     log:
         f"{R}/logs/report/table1.log",
+    conda:
+        ENV
     script:
         "../scripts/make_table1.py"
 
@@ -107,17 +24,19 @@ rule make_table1:
 rule make_params_table:
     input:
         sidecars=expand(f"{R}/embeddings/{{d}}/features.json", d=IMAGE_DATASETS),
-        code=CODE_REPORT,
+        code=code_of("make_params_table"),
     output:
         table_outputs(f"{R}/tables/params", "../report/params.rst", CAT_SETUP),
     params:
-        stem=f"{R}/tables/params",
+        stem=stem_of(),
         names=IMAGE_DATASETS,
         datasets={d: config["datasets"][d] for d in IMAGE_DATASETS},
         widths=config["components"]["widths"],
         gate_input=config["presto"]["gate_input"],
     log:
         f"{R}/logs/report/params.log",
+    conda:
+        ENV
     script:
         "../scripts/make_params_table.py"
 
@@ -125,31 +44,35 @@ rule make_params_table:
 rule make_table4:
     input:
         metas=expand(f"{R}/data/{{d}}/prepared.meta.json", d=ALL_DATASETS),
-        code=CODE_REPORT,
+        code=code_of("make_table4"),
     output:
         table_outputs(f"{R}/tables/table4", "../report/table4.rst", CAT_SETUP),
     params:
-        stem=f"{R}/tables/table4",
+        stem=stem_of(),
         names=ALL_DATASETS,
         sources={d: config["datasets"][d]["source"] for d in ALL_DATASETS},
     log:
         f"{R}/logs/report/table4.log",
+    conda:
+        ENV
     script:
         "../scripts/make_table4.py"
 
 
 rule make_table5:
     input:
-        code=CODE_REPORT,
+        code=code_of("make_table5"),
     output:
         table_outputs(f"{R}/tables/table5", "../report/table5.rst", CAT_SETUP),
     params:
-        stem=f"{R}/tables/table5",
+        stem=stem_of(),
         datasets={d: config["datasets"][d] for d in IMAGE_DATASETS},
         presto={key: config["presto"][key] for key in PRESTO_SHARED},
         synthetic=config["synthetic"] if SYNTHETIC_DATASETS else None,
     log:
         f"{R}/logs/report/table5.log",
+    conda:
+        ENV
     script:
         "../scripts/make_table5.py"
 
@@ -157,11 +80,13 @@ rule make_table5:
 rule summarize_synthetic:
     input:
         metrics=expand(f"{R}/synthetic/{{{{dataset}}}}/seed{{seed}}/metrics.json", seed=SEEDS),
-        code=CODE_REPORT,
+        code=code_of("summarize_synthetic"),
     output:
         f"{R}/synthetic/{{dataset}}/summary.json",
     log:
         f"{R}/logs/report/synthetic_{{dataset}}.log",
+    conda:
+        ENV
     script:
         "../scripts/summarize_synthetic.py"
 
@@ -170,13 +95,15 @@ rule make_synthetic_table:
     input:
         summary=f"{R}/synthetic/{{dataset}}/summary.json",
         data=f"{R}/data/{{dataset}}/prepared.npz",
-        code=CODE_REPORT,
+        code=code_of("make_synthetic_table"),
     output:
         table_outputs(f"{R}/tables/synthetic_{{dataset}}", "../report/synthetic_table.rst", CAT_SYNTHETIC),
     params:
-        stem=f"{R}/tables/synthetic_{{dataset}}",
+        stem=stem_of(),
     log:
         f"{R}/logs/report/synthetic_table_{{dataset}}.log",
+    conda:
+        ENV
     script:
         "../scripts/make_synthetic_table.py"
 
@@ -185,15 +112,17 @@ rule make_fig6:
     input:
         rounds=f"{R}/synthetic/{{dataset}}/seed{SEEDS[0]}/rounds.npz",
         metrics=f"{R}/synthetic/{{dataset}}/seed{SEEDS[0]}/metrics.json",
-        code=CODE_REPORT,
+        code=code_of("make_fig6"),
     output:
         figure_outputs(f"{R}/figures/fig6_{{dataset}}", "../report/fig6.rst", CAT_SYNTHETIC),
     params:
-        stem=f"{R}/figures/fig6_{{dataset}}",
+        stem=stem_of(),
         snapshot_rounds=config["synthetic"]["snapshot_rounds"],
         formats=FORMATS,
     log:
         f"{R}/logs/report/fig6_{{dataset}}.log",
+    conda:
+        ENV
     script:
         "../scripts/make_fig6.py"
 
@@ -201,16 +130,18 @@ rule make_fig6:
 rule make_fig7:
     input:
         metrics=[f for d in IMAGE_DATASETS for f in k_sweep_metrics(d)],
-        code=CODE_REPORT,
+        code=code_of("make_fig7"),
     output:
         figure_outputs(f"{R}/figures/fig7", "../report/fig7.rst", CAT_K)
         + table_outputs(f"{R}/tables/fig7_k_sweep", "../report/fig7_table.rst", CAT_K),
     params:
-        table_stem=f"{R}/tables/fig7_k_sweep",
-        figure_stem=f"{R}/figures/fig7",
+        table_stem=stem_of(0),
+        figure_stem=stem_of(4),  # after the table's four files
         formats=FORMATS,
     log:
         f"{R}/logs/report/fig7.log",
+    conda:
+        ENV
     script:
         "../scripts/make_fig7.py"
 
@@ -218,14 +149,16 @@ rule make_fig7:
 rule make_presto_rounds:
     input:
         metrics=presto_round_metrics,
-        code=CODE_REPORT,
+        code=code_of("make_presto_rounds"),
     output:
         figure_outputs(f"{R}/figures/presto_rounds_{{dataset}}", "../report/presto_rounds.rst", CAT_ROUNDS),
     params:
-        stem=f"{R}/figures/presto_rounds_{{dataset}}",
+        stem=stem_of(),
         formats=FORMATS,
     log:
         f"{R}/logs/report/presto_rounds_{{dataset}}.log",
+    conda:
+        ENV
     script:
         "../scripts/make_presto_rounds.py"
 
@@ -233,16 +166,18 @@ rule make_presto_rounds:
 rule make_paper_comparison:
     input:
         unpack(comparison_tables),
-        code=CODE_REPORT,
+        code=code_of("make_paper_comparison"),
     output:
         md=f"{R}/paper_comparison.md",
         html=report(f"{R}/paper_comparison.html", caption="../report/paper_comparison.rst", category=CAT_PAPER),
     params:
         sources={d: config["datasets"][d]["source"] for d in ALL_DATASETS},
-        results=R,
+        results=lambda wildcards, output: os.path.dirname(output.md),
         origin=config_origin(),
         device=config["device"],
     log:
         f"{R}/logs/report/paper_comparison.log",
+    conda:
+        ENV
     script:
         "../scripts/make_paper_comparison.py"

@@ -1,6 +1,8 @@
 # Adapter: verify (and where allowed, download) the raw files of one dataset.
-from prestorepro.jobs import download, job_log
+from prestorepro.jobs.common import job_log
+from prestorepro.jobs.data import download_data
 
+p = snakemake.params
 with job_log(snakemake.log[0], "download_data") as log:
-    download(snakemake.params.dataset, snakemake.params.data_root, snakemake.params.allow_download,
-             snakemake.output.manifest, log)
+    download_data(dataset_config=p.dataset, data_root=p.data_root, allow_download=p.allow_download,
+                  manifest=snakemake.output.manifest, log=log)

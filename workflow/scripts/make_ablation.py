@@ -1,7 +1,8 @@
 # Adapter: the ablation table and figure from the runs' metrics files.
-from prestorepro.jobs import job_log
-from prestorepro.report.ablation import make_ablation
+from prestorepro.jobs.common import job_log
+from prestorepro.jobs.report import make_ablation
 
-p = snakemake.params
 with job_log(snakemake.log[0], "make_ablation"):
-    make_ablation(p.layout, p.datasets, p.presto, p.table_stem, p.figure_stem, p.formats)
+    make_ablation(layout=snakemake.params.layout, sources=snakemake.params.datasets,
+                  presto=snakemake.params.presto, table_stem=snakemake.params.table_stem,
+                  figure_stem=snakemake.params.figure_stem, formats=snakemake.params.formats)

@@ -1,8 +1,8 @@
 # Adapter: PRESTO's objective, part sizes and moves per round for one dataset.
-from prestorepro.jobs import job_log
-from prestorepro.report.jobs import make_presto_rounds
+from prestorepro.jobs.common import job_log
+from prestorepro.jobs.report import make_presto_rounds
 
 with job_log(snakemake.log[0], "make_presto_rounds"):
-    d = snakemake.wildcards.dataset
-    make_presto_rounds(snakemake.input.metrics, f"PRESTO round by round on {d} (Algorithm 1)",
-                       snakemake.params.stem, snakemake.params.formats)
+    make_presto_rounds(metrics=snakemake.input.metrics,
+                       title=f"PRESTO round by round on {snakemake.wildcards.dataset} (Algorithm 1)",
+                       stem=snakemake.params.stem, formats=snakemake.params.formats)

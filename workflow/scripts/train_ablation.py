@@ -1,22 +1,11 @@
 # Adapter: the ablation variants of PRESTO on one image dataset and seed (Table-1 PRESTO runs, one factor changed).
-from prestorepro.experiments.ablation import CONFIGURED
-from prestorepro.jobs import ablation, job_log, set_threads, train_table1
+from prestorepro.jobs.ablation import train_ablation
+from prestorepro.jobs.common import job_log, set_threads
 
 set_threads(snakemake.threads)
 w, p = snakemake.wildcards, snakemake.params
-outputs = {v: {"metrics": m, "assignment": a}
-           for v, m, a in zip(p.variants, snakemake.output.metrics, snakemake.output.assignments)}
-
-
-def run_variant(name, settings, paths, checkpoint):
-    config = dict(snakemake.config, presto=settings["presto"], table1=p.table1,
-                  components=dict(snakemake.config["components"], widths=p.widths))
-    train_table1(snakemake.input.features, snakemake.input.meta, settings["dataset"], config, "presto", int(p.k),
-                 int(w.seed), paths["metrics"], paths["assignment"], checkpoint, log,
-                 dataset_name=f"{w.image_dataset} ablation {name}",
-                 other_gates=name == CONFIGURED)
-
-
 with job_log(snakemake.log[0], "train_ablation") as log:
-    ablation("image", p.settings, outputs, int(w.seed), p.checkpoint_dir, log, dataset_name=w.image_dataset,
-             run_variant=run_variant)
+    train_ablation(features=snakemake.input.features, meta=snakemake.input.meta, dataset=w.image_dataset,
+                   variants=p.variants, settings=p.settings, table1=p.table1, widths=p.widths, embedding=p.embedding,
+                   k=int(p.k), seed=int(w.seed), device=p.device, out_metrics=list(snakemake.output.metrics),
+                   out_assignments=list(snakemake.output.assignments), checkpoint_dir=p.checkpoint_dir, log=log)

@@ -1,14 +1,13 @@
 # Adapter: one (dataset, method, budget point, seed) run of SNIP / GraSP / KD / DGKD (Table 2, Fig. 3/8).
-from prestorepro.experiments.compress import train_compress_job
-from prestorepro.jobs import job_log, set_threads
+from prestorepro.jobs.common import job_log, set_threads
+from prestorepro.jobs.compress import train_compress
 
 set_threads(snakemake.threads)
-w = snakemake.wildcards
-roles = snakemake.params.roles
-models = {r: getattr(snakemake.input, f"guide_{r}") for r in roles}
-metrics = {r: getattr(snakemake.input, f"guide_{r}_metrics") for r in roles}
+w, p = snakemake.wildcards, snakemake.params
 with job_log(snakemake.log[0], "train_compress") as log:
-    train_compress_job(snakemake.input.features, snakemake.input.meta, w.dataset, snakemake.params.dataset, w.cmethod,
-                       w.point, snakemake.params.settings, snakemake.params.presto_widths, int(w.seed),
-                       snakemake.config["device"], models, metrics, snakemake.output.metrics,
-                       snakemake.params.checkpoint, log)
+    train_compress(features=snakemake.input.features, meta=snakemake.input.meta, dataset=w.dataset,
+                   dataset_config=p.dataset, method=w.cmethod, point=w.point, settings=p.settings,
+                   presto_widths=p.presto_widths, seed=int(w.seed), device=p.device,
+                   guide_models={r: getattr(snakemake.input, f"guide_{r}") for r in p.roles},
+                   guide_metrics={r: getattr(snakemake.input, f"guide_{r}_metrics") for r in p.roles},
+                   out_metrics=snakemake.output.metrics, checkpoint=p.checkpoint, log=log)

@@ -1,12 +1,12 @@
 # Adapter: one (dataset, method, seed) of the coreset baselines, every subset fraction of the method.
-from prestorepro.experiments.coreset import train_coreset
-from prestorepro.jobs import job_log, set_threads
+from prestorepro.jobs.common import job_log, set_threads
+from prestorepro.jobs.coreset import train_coreset
 
 set_threads(snakemake.threads)
-w = snakemake.wildcards
-config = {"coreset": snakemake.params.coreset, "device": snakemake.config["device"],
-          "components": dict(snakemake.config["components"], widths=snakemake.params.widths)}
+w, p = snakemake.wildcards, snakemake.params
 with job_log(snakemake.log[0], "train_coreset") as log:
-    train_coreset(snakemake.input.features, snakemake.input.meta, w.dataset, snakemake.params.dataset, config,
-                  getattr(w, "coreset_method", "full"), int(w.seed), snakemake.params.fractions,
-                  list(snakemake.output.metrics), snakemake.params.checkpoint_dir, log)
+    train_coreset(features=snakemake.input.features, meta=snakemake.input.meta, dataset=w.dataset,
+                  dataset_config=p.dataset, coreset=p.coreset, widths=p.widths,
+                  method=getattr(w, "coreset_method", "full"), seed=int(w.seed), fractions=p.fractions,
+                  device=p.device, out_metrics=list(snakemake.output.metrics), checkpoint_dir=p.checkpoint_dir,
+                  log=log)

@@ -1,11 +1,12 @@
 # Adapter: PRESTO in sequential mode on the Table-1 partition at K (Table 2, Fig. 3/8).
-from prestorepro.experiments.compress import presto_sequential_job
-from prestorepro.jobs import job_log, set_threads
+from prestorepro.jobs.common import job_log, set_threads
+from prestorepro.jobs.compress import train_presto_sequential
 
 set_threads(snakemake.threads)
-w = snakemake.wildcards
+w, p = snakemake.wildcards, snakemake.params
 with job_log(snakemake.log[0], "train_presto_sequential") as log:
-    presto_sequential_job(snakemake.input.features, snakemake.input.meta, snakemake.input.assignment,
-                          snakemake.input.table1, w.dataset, snakemake.params.dataset, int(w.k), snakemake.params.widths,
-                          snakemake.params.presto, snakemake.params.settings, int(w.seed), snakemake.config["device"],
-                          snakemake.output.metrics, snakemake.params.checkpoint, log)
+    train_presto_sequential(features=snakemake.input.features, meta=snakemake.input.meta,
+                            assignment=snakemake.input.assignment, table1_metrics=snakemake.input.table1,
+                            dataset=w.dataset, dataset_config=p.dataset, k=int(w.k), widths=p.widths,
+                            presto=p.presto, settings=p.settings, seed=int(w.seed), device=p.device,
+                            out_metrics=snakemake.output.metrics, checkpoint=p.checkpoint, log=log)

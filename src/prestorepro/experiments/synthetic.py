@@ -26,6 +26,7 @@ from prestorepro.models.fused import FusedLinearSVM
 from prestorepro.models.parameters import GATE_INPUTS
 from prestorepro.presto.algorithm import PrestoSettings, run_presto
 from prestorepro.presto.gate import gate_routes, mixture_predict, train_gate
+from prestorepro.streams import component_generators, gate_generator, seeded
 
 
 _OPTIMA: dict[tuple, float] = {}
@@ -81,9 +82,7 @@ def run_synthetic(data: Prepared, cfg: Mapping, algorithm: Mapping, seed: int, d
         a0 = np.random.default_rng(seed).permutation(np.arange(len(x)) % k)
     else:
         a0 = fit_partition(cfg["init"], data.train_x, k, seed, pca_dim=2, leeway=cfg["leeway"], n_init=1).labels
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = FusedLinearSVM(k, x.shape[1]).to(device)
+    model = seeded(seed, lambda: FusedLinearSVM(k, x.shape[1])).to(device)
     settings = PrestoSettings(k=k, rounds=cfg["rounds"], epochs=cfg["epochs"], batch_size=cfg["batch_size"],
                               lr=cfg["lr"], lam=cfg["lam"], epsilon=cfg["epsilon"], leeway=cfg["leeway"],
                               alpha=algorithm["alpha"], singleton=algorithm["singleton"],
@@ -100,7 +99,7 @@ def run_synthetic(data: Prepared, cfg: Mapping, algorithm: Mapping, seed: int, d
         return {"accuracy": float((pred == yn).mean()), "err_s": split, "err_s_normalised": norm,
                 "w": w.tolist(), "b": b.tolist()}
 
-    gens = [torch.Generator().manual_seed(seed * 1000 + j) for j in range(k)]
+    gens = component_generators(seed, k)
     res = run_presto(model, x, y, a0, settings, gens, log=log, checkpoint_path=checkpoint_path,
                      label=label, on_round=on_round)
     xt = torch.from_numpy(data.test_x.astype(np.float32)).to(device)
@@ -109,7 +108,7 @@ def run_synthetic(data: Prepared, cfg: Mapping, algorithm: Mapping, seed: int, d
                                            if other_gates else [])
     for source in sources:
         gate = train_gate(model, x, res.assignment, epochs=algorithm["gate_epochs"], lr=cfg["lr"],
-                          batch_size=cfg["batch_size"], generator=torch.Generator().manual_seed(seed + 77),
+                          batch_size=cfg["batch_size"], generator=gate_generator(seed),
                           loss="hinge", source=source, log=log)
         test_pred = mixture_predict(model, xt, gate_routes(gate, model, xt, "hinge"), "hinge")
         agreement = float((gate_routes(gate, model, x, "hinge") == res.assignment).mean())

@@ -31,13 +31,10 @@ from prestorepro.presto.algorithm import (PrestoSettings, matching_checkpoint, r
 from prestorepro.models.parameters import GATE_INPUTS
 from prestorepro.presto.gate import gate_routes, mixture_predict, train_gate
 from prestorepro.registry import Registry
+from prestorepro.streams import component_generators, gate_generator, seeded
 from prestorepro.training.fused import MaskedAdam, train_components
 
 METHODS: Registry[Callable] = Registry("Table-1 method")
-PAPER_NAMES = {
-    "equal_kmeans": "Equal-KMeans", "kmeans_pp": "KMeans++", "agglomerative": "Agglomerative",
-    "gmm": "GMM", "bgmm": "BGMM", "learn_mlr": "Learn-MLR", "presto": "PRESTO",
-}
 
 
 @dataclass
@@ -53,15 +50,9 @@ class RunSpec:
     other_gates: bool = True  # also train pi_phi on the other inputs (GATE_INPUTS), for the ablation
 
 
-def _generators(seed: int, k: int) -> list[torch.Generator]:
-    return [torch.Generator().manual_seed(seed * 1000 + j) for j in range(k)]
-
-
 def _model(spec: RunSpec, feats: Features) -> FusedResNetTail:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(spec.seed)
-        model = FusedResNetTail(spec.k, feats.cut, spec.widths, feats.num_classes)
-    return model.to(feats.train_x.device)
+    return seeded(spec.seed, lambda: FusedResNetTail(spec.k, feats.cut, spec.widths, feats.num_classes)).to(
+        feats.train_x.device)
 
 
 def _settings(spec: RunSpec, **overrides) -> PrestoSettings:
@@ -149,7 +140,7 @@ def _partition_method(name: str):
         partition_s = time.perf_counter() - t0
         log(f"{name}: part sizes {np.bincount(res.labels, minlength=spec.k).tolist()} ({partition_s:.1f} s)")
         model = _model(spec, feats)
-        seconds = train_fixed_partition(model, feats, res.labels, _settings(spec), _generators(spec.seed, spec.k),
+        seconds = train_fixed_partition(model, feats, res.labels, _settings(spec), component_generators(spec.seed, spec.k),
                                         log=log, checkpoint_path=checkpoint_path, label=spec.label or spec.method)
         seconds["partition"] = partition_s
         routes_test, routes_val = res.route(feats.flat("test")), res.route(feats.flat("val"))
@@ -170,7 +161,7 @@ def gate_metrics(feats: Features, model, assignment: np.ndarray, *, source: str,
     accuracy and macro-F1 on test and val, and the gate's agreement with the partition it learnt."""
     t0 = time.perf_counter()
     gate = train_gate(model, feats.train_x, assignment, epochs=epochs, lr=lr, batch_size=batch_size,
-                      generator=torch.Generator().manual_seed(seed + 77), source=source, log=log)
+                      generator=gate_generator(seed), source=source, log=log)
     seconds = time.perf_counter() - t0
     routes_test = gate_routes(gate, model, feats.test_x, "ce")
     routes_val = gate_routes(gate, model, feats.val_x, "ce")
@@ -185,7 +176,7 @@ def _gated(feats: Features, spec: RunSpec, settings: PrestoSettings, init: str, 
     init_s = time.perf_counter() - t0
     model = _model(spec, feats)
     label = spec.label or spec.method
-    res = run_presto(model, feats.train_x, feats.train_y, a0, settings, _generators(spec.seed, spec.k),
+    res = run_presto(model, feats.train_x, feats.train_y, a0, settings, component_generators(spec.seed, spec.k),
                      log=log, checkpoint_path=checkpoint_path, label=label)
     # the configured gate decides the reported numbers; the other reading of pi_phi's input is trained on
     # the same components and partition for the ablation (a few seconds, no second run of Algorithm 1)
@@ -220,6 +211,8 @@ def run_presto_method(feats: Features, spec: RunSpec, *, log, checkpoint_path=No
 def run_learn_mlr(feats: Features, spec: RunSpec, *, log, checkpoint_path=None) -> dict:
     # App. B.4: random initial partition, no leeway (points go to their lowest-loss component
     # unconstrained), epsilon 0, same optimiser; alternating minimisation keeps every round.
+    # Learn-MLR's own definition (App. B.4), not configuration: no size constraint, no distance term,
+    # every round kept, alpha 1 (the bound is each point's loss under each component), the whole base
     settings = _settings(spec, leeway=None, epsilon=0.0, keep="every", alpha=1.0, max_moves=1.0)
     return _gated(feats, spec, settings, "random", log=log, checkpoint_path=checkpoint_path)
 

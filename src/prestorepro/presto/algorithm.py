@@ -26,57 +26,21 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-from prestorepro.io import fingerprint, load_torch, save_torch
+from prestorepro.io import save_torch
 from prestorepro.models.fused import FusedModule
 from prestorepro.presto.assignment import limit_moves_unconstrained, size_bounds, solve_assignment_bounded
+from prestorepro.presto.objective import centre_distances, modular_upper_bound, presto_objective, singleton_objective
+from prestorepro.presto.settings import KEEP_RULES, SINGLETON_MODES, TRAIN_MODES, PrestoSettings  # noqa: F401
+from prestorepro.presto.resume import matching_checkpoint, restore_training_state, run_key, training_state
 from prestorepro.training.fused import MaskedAdam, loss_matrix, per_sample_loss, train_components
 from prestorepro.training.sequential import component_outputs_sequential, train_components_sequential
-
-SINGLETON_MODES = ("current", "trained")
-TRAIN_MODES = ("fused", "sequential")
-KEEP_RULES = ("decreased", "every")
-
-
-@dataclass
-class PrestoSettings:
-    k: int
-    rounds: int = 30            # "Iterations" of Algorithm 1 (App. B.3: 30)
-    epochs: int = 10            # Train() epochs per round (App. B.3: 10)
-    batch_size: int = 256
-    lr: float = 0.01            # Adam (App. B.3)
-    lam: float = 1e-4           # L2 coefficient lambda (App. B.3)
-    alpha: float = 1.0          # alpha_G of Eq. 8; never given in the paper
-    epsilon: float = 3e-3       # weight of the distance term (App. B.3)
-    leeway: int | None = 0      # None: no size constraint (Learn-MLR)
-    singleton: str = "current"  # how G({(i,k)}) is estimated
-    singleton_steps: int = 5
-    singleton_lr: float = 0.01
-    keep: str = "decreased"     # "decreased": keep a round only if G decreased (App. A.3); "every"
-    max_moves: float = 1.0      # fraction of N that may change part per round; 1.0: the whole base (§3.2)
-    loss: str = "ce"
-    mode: str = "fused"         # "sequential": one component and its part on the device at a time (§2.4)
-
-    def __post_init__(self):
-        if not 0 < self.alpha <= 1:
-            raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
-        if self.singleton not in SINGLETON_MODES:
-            raise ValueError(f"singleton must be one of {', '.join(SINGLETON_MODES)}, got {self.singleton!r}")
-        if self.mode not in TRAIN_MODES:
-            raise ValueError(f"mode must be one of {', '.join(TRAIN_MODES)}, got {self.mode!r}")
-        if self.keep not in KEEP_RULES:
-            raise ValueError(f"keep must be one of {', '.join(KEEP_RULES)}, got {self.keep!r}")
-        if not 0 < self.max_moves <= 1:
-            raise ValueError(f"max_moves must be a fraction of N in (0, 1], got {self.max_moves}")
-        if self.rounds < 1 or self.epochs < 1:
-            raise ValueError(f"rounds and epochs must be >= 1, got {self.rounds} and {self.epochs}")
-
 
 @dataclass
 class PrestoResult:
@@ -87,83 +51,6 @@ class PrestoResult:
     stop_reason: str
     seconds: dict = field(default_factory=dict)
     assignments_per_round: np.ndarray | None = None  # (R, N) the partition trained on in each round
-
-
-def presto_objective(L: torch.Tensor, assignment: torch.Tensor, sq_norms: torch.Tensor,
-                     lam: float) -> tuple[float, float, float]:
-    """G of Eq. 1 / Eq. 4 for the partition ``assignment`` (N,): (G, data term, regulariser term).
-
-    Each instance i in S_k contributes L[i, k] + lam ||theta_k||^2, so the regulariser is weighted by
-    the part sizes: G = sum_i L[i, a_i] + lam * sum_k |S_k| ||theta_k||^2 (``sq_norms``: ||theta_k||^2, (K,)).
-    """
-    sizes = torch.bincount(assignment, minlength=L.shape[1]).to(torch.float64)
-    data = float(L.gather(1, assignment[:, None]).double().sum())
-    reg = lam * float((sizes * sq_norms.detach().double().to(sizes.device)).sum())
-    return data + reg, data, reg
-
-
-def modular_upper_bound(marginal: torch.Tensor, assignment: torch.Tensor, alpha: float, G1: torch.Tensor,
-                        epsilon: float = 0.0, distance: torch.Tensor | None = None) -> torch.Tensor:
-    """Cost matrix of Eq. 8 for the next partition, plus App. B.3's epsilon-distance term.
-
-    For (i, k) in the current partition the cost is alpha * G((i,k) | S minus (i,k)) (``marginal``,
-    estimated by i's Eq. 1 term under its trained component); for (i, k) outside it, G({(i,k)}) / alpha.
-    """
-    member = torch.zeros_like(marginal, dtype=torch.bool)
-    member[torch.arange(marginal.shape[0], device=marginal.device), assignment] = True
-    M = torch.where(member, alpha * marginal, G1 / alpha)
-    if epsilon and distance is not None:
-        M = M + epsilon * distance
-    return M
-
-
-@torch.no_grad()
-def centre_distances(x_flat: torch.Tensor, assignment: torch.Tensor, k: int) -> torch.Tensor:
-    """||x_i - c_k|| with c_k the mean embedding of part k, (N, K). An empty part gets distance 0."""
-    centres = torch.zeros(k, x_flat.shape[1], dtype=x_flat.dtype, device=x_flat.device)
-    centres.index_add_(0, assignment, x_flat)
-    counts = torch.bincount(assignment, minlength=k)
-    centres /= counts.clamp(min=1).to(x_flat.dtype)[:, None]
-    # ||x||^2 - 2 x.c + ||c||^2: one pass for the norms (vector_norm makes no (N, D) temporary) and one
-    # (N, D) x (D, K) product. torch.cdist, and squaring chunks of x, allocate (chunk, D) temporaries
-    # and were 6x and 4.6x slower at N=90000 (benchmarks/RESULTS.md, target 2); agrees to ~1e-7 relative
-    x_sq = torch.linalg.vector_norm(x_flat, dim=1).square()
-    d = (x_sq[:, None] - 2 * (x_flat @ centres.T) + centres.square().sum(1)).clamp_(min=0).sqrt_()
-    return d.masked_fill((counts == 0)[None, :], 0.0)
-
-
-def singleton_objective(model: FusedModule, x: torch.Tensor, y: torch.Tensor, settings: PrestoSettings,
-                        chunk: int = 256) -> torch.Tensor:
-    """G({(i, k)}) of Algorithm 1 lines 3-8, estimated literally: component k trained from its initial
-    parameters on the single instance i for ``singleton_steps`` gradient steps, vectorised over i with
-    torch.func (batch norm in eval mode, as one instance has no batch statistics). (N, K)."""
-    from torch.func import functional_call, grad, vmap
-
-    from prestorepro.training.fused import per_sample_loss
-
-    lam, lr, steps = settings.lam, settings.singleton_lr, settings.singleton_steps
-    out = torch.empty(x.shape[0], model.k, dtype=x.dtype, device=x.device)
-    for k in range(model.k):
-        comp = model.component(k).to(x.device).eval()
-        params = {n: p.detach() for n, p in comp.named_parameters()}
-        buffers = {n: b for n, b in comp.named_buffers()}
-
-        def objective(p, xi, yi):
-            logits = functional_call(comp, (p, buffers), (xi.unsqueeze(0),))
-            data = per_sample_loss(logits.unsqueeze(1), yi.view(1), settings.loss)[0, 0]
-            return data + lam * sum(v.square().sum() for v in p.values())
-
-        step = vmap(grad(objective), in_dims=(0, 0, 0))
-        value = vmap(objective, in_dims=(0, 0, 0))
-        for s in range(0, x.shape[0], chunk):
-            xb, yb = x[s:s + chunk], y[s:s + chunk]
-            p = {n: v.unsqueeze(0).expand(len(xb), *v.shape).clone() for n, v in params.items()}
-            for _ in range(steps):
-                g = step(p, xb, yb)
-                p = {n: p[n] - lr * g[n] for n in p}
-            with torch.no_grad():
-                out[s:s + chunk, k] = value(p, xb, yb)
-    return out
 
 
 class _Snapshot:
@@ -239,7 +126,7 @@ def run_presto(
     # resumed run may extend): a stale checkpoint of a run with other settings, data, seed or initial
     # parameters is never spliced into this one
     key = run_key(settings, x, y, assignment, generators, model) if ckpt is not None else None
-    state = matching_checkpoint(ckpt, key, dev, log=log, label=label)
+    state = matching_checkpoint(ckpt, key, dev, log=log, label=label, start="round 1")
     if state is not None:
         restore_training_state(state, model, opt, generators)
         assignment = state["assignment"].to(dev)
@@ -344,44 +231,3 @@ def run_presto(
         rounds_run=len(history), stop_reason=stop_reason, seconds=seconds,
         assignments_per_round=np.stack(per_round) if per_round else None,
     )
-
-
-def run_key(settings: PrestoSettings, x: torch.Tensor, y: torch.Tensor, assignment: torch.Tensor,
-            generators: Sequence[torch.Generator], model: FusedModule) -> str:
-    """Fingerprint of a run of Algorithm 1, taken before round 1: settings except ``rounds``, the data,
-    the initial partition, the generators' seeds and the initial parameters."""
-    cfg = {k: v for k, v in asdict(settings).items() if k != "rounds"}
-    return fingerprint(settings=cfg, x=x, y=y, assignment=assignment,
-                       generators=[g.get_state() for g in generators], model=dict(model.state_dict()))
-
-
-def matching_checkpoint(path: str | Path | None, key: str | None, device: torch.device | str, *,
-                        log: Callable[[str], None], label: str) -> dict | None:
-    """The checkpoint at ``path`` if the run with fingerprint ``key`` (``run_key``) wrote it. One of a run
-    with other settings, data or seed is ignored, with a log line, and the run starts from round 1."""
-    if path is None or not Path(path).exists():
-        return None
-    state = load_torch(path, map_location=str(device))
-    if state.get("run_key") != key:
-        log(f"[{label}] ignoring checkpoint {path}: it was written by a run with other settings, data or "
-            f"seed; starting from round 1")
-        return None
-    return state
-
-
-def training_state(model: FusedModule, opt: MaskedAdam, generators: Sequence[torch.Generator]) -> dict:
-    """What a per-round checkpoint must hold to continue training exactly where it stopped."""
-    return {"model_state": model.state_dict(), "opt_state": opt.state_dict(),
-            "generator_states": [g.get_state() for g in generators]}
-
-
-def restore_training_state(state: dict, model: FusedModule, opt: MaskedAdam,
-                           generators: Sequence[torch.Generator]) -> None:
-    model.load_state_dict(state["model_state"])
-    opt.load_state_dict(state["opt_state"])
-    for g, s in zip(generators, state["generator_states"]):
-        g.set_state(s.cpu())
-
-
-def settings_dict(settings: PrestoSettings) -> dict:
-    return asdict(settings)

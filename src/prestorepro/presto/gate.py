@@ -17,6 +17,7 @@ from torch import nn
 
 from prestorepro.models.fused import FusedModule
 from prestorepro.models.parameters import GATE_INPUTS, gate_in_features
+from prestorepro.streams import seeded
 from prestorepro.training.fused import class_probabilities, component_outputs, predict_labels
 from prestorepro.training.single import predict, train_single
 
@@ -48,9 +49,7 @@ def gate_inputs(model: FusedModule, x: torch.Tensor, loss: str, source: str = "f
 def new_gate(k: int, num_classes: int, feature_numel: int, source: str, seed: int) -> Gate:
     """A gate with initial weights drawn from ``seed`` alone (torch seeds its global generator
     differently in every process, so nothing here may draw from it)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return Gate(k, gate_in_features(source, k, num_classes, feature_numel), source)
+    return seeded(seed, lambda: Gate(k, gate_in_features(source, k, num_classes, feature_numel), source))
 
 
 def train_gate(model: FusedModule, x: torch.Tensor, assignment: np.ndarray, *, epochs: int, lr: float,

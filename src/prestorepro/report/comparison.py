@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from prestorepro.names import PAPER_NAMES
 from prestorepro.report.paper import PAPER_DATASETS, PRESTO_SHARED, TABLE1, TABLE2, paper_value
 
 METRIC_LABELS = {"accuracy": "accuracy (%)", "macro_f1": "macro-F1 (%)"}
@@ -110,8 +111,6 @@ def _method_rows(df: pd.DataFrame | None, sources: Mapping[str, str], table: Map
 
 def table1_rows(df: pd.DataFrame | None, sources: Mapping[str, str]) -> list[Row]:
     """Paper Table 1 (accuracy and macro-F1 of PRESTO and six baselines on four datasets)."""
-    from prestorepro.experiments.table1 import PAPER_NAMES
-
     def measured(h: pd.Series, metric: str) -> tuple:
         return (_value(h[f"{metric}_mean"]), _value(h[f"{metric}_std"]), _value(h["seeds"]), str(h.get("device", "")))
 

@@ -1,6 +1,6 @@
 """Table 2 and the accuracy-memory trade-off figures (paper §4.2, Table 2, Fig. 3 and 8).
 
-Built from the compress stage's metrics files only (``prestorepro.experiments.compress``).
+Built from the compress stage's metrics files only (written by ``prestorepro.jobs.compress``).
 
 - Table 2: one row per (dataset, method) at PRESTO's parameter budget: test accuracy, peak training
   and inference memory (mean ± std over seeds), parameter count, the memory measure and device, and
@@ -27,11 +27,11 @@ import pandas as pd  # noqa: E402
 
 from prestorepro.io import read_json  # noqa: E402
 from prestorepro.report.figures import COLORS, save_figure  # noqa: E402
+from prestorepro.names import PAPER_NAMES  # noqa: E402
 from prestorepro.report.paper import PARAMS, TABLE2, paper_value  # noqa: E402
 from prestorepro.report.tables import fmt, mean_std, write_table  # noqa: E402
 
 ORDER = ("grasp", "snip", "kd", "dgkd", "presto")  # the paper's row order
-PAPER_NAMES = {"grasp": "GraSP", "snip": "SNIP", "kd": "KD", "dgkd": "DGKD", "presto": "PRESTO"}
 MEASURES = {
     "cpu_rss": "CPU RSS above job baseline (MiB)",
     "cuda_torch_allocated": "GPU, torch peak allocated (MiB)",
@@ -50,7 +50,7 @@ def load_runs(metric_files: Iterable[str | Path]) -> pd.DataFrame:
         m = read_json(f)
         mem = m["memory"]
         rows.append({
-            "dataset": m["dataset_name"], "source": m["source"], "method": m["method"], "point": m["point"],
+            "dataset": m["dataset"], "source": m["source"], "method": m["method"], "point": m["point"],
             "seed": int(m["seed"]), "parameters": int(m["num_parameters"]),
             "accuracy": 100 * m["test_accuracy"], "macro_f1": 100 * m["test_macro_f1"],
             "training_mib": mem["training_mib"], "inference_mib": mem["inference_mib"],

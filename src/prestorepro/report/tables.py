@@ -9,6 +9,7 @@ import pandas as pd
 
 from prestorepro.io import read_json, write_text
 from prestorepro.models.parameters import presto_parameters
+from prestorepro.names import PAPER_NAMES, TABLE1_METHODS
 from prestorepro.report.paper import (PARAMS, PRESTO_SHARED, SYNTHETIC, TABLE1, TABLE4, TABLE5, TRAIN_INCLUDES_VAL,
                                       paper_value)
 
@@ -69,7 +70,7 @@ def table1_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, list
         m = read_json(f)
         name = Path(f).parts[-5]  # <results>/table1/<dataset>/k<k>/<method>/seed<s>/metrics.json
         key = (name, m["method"])
-        r = rows.setdefault(key, {"source": m["dataset"]["source"], "k": m["k"], "acc": [], "f1": [], "seeds": [],
+        r = rows.setdefault(key, {"source": m["source"], "k": m["k"], "acc": [], "f1": [], "seeds": [],
                                   "devices": set()})
         r["devices"].add(m.get("provenance", {}).get("device", "unknown"))
         r["acc"].append(100 * m["test_accuracy"])
@@ -77,9 +78,7 @@ def table1_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, list
         r["seeds"].append(m["seed"])
         if m.get("notes"):
             notes.setdefault(m["method"], f"{m['method']} ({name}): {m['notes']}")
-    from prestorepro.experiments.table1 import PAPER_NAMES
-
-    order = list(PAPER_NAMES)
+    order = list(TABLE1_METHODS)
     out = []
     for (name, method), r in sorted(rows.items(), key=lambda kv: (kv[0][0], order.index(kv[0][1]))):
         acc, f1 = mean_std(r["acc"]), mean_std(r["f1"])
@@ -225,7 +224,7 @@ def k_sweep_frame(metric_files: Iterable[str | Path]) -> pd.DataFrame:
     for f in metric_files:
         m = read_json(f)
         name = Path(f).parts[-5]
-        r = runs.setdefault((name, int(m["k"])), {"source": m["dataset"]["source"], "acc": [], "f1": [],
+        r = runs.setdefault((name, int(m["k"])), {"source": m["source"], "acc": [], "f1": [],
                                                   "devices": set()})
         r["acc"].append(100 * m["test_accuracy"])
         r["f1"].append(100 * m["test_macro_f1"])

@@ -30,7 +30,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from prestorepro.io import fingerprint, load_torch, save_torch
+from prestorepro.checkpoint import matching_checkpoint
+from prestorepro.io import fingerprint, save_torch
 from prestorepro.metrics import classification_metrics
 
 LogTarget = Callable[[str], Any] | logging.Logger | None
@@ -165,11 +166,9 @@ def train_single(
                                fingerprint(x=x, y=y) if ckpt is not None else "")
     history: dict[str, Any] = {"loss": [], "time_s": []}
     start_epoch = 0
-    if ckpt is not None and ckpt.exists():
-        state = load_torch(ckpt)
-        if state.get("signature") != signature:
-            raise ValueError(f"checkpoint {ckpt} was written by a run with settings {state.get('signature')}, "
-                             f"this run has {signature}; delete the checkpoint to start afresh")
+    key = fingerprint(signature=signature) if ckpt is not None else None
+    state = matching_checkpoint(ckpt, key, "cpu", log=lambda m: _emit(log, m), label=desc, start="epoch 1")
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
@@ -230,7 +229,7 @@ def train_single(
         if ckpt is not None:
             save_torch(ckpt, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "generator": generator.get_state(), "epoch": epoch + 1, "signature": signature,
+                "generator": generator.get_state(), "epoch": epoch + 1, "run_key": key,
                 "history": history,
                 "distill": distill.state_dict() if distill is not None and hasattr(distill, "state_dict") else {},
             })

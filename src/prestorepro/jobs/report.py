@@ -1,33 +1,37 @@
-"""Report jobs: tables and figures from metrics files (called by workflow/scripts/make_*.py)."""
+"""Jobs of workflow/rules/report.smk (and the ablation stage's table): every table and figure from the
+metrics files alone. Each job imports only the report modules it draws with (a rule's code inputs are
+its job's imports), and none loads torch."""
 from __future__ import annotations
 
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from prestorepro.io import read_json, write_json
-from prestorepro.report.figures import fig6_synthetic, fig7_k_sweep, presto_rounds
-from prestorepro.report.paper import PAPER_SETUP
-from prestorepro.report.tables import (k_sweep_frame, mean_std, params_frame, synthetic_frame, table1_frame,
-                                       table4_frame, table5_frame, write_table)
 
 
-def make_table1(metric_files, out_stem: str) -> None:
-    df, notes = table1_frame(metric_files)
-    write_table(df, out_stem, caption="Table 1: test accuracy and macro-F1 (%), mean ± std over seeds; paper values beside",
+def make_table1(*, metrics: Sequence[str], stem: str) -> None:
+    from prestorepro.report.tables import table1_frame, write_table
+
+    df, notes = table1_frame(metrics)
+    write_table(df, stem, caption="Table 1: test accuracy and macro-F1 (%), mean ± std over seeds; paper values beside",
                 notes=notes, html=True)
 
 
-def make_params(feature_sidecars: dict, datasets: dict, widths, gate_input: str, out_stem: str) -> None:
+def make_params_table(*, sidecars: Mapping[str, str], datasets: Mapping, widths: Sequence[int], gate_input: str,
+                      stem: str) -> None:
     from prestorepro.models.parameters import feature_size
+    from prestorepro.report.paper import PAPER_SETUP
+    from prestorepro.report.tables import params_frame, write_table
 
     rows = {name: dict(d, features=feature_size(d["cut"], d["image_side"])) for name, d in PAPER_SETUP.items()}
-    for name, side in feature_sidecars.items():
+    for name, side in sidecars.items():
         meta = read_json(side)
         d = datasets[name]
         rows[name] = {"source": d["source"], "cut": d["cut"], "num_classes": meta["num_classes"], "k": d["k"],
                       "features": int(np.prod(meta["feature_shape"]))}
     df = params_frame(rows, widths, gate_input)
-    write_table(df, out_stem, caption="PRESTO parameters: the K components (§4.2's total) next to the paper's "
+    write_table(df, stem, caption="PRESTO parameters: the K components (§4.2's total) next to the paper's "
                                       "totals, and the gate pi_phi's own count beside them",
                 notes=["paper totals from §4.2 / Table 2 caption (§4.2: \"the total number parameters used in our "
                        "approach is sum_k dim(theta_k)\"); the four paper datasets are computed from the architecture "
@@ -36,10 +40,12 @@ def make_params(feature_sidecars: dict, datasets: dict, widths, gate_input: str,
                        "does not say whether its totals include it"], html=True)
 
 
-def summarize_synthetic(metric_files, out_json: str) -> None:
-    metrics = [read_json(f) for f in metric_files]
-    finals = [m["final"] for m in metrics]
-    devices = sorted({m.get("provenance", {}).get("device", "unknown") for m in metrics})
+def summarize_synthetic(*, metrics: Sequence[str], out_json: str) -> None:
+    from prestorepro.report.tables import mean_std
+
+    runs = [read_json(f) for f in metrics]
+    finals = [m["final"] for m in runs]
+    devices = sorted({m.get("provenance", {}).get("device", "unknown") for m in runs})
     summary = {"seeds": len(finals), "runs": finals, "device": ", ".join(devices)}
     for key in ("train_accuracy_assigned", "test_accuracy_gated", "gate_train_agreement", "err_s_normalised",
                 "initial_err_s_normalised", "rounds_run", "objective", "optimal_objective_true_partition",
@@ -51,28 +57,37 @@ def summarize_synthetic(metric_files, out_json: str) -> None:
     write_json(out_json, summary)
 
 
-def make_fig6(rounds_npz: str, metrics_json: str, snapshot_rounds, out_stem: str, formats) -> None:
-    with np.load(rounds_npz) as z:
+def make_fig6(*, rounds: str, metrics: str, snapshot_rounds: Sequence[int], stem: str, formats: Sequence[str]) -> None:
+    from prestorepro.report.figures import fig6_synthetic
+
+    with np.load(rounds) as z:
         arrays = {k: z[k] for k in z.files}
-    history = read_json(metrics_json)["history"]
-    fig6_synthetic(arrays, history, snapshot_rounds, out_stem, formats)
+    history = read_json(metrics)["history"]
+    fig6_synthetic(arrays, history, snapshot_rounds, stem, formats)
 
 
-def make_table4(meta_files: dict, sources: dict, out_stem: str) -> None:
-    metas = {name: read_json(path) for name, path in meta_files.items()}
+def make_table4(*, metas: Mapping[str, str], sources: Mapping[str, str], stem: str) -> None:
+    from prestorepro.report.tables import table4_frame, write_table
+
+    metas = {name: read_json(path) for name, path in metas.items()}
     df, notes = table4_frame(metas, sources)
-    write_table(df, out_stem, caption="Table 4: dataset statistics (ours from the prepared splits; paper beside)",
+    write_table(df, stem, caption="Table 4: dataset statistics (ours from the prepared splits; paper beside)",
                 notes=notes, html=True)
 
 
-def make_table5(datasets: dict, presto: dict, synthetic: dict | None, out_stem: str) -> None:
+def make_table5(*, datasets: Mapping, presto: Mapping, synthetic: Mapping | None, stem: str) -> None:
+    from prestorepro.report.tables import table5_frame, write_table
+
     df, notes = table5_frame(datasets, presto, synthetic)
-    write_table(df, out_stem, caption="Table 5 and App. B.3: PRESTO's hyper-parameters (ours from the resolved "
+    write_table(df, stem, caption="Table 5 and App. B.3: PRESTO's hyper-parameters (ours from the resolved "
                                       "config; paper beside)", notes=notes, html=True)
 
 
-def make_fig7(metric_files, table_stem: str, figure_stem: str, formats) -> None:
-    df = k_sweep_frame(metric_files)
+def make_fig7(*, metrics: Sequence[str], table_stem: str, figure_stem: str, formats: Sequence[str]) -> None:
+    from prestorepro.report.figures import fig7_k_sweep
+    from prestorepro.report.tables import k_sweep_frame, write_table
+
+    df = k_sweep_frame(metrics)
     write_table(df, table_stem, caption="Fig. 7: PRESTO's test accuracy and macro-F1 (%) against K, mean ± std "
                                         "over seeds", html=True,
                 notes=["the paper prints no numbers for Fig. 7; paper_* is its Table-1 PRESTO value at the "
@@ -80,39 +95,40 @@ def make_fig7(metric_files, table_stem: str, figure_stem: str, formats) -> None:
     fig7_k_sweep(df, figure_stem, formats)
 
 
-def make_presto_rounds(metric_files, title: str, out_stem: str, formats) -> None:
+def make_presto_rounds(*, metrics: Sequence[str], title: str, stem: str, formats: Sequence[str]) -> None:
     """PRESTO's objective, part sizes and moves per round from Table-1 or synthetic metrics files."""
     from prestorepro.presto.assignment import size_bounds
+    from prestorepro.report.figures import presto_rounds
 
     runs, bounds = [], None
-    for f in metric_files:
+    for f in metrics:
         m = read_json(f)
         history = m["history"]
-        seed = m["seed"] if "seed" in m else m["provenance"]["seed"]  # the synthetic runs keep it there
-        runs.append((int(seed), history))
+        runs.append((int(m["seed"]), history))
         n, k = sum(history[0]["part_sizes"]), len(history[0]["part_sizes"])
         leeway = _leeway(m)
         bounds = None if leeway is None else size_bounds(n, k, leeway)
     runs.sort()
-    presto_rounds(runs, bounds, title, out_stem, formats)
+    presto_rounds(runs, bounds, title, stem, formats)
 
 
 def _leeway(metrics: dict) -> int | None:
-    # Table-1 runs carry their dataset entry; the synthetic runs their config section in the provenance
-    if "dataset" in metrics and "leeway" in metrics["dataset"]:
-        return int(metrics["dataset"]["leeway"])
+    # Table-1 runs carry the leeway in their dataset entry; the synthetic runs in their synthetic section
+    if "leeway" in metrics.get("dataset_config", {}):
+        return int(metrics["dataset_config"]["leeway"])
     section = metrics.get("provenance", {}).get("config", {}).get("synthetic", {})
     return int(section["leeway"]) if "leeway" in section else None
 
 
-def make_synthetic_table(summary_json: str, prepared_npz: str, out_stem: str) -> None:
+def make_synthetic_table(*, summary: str, prepared: str, stem: str) -> None:
     from prestorepro.data import load_prepared
+    from prestorepro.report.tables import synthetic_frame, write_table
 
-    data = load_prepared(prepared_npz)
+    data = load_prepared(prepared)
     x = np.concatenate([data.train_x, data.val_x, data.test_x])
     group = np.concatenate([data.train_group, data.val_group, data.test_group])
-    df = synthetic_frame(read_json(summary_json), x, group)
-    write_table(df, out_stem, caption="App. C / Fig. 6: synthetic data and PRESTO with linear SVMs (ours, "
+    df = synthetic_frame(read_json(summary), x, group)
+    write_table(df, stem, caption="App. C / Fig. 6: synthetic data and PRESTO with linear SVMs (ours, "
                                       "mean ± std over seeds; paper beside)", html=True,
                 notes=["boxes: min and max of each standardised coordinate per true component S*_k against "
                        "Eqs. 35-38", "the paper prints no accuracy or Err_S for Fig. 6: it reports that "
@@ -124,8 +140,8 @@ def make_synthetic_table(summary_json: str, prepared_npz: str, out_stem: str) ->
                        "to Fig. 6's r = 50, would train that same partition"])
 
 
-def make_paper_comparison(tables: dict, sources: dict, origin: dict, results: str, out_md: str,
-                          out_html: str) -> None:
+def make_paper_comparison(*, tables: Mapping[str, str], sources: Mapping[str, str], origin: Mapping, results: str,
+                          out_md: str, out_html: str) -> None:
     """``tables``: table name -> CSV path (table1, table2, params, table4, table5, fig7, and
     synthetic_<name> for each synthetic dataset); ``origin``: the config files and command-line
     overrides the run used."""
@@ -149,3 +165,10 @@ def make_paper_comparison(tables: dict, sources: dict, origin: dict, results: st
     sections = comparison_sections(main, synthetic, sources)
     write_text(out_md, render(sections, header) + "\n")
     write_text(out_html, render_html(sections, header))
+
+
+def make_ablation(*, layout: Mapping, sources: Mapping[str, str], presto: Mapping, table_stem: str, figure_stem: str,
+                  formats: Sequence[str]) -> None:
+    from prestorepro.report.ablation import make_ablation as build
+
+    build(layout, sources, presto, table_stem, figure_stem, formats)

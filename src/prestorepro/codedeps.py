@@ -1,0 +1,134 @@
+"""The package modules a job script runs, found from its import statements (for the rules' code inputs).
+
+Snakemake re-runs a job when one of its inputs changes, but it does not see edits to a package the job
+imports. Each rule therefore lists, as inputs, the modules of ``prestorepro`` that its script imports,
+directly or through other modules, at the top of a file or inside a function: the static import
+closure, read with ``ast`` (nothing is imported or run). ``modulefinder`` would do the same walk but
+follows every third-party import too (torch alone is thousands of files) and cannot be limited to one
+package; the walk below reads only this package's files.
+
+A job module (``prestorepro.jobs.*``) holds several jobs, each importing what it needs inside its own
+function; for ``from prestorepro.jobs.<stage> import <job>`` the walk takes the module's top-level
+imports and those of that function (and of the module's functions it calls), not the other jobs', so
+that editing plotting code plans no training job.
+
+The paths are relative to the working directory (the repository root when Snakemake runs from it), so
+a finished run copied or mounted elsewhere plans nothing new.
+"""
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+
+PACKAGE = "prestorepro"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _module_file(name: str) -> Path | None:
+    """The file of module ``name`` (``prestorepro.a.b``) in this package, or None if it is not one."""
+    parts = name.split(".")
+    if parts[0] != PACKAGE:
+        return None
+    base = PACKAGE_DIR.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _module_name(path: Path) -> str:
+    rel = path.resolve().relative_to(PACKAGE_DIR.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _resolve(node: ast.ImportFrom, here: str, is_package: bool) -> str:
+    if not node.level:
+        return node.module or ""
+    base = here.split(".")
+    drop = node.level - 1 if is_package else node.level
+    base = base[: len(base) - drop] if drop else base
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def _names_in(nodes, here: str, is_package: bool) -> set[str]:
+    names: set[str] = set()
+    for top in nodes:
+        for node in ast.walk(top):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                module = _resolve(node, here, is_package)
+                names.add(module)
+                names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _imported_names(path: Path, functions: set[str] | None = None) -> set[str]:
+    """Every module name an ``import`` or ``from ... import`` in ``path`` may load, relative imports
+    resolved; for ``from m import x`` both ``m`` and ``m.x`` (x may be a submodule). With ``functions``:
+    only the module's top level and those functions, and the module's functions they name, transitively."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    here = _module_name(path) if path.resolve().is_relative_to(PACKAGE_DIR) else ""
+    is_package = path.name == "__init__.py"
+    if functions is None:
+        return _names_in([tree], here, is_package)
+    defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    top = [n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    chosen, todo = set(), [f for f in functions if f in defs]
+    while todo:
+        name = todo.pop()
+        if name in chosen:
+            continue
+        chosen.add(name)
+        for node in ast.walk(defs[name]):
+            if isinstance(node, ast.Name) and node.id in defs and node.id not in chosen:
+                todo.append(node.id)
+    return _names_in(top + [defs[f] for f in chosen], here, is_package)
+
+
+def _job_functions(path: Path) -> dict[str, set[str]]:
+    """For each ``from prestorepro.jobs.<stage> import f, ...`` in ``path``: the module and its names."""
+    out: dict[str, set[str]] = {}
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").startswith(f"{PACKAGE}.jobs."):
+            out.setdefault(node.module, set()).update(alias.name for alias in node.names)
+    return out
+
+
+def _with_parents(name: str) -> list[str]:
+    """Importing ``a.b.c`` runs ``a/__init__``, ``a/b/__init__`` and ``a/b/c``."""
+    parts = name.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def import_closure(script: str | Path) -> list[Path]:
+    """The package's files that ``script`` may run: its imports of ``prestorepro`` and theirs, sorted;
+    of a job module only the jobs ``script`` imports (see the module docstring)."""
+    script = Path(script)
+    seen: set[Path] = set()
+    todo: list[tuple[Path, set[str] | None]] = [(script, None)]
+    jobs = _job_functions(script)
+    for module, functions in jobs.items():
+        f = _module_file(module)
+        if f is not None:
+            seen.add(f)
+            todo.append((f, functions))
+    while todo:
+        path, functions = todo.pop()
+        for name in _imported_names(path, functions):
+            for parent in _with_parents(name):
+                f = _module_file(parent)
+                if f is not None and f not in seen and parent not in jobs:
+                    seen.add(f)
+                    todo.append((f, None))
+    return sorted(seen)
+
+
+def code_inputs(script: str | Path, start: str | Path | None = None) -> list[str]:
+    """``import_closure(script)`` as paths relative to ``start`` (default: the working directory)."""
+    start = Path(start) if start is not None else Path.cwd()
+    return [os.path.relpath(p, start) for p in import_closure(script)]

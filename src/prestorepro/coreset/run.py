@@ -1,0 +1,249 @@
+"""One run of the subset-selection stage: the model (``model_widths``: matched to PRESTO's total), its
+weighted training on the selected subsets, reselection every R epochs, warm start, checkpoints, and the
+metrics (``run_coreset``). Design: docs/coreset.md."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from prestorepro.compress.distill import match_student_widths
+from prestorepro.compress.memory import MemoryProbe
+from prestorepro.coreset import SelectionSchedule
+from prestorepro.coreset.methods import CORESET_METHODS, SelectionContext
+from prestorepro.device import synchronize
+from prestorepro.features import Features
+from prestorepro.checkpoint import matching_checkpoint
+from prestorepro.io import fingerprint, save_torch
+from prestorepro.models.parameters import tail_parameter_count
+from prestorepro.models.resnet_tail import ResNetTail, count_parameters
+from prestorepro.registry import Registry
+from prestorepro.streams import seeded
+from prestorepro.training.single import evaluate
+
+Log = Callable[[str], Any]
+
+
+def presto_parameter_total(cut: str, widths, num_classes: int, k: int) -> int:
+    """PRESTO's parameters as §4.2 counts them: sum_k dim(theta_k) over the K components (SPEC §3)."""
+    return k * tail_parameter_count(cut, widths, num_classes)
+
+
+def model_widths(cut: str, component_widths, num_classes: int, k: int) -> tuple[int, int, int]:
+    """Stage widths of the one coreset model: the student widths (12, 16, 32) scaled until the
+    parameter count is within 5% of PRESTO's total (the same matching as the KD students, §4.2)."""
+    return match_student_widths(presto_parameter_total(cut, component_widths, num_classes, k), cut, num_classes)
+
+
+def build_model(cut: str, widths, num_classes: int, seed: int, device: torch.device | str) -> ResNetTail:
+    """The model with its initial parameters from ``seed`` alone (same init for every method)."""
+    return seeded(seed, lambda: ResNetTail(cut, widths, num_classes)).to(device)
+
+
+@dataclass(frozen=True)
+class CoresetSpec:
+    """One run: ``method`` at subset ``fraction`` (1.0 for full data) with ``seed``; ``cfg`` is the
+    resolved coreset config section (epochs, interval, kappa, batch_size, lr, l2, method options)."""
+
+    method: str
+    fraction: float
+    seed: int
+    widths: tuple[int, int, int]
+    cfg: dict
+
+    def schedule(self) -> SelectionSchedule | None:
+        m = CORESET_METHODS.get(self.method)
+        if m.select is None:
+            return None
+        epochs = int(self.cfg["epochs"])
+        return SelectionSchedule(epochs=epochs, interval=int(self.cfg["interval"]) if m.reselect else epochs,
+                                 kappa=float(self.cfg["kappa"]) if m.warm else 0.0, fraction=self.fraction)
+
+    def signature(self, n: int) -> dict:
+        c = self.cfg
+        return {"method": self.method, "fraction": float(self.fraction), "seed": int(self.seed), "n": int(n),
+                "widths": list(self.widths),
+                **{k: c[k] for k in ("epochs", "interval", "kappa", "batch_size", "lr", "lr_schedule", "l2")},
+                # the method options present (a job gets its own method's section only)
+                **{k: c[k] for k in ("craig", "gradmatch", "pbcs") if k in c}}
+
+
+LR_SCHEDULES: Registry[Callable[[torch.optim.Optimizer, int], Any]] = Registry("learning-rate schedule")
+# cosine: GRAD-MATCH §5 / CORDS anneal the rate per epoch to 0 over the T epochs, which also makes the
+# final model (the one evaluated) settle instead of ending on one noisy Adam step on a small subset.
+LR_SCHEDULES.register("cosine")(lambda opt, epochs: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs))
+LR_SCHEDULES.register("constant")(lambda opt, epochs: torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0))
+
+
+def subset_budget(fraction: float, n: int) -> int:
+    """floor(fraction * n) points (CORDS's int(fraction * N)), at least 1."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"subset fraction must lie in (0, 1], got {fraction}")
+    return max(1, int(math.floor(fraction * n + 1e-9)))
+
+
+def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                 idx: torch.Tensor, w: torch.Tensor | None, batch_size: int, l2: float,
+                 generator: torch.Generator) -> float:
+    """One epoch over the rows ``idx`` with weights ``w`` (aligned with ``idx``; None = unweighted):
+    weighted mean cross-entropy + l2 ||theta||^2, as ``train_single``. Returns the mean data loss."""
+    device = x.device
+    params = [p for p in model.parameters() if p.requires_grad]
+    dtype = params[0].dtype
+    n = idx.numel()
+    if n < 2:
+        raise ValueError(f"cannot train on {n} point(s): batch norm needs at least two per batch; "
+                         "raise the subset fraction")
+    perm = torch.randperm(n, generator=generator, device=generator.device).to(device)
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()  # a last batch of one point joins the previous one (batch norm needs two)
+    ends = starts[1:] + [n]
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    model.train()
+    for s, e in zip(starts, ends):
+        b = perm[s:e]
+        rows = idx[b]
+        out = model(x[rows].to(dtype))
+        if w is None:
+            data_loss = F.cross_entropy(out, y[rows])
+        else:
+            wb = w[b]
+            data_loss = (wb * F.cross_entropy(out, y[rows], reduction="none")).sum() / wb.sum()
+        loss = data_loss + l2 * sum(p.square().sum() for p in params) if l2 > 0 else data_loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_sum += data_loss.detach().to(torch.float64) * b.numel()
+    mean = float(loss_sum) / n  # the one host sync of the epoch
+    if not math.isfinite(mean):
+        raise FloatingPointError(f"non-finite training loss ({mean}) on {n} points (lr, batch size or inputs); "
+                                 "lower the learning rate or check the embeddings for NaN/inf")
+    return mean
+
+
+def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str, log: Log = lambda m: None,
+                checkpoint_path: str | Path | None = None,
+                on_epoch_end: Callable[[int], None] | None = None, dataset_name: str | None = None) -> dict:
+    """Train one model on ``spec.method``'s subsets (see the module docstring); returns the metrics.
+
+    ``on_epoch_end(epoch)`` is called after each epoch's checkpoint is written (progress hooks; an
+    exception raised there stops the run as a kill would, leaving the checkpoint). Errors name
+    ``dataset_name`` (if given), the method, fraction and seed."""
+    device = torch.device(device)
+    label = " ".join(filter(None, [dataset_name, f"{spec.method} f={spec.fraction:g} seed {spec.seed}"]))
+    cfg = spec.cfg
+    method = CORESET_METHODS.get(spec.method)
+    n = int(data.train_y.numel())
+    epochs, batch_size = int(cfg["epochs"]), int(cfg["batch_size"])
+    budget = subset_budget(spec.fraction, n)
+    schedule = spec.schedule()
+    model = build_model(data.cut, spec.widths, data.num_classes, spec.seed, device)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=float(cfg["lr"]))
+    sched = LR_SCHEDULES.get(cfg["lr_schedule"])(opt, epochs)
+    gen = torch.Generator().manual_seed(spec.seed)
+    # the selection stream depends on the seed and the fraction, not on the order runs are made in
+    rng = np.random.default_rng([int(spec.seed), int(round(spec.fraction * 1_000_000))])
+    ctx = SelectionContext(model=model, data=data, cfg=cfg, device=device)
+    all_rows = torch.arange(n, device=device)
+    subset: tuple[torch.Tensor, torch.Tensor] | None = None
+    history: list[dict] = []
+    selections: list[dict] = []
+    seconds = {"selection": 0.0, "training": 0.0}
+    start = 0
+    ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
+    # the data belong to the signature too: a checkpoint of a killed run on other embeddings of the
+    # same size must not be resumed
+    signature = dict(spec.signature(n), data=fingerprint(x=data.train_x, y=data.train_y)) if ckpt else spec.signature(n)
+    key = fingerprint(signature=signature) if ckpt is not None else None
+    st = matching_checkpoint(ckpt, key, device, log=log, label=label, start="epoch 1")
+    if st is not None:
+        if "result" in st:
+            log(f"{spec.method} f={spec.fraction:g} seed {spec.seed}: finished earlier, result from {ckpt}")
+            return st["result"]
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["optimizer"])
+        sched.load_state_dict(st["lr_schedule"])
+        gen.set_state(st["generator"].cpu())
+        rng.bit_generator.state = st["rng"]
+        if st["subset_idx"] is not None:
+            subset = (st["subset_idx"].to(device), st["subset_w"].to(device))
+        history, selections, seconds = list(st["history"]), list(st["selections"]), dict(st["seconds"])
+        start = int(st["epoch"])
+        log(f"{spec.method} f={spec.fraction:g} seed {spec.seed}: resumed from {ckpt} at epoch {start}/{epochs}")
+
+    with MemoryProbe(device) as probe:
+        for epoch in range(start, epochs):
+            if schedule is not None and schedule.reselects(epoch):
+                synchronize(device)
+                t0 = time.perf_counter()
+                idx, w, info = method.select(ctx, budget, rng)
+                synchronize(device)
+                dt = time.perf_counter() - t0
+                keep = w > 0
+                if not keep.any():
+                    raise RuntimeError(f"{spec.method} selected no point with positive weight at epoch {epoch + 1} "
+                                       f"(budget {budget} of {n}); check the method's options")
+                subset = (torch.as_tensor(idx[keep], device=device),
+                          torch.as_tensor(w[keep], dtype=torch.float32, device=device))
+                seconds["selection"] += dt
+                selections.append({"epoch": epoch, "selected": int(idx.size), "trained": int(keep.sum()),
+                                   "weight_sum": float(w.sum()), "weight_min": float(w[keep].min()),
+                                   "weight_max": float(w[keep].max()), "seconds": dt, **info})
+                log(f"{spec.method} f={spec.fraction:g}: epoch {epoch + 1} selected {int(keep.sum())}/{budget} "
+                    f"points in {dt:.3f}s")
+            full_epoch = schedule is None or schedule.uses_full_data(epoch)
+            rows, weights = (all_rows, None) if full_epoch else subset
+            synchronize(device)
+            t0 = time.perf_counter()
+            try:
+                loss = _train_epoch(model, opt, data.train_x, data.train_y, rows, weights, batch_size,
+                                    float(cfg["l2"]), gen)
+            except FloatingPointError as exc:
+                # epochs count from 1 in messages, as in every other stage
+                raise FloatingPointError(f"[{label}] epoch {epoch + 1}: {exc}") from exc
+            synchronize(device)
+            dt = time.perf_counter() - t0
+            seconds["training"] += dt
+            sched.step()
+            history.append({"epoch": epoch, "loss": loss, "points": int(rows.numel()), "full_data": full_epoch,
+                            "seconds": dt})
+            if ckpt is not None:
+                save_torch(ckpt, {
+                    "run_key": key, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "lr_schedule": sched.state_dict(), "generator": gen.get_state(), "rng": rng.bit_generator.state, "epoch": epoch + 1,
+                    "subset_idx": None if subset is None else subset[0].cpu(),
+                    "subset_w": None if subset is None else subset[1].cpu(),
+                    "history": history, "selections": selections, "seconds": seconds,
+                })
+            if on_epoch_end is not None:
+                on_epoch_end(epoch)
+    test = evaluate(model, data.test_x, data.test_y, data.num_classes, device=device)
+    val = evaluate(model, data.val_x, data.val_y, data.num_classes, device=device)
+    result = {
+        "method": spec.method, "fraction": float(spec.fraction), "budget": budget, "n_train": n,
+        "seed": int(spec.seed), "epochs": epochs, "interval": int(cfg["interval"]),
+        "warm_epochs": 0 if schedule is None else schedule.warm_epochs,
+        "selection_epochs": [] if schedule is None else schedule.selection_epochs(),
+        "subset_sizes": [s["trained"] for s in selections],
+        "test_accuracy": test["accuracy"], "test_macro_f1": test["macro_f1"],
+        "val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"],
+        "seconds": {"selection": seconds["selection"], "training": seconds["training"],
+                    "total": seconds["selection"] + seconds["training"]},
+        "selection_training_ratio": seconds["selection"] / seconds["training"] if seconds["training"] > 0 else None,
+        "peak_memory": probe.result(), "resumed_from_epoch": start,
+        "widths": list(spec.widths), "num_parameters": count_parameters(model),
+        "selections": selections, "history": history,
+    }
+    if ckpt is not None:
+        save_torch(ckpt, {"run_key": key, "result": result})
+    log(f"{spec.method} f={spec.fraction:g} seed {spec.seed}: test accuracy {test['accuracy']:.4f}, "
+        f"selection {seconds['selection']:.2f}s, training {seconds['training']:.2f}s")
+    return result

@@ -1,0 +1,134 @@
+"""Jobs of workflow/rules/compress.smk: the guide networks, one method at one budget, PRESTO in
+sequential mode, and Table 2 / Fig. 3 / Fig. 8 (design: docs/compress.md)."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from prestorepro.io import read_json
+from prestorepro.jobs.common import finish, header, named_errors
+from prestorepro.provenance import provenance
+
+
+def _metrics_header(dataset: str, dataset_config: Mapping, method: str, point: str, seed: int, feats) -> dict:
+    return {**header(dataset=dataset, dataset_config=dataset_config, method=method, seed=seed), "point": point,
+            "cut": feats.cut, "num_classes": feats.num_classes, "train_size": int(feats.train_x.shape[0])}
+
+
+def _done(metrics: dict, out: str, checkpoint: str | None, log) -> dict:
+    finish(metrics, out, checkpoint)
+    mem = metrics["memory"]
+    log.info(f"{metrics['method']} {metrics['point']} seed {metrics['seed']}: test accuracy "
+             f"{metrics['test_accuracy']:.4f}, {metrics['num_parameters']} parameters, memory ({mem['kind']}) "
+             f"training {mem['training_mib']:.1f} MiB, inference {mem['inference_mib']:.1f} MiB")
+    return metrics
+
+
+def _host_features(features: str, meta: str, context: str):
+    """The embeddings on the host (float32): every method moves what it needs to the device itself,
+    inside its memory measurement."""
+    import torch
+
+    from prestorepro.features import Features
+
+    return Features.from_embedding(features, meta, torch.device("cpu"), context=context)
+
+
+def train_guide(*, features: str, meta: str, dataset: str, dataset_config: Mapping, role: str, settings: Mapping,
+                seed: int, device: str, out_model: str, out_metrics: str, checkpoint: str | None, log) -> dict:
+    """A dense guide network of ``role`` (teacher, assistant, pruning reference), saved for the methods."""
+    from prestorepro.training.warmup import warm_up
+    from prestorepro.compress.methods import fit_guide
+    from prestorepro.device import resolve_device
+    from prestorepro.io import save_torch
+
+    dev = resolve_device(device)
+    feats = _host_features(features, meta, f"[{dataset} {role} seed {seed}] before training")
+    warm_up(dev, feats.cut, feats.num_classes, feats.train_x.shape[1:], freeze=True)
+    with named_errors(f"[{dataset} {role} seed {seed}]"):
+        model, m = fit_guide(feats, role, settings, seed, dev, checkpoint_path=checkpoint, log=log.info)
+    save_torch(out_model, {"state_dict": model.state_dict(), "cut": feats.cut, "widths": list(settings["widths"]),
+                           "num_classes": feats.num_classes, "role": role})
+    metrics = {**_metrics_header(dataset, dataset_config, role, "guide", seed, feats), **m,
+               "provenance": provenance({"compress": dict(settings), "dataset": dict(dataset_config)}, seed, dev)}
+    return _done(metrics, out_metrics, checkpoint, log)
+
+
+def train_compress(*, features: str, meta: str, dataset: str, dataset_config: Mapping, method: str, point: str,
+                   settings: Mapping, presto_widths: Sequence[int], seed: int, device: str,
+                   guide_models: Mapping[str, str], guide_metrics: Mapping[str, str], out_metrics: str,
+                   checkpoint: str | None, log) -> dict:
+    """One (dataset, method, budget point, seed) run of SNIP / GraSP / KD / DGKD."""
+    from prestorepro.compress.budget import resolve_target
+    from prestorepro.training.warmup import warm_up
+    from prestorepro.compress.methods import METHODS
+    from prestorepro.device import resolve_device
+    from prestorepro.models.parameters import tail_parameter_count
+
+    dev = resolve_device(device)
+    feats = _host_features(features, meta, f"[{dataset} {method} {point} seed {seed}] before training")
+    # §4.2: PRESTO's total is sum_k dim(theta_k), the K components (the gate's count is reported beside)
+    total = int(dataset_config["k"]) * tail_parameter_count(feats.cut, presto_widths, feats.num_classes)
+    target = resolve_target(point, dataset_config["source"], total, settings)
+    log.info(f"{method} {point}: budget {target} parameters (PRESTO at K={dataset_config['k']}: {total})")
+    warm_up(dev, feats.cut, feats.num_classes, feats.train_x.shape[1:], freeze=True)
+    with named_errors(f"[{dataset} {method} {point} seed {seed}]"):
+        res = METHODS.get(method)(feats, target, settings, seed, dev, guides=guide_models,
+                                  checkpoint_path=checkpoint, log=log.info)
+    rel = abs(res["num_parameters"] - target) / target
+    if rel > settings["tolerance"]:
+        raise ValueError(f"{method}: {res['num_parameters']} parameters miss the budget {target} by {rel:.1%} "
+                         f"(> compress.tolerance {settings['tolerance']})")
+    guides = {}
+    for role, path in guide_metrics.items():
+        g = read_json(path)
+        guides[role] = {"widths": g["widths"], "num_parameters": g["num_parameters"], "test_accuracy": g["test_accuracy"],
+                        "epochs": g["epochs"], "training_mib": g["memory"]["training_mib"],
+                        "inference_mib": g["memory"]["inference_mib"]}
+    metrics = {**_metrics_header(dataset, dataset_config, method, point, seed, feats), "target_parameters": target,
+               "presto_parameters": total, "parameter_gap": rel, **res, "guides": guides,
+               "provenance": provenance({"compress": dict(settings), "dataset": dict(dataset_config),
+                                         "presto_widths": list(presto_widths)}, seed, dev)}
+    return _done(metrics, out_metrics, checkpoint, log)
+
+
+def train_presto_sequential(*, features: str, meta: str, assignment: str, table1_metrics: str, dataset: str,
+                            dataset_config: Mapping, k: int, widths: Sequence[int], presto: Mapping, settings: Mapping,
+                            seed: int, device: str, out_metrics: str, checkpoint: str | None, log) -> dict:
+    """PRESTO's Table-2 / sweep point at K: the Table-1 partition, retrained in sequential mode."""
+    import numpy as np
+
+    from prestorepro.training.warmup import warm_up
+    from prestorepro.device import resolve_device
+    from prestorepro.presto.sequential import run_presto_sequential
+
+    dev = resolve_device(device)
+    feats = _host_features(features, meta, f"[{dataset} presto k{k} seed {seed}] before training")
+    with np.load(assignment) as z:
+        parts = z["train_assignment"].astype(np.int64)
+    warm_up(dev, feats.cut, feats.num_classes, feats.train_x.shape[1:], freeze=True)
+    with named_errors(f"[{dataset} presto k{k} seed {seed}]"):
+        res, _, _ = run_presto_sequential(feats, parts, int(k), widths, presto, settings, seed, dev,
+                                          checkpoint_path=checkpoint, log=log.info)
+    t1 = read_json(table1_metrics)
+    notes = (f"PRESTO, sequential mode: the Table-1 partition (K={k}, seed {seed}) retrained one component at a time "
+             f"({settings['presto_epochs']} epochs each), only that component and its part on the device, then the "
+             f"gate; memory measured so. The Table-1 (fused) run itself reached test accuracy "
+             f"{100 * t1['test_accuracy']:.2f}%")
+    metrics = {**_metrics_header(dataset, dataset_config, "presto", f"k{k}", seed, feats), **res,
+               "target_parameters": res["num_parameters"], "presto_parameters": res["num_parameters"],
+               "table1_test_accuracy": t1["test_accuracy"], "notes": notes, "guides": {},
+               "provenance": provenance({"compress": dict(settings), "presto": dict(presto),
+                                         "dataset": dict(dataset_config), "widths": list(widths)}, seed, dev)}
+    return _done(metrics, out_metrics, checkpoint, log)
+
+
+def make_table2(*, metrics: Sequence[str], stem: str) -> None:
+    from prestorepro.report.compress import make_table2 as build
+
+    build(metrics, stem)
+
+
+def make_tradeoff_figure(*, metrics: Sequence[str], stem: str, formats: Sequence[str], title: str | None = None) -> None:
+    from prestorepro.report.compress import make_tradeoff_figure as build
+
+    build(metrics, stem, formats, title=title)

@@ -1,0 +1,60 @@
+"""Jobs of workflow/rules/data.smk: the verified raw files of a dataset, and its prepared splits."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from prestorepro.io import write_json
+from prestorepro.provenance import provenance
+
+
+def download_data(*, dataset_config: Mapping, data_root: str, allow_download: bool, manifest: str, log) -> None:
+    """Fetch (or find) the raw files, verify them, and record their checksums in ``manifest``."""
+    from prestorepro.data import download_dataset
+    from prestorepro.io import sha256_file
+
+    opts = {"path": dataset_config["path"]} if dataset_config["source"] == "npz" else {}
+    paths = download_dataset(dataset_config["source"], Path(data_root), allow_download, **opts)
+    for p in paths:
+        log.info(f"verified {p}")
+    write_json(manifest, {"source": dataset_config["source"],
+                          "files": [{"path": str(p), "sha256": sha256_file(p)} for p in paths]})
+
+
+def prepare_data(*, dataset_config: Mapping, data_root: str, split_seed: int, synthetic_n: int, out_npz: str,
+                 log) -> None:
+    """The dataset's train / val / test splits in one checksummed file (``max_train`` subsamples the
+    training split, stratified by class)."""
+    from prestorepro.data import prepare_dataset, write_prepared
+
+    src = dataset_config["source"]
+    opts: dict = {}
+    if src == "npz":
+        opts["path"] = dataset_config["path"]
+    if src == "synthetic":
+        opts["n"] = synthetic_n
+    prepared = prepare_dataset(src, Path(data_root), split_seed, **opts)
+    if "max_train" in dataset_config and len(prepared.train_y) > dataset_config["max_train"]:
+        keep = _stratified_subsample(prepared.train_y, dataset_config["max_train"], split_seed)
+        prepared.train_x, prepared.train_y = prepared.train_x[keep], prepared.train_y[keep]
+        if prepared.train_group is not None:
+            prepared.train_group = prepared.train_group[keep]
+        prepared.meta["max_train"] = int(dataset_config["max_train"])
+        prepared.meta.setdefault("split_sizes", {})["train"] = int(len(keep))
+        values = prepared.meta.get("label_values")
+        if values is not None:
+            prepared.meta.setdefault("class_counts", {})["train"] = [
+                int((prepared.train_y == v).sum()) for v in values]
+    prepared.meta["provenance"] = provenance(dict(dataset_config), split_seed)
+    write_prepared(out_npz, prepared)
+    log.info(f"prepared {src}: train {len(prepared.train_y)}, val {len(prepared.val_y)}, test {len(prepared.test_y)}")
+
+
+def _stratified_subsample(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(y))
+    keep, _ = train_test_split(idx, train_size=n, stratify=y, random_state=seed)
+    return np.sort(keep)

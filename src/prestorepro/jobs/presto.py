@@ -1,0 +1,78 @@
+"""Jobs of workflow/rules/presto.smk: one Table-1 run (PRESTO or a baseline), one synthetic run."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from prestorepro.io import write_npz
+from prestorepro.jobs.common import finish, header
+from prestorepro.provenance import provenance
+
+
+def train_table1(*, features: str, meta: str, dataset: str, dataset_config: Mapping, method: str, k: int, seed: int,
+                 presto: Mapping, table1: Mapping, widths: Sequence[int], embedding: Mapping, device: str,
+                 out_metrics: str, out_assignment: str, checkpoint: str | None, log, label: str | None = None,
+                 other_gates: bool = True) -> dict:
+    """One Table-1 run. Every error names the run as ``[<label>]`` (default ``<dataset> <method> seed <s>``)
+    and, for a non-finite value, the round (or "before round 1" for the embeddings)."""
+    from prestorepro.device import resolve_device
+    from prestorepro.experiments.table1 import RunSpec, run_method
+    from prestorepro.features import Features
+
+    label = label or f"{dataset} {method} seed {seed}"
+    dev = resolve_device(device)
+    feats = Features.from_embedding(features, meta, dev, context=f"[{label}] before round 1")
+    spec = RunSpec(method=method, k=int(k), seed=int(seed), widths=tuple(widths), presto=dict(presto),
+                   table1=dict(table1), dataset=dict(dataset_config), label=label, other_gates=other_gates)
+    out = run_method(feats, spec, log=log.info, checkpoint_path=checkpoint)
+    model = out["model"]
+    # §4.2: PRESTO's total is sum_k dim(theta_k), the K components; the gate's own count beside it
+    n_params = model.num_parameters_per_component() * model.k
+    gate_params = sum(p.numel() for p in out["gate"].parameters()) if "gate" in out else 0
+    metrics = {
+        **header(dataset=dataset, dataset_config=dataset_config, method=method, seed=seed), "k": int(k),
+        "test_accuracy": out["test_accuracy"], "test_macro_f1": out["test_macro_f1"],
+        "val_accuracy": out["val_accuracy"], "val_macro_f1": out["val_macro_f1"],
+        "num_parameters": int(n_params), "gate_parameters": int(gate_params),
+        "part_sizes": np.bincount(out["assignment"], minlength=k).tolist(),
+        "routing": out["routing"], "notes": out["notes"], "seconds": out["seconds"], "history": out["history"],
+        "provenance": provenance({"presto": dict(presto), "table1": dict(table1), "components": {"widths": list(widths)},
+                                  "embedding": dict(embedding)}, seed, dev),
+    }
+    for key in ("objective", "rounds_run", "stop_reason", "gate_train_agreement", "gate_inputs"):
+        if key in out:
+            metrics[key] = out[key]
+    write_npz(out_assignment, train_assignment=out["assignment"].astype(np.int16),
+              test_routes=np.asarray(out["test_routes"]).astype(np.int16))
+    finish(metrics, out_metrics, checkpoint)
+    log.info(f"{method} k={k} seed={seed}: test accuracy {metrics['test_accuracy']:.4f}, "
+             f"macro-F1 {metrics['test_macro_f1']:.4f}")
+    return metrics
+
+
+def synthetic_experiment(*, prepared: str, dataset: str, dataset_config: Mapping, synthetic: Mapping,
+                         algorithm: Mapping, seed: int, device: str, out_metrics: str, out_rounds: str,
+                         checkpoint: str | None, log, label: str | None = None, other_gates: bool = True) -> dict:
+    """PRESTO with linear SVMs on the synthetic data (App. C): the run's history and Err_S per round."""
+    from prestorepro.data import load_prepared
+    from prestorepro.device import resolve_device
+    from prestorepro.experiments.synthetic import run_synthetic
+
+    label = label or dataset
+    dev = resolve_device(device)
+    data = load_prepared(prepared)
+    try:
+        metrics, arrays = run_synthetic(data, synthetic, algorithm, int(seed), dev, log=log.info,
+                                        checkpoint_path=checkpoint, label=label, other_gates=other_gates)
+    except FloatingPointError as exc:
+        # run_synthetic names the round; add the run
+        raise FloatingPointError(f"dataset {label}, method presto (linear SVMs), seed {seed}: {exc}") from exc
+    metrics = {**header(dataset=dataset, dataset_config=dataset_config, method="presto", seed=seed), **metrics,
+               "provenance": provenance({"synthetic": dict(synthetic), "presto": dict(algorithm)}, seed, dev)}
+    write_npz(out_rounds, **arrays)
+    finish(metrics, out_metrics, checkpoint)
+    f = metrics["final"]
+    log.info(f"synthetic seed {seed}: accuracy {f['train_accuracy_assigned']:.4f}, "
+             f"Err_S {f['err_s']} ({f['err_s_normalised']:.4f})")
+    return metrics

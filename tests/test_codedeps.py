@@ -1,0 +1,110 @@
+"""Every rule's code inputs are the package modules its job runs (prestorepro.codedeps), so that an edit
+to any of them re-plans exactly the jobs that run it."""
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from prestorepro.codedeps import code_inputs, import_closure
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted((ROOT / "workflow" / "scripts").glob("*.py"))
+PKG = ROOT / "src" / "prestorepro"
+
+
+def _rule_scripts() -> dict[str, str]:
+    """rule name -> its script's name, read from the rule files."""
+    out = {}
+    for f in (ROOT / "workflow" / "rules").glob("*.smk"):
+        for rule, body in re.findall(r"(?m)^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", f.read_text()):
+            m = re.search(r'script:\s*\n\s*"\.\./scripts/(\w+)\.py"', body)
+            if m:
+                out[rule] = m.group(1)
+    return out
+
+
+def _job_imports(script: Path) -> str:
+    """The script's import statements, then the import statements inside the job functions it imports."""
+    tree = ast.parse(script.read_text())
+    lines = [ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("prestorepro.jobs."):
+            module = PKG.joinpath(*node.module.split(".")[1:]).with_suffix(".py")
+            defs = {d.name: d for d in ast.parse(module.read_text()).body if isinstance(d, ast.FunctionDef)}
+            for alias in node.names:
+                if alias.name in defs:
+                    lines += [ast.unparse(n) for n in ast.walk(defs[alias.name])
+                              if isinstance(n, (ast.Import, ast.ImportFrom))]
+    return "\n".join(lines)
+
+
+def test_the_static_closure_covers_what_the_job_really_imports():
+    # one interpreter per script: execute its imports and its job's own (lazy) imports, then list the
+    # package modules Python loaded; each must be among the rule's code inputs
+    probe = ("import sys\n{imports}\nprint('\\n'.join(sorted(getattr(m, '__file__', '') or '' for n, m in "
+             "list(sys.modules.items()) if n == 'prestorepro' or n.startswith('prestorepro.'))))")
+    for script in SCRIPTS:
+        out = subprocess.run([sys.executable, "-c", probe.format(imports=_job_imports(script))], cwd=ROOT,
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, (script.name, out.stderr[-2000:])
+        loaded = {Path(p).resolve() for p in out.stdout.split() if p}
+        static = {p.resolve() for p in import_closure(script)}
+        assert loaded and loaded <= static, (script.name, sorted(str(p) for p in loaded - static))
+
+
+def test_every_rule_lists_its_jobs_modules_as_relative_code_inputs(tmp_path):
+    scripts = _rule_scripts()
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall", "--config",
+                          f"results={tmp_path / 'r'}"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    jobs = re.findall(r"^(?:local)?rule (\w+):\n    input: ([^\n]*)", out.stdout, re.M)
+    checked = set()
+    for rule, inputs in jobs:
+        if rule not in scripts or rule == "download_data":
+            continue
+        code = {i for i in inputs.split(", ") if i.startswith("src/prestorepro/")}
+        assert code == set(code_inputs(ROOT / "workflow" / "scripts" / f"{scripts[rule]}.py", ROOT)), rule
+        checked.add(rule)
+    # every rule with a script was seen in the plan, but download_data (a code edit never re-downloads)
+    # and Fig. 3 / 8 (the paper's datasets only)
+    assert checked == set(scripts) - {"download_data", "make_paper_tradeoff_figure"}, set(scripts) - checked
+
+
+@pytest.mark.parametrize("module, runs, never", [
+    # the embeddings loader, missed by the hand-kept lists once: every training job reads it
+    ("features.py", {"train_table1", "train_compress", "train_guide_compress", "train_presto_sequential_compress",
+                     "train_coreset", "train_ablation"}, {"make_table1", "make_fig6", "prepare_data"}),
+    # plotting code: figure jobs only, never a training job
+    ("report/figures.py", {"make_fig6", "make_fig7", "make_presto_rounds", "make_tradeoff_compress", "make_ablation"},
+     {"train_table1", "train_compress", "train_coreset", "synthetic_experiment", "embed", "make_table4"}),
+    ("training/fused.py", {"train_table1", "synthetic_experiment", "train_presto_sequential_compress"},
+     {"make_table1", "prepare_data", "embed"}),
+])
+def test_who_runs_a_module(module, runs, never):
+    target = (PKG / module).resolve()
+    readers = {s.stem for s in SCRIPTS if target in {p.resolve() for p in import_closure(s)}}
+    assert runs <= readers, runs - readers
+    assert not never & readers, never & readers
+
+
+def test_job_modules_keep_heavy_imports_inside_the_jobs():
+    # a job module's top level stays light (no torch, no report drawing code), so that its jobs' code
+    # inputs are their own imports and a table job loads no torch
+    for f in (PKG / "jobs").glob("*.py"):
+        tree = ast.parse(f.read_text())
+        top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        names = {a.name for n in top if isinstance(n, ast.Import) for a in n.names}
+        names |= {n.module or "" for n in top if isinstance(n, ast.ImportFrom)}
+        assert not {n for n in names if n == "torch" or n.startswith(("prestorepro.report", "sklearn"))}, f.name
+
+
+def test_relative_imports_and_packages_are_followed(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text("from prestorepro.presto import gate\n")
+    files = {p.relative_to(PKG).as_posix() for p in import_closure(script)}
+    # the package initialisers run on the way, and gate's own imports follow
+    assert {"__init__.py", "presto/__init__.py", "presto/gate.py", "training/single.py", "streams.py"} <= files
+    assert all(not p.startswith("/") for p in code_inputs(script, ROOT))
