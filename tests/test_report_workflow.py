@@ -98,3 +98,28 @@ def test_table_and_figure_jobs_do_not_load_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_a_report_job_with_a_table_and_a_figure_writes_each_where_its_outputs_say(tmp_path):
+    # make_fig7 draws a figure and writes a table; their stems come from the rule's outputs
+    # (workflow/rules/plan/report.smk: stem_of), whatever order the outputs are listed in
+    import json
+
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    results = tmp_path / "r"
+    for k in cfg["presto"]["k_sweep"]:
+        for seed in cfg["presto"]["k_sweep_seeds"] or cfg["seeds"]:
+            f = results / "table1" / "digits" / f"k{k}" / "presto" / f"seed{seed}" / "metrics.json"
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text(json.dumps({"dataset": "digits", "dataset_config": {"source": "digits"}, "source": "digits",
+                                     "method": "presto", "seed": seed, "k": k, "test_accuracy": 0.5 + k / 100,
+                                     "test_macro_f1": 0.5, "provenance": {"device": "cpu"}}))
+    out = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--config", f"results={results}",
+                          "--allowed-rules", "make_fig7", "--rerun-triggers", "mtime", "--",
+                          str(results / "figures" / "fig7.png")], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert sorted(p.name for p in (results / "figures").iterdir()) == [f"fig7.{e}" for e in sorted(cfg["report"]["formats"])]
+    assert sorted(p.name for p in (results / "tables").iterdir()) == [f"fig7_k_sweep.{e}" for e in ("csv", "html", "md", "tex")]
+    table = (results / "tables" / "fig7_k_sweep.csv").read_text()
+    assert "digits,6,2,56.0," in table  # K = 6, two seeds: 0.5 + 6/100 -> 56.0 %

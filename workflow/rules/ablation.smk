@@ -70,8 +70,8 @@ rule make_ablation:
         table_outputs(f"{R}/tables/ablation", "../report/ablation_table.rst", CAT_ABLATION)
         + figure_outputs(f"{R}/figures/ablation", "../report/ablation_figure.rst", CAT_ABLATION),
     params:
-        table_stem=stem_of(0),
-        figure_stem=stem_of(4),  # after the table's four files
+        table_stem=stem_of("table"),
+        figure_stem=stem_of("figure"),
         datasets={d: config["datasets"][d]["source"] for d in ALL_DATASETS},
         presto={key: config["presto"][key] for key in ("gate_input", "singleton", "keep", "alpha", "max_moves")},
         layout=ABLATION_LAYOUT,

@@ -103,7 +103,7 @@ rule make_table2:
     output:
         table_outputs(f"{R}/tables/table2", "../report/table2.rst", CAT_COMPRESS),
     params:
-        stem=stem_of(),
+        stem=stem_of("table"),
     log:
         f"{R}/logs/report/table2.log",
     conda:
@@ -119,7 +119,7 @@ rule make_tradeoff_figure:
     output:
         figure_outputs(f"{R}/figures/tradeoff_{{image_dataset}}", "../report/tradeoff.rst", CAT_COMPRESS),
     params:
-        stem=stem_of(),
+        stem=stem_of("figure"),
         formats=config["report"]["formats"],
     log:
         f"{R}/logs/report/tradeoff_{{image_dataset}}.log",
@@ -138,7 +138,7 @@ rule make_paper_tradeoff_figure:
     wildcard_constraints:
         figure="fig3|fig8",
     params:
-        stem=stem_of(),
+        stem=stem_of("figure"),
         formats=config["report"]["formats"],
     log:
         f"{R}/logs/report/{{figure}}.log",

@@ -73,7 +73,7 @@ rule make_coreset_table:
     output:
         table_outputs(f"{R}/tables/coreset", "../report/coreset_table.rst", CAT_CORESET),
     params:
-        stem=stem_of(),
+        stem=stem_of("table"),
     log:
         f"{R}/logs/report/coreset_table.log",
     conda:
@@ -89,7 +89,7 @@ rule make_coreset_figure:
     output:
         figure_outputs(f"{R}/figures/coreset_{{dataset}}", "../report/coreset_figure.rst", CAT_CORESET),
     params:
-        stem=stem_of(),
+        stem=stem_of("figure"),
         formats=config["report"]["formats"],
     log:
         f"{R}/logs/report/coreset_{{dataset}}.log",

@@ -12,7 +12,7 @@ rule make_table1:
     output:
         table_outputs(f"{R}/tables/table1", "../report/table1.rst", CAT_TABLE1),
     params:
-        stem=stem_of(),
+        stem=stem_of("table"),
     log:
         f"{R}/logs/report/table1.log",
     conda:
@@ -28,7 +28,7 @@ rule make_params_table:
     output:
         table_outputs(f"{R}/tables/params", "../report/params.rst", CAT_SETUP),
     params:
-        stem=stem_of(),
+        stem=stem_of("table"),
         names=IMAGE_DATASETS,
         datasets={d: config["datasets"][d] for d in IMAGE_DATASETS},
         widths=config["components"]["widths"],
@@ -48,7 +48,7 @@ rule make_table4:
     output:
         table_outputs(f"{R}/tables/table4", "../report/table4.rst", CAT_SETUP),
     params:
-        stem=stem_of(),
+        stem=stem_of("table"),
         names=ALL_DATASETS,
         sources={d: config["datasets"][d]["source"] for d in ALL_DATASETS},
     log:
@@ -65,7 +65,7 @@ rule make_table5:
     output:
         table_outputs(f"{R}/tables/table5", "../report/table5.rst", CAT_SETUP),
     params:
-        stem=stem_of(),
+        stem=stem_of("table"),
         datasets={d: config["datasets"][d] for d in IMAGE_DATASETS},
         presto={key: config["presto"][key] for key in PRESTO_SHARED},
         synthetic=config["synthetic"] if SYNTHETIC_DATASETS else None,
@@ -99,7 +99,7 @@ rule make_synthetic_table:
     output:
         table_outputs(f"{R}/tables/synthetic_{{dataset}}", "../report/synthetic_table.rst", CAT_SYNTHETIC),
     params:
-        stem=stem_of(),
+        stem=stem_of("table"),
     log:
         f"{R}/logs/report/synthetic_table_{{dataset}}.log",
     conda:
@@ -116,7 +116,7 @@ rule make_fig6:
     output:
         figure_outputs(f"{R}/figures/fig6_{{dataset}}", "../report/fig6.rst", CAT_SYNTHETIC),
     params:
-        stem=stem_of(),
+        stem=stem_of("figure"),
         snapshot_rounds=config["synthetic"]["snapshot_rounds"],
         formats=FORMATS,
     log:
@@ -135,8 +135,8 @@ rule make_fig7:
         figure_outputs(f"{R}/figures/fig7", "../report/fig7.rst", CAT_K)
         + table_outputs(f"{R}/tables/fig7_k_sweep", "../report/fig7_table.rst", CAT_K),
     params:
-        table_stem=stem_of(0),
-        figure_stem=stem_of(4),  # after the table's four files
+        table_stem=stem_of("table"),
+        figure_stem=stem_of("figure"),
         formats=FORMATS,
     log:
         f"{R}/logs/report/fig7.log",
@@ -153,7 +153,7 @@ rule make_presto_rounds:
     output:
         figure_outputs(f"{R}/figures/presto_rounds_{{dataset}}", "../report/presto_rounds.rst", CAT_ROUNDS),
     params:
-        stem=stem_of(),
+        stem=stem_of("figure"),
         formats=FORMATS,
     log:
         f"{R}/logs/report/presto_rounds_{{dataset}}.log",

@@ -32,11 +32,22 @@ if K_SWEEP and IMAGE_DATASETS and "presto" not in METHODS:
                         "method, but 'presto' is not in table1.methods; add it there or set presto.k_sweep: []")
 
 
-def stem_of(index=0):
-    """A report job's output stem: its ``index``-th output file without the extension, derived from the
-    output (not a path written twice), so it holds where jobs see other paths than the planner (a
-    cluster without a shared file system)."""
-    return lambda wildcards, output: os.path.splitext(output[index])[0]
+def stem_of(kind="table"):
+    """A report job's output stem, derived from its outputs (not a path written twice), so it holds
+    where jobs see other paths than the planner (a cluster without a shared file system): the stem of
+    its table files (``kind="table"``: the CSV) or of its figure files (``kind="figure"``: the first
+    configured format)."""
+
+    def stem(wildcards, output):
+        if kind == "table":
+            hits = [f for f in output if f.endswith(".csv")]
+        else:
+            hits = [f for f in output if os.path.splitext(f)[1][1:] in FORMATS and not f.endswith(".csv")]
+        if not hits:
+            raise WorkflowError(f"no {kind} output among {list(output)}")
+        return os.path.splitext(hits[0])[0]
+
+    return stem
 
 
 def table_outputs(stem, caption, category, subcategory=None):
