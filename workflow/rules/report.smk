@@ -172,7 +172,7 @@ rule make_paper_comparison:
         html=report(f"{R}/paper_comparison.html", caption="../report/paper_comparison.rst", category=CAT_PAPER),
     params:
         sources={d: config["datasets"][d]["source"] for d in ALL_DATASETS},
-        results=lambda wildcards, output: os.path.dirname(output.md),
+        results=results_dir,
         origin=config_origin(),
         device=config["device"],
     log:

@@ -50,6 +50,11 @@ def stem_of(kind="table"):
     return stem
 
 
+def results_dir(wildcards, output):
+    """The results folder, derived from the comparison's own output (it sits at the folder's top)."""
+    return os.path.dirname(output.md)
+
+
 def table_outputs(stem, caption, category, subcategory=None):
     """CSV, Markdown, LaTeX, and the HTML page the report shows (with its caption)."""
     return [report(f"{stem}.html", caption=caption, category=category, subcategory=subcategory)] + [
