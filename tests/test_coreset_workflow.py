@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from prestorepro.coreset import SELECTORS
 from prestorepro.coreset.methods import CORESET_METHODS
-from prestorepro.coreset.run import (CoresetSpec, _train_epoch, build_model, model_widths, presto_parameter_total,
+from prestorepro.models.parameters import presto_parameter_total
+from prestorepro.coreset.run import (CoresetSpec, _train_epoch, build_model, model_widths,
                                      run_coreset, subset_budget)
 from prestorepro.jobs.coreset import train_coreset
 from prestorepro.features import Features

@@ -22,18 +22,13 @@ from prestorepro.device import synchronize
 from prestorepro.features import Features
 from prestorepro.checkpoint import matching_checkpoint
 from prestorepro.io import fingerprint, save_torch
-from prestorepro.models.parameters import tail_parameter_count
+from prestorepro.models.parameters import presto_parameter_total
 from prestorepro.models.resnet_tail import ResNetTail, count_parameters
 from prestorepro.registry import Registry
 from prestorepro.streams import seeded
 from prestorepro.training.single import evaluate
 
 Log = Callable[[str], Any]
-
-
-def presto_parameter_total(cut: str, widths, num_classes: int, k: int) -> int:
-    """PRESTO's parameters as §4.2 counts them: sum_k dim(theta_k) over the K components (SPEC §3)."""
-    return k * tail_parameter_count(cut, widths, num_classes)
 
 
 def model_widths(cut: str, component_widths, num_classes: int, k: int) -> tuple[int, int, int]:

@@ -26,8 +26,9 @@ from prestorepro.features import Features
 from prestorepro.io import fingerprint, save_torch
 from prestorepro.metrics import classification_metrics
 from prestorepro.models.fused import FusedResNetTail
-from prestorepro.presto.algorithm import (PrestoSettings, matching_checkpoint, restore_training_state, run_key,
-                                          run_presto, training_state)
+from prestorepro.checkpoint import matching_checkpoint
+from prestorepro.presto.algorithm import PrestoSettings, run_presto
+from prestorepro.presto.resume import restore_training_state, run_key, training_state
 from prestorepro.models.parameters import GATE_INPUTS
 from prestorepro.presto.gate import gate_routes, mixture_predict, train_gate
 from prestorepro.registry import Registry

@@ -62,12 +62,11 @@ def train_compress(*, features: str, meta: str, dataset: str, dataset_config: Ma
     from prestorepro.training.warmup import warm_up
     from prestorepro.compress.methods import METHODS
     from prestorepro.device import resolve_device
-    from prestorepro.models.parameters import tail_parameter_count
+    from prestorepro.models.parameters import presto_parameter_total
 
     dev = resolve_device(device)
     feats = _host_features(features, meta, f"[{dataset} {method} {point} seed {seed}] before training")
-    # §4.2: PRESTO's total is sum_k dim(theta_k), the K components (the gate's count is reported beside)
-    total = int(dataset_config["k"]) * tail_parameter_count(feats.cut, presto_widths, feats.num_classes)
+    total = presto_parameter_total(feats.cut, presto_widths, feats.num_classes, dataset_config["k"])
     target = resolve_target(point, dataset_config["source"], total, settings)
     log.info(f"{method} {point}: budget {target} parameters (PRESTO at K={dataset_config['k']}: {total})")
     warm_up(dev, feats.cut, feats.num_classes, feats.train_x.shape[1:], freeze=True)

@@ -15,7 +15,8 @@ def train_coreset(*, features: str, meta: str, dataset: str, dataset_config: Map
     """``method`` with ``seed`` at every fraction (label -> value, aligned with ``out_metrics``); one
     metrics file per fraction. The fractions of one method run in one process (one job): at the
     embedded default's size the interpreter start dominates a job."""
-    from prestorepro.coreset.run import CoresetSpec, model_widths, presto_parameter_total, run_coreset
+    from prestorepro.coreset.run import CoresetSpec, model_widths, run_coreset
+    from prestorepro.models.parameters import presto_parameter_total
     from prestorepro.training.warmup import warm_up
     from prestorepro.device import resolve_device
     from prestorepro.features import Features

@@ -64,10 +64,17 @@ def gate_parameter_count(gate_input: str, k: int, num_classes: int, features: in
     return (gate_in_features(gate_input, k, num_classes, features) + 1) * int(k)
 
 
+def presto_parameter_total(cut: str, widths: Sequence[int], num_classes: int, k: int) -> int:
+    """PRESTO's total as §4.2 counts it, sum_k dim(theta_k): the K components, without the gate (the
+    budget of the compared methods)."""
+    return int(k) * tail_parameter_count(cut, widths, num_classes)
+
+
 def presto_parameters(cut: str, widths: Sequence[int], num_classes: int, k: int, *, gate_input: str,
                       features: int) -> dict:
     """PRESTO's parameters: ``components`` = sum_k dim(theta_k), the total §4.2 defines and the budget
     of the compared methods; the gate's own count beside it, and both together."""
     per = tail_parameter_count(cut, widths, num_classes)
+    total = presto_parameter_total(cut, widths, num_classes, k)
     gate = gate_parameter_count(gate_input, k, num_classes, features)
-    return {"per_component": per, "components": per * int(k), "gate": gate, "with_gate": per * int(k) + gate}
+    return {"per_component": per, "components": total, "gate": gate, "with_gate": total + gate}

@@ -38,7 +38,8 @@ from prestorepro.models.fused import FusedModule
 from prestorepro.presto.assignment import limit_moves_unconstrained, size_bounds, solve_assignment_bounded
 from prestorepro.presto.objective import centre_distances, modular_upper_bound, presto_objective, singleton_objective
 from prestorepro.presto.settings import KEEP_RULES, SINGLETON_MODES, TRAIN_MODES, PrestoSettings  # noqa: F401
-from prestorepro.presto.resume import matching_checkpoint, restore_training_state, run_key, training_state
+from prestorepro.checkpoint import matching_checkpoint
+from prestorepro.presto.resume import restore_training_state, run_key, training_state
 from prestorepro.training.fused import MaskedAdam, loss_matrix, per_sample_loss, train_components
 from prestorepro.training.sequential import component_outputs_sequential, train_components_sequential
 

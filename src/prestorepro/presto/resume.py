@@ -7,7 +7,6 @@ from typing import Sequence
 
 import torch
 
-from prestorepro.checkpoint import matching_checkpoint  # noqa: F401  (the protocol every trainer follows)
 from prestorepro.io import fingerprint
 from prestorepro.models.fused import FusedModule
 from prestorepro.presto.settings import PrestoSettings

@@ -15,7 +15,8 @@ from prestorepro.io import fingerprint, save_torch
 from prestorepro.metrics import classification_metrics
 from prestorepro.models.fused import FusedResNetTail
 from prestorepro.models.resnet_tail import count_parameters
-from prestorepro.presto.algorithm import matching_checkpoint, restore_training_state, training_state
+from prestorepro.checkpoint import matching_checkpoint
+from prestorepro.presto.resume import restore_training_state, training_state
 from prestorepro.presto.gate import Gate, new_gate
 from prestorepro.streams import component_generators, gate_generator, seeded
 from prestorepro.training.fused import MaskedAdam, class_probabilities
