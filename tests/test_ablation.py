@@ -5,9 +5,10 @@ import logging
 import numpy as np
 import pytest
 
-from prestorepro.experiments.ablation import (CONFIGURED, apply_variant, is_paper_setting, parse_variant,
+from prestorepro.ablation import (CONFIGURED, apply_variant, parse_variant,
                                               run_variants, variants)
 from prestorepro.jobs.ablation import run_bundle
+from prestorepro.report.ablation import is_paper_setting
 
 PRESTO = {"gate_input": "features", "singleton": "current", "keep": "decreased", "alpha": 1.0, "max_moves": 1.0,
           "lam": 1e-4, "rounds": 8}

@@ -20,7 +20,6 @@ from prestorepro.presto.sequential import run_presto_sequential
 from prestorepro.models.fused import FusedResNetTail
 from prestorepro.features import Features
 from prestorepro.io import load_torch, read_json, save_torch, write_json, write_npz
-from prestorepro.models.fused import FusedResNetTail
 from prestorepro.presto.gate import gate_routes, mixture_predict
 from prestorepro.report.compress import load_runs, make_table2, make_tradeoff_figure, table2_frame
 from prestorepro.report.paper import PAPER_SETUP, PARAMS

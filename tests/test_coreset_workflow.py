@@ -11,14 +11,14 @@ import torch.nn.functional as F
 from prestorepro.coreset import SELECTORS
 from prestorepro.coreset.methods import CORESET_METHODS
 from prestorepro.models.parameters import presto_parameter_total
-from prestorepro.coreset.run import (CoresetSpec, _train_epoch, build_model, model_widths,
+from prestorepro.coreset.run import (CoresetSpec, build_model, model_widths,
                                      run_coreset, subset_budget)
 from prestorepro.jobs.coreset import train_coreset
 from prestorepro.features import Features
 from prestorepro.io import read_json, write_json
 from prestorepro.models.resnet_tail import count_parameters
 from prestorepro.report.coreset import coreset_frame, make_coreset_figure, make_coreset_table
-from prestorepro.training.single import train_single
+from prestorepro.training.single import batch_bounds, train_epoch, train_single
 from snakemake_plan import planned_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,15 +171,17 @@ def test_resume_after_kill_equals_uninterrupted_run(tmp_path, method):
         assert got["test_accuracy"] == fresh["test_accuracy"]
 
 
-def test_weighted_epoch_equals_train_single_on_the_subset():
-    # the epoch loop's objective and batch order are train_single's (weighted mean CE + l2 ||theta||^2)
+def test_weighted_epoch_on_rows_equals_train_single_on_the_subset():
+    # an epoch on the selected rows of the whole set (the coreset runs) equals train_single on a copy of
+    # those rows: same objective (weighted mean CE + l2 ||theta||^2), same batches
     data = tiny_data()
     idx = torch.tensor([3, 5, 8, 13, 21, 34, 40, 41, 42, 55, 57])
     w = torch.linspace(0.5, 3.0, idx.numel())
     a = build_model("layer1", WIDTHS, 3, 1, "cpu")
     b = build_model("layer1", WIDTHS, 3, 1, "cpu")
     opt = torch.optim.Adam(a.parameters(), lr=0.01)
-    _train_epoch(a, opt, data.train_x, data.train_y, idx, w, 4, 1e-3, torch.Generator().manual_seed(9))
+    train_epoch(a, opt, data.train_x, data.train_y, rows=idx, weights=w, batch_size=4, l2=1e-3,
+                generator=torch.Generator().manual_seed(9))
     train_single(b, data.train_x[idx], data.train_y[idx], epochs=1, batch_size=4, lr=0.01, l2=1e-3, device="cpu",
                  generator=torch.Generator().manual_seed(9), sample_weights=w)
     for pa, pb in zip(a.state_dict().values(), b.state_dict().values()):
@@ -191,8 +193,12 @@ def test_last_batch_of_one_point_joins_the_previous_batch():
     model = build_model("layer1", WIDTHS, 3, 0, "cpu")
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     # 9 points in batches of 4: 4 + 5, never a batch of one (batch norm cannot train on it)
-    loss = _train_epoch(model, opt, data.train_x, data.train_y, torch.arange(9), None, 4, 0.0, torch.Generator())
-    assert math.isfinite(loss) and opt.state[next(iter(model.parameters()))]["step"] == 2
+    loss, bad, steps = train_epoch(model, opt, data.train_x, data.train_y, rows=torch.arange(9), batch_size=4,
+                                   generator=torch.Generator(), min_batch=2)
+    assert math.isfinite(loss) and bad == -1 and steps == 2
+    assert opt.state[next(iter(model.parameters()))]["step"] == 2
+    assert batch_bounds(9, 4, 2) == [(0, 4), (4, 9)] and batch_bounds(9, 4) == [(0, 4), (4, 8), (8, 9)]
+    assert batch_bounds(1, 4, 2) == [(0, 1)] and batch_bounds(8, 4, 2) == [(0, 4), (4, 8)]
 
 
 def test_subset_budget_and_model_widths():

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from prestorepro.config import load_config
+from prestorepro.data.synthetic import component_boxes
 from prestorepro.report import figures, tables
 from prestorepro.report.comparison import comparison_sections, render, render_html, table1_rows
 from prestorepro.report.paper import PRESTO_SHARED, TABLE1, TABLE4, TABLE5
@@ -110,7 +111,7 @@ def test_synthetic_frame_boxes_counts_and_differences():
                **{k: {"mean": 0.5, "std": 0.1} for k in ("initial_err_s_normalised", "err_s_normalised",
                                                           "train_accuracy_assigned", "test_accuracy_gated")},
                "rounds_run": {"mean": 50.0, "std": 0.0}, "device": "cpu:x"}
-    df = tables.synthetic_frame(summary, x, group).set_index("quantity")
+    df = tables.synthetic_frame(summary, component_boxes(x, group)).set_index("quantity")
     assert df.loc["points in D", "ours"] == 20 and df.loc["points in D", "difference"] == 20 - 20000
     assert df.loc["points in S*_3", "ours"] == 5 and df.loc["points in S*_3", "paper"] == 5000
     assert df.loc["S*_2 x1 min", "ours"] == pytest.approx(round(x[5:10, 0].min(), 4))

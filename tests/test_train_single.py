@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from prestorepro.compress.distill import Distiller
-from prestorepro.training.single import evaluate, predict, train_single
+from prestorepro.metrics import classification_metrics
+from prestorepro.training.single import predict, train_single
 
 
 def seeded_mlp(seed: int, d: int = 4, h: int = 8, c: int = 3, bn: bool = True) -> nn.Module:
@@ -42,7 +43,7 @@ def test_loss_decreases_and_separable_problem_is_learnt():
                         generator=torch.Generator().manual_seed(0))
     assert len(hist["loss"]) == 15 and len(hist["time_s"]) == 15
     assert hist["loss"][-1] < 0.3 * hist["loss"][0]
-    m = evaluate(model, x, y, 3)
+    m = classification_metrics(y.numpy(), predict(model, x).argmax(1), 3)
     assert m["accuracy"] >= 0.95 and m["macro_f1"] >= 0.95
 
 
@@ -204,7 +205,7 @@ def test_distillation_toward_teacher_logits():
     assert agree >= 0.9
 
 
-def test_predict_matches_forward_and_evaluate_counts():
+def test_predict_matches_forward_in_any_batch_size():
     x, y = blobs(n=33)
     model = seeded_mlp(8).eval()
     with torch.no_grad():
@@ -212,5 +213,18 @@ def test_predict_matches_forward_and_evaluate_counts():
     out = predict(model, x.numpy(), batch_size=10)
     assert out.dtype == np.float32 and out.shape == (33, 3)
     np.testing.assert_allclose(out, ref, rtol=1e-6)
-    m = evaluate(model, x, y, 3, batch_size=7)
-    assert m["accuracy"] == pytest.approx(float((ref.argmax(1) == y.numpy()).mean()))
+    np.testing.assert_allclose(predict(model, x, batch_size=7), ref, rtol=1e-6)
+
+
+def test_features_evaluate_gives_every_splits_accuracy_and_macro_f1():
+    from prestorepro.features import Features
+
+    t = torch.zeros(4, 2)
+    feats = Features(train_x=t, train_y=torch.tensor([0, 1, 2, 2]), val_x=t, val_y=torch.tensor([0, 0, 1, 1]),
+                     test_x=t, test_y=torch.tensor([0, 1, 2, 2]), num_classes=3, cut="layer1")
+    pred = {"test": np.array([0, 1, 2, 0]), "val": np.array([0, 0, 1, 1])}
+    got = feats.evaluate(pred.__getitem__)
+    # test: per-class F1 2/3 (class 0: precision 1/2, recall 1), 1, 2/3 (class 2: precision 1, recall 1/2);
+    # val: classes 0 and 1 perfect, class 2 never true nor predicted -> F1 0, still averaged in
+    assert got == pytest.approx({"test_accuracy": 0.75, "test_macro_f1": (2 / 3 + 1 + 2 / 3) / 3,
+                                 "val_accuracy": 1.0, "val_macro_f1": 2 / 3})

@@ -35,7 +35,7 @@ def test_ablation_plans_one_run_per_variant_and_seed(tmp_path):
     import yaml
 
     from prestorepro.config import validate_config
-    from prestorepro.experiments.ablation import run_variants, variants
+    from prestorepro.ablation import run_variants, variants
 
     cfg = validate_config(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
     seeds = cfg["ablation"]["seeds"] or cfg["seeds"]

@@ -7,9 +7,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
+
+from prestorepro.metrics import split_metrics
 
 SPLITS = ("train", "val", "test")
 
@@ -51,6 +54,17 @@ class Features:
             if not context:
                 raise
             raise FloatingPointError(f"{context}: {exc}") from exc
+
+    def x(self, split: str) -> torch.Tensor:
+        return getattr(self, f"{split}_x")
+
+    def y(self, split: str) -> torch.Tensor:
+        return getattr(self, f"{split}_y")
+
+    def evaluate(self, predict: Callable[[str], np.ndarray], splits: Sequence[str] = ("test", "val")) -> dict[str, float]:
+        """``{split}_accuracy`` and ``{split}_macro_f1`` of the labels ``predict(split)`` predicts for each
+        split: the metrics block of every model's metrics file (one model, a mixture, a subset-trained one)."""
+        return split_metrics({s: self.y(s) for s in splits}, predict, self.num_classes, splits)
 
     def flat(self, split: str) -> np.ndarray:
         """One split's feature maps as a (n, features) array on the host (for the clustering baselines)."""

@@ -1,6 +1,8 @@
 """Evaluation metrics (paper Table 1): accuracy and macro-F1 on the test split."""
 from __future__ import annotations
 
+from typing import Any, Callable, Mapping, Sequence
+
 import numpy as np
 from sklearn.metrics import f1_score
 
@@ -21,6 +23,19 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, labels: np.ndarray | None =
 def classification_metrics(y_true, y_pred, num_classes: int | None = None) -> dict[str, float]:
     labels = np.arange(num_classes) if num_classes is not None else None
     return {"accuracy": accuracy(y_true, y_pred), "macro_f1": macro_f1(y_true, y_pred, labels)}
+
+
+def split_metrics(labels: Mapping[str, Any], predict: Callable[[str], np.ndarray], num_classes: int,
+                  splits: Sequence[str] = ("test", "val")) -> dict[str, float]:
+    """``{split}_accuracy`` and ``{split}_macro_f1`` for each split, from its true ``labels[split]`` and
+    the predicted labels ``predict(split)``: the metrics block of every model's metrics file."""
+    out = {}
+    for split in splits:
+        y = labels[split]
+        y = y.cpu().numpy() if hasattr(y, "cpu") else np.asarray(y)
+        m = classification_metrics(y, predict(split), num_classes)
+        out[f"{split}_accuracy"], out[f"{split}_macro_f1"] = m["accuracy"], m["macro_f1"]
+    return out
 
 
 def err_s(assignment: np.ndarray, groups: np.ndarray) -> tuple[int, float]:

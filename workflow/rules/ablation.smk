@@ -1,4 +1,4 @@
-# Ablation of PRESTO (prestorepro.experiments.ablation): one factor at a time away from the configured
+# Ablation of PRESTO (prestorepro.ablation): one factor at a time away from the configured
 # setting, on every dataset, outputs under results/ablation/. The configured setting is the Table-1 PRESTO
 # run (image datasets) or the synthetic experiment, unless ablation.rounds caps the runs: then it runs
 # here too, as the variant "configured", with the same cap.

@@ -5,7 +5,7 @@ import re
 
 from prestorepro.codedeps import code_inputs
 from prestorepro.config import ALGORITHM_KEYS, ConfigError, dataset_names, validate_config
-from prestorepro.experiments.ablation import CONFIGURED, run_variants
+from prestorepro.ablation import CONFIGURED, run_variants
 
 try:
     validate_config(config)

@@ -94,7 +94,7 @@ rule summarize_synthetic:
 rule make_synthetic_table:
     input:
         summary=f"{R}/synthetic/{{dataset}}/summary.json",
-        data=f"{R}/data/{{dataset}}/prepared.npz",
+        prepared_meta=f"{R}/data/{{dataset}}/prepared.meta.json",
         code=code_of("make_synthetic_table"),
     output:
         table_outputs(f"{R}/tables/synthetic_{{dataset}}", "../report/synthetic_table.rst", CAT_SYNTHETIC),

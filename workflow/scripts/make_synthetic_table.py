@@ -3,5 +3,5 @@ from prestorepro.jobs.common import job_log
 from prestorepro.jobs.report import make_synthetic_table
 
 with job_log(snakemake.log[0], "make_synthetic_table"):
-    make_synthetic_table(summary=snakemake.input.summary, prepared=snakemake.input.data,
+    make_synthetic_table(summary=snakemake.input.summary, prepared_meta=snakemake.input.prepared_meta,
                          stem=snakemake.params.stem)

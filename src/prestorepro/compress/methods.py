@@ -24,7 +24,6 @@ from prestorepro.compress.pruning import (
 )
 from prestorepro.features import Features
 from prestorepro.io import load_torch
-from prestorepro.metrics import classification_metrics
 from prestorepro.models.resnet_tail import ResNetTail, count_parameters
 from prestorepro.registry import Registry
 from prestorepro.names import PAPER_NAMES
@@ -45,17 +44,8 @@ def seeded_tail(cut: str, widths: Sequence[int], num_classes: int, seed: int) ->
     return seeded(seed, lambda: ResNetTail(cut, widths, num_classes))
 
 
-def _scores(model: nn.Module, feats: Features, split: str, batch: int, device: torch.device) -> dict:
-    logits = predict(model, getattr(feats, f"{split}_x"), batch, device)
-    return classification_metrics(getattr(feats, f"{split}_y").numpy(), logits.argmax(1), feats.num_classes)
-
-
 def _evaluate(model: nn.Module, feats: Features, batch: int, device: torch.device) -> dict:
-    out = {}
-    for split in ("test", "val"):
-        m = _scores(model, feats, split, batch, device)
-        out[f"{split}_accuracy"], out[f"{split}_macro_f1"] = m["accuracy"], m["macro_f1"]
-    return out
+    return feats.evaluate(lambda split: predict(model, feats.x(split), batch, device).argmax(1))
 
 
 def load_guide(path: str | Path) -> ResNetTail:

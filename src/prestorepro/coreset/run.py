@@ -11,8 +11,6 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from prestorepro.compress.distill import match_student_widths
 from prestorepro.compress.memory import MemoryProbe
@@ -26,7 +24,7 @@ from prestorepro.models.parameters import presto_parameter_total
 from prestorepro.models.resnet_tail import ResNetTail, count_parameters
 from prestorepro.registry import Registry
 from prestorepro.streams import seeded
-from prestorepro.training.single import evaluate
+from prestorepro.training.single import predict, train_epoch
 
 Log = Callable[[str], Any]
 
@@ -82,46 +80,6 @@ def subset_budget(fraction: float, n: int) -> int:
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"subset fraction must lie in (0, 1], got {fraction}")
     return max(1, int(math.floor(fraction * n + 1e-9)))
-
-
-def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-                 idx: torch.Tensor, w: torch.Tensor | None, batch_size: int, l2: float,
-                 generator: torch.Generator) -> float:
-    """One epoch over the rows ``idx`` with weights ``w`` (aligned with ``idx``; None = unweighted):
-    weighted mean cross-entropy + l2 ||theta||^2, as ``train_single``. Returns the mean data loss."""
-    device = x.device
-    params = [p for p in model.parameters() if p.requires_grad]
-    dtype = params[0].dtype
-    n = idx.numel()
-    if n < 2:
-        raise ValueError(f"cannot train on {n} point(s): batch norm needs at least two per batch; "
-                         "raise the subset fraction")
-    perm = torch.randperm(n, generator=generator, device=generator.device).to(device)
-    starts = list(range(0, n, batch_size))
-    if len(starts) > 1 and n - starts[-1] == 1:
-        starts.pop()  # a last batch of one point joins the previous one (batch norm needs two)
-    ends = starts[1:] + [n]
-    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-    model.train()
-    for s, e in zip(starts, ends):
-        b = perm[s:e]
-        rows = idx[b]
-        out = model(x[rows].to(dtype))
-        if w is None:
-            data_loss = F.cross_entropy(out, y[rows])
-        else:
-            wb = w[b]
-            data_loss = (wb * F.cross_entropy(out, y[rows], reduction="none")).sum() / wb.sum()
-        loss = data_loss + l2 * sum(p.square().sum() for p in params) if l2 > 0 else data_loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        loss_sum += data_loss.detach().to(torch.float64) * b.numel()
-    mean = float(loss_sum) / n  # the one host sync of the epoch
-    if not math.isfinite(mean):
-        raise FloatingPointError(f"non-finite training loss ({mean}) on {n} points (lr, batch size or inputs); "
-                                 "lower the learning rate or check the embeddings for NaN/inf")
-    return mean
 
 
 def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str, log: Log = lambda m: None,
@@ -198,12 +156,17 @@ def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str
             rows, weights = (all_rows, None) if full_epoch else subset
             synchronize(device)
             t0 = time.perf_counter()
-            try:
-                loss = _train_epoch(model, opt, data.train_x, data.train_y, rows, weights, batch_size,
-                                    float(cfg["l2"]), gen)
-            except FloatingPointError as exc:
+            if rows.numel() < 2:
+                raise ValueError(f"[{label}] cannot train on {rows.numel()} point(s): batch norm needs at least two "
+                                 "per batch; raise the subset fraction")
+            loss, bad_step, steps = train_epoch(model, opt, data.train_x, data.train_y, rows=rows, weights=weights,
+                                                batch_size=batch_size, l2=float(cfg["l2"]), generator=gen, min_batch=2)
+            if bad_step >= 0:
                 # epochs count from 1 in messages, as in every other stage
-                raise FloatingPointError(f"[{label}] epoch {epoch + 1}: {exc}") from exc
+                raise FloatingPointError(
+                    f"[{label}] epoch {epoch + 1}: non-finite training loss at step {bad_step + 1} of {steps} on "
+                    f"{rows.numel()} points (lr, batch size or inputs); lower the learning rate or check the "
+                    "embeddings for NaN/inf")
             synchronize(device)
             dt = time.perf_counter() - t0
             seconds["training"] += dt
@@ -220,16 +183,14 @@ def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str
                 })
             if on_epoch_end is not None:
                 on_epoch_end(epoch)
-    test = evaluate(model, data.test_x, data.test_y, data.num_classes, device=device)
-    val = evaluate(model, data.val_x, data.val_y, data.num_classes, device=device)
+    scores = data.evaluate(lambda split: predict(model, data.x(split), device=device).argmax(1))
     result = {
         "method": spec.method, "fraction": float(spec.fraction), "budget": budget, "n_train": n,
         "seed": int(spec.seed), "epochs": epochs, "interval": int(cfg["interval"]),
         "warm_epochs": 0 if schedule is None else schedule.warm_epochs,
         "selection_epochs": [] if schedule is None else schedule.selection_epochs(),
         "subset_sizes": [s["trained"] for s in selections],
-        "test_accuracy": test["accuracy"], "test_macro_f1": test["macro_f1"],
-        "val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"],
+        **scores,
         "seconds": {"selection": seconds["selection"], "training": seconds["training"],
                     "total": seconds["selection"] + seconds["training"]},
         "selection_training_ratio": seconds["selection"] / seconds["training"] if seconds["training"] > 0 else None,
@@ -239,6 +200,6 @@ def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str
     }
     if ckpt is not None:
         save_torch(ckpt, {"run_key": key, "result": result})
-    log(f"{spec.method} f={spec.fraction:g} seed {spec.seed}: test accuracy {test['accuracy']:.4f}, "
+    log(f"{spec.method} f={spec.fraction:g} seed {spec.seed}: test accuracy {scores['test_accuracy']:.4f}, "
         f"selection {seconds['selection']:.2f}s, training {seconds['training']:.2f}s")
     return result

@@ -46,6 +46,16 @@ PRINTED_X1 = ((-1.73, -0.86), (-0.87, 0.01), (-0.01, 0.87), (0.86, 1.73))
 PRINTED_X2 = ((-1.16, 0.04), (-1.15, 2.59), (-1.17, 2.56), (-1.17, 0.04))
 
 
+def component_boxes(x: np.ndarray, group: np.ndarray) -> list[dict]:
+    """Size and per-coordinate [min, max] of each true component S*_k (``group`` == k) of the 2-d points
+    ``x``: what App. C's Eqs. 35-38 prescribe, recorded in the prepared data's metadata for the report."""
+    x, group = np.asarray(x), np.asarray(group)
+    return [{"points": int((group == k).sum()),
+             "x1": [float(x[group == k, 0].min()), float(x[group == k, 0].max())],
+             "x2": [float(x[group == k, 1].min()), float(x[group == k, 1].max())]}
+            for k in range(int(group.max()) + 1)]
+
+
 def component_curve(k: int, t: np.ndarray) -> np.ndarray:
     """f_k at position ``t`` in [0, 1] across component k's interval (k = 0..3 for S*_1..S*_4)."""
     curves = (

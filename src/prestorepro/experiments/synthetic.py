@@ -130,6 +130,7 @@ def run_synthetic(data: Prepared, cfg: Mapping, algorithm: Mapping, seed: int, d
                   "optimal_objective_true_partition": g_true, "optimal_objective_final_partition": g_found},
         "gate_inputs": gated,
         "history": res.history,
+        "size_bounds": None if res.size_bounds is None else list(res.size_bounds),
     }
     arrays = {"x": data.train_x, "y": data.train_y, "group": groups, "initial": a0.astype(np.int16),
               "per_round": res.assignments_per_round, "final": res.assignment.astype(np.int16)}

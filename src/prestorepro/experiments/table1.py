@@ -24,7 +24,6 @@ import torch
 from prestorepro.baselines.partition import PARTITIONERS, fit_partition
 from prestorepro.features import Features
 from prestorepro.io import fingerprint, save_torch
-from prestorepro.metrics import classification_metrics
 from prestorepro.models.fused import FusedResNetTail
 from prestorepro.checkpoint import matching_checkpoint
 from prestorepro.presto.algorithm import PrestoSettings, run_presto
@@ -89,13 +88,8 @@ def initial_partition(init: str, feats: Features, spec: RunSpec) -> tuple[np.nda
 
 
 def _evaluate(feats: Features, model, routes_test: np.ndarray, routes_val: np.ndarray) -> dict:
-    out = {}
-    for split, routes in (("test", routes_test), ("val", routes_val)):
-        y = getattr(feats, f"{split}_y").cpu().numpy()
-        pred = mixture_predict(model, getattr(feats, f"{split}_x"), routes, "ce")
-        m = classification_metrics(y, pred, feats.num_classes)
-        out[f"{split}_accuracy"], out[f"{split}_macro_f1"] = m["accuracy"], m["macro_f1"]
-    return out
+    routes = {"test": routes_test, "val": routes_val}
+    return feats.evaluate(lambda split: mixture_predict(model, feats.x(split), routes[split], "ce"))
 
 
 def train_fixed_partition(model, feats: Features, assignment: np.ndarray, settings: PrestoSettings,
@@ -196,6 +190,7 @@ def _gated(feats: Features, spec: RunSpec, settings: PrestoSettings, init: str, 
             "notes": f"initial partition: {init_notes}; stopped: {res.stop_reason}",
             "history": res.history, "seconds": seconds, "routing": f"gate pi_phi on {primary}",
             "objective": res.objective, "rounds_run": res.rounds_run, "stop_reason": res.stop_reason,
+            "size_bounds": None if res.size_bounds is None else list(res.size_bounds),
             "gate_train_agreement": main["gate_train_agreement"],
             "gate_inputs": {src: {key: g[key] for key in ("test_accuracy", "test_macro_f1", "val_accuracy",
                                                            "val_macro_f1", "gate_train_agreement")}

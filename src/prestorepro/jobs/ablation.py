@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from prestorepro.experiments.ablation import CONFIGURED
+from prestorepro.ablation import CONFIGURED
 from prestorepro.io import atomic_path, fingerprint, write_text
 from prestorepro.jobs.presto import synthetic_experiment, train_table1
 

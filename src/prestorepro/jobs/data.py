@@ -47,6 +47,13 @@ def prepare_data(*, dataset_config: Mapping, data_root: str, split_seed: int, sy
         if values is not None:
             prepared.meta.setdefault("class_counts", {})["train"] = [
                 int((prepared.train_y == v).sum()) for v in values]
+    if prepared.has_groups:
+        from prestorepro.data.synthetic import component_boxes
+
+        # all points of every split, as App. C describes D
+        prepared.meta["components"] = component_boxes(
+            np.concatenate([prepared.train_x, prepared.val_x, prepared.test_x]),
+            np.concatenate([prepared.train_group, prepared.val_group, prepared.test_group]))
     prepared.meta["provenance"] = provenance(dict(dataset_config), split_seed)
     write_prepared(out_npz, prepared)
     log.info(f"prepared {src}: train {len(prepared.train_y)}, val {len(prepared.val_y)}, test {len(prepared.test_y)}")

@@ -40,7 +40,7 @@ def train_table1(*, features: str, meta: str, dataset: str, dataset_config: Mapp
         "provenance": provenance({"presto": dict(presto), "table1": dict(table1), "components": {"widths": list(widths)},
                                   "embedding": dict(embedding)}, seed, dev),
     }
-    for key in ("objective", "rounds_run", "stop_reason", "gate_train_agreement", "gate_inputs"):
+    for key in ("objective", "rounds_run", "stop_reason", "size_bounds", "gate_train_agreement", "gate_inputs"):
         if key in out:
             metrics[key] = out[key]
     write_npz(out_assignment, train_assignment=out["assignment"].astype(np.int16),

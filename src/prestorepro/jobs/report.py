@@ -97,37 +97,21 @@ def make_fig7(*, metrics: Sequence[str], table_stem: str, figure_stem: str, form
 
 def make_presto_rounds(*, metrics: Sequence[str], title: str, stem: str, formats: Sequence[str]) -> None:
     """PRESTO's objective, part sizes and moves per round from Table-1 or synthetic metrics files."""
-    from prestorepro.presto.assignment import size_bounds
     from prestorepro.report.figures import presto_rounds
 
     runs, bounds = [], None
     for f in metrics:
         m = read_json(f)
-        history = m["history"]
-        runs.append((int(m["seed"]), history))
-        n, k = sum(history[0]["part_sizes"]), len(history[0]["part_sizes"])
-        leeway = _leeway(m)
-        bounds = None if leeway is None else size_bounds(n, k, leeway)
+        runs.append((int(m["seed"]), m["history"]))
+        bounds = None if m.get("size_bounds") is None else tuple(m["size_bounds"])
     runs.sort()
     presto_rounds(runs, bounds, title, stem, formats)
 
 
-def _leeway(metrics: dict) -> int | None:
-    # Table-1 runs carry the leeway in their dataset entry; the synthetic runs in their synthetic section
-    if "leeway" in metrics.get("dataset_config", {}):
-        return int(metrics["dataset_config"]["leeway"])
-    section = metrics.get("provenance", {}).get("config", {}).get("synthetic", {})
-    return int(section["leeway"]) if "leeway" in section else None
-
-
-def make_synthetic_table(*, summary: str, prepared: str, stem: str) -> None:
-    from prestorepro.data import load_prepared
+def make_synthetic_table(*, summary: str, prepared_meta: str, stem: str) -> None:
     from prestorepro.report.tables import synthetic_frame, write_table
 
-    data = load_prepared(prepared)
-    x = np.concatenate([data.train_x, data.val_x, data.test_x])
-    group = np.concatenate([data.train_group, data.val_group, data.test_group])
-    df = synthetic_frame(read_json(summary), x, group)
+    df = synthetic_frame(read_json(summary), read_json(prepared_meta)["components"])
     write_table(df, stem, caption="App. C / Fig. 6: synthetic data and PRESTO with linear SVMs (ours, "
                                       "mean ± std over seeds; paper beside)", html=True,
                 notes=["boxes: min and max of each standardised coordinate per true component S*_k against "

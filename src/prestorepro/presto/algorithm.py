@@ -52,6 +52,7 @@ class PrestoResult:
     stop_reason: str
     seconds: dict = field(default_factory=dict)
     assignments_per_round: np.ndarray | None = None  # (R, N) the partition trained on in each round
+    size_bounds: tuple[int, int] | None = None  # [lo, hi] part sizes (App. B.3), None without a size constraint
 
 
 class _Snapshot:
@@ -231,4 +232,5 @@ def run_presto(
         assignment=best.assignment.cpu().numpy(), history=history, objective=best.G,
         rounds_run=len(history), stop_reason=stop_reason, seconds=seconds,
         assignments_per_round=np.stack(per_round) if per_round else None,
+        size_bounds=(int(lo), int(hi)) if constrained else None,
     )

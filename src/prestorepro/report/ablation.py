@@ -8,15 +8,15 @@ the configured setting's, for the dataset's main measure (accuracy; Err_S on the
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from prestorepro.experiments.ablation import (CONFIGURED, FACTORS, PAPER_SETTING, SCALES, format_value,
-                                              is_paper_setting, parse_variant)
+from prestorepro.ablation import CONFIGURED, FACTORS, SCALES, format_value, parse_variant
 from prestorepro.io import read_json
 from prestorepro.report.figures import COLORS, save_figure
+from prestorepro.report.paper import PAPER_SETTING
 from prestorepro.report.tables import mean_std, write_table
 
 # measures per kind of data: (column, label, scale); the first is the dataset's main measure
@@ -25,6 +25,11 @@ IMAGE_MEASURES = (("test_accuracy", "test accuracy (%)", 100), ("test_macro_f1",
 SYNTHETIC_MEASURES = (("err_s_normalised", "Err_S / pairs", 1), ("test_accuracy_gated", "gated test accuracy (%)", 100),
                       ("train_accuracy_assigned", "assigned train accuracy (%)", 100),
                       ("gate_train_agreement", "gate agreement (%)", 100), ("rounds_run", "rounds run", 1))
+
+
+def is_paper_setting(factor: str, value: Any) -> bool:
+    paper, _ = PAPER_SETTING[factor]
+    return paper is not None and format_value(paper) == format_value(value)
 
 
 def _measures(metrics: dict, gate_input: str | None) -> dict:

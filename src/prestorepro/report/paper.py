@@ -76,3 +76,14 @@ PAPER_SETUP = {
     "dermamnist": {"source": "dermamnist", "cut": "layer1", "num_classes": 7, "k": 3, "image_side": 28},
     "svhn": {"source": "svhn", "cut": "layer1", "num_classes": 10, "k": 4, "image_side": 32},
 }
+
+# the paper's own setting of each ablation factor (prestorepro.ablation.FACTORS), with where it says so (None: the paper gives no value)
+PAPER_SETTING: dict[str, tuple[object, str]] = {
+    "gate_input": ("features", "§2.2: pi_phi : X -> [K]"),
+    "epsilon_scale": (1, "App. B.3"),
+    "singleton": ("trained", "Algorithm 1 lines 3-8"),
+    "keep": ("decreased", "App. A.3"),
+    "alpha": (None, "not given"),
+    "lam_scale": (1, "App. B.3"),
+    "max_moves": (1.0, "§3.2 (Algorithm 1 lines 19-21: one point)"),
+}

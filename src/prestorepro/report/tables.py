@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -243,22 +243,23 @@ def k_sweep_frame(metric_files: Iterable[str | Path]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def synthetic_frame(summary: Mapping, x: np.ndarray, group: np.ndarray) -> pd.DataFrame:
+def synthetic_frame(summary: Mapping, components: Sequence[Mapping]) -> pd.DataFrame:
     """App. C / Fig. 6 in numbers: the data's size and standardised boxes against Eqs. 35-38, and the
     experiment's first- and last-round accuracy and Err_S (mean ± std over seeds).
 
-    ``x`` (N, 2) and ``group`` (N,) are all points of every split; ``summary`` is summary.json."""
-    rows = [{"quantity": "points in D", "ours": float(len(x)), "paper": float(SYNTHETIC["points"])}]
-    sizes = np.bincount(group)
-    for k, size in enumerate(sizes):
-        rows.append({"quantity": f"points in S*_{k + 1}", "ours": float(size),
+    ``components``: the prepared data's ``components`` metadata (size and [min, max] of x1 and x2 of each
+    true component over all splits, ``prestorepro.data.synthetic.component_boxes``); ``summary`` is
+    summary.json."""
+    rows = [{"quantity": "points in D", "ours": float(sum(c["points"] for c in components)),
+             "paper": float(SYNTHETIC["points"])}]
+    for k, c in enumerate(components):
+        rows.append({"quantity": f"points in S*_{k + 1}", "ours": float(c["points"]),
                      "paper": float(SYNTHETIC["per_component"])})
-    for k in range(len(sizes)):
-        sel = group == k
-        for axis, name in ((0, "x1"), (1, "x2")):
+    for k, c in enumerate(components):
+        for name in ("x1", "x2"):
             lo, hi = SYNTHETIC[name][k] if k < len(SYNTHETIC[name]) else (None, None)
-            rows.append({"quantity": f"S*_{k + 1} {name} min", "ours": float(x[sel, axis].min()), "paper": lo})
-            rows.append({"quantity": f"S*_{k + 1} {name} max", "ours": float(x[sel, axis].max()), "paper": hi})
+            rows.append({"quantity": f"S*_{k + 1} {name} min", "ours": float(c[name][0]), "paper": lo})
+            rows.append({"quantity": f"S*_{k + 1} {name} max", "ours": float(c[name][1]), "paper": hi})
     # the paper prints no accuracy or Err_S for Fig. 6, only that Err_S falls and accuracy rises
     # with r and that the partition is almost recovered at r = 50
     for key, label, scale in (("initial_err_s_normalised", "Err_S / pairs, initial partition", 1),

@@ -14,7 +14,8 @@ The objective of one step is
 
 with data_loss the cross-entropy (mean, or the weighted mean sum_i w_i ce_i / sum_i w_i when
 ``sample_weights`` are given), or the distillation loss of a ``distill`` object
-(``prestorepro.compress.distill.Distiller``).
+(``prestorepro.compress.distill.Distiller``). One epoch of it is ``train_epoch``: the coreset runs
+call it directly on their selected rows.
 """
 from __future__ import annotations
 
@@ -32,7 +33,6 @@ from tqdm.auto import tqdm
 
 from prestorepro.checkpoint import matching_checkpoint
 from prestorepro.io import fingerprint, save_torch
-from prestorepro.metrics import classification_metrics
 
 LogTarget = Callable[[str], Any] | logging.Logger | None
 
@@ -83,6 +83,76 @@ def _run_signature(n: int, batch_size: int, lr: float, l2: float, weighted: bool
     (``data``: fingerprint of the inputs and labels) would silently splice two different runs."""
     return {"n": int(n), "batch_size": int(batch_size), "lr": float(lr), "l2": float(l2),
             "weighted": bool(weighted), "distill": bool(distill), "masked": bool(masked), "data": data}
+
+
+def batch_bounds(n: int, batch_size: int, min_batch: int = 1) -> list[tuple[int, int]]:
+    """[start, end) of the batches of an epoch over ``n`` shuffled rows: ``batch_size`` rows each, the
+    last one smaller; a last batch under ``min_batch`` rows joins the previous one (batch norm cannot
+    train on a batch of one, so the coreset runs, whose subsets have any size, ask for 2)."""
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] < min_batch:
+        starts.pop()
+    return list(zip(starts, starts[1:] + [n]))
+
+
+def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, *,
+                batch_size: int, generator: torch.Generator, rows: torch.Tensor | None = None,
+                weights: torch.Tensor | None = None, l2: float = 0.0, distill: DistillObjective | None = None,
+                mask_pairs: Sequence[tuple[nn.Parameter, torch.Tensor]] = (), resident: bool = True,
+                min_batch: int = 1) -> tuple[float, int, int]:
+    """One epoch of Adam steps on the rows ``rows`` of (x, y) (all rows if None), in the order of a fresh
+    ``randperm`` from ``generator``: the one training step of every single-model trainer (``train_single``,
+    the coreset runs).
+
+    ``weights`` (aligned with ``rows``) give the weighted mean cross-entropy sum_i w_i ce_i / sum_i w_i;
+    ``distill`` its KD / DGKD loss instead; ``mask_pairs`` (parameter, 0/1 mask) keep pruned entries at 0
+    (gradients masked, re-zeroed after each step). ``y`` and ``weights`` live on the training device;
+    ``x`` there too, or on the host with ``resident=False`` (one batch copied at a time).
+
+    Returns (mean data loss without the L2 term, index of the first step with a non-finite loss or -1,
+    number of steps). The loss sum and the first bad step stay on the device and are read once, at the
+    end: a host sync every step would stall small models on a GPU.
+    """
+    device = y.device
+    params = [p for p in model.parameters() if p.requires_grad]
+    param_dtype = params[0].dtype
+    n = y.shape[0] if rows is None else rows.numel()
+    perm = torch.randperm(n, generator=generator, device=generator.device).to(device)
+    bounds = batch_bounds(n, batch_size, min_batch)
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    first_bad = torch.full((), -1, device=device, dtype=torch.long)
+    model.train()
+    for step, (s, e) in enumerate(bounds):
+        b = perm[s:e]
+        idx = b if rows is None else rows[b]
+        xb = (x[idx] if resident else x[idx.to(x.device)].to(device)).to(param_dtype)
+        yb = y[idx]
+        out = model(xb)
+        if distill is not None:
+            data_loss = distill.loss(out, distill.guide_logits(idx, xb), yb)
+        elif weights is not None:
+            wb = weights[b]
+            data_loss = (wb * F.cross_entropy(out, yb, reduction="none")).sum() / wb.sum()
+        else:
+            data_loss = F.cross_entropy(out, yb)
+        loss = data_loss + l2 * sum(p.square().sum() for p in params) if l2 > 0 else data_loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        for p, m in mask_pairs:
+            if p.grad is not None:
+                p.grad.mul_(m)
+        optimizer.step()
+        if mask_pairs:
+            # Adam's update of a weight whose gradient was always 0 is 0, but re-zeroing
+            # makes "pruned stays pruned" hold exactly whatever the optimiser does.
+            with torch.no_grad():
+                for p, m in mask_pairs:
+                    p.mul_(m)
+        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()),
+                                torch.full_like(first_bad, step), first_bad)
+        loss_sum += data_loss.detach().to(torch.float64) * idx.numel()
+    bad_step = int(first_bad)  # the one host sync of the epoch
+    return float(loss_sum) / n, bad_step, len(bounds)
 
 
 def train_single(
@@ -151,7 +221,6 @@ def train_single(
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError(f"{type(model).__name__} has no trainable parameters (requires_grad is False everywhere)")
-    param_dtype = params[0].dtype
     mask_pairs = _check_masks(model, masks, device) if masks else []
     with torch.no_grad():
         for p, m in mask_pairs:
@@ -179,51 +248,16 @@ def train_single(
         _emit(log, f"{desc}: resumed from {ckpt} at epoch {start_epoch}/{epochs}")
 
     model.train()
-    steps = math.ceil(n / batch_size)
     bar = tqdm(range(start_epoch, epochs), desc=desc, disable=None, leave=False)
     for epoch in bar:
         t0 = time.perf_counter()
-        perm = torch.randperm(n, generator=generator, device=generator.device).to(device)
-        # The loss sum and the first non-finite step are kept on the device and read once per
-        # epoch: a host sync every step would stall small models on a GPU.
-        loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-        first_bad = torch.full((), -1, device=device, dtype=torch.long)
-        for step in range(steps):
-            idx = perm[step * batch_size:(step + 1) * batch_size]
-            xb = (x_dev[idx] if resident else x_dev[idx.to(x_dev.device)].to(device)).to(param_dtype)
-            yb = y_dev[idx]
-            out = model(xb)
-            if distill is not None:
-                data_loss = distill.loss(out, distill.guide_logits(idx, xb), yb)
-            elif w_dev is not None:
-                wb = w_dev[idx]
-                data_loss = (wb * F.cross_entropy(out, yb, reduction="none")).sum() / wb.sum()
-            else:
-                data_loss = F.cross_entropy(out, yb)
-            loss = data_loss + l2 * sum(p.square().sum() for p in params) if l2 > 0 else data_loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if mask_pairs:
-                for p, m in mask_pairs:
-                    if p.grad is not None:
-                        p.grad.mul_(m)
-            optimizer.step()
-            if mask_pairs:
-                # Adam's update of a weight whose gradient was always 0 is 0, but re-zeroing
-                # makes "pruned stays pruned" hold exactly whatever the optimiser does.
-                with torch.no_grad():
-                    for p, m in mask_pairs:
-                        p.mul_(m)
-            detached = loss.detach()
-            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(detached),
-                                    torch.full_like(first_bad, step), first_bad)
-            loss_sum += data_loss.detach().to(torch.float64) * idx.numel()
-        bad_step = int(first_bad)  # the one host sync of the epoch
+        epoch_loss, bad_step, steps = train_epoch(
+            model, optimizer, x_dev, y_dev, batch_size=batch_size, generator=generator, weights=w_dev, l2=l2,
+            distill=distill, mask_pairs=mask_pairs, resident=resident)
         if bad_step >= 0:
             raise FloatingPointError(
                 f"{desc}: non-finite training loss at epoch {epoch + 1}, step {bad_step + 1} of {steps} "
                 f"(lr={lr}, batch_size={batch_size}); lower the learning rate or check the inputs for NaN/inf")
-        epoch_loss = float(loss_sum) / n
         history["loss"].append(epoch_loss)
         history["time_s"].append(time.perf_counter() - t0)
         if ckpt is not None:
@@ -253,11 +287,3 @@ def predict(model: nn.Module, x: Any, batch_size: int = 1024, device: torch.devi
     if not outs:
         raise ValueError("predict needs at least one row of features")
     return torch.cat(outs).numpy()
-
-
-def evaluate(model: nn.Module, x: Any, y: Any, num_classes: int, *, batch_size: int = 1024,
-             device: torch.device | str = "cpu") -> dict[str, float]:
-    """Accuracy and macro-F1 of the model's argmax prediction (paper Tables 1-2)."""
-    pred = predict(model, x, batch_size, device).argmax(1)
-    y_np = y.cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
-    return classification_metrics(y_np, pred, num_classes)

@@ -1,11 +1,11 @@
-# Ablation of PRESTO (prestorepro.experiments.ablation): one factor at a time away from the configured
+# Ablation of PRESTO (prestorepro.ablation): one factor at a time away from the configured
 # setting, on every dataset, outputs under results/ablation/. The configured setting is the Table-1 PRESTO
 # run (image datasets) or the synthetic experiment, unless ablation.rounds caps the runs: then it runs
 # here too, as the variant "configured", with the same cap.
 # Planning for ablation.smk: its settings, file lists and the functions its rules call (the rule file
 # holds rules only).
 
-from prestorepro.experiments.ablation import apply_variant, variants
+from prestorepro.ablation import apply_variant, variants
 
 
 ABLATION = config["ablation"]

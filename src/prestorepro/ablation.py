@@ -1,7 +1,7 @@
 """The ablation of PRESTO: one factor at a time away from the configured setting (no torch).
 
 A variant is named ``<factor>-<value>`` (e.g. ``epsilon_scale-10``); ``configured`` is the configured
-setting itself. Every factor but the gate input changes Algorithm 1 and needs a run of its own; the
+setting itself (the paper's own value of each factor: ``report.paper.PAPER_SETTING``). Every factor but the gate input changes Algorithm 1 and needs a run of its own; the
 gate input is measured on the configured run's own components and partition (the Table-1 and
 synthetic jobs train pi_phi on both inputs). The factors (SPEC §4, App. A.3, App. B.3):
 
@@ -22,18 +22,6 @@ FACTORS = ("gate_input", "epsilon_scale", "singleton", "keep", "alpha", "lam_sca
 CONFIGURED = "configured"
 # factors given as multiples of the configured value
 SCALES = ("epsilon_scale", "lam_scale")
-# the paper's own setting of each factor, with where it says so (None: the paper gives no value)
-PAPER_SETTING: dict[str, tuple[Any, str]] = {
-    "gate_input": ("features", "§2.2: pi_phi : X -> [K]"),
-    "epsilon_scale": (1, "App. B.3"),
-    "singleton": ("trained", "Algorithm 1 lines 3-8"),
-    "keep": ("decreased", "App. A.3"),
-    "alpha": (None, "not given"),
-    "lam_scale": (1, "App. B.3"),
-    "max_moves": (1.0, "§3.2 (Algorithm 1 lines 19-21: one point)"),
-}
-
-
 def format_value(value: Any) -> str:
     return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
@@ -83,8 +71,3 @@ def apply_variant(variant: str, presto: Mapping, epsilon: float, lam: float) -> 
         return presto, epsilon, lam * value
     presto[factor] = value
     return presto, epsilon, lam
-
-
-def is_paper_setting(factor: str, value: Any) -> bool:
-    paper, _ = PAPER_SETTING[factor]
-    return paper is not None and format_value(paper) == format_value(value)
