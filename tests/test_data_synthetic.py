@@ -77,3 +77,29 @@ def test_prepared_synthetic_split_80_10_10_stratified_by_component(tmp_path):
     assert not np.array_equal(other.train_x, p.train_x)
     small = prepare_dataset("synthetic", tmp_path, seed=1, n=800)
     assert small.meta["group_counts"]["test"] == [20] * 4
+
+
+def test_prepare_job_records_the_true_components_boxes_for_the_report(tmp_path):
+    # the synthetic table reads S*_k's sizes and boxes from the prepared metadata, never the data
+    import logging
+
+    from prestorepro.data import load_prepared
+    from prestorepro.io import read_json
+    from prestorepro.jobs.data import prepare_data
+
+    log = logging.getLogger("test")
+    for name, cfg, n in (("synthetic", {"source": "synthetic"}, 400), ("digits", {"source": "digits"}, 0)):
+        out = tmp_path / name / "prepared.npz"
+        prepare_data(dataset_config=cfg, data_root=str(tmp_path / "data"), split_seed=0, synthetic_n=n,
+                     out_npz=str(out), log=log)
+        meta = read_json(out.with_suffix(".meta.json"))
+        if name == "digits":
+            assert "components" not in meta
+            continue
+        d = load_prepared(out)
+        x = np.concatenate([d.train_x, d.val_x, d.test_x])
+        g = np.concatenate([d.train_group, d.val_group, d.test_group])
+        assert [c["points"] for c in meta["components"]] == np.bincount(g).tolist() and sum(np.bincount(g)) == 400
+        for k, c in enumerate(meta["components"]):
+            assert c["x1"] == [float(x[g == k, 0].min()), float(x[g == k, 0].max())]
+            assert c["x2"] == [float(x[g == k, 1].min()), float(x[g == k, 1].max())]

@@ -47,7 +47,7 @@ def prepare_data(*, dataset_config: Mapping, data_root: str, split_seed: int, sy
         if values is not None:
             prepared.meta.setdefault("class_counts", {})["train"] = [
                 int((prepared.train_y == v).sum()) for v in values]
-    if prepared.has_groups:
+    if prepared.has_groups():
         from prestorepro.data.synthetic import component_boxes
 
         # all points of every split, as App. C describes D
