@@ -1,5 +1,7 @@
 """KD / DGKD losses and student width matching (paper §4.2, App. B.5)."""
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -48,14 +50,29 @@ def test_dgkd_with_one_guide_equals_kd():
         float(kd_loss(s, t, y, 5.0, 0.9)), rel=1e-14)
 
 
-def test_dgkd_averages_guide_terms():
-    g = torch.Generator().manual_seed(2)
-    s, t1, t2 = (torch.randn(5, 3, generator=g, dtype=torch.float64) for _ in range(3))
-    y = torch.randint(3, (5,), generator=g)
-    ce = float(nn.functional.cross_entropy(s, y))
-    soft = lambda t: (float(kd_loss(s, t, y, 4.0, 1.0)))  # a = 1: T^2 KL alone
-    expected = 0.2 * ce + 0.8 * (soft(t1) + soft(t2)) / 2
-    assert float(dgkd_loss(s, [t1, t2], y, T=4.0, a=0.8)) == pytest.approx(expected, rel=1e-13)
+def test_dgkd_sums_guide_terms_as_son_et_al():
+    # Son et al. 2021 §3.2 / their train.py: (1 - lambda) CE + lambda T^2 (KL_teacher + KL_assistant)
+    s = torch.tensor([[1.0, 0.0, -1.0], [0.5, 0.5, 0.0]], dtype=torch.float64)
+    t1 = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
+    t2 = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]], dtype=torch.float64)
+    y = torch.tensor([0, 1])
+    T, a = 2.0, 0.8
+
+    def softmax(row):
+        e = [math.exp(v / T) for v in row]
+        return [v / sum(e) for v in e]
+
+    def kl(t, row):  # KL(softmax(t/T) || softmax(s/T)) of one row, by hand
+        p, q = softmax(t[row].tolist()), softmax(s[row].tolist())
+        return sum(pi * math.log(pi / qi) for pi, qi in zip(p, q))
+
+    ce = -sum(math.log(math.exp(s[i, y[i]]) / sum(math.exp(v) for v in s[i].tolist())) for i in range(2)) / 2
+    soft = sum((kl(t1, i) + kl(t2, i)) / 2 for i in range(2))  # each guide's batch-mean KL, summed
+    expected = (1 - a) * ce + a * T * T * soft
+    assert float(dgkd_loss(s, [t1, t2], y, T=T, a=a)) == pytest.approx(expected, rel=1e-12)
+    # and so: DGKD with two guides = KD with each, soft parts added, the CE once
+    kd1, kd2 = (float(kd_loss(s, t, y, T, a)) for t in (t1, t2))
+    assert float(dgkd_loss(s, [t1, t2], y, T=T, a=a)) == pytest.approx(kd1 + kd2 - (1 - a) * ce, rel=1e-12)
 
 
 def test_guide_dropping_never_drops_all_and_matches_kept_guides():

@@ -113,12 +113,23 @@ def test_selection_schedule_golden():
     assert plain.warm_epochs == 0
     assert plain.selection_epochs() == [0, 3, 6, 9]
     assert [plain.reselects(e) for e in range(10)] == [e % 3 == 0 for e in range(10)]
-    # GRAD-MATCH-WARM, T = 300, kappa = 1/2, 10% subsets: T_f = 300 * 1/2 * 0.1 = 15 full-data epochs
+    assert plain.trained_epochs == 10 and not any(plain.skips(e) for e in range(10))
+    # GRAD-MATCH §4, T = 300, kappa = 1/2, 10 % subsets: T_s = kappa T = 150 subset epochs and
+    # T_f = T_s k / n = 15 full-data epochs: 165 trained epochs, not 15 + 285
     warm = SelectionSchedule(epochs=300, interval=20, kappa=0.5, fraction=0.1)
-    assert warm.warm_epochs == 15
+    assert (warm.warm_epochs, warm.select_after, warm.subset_epochs, warm.trained_epochs) == (15, 150, 150, 165)
     assert warm.uses_full_data(14) and not warm.uses_full_data(15)
-    assert warm.selection_epochs()[:3] == [15, 35, 55] and warm.selection_epochs()[-1] == 295
-    assert not warm.reselects(0) and warm.reselects(15) and not warm.reselects(20)
-    assert SelectionSchedule(epochs=7, interval=2, kappa=0.5, fraction=0.3).warm_epochs == 2  # ceil(1.05)
+    assert [e for e in range(300) if warm.skips(e)] == list(range(15, 150))  # CORDS skips them
+    assert warm.selection_epochs()[:3] == [150, 170, 190] and warm.selection_epochs()[-1] == 290
+    assert not warm.reselects(15) and warm.reselects(150) and not warm.reselects(160)
+    # T = 10: T_s = 5, T_f = round(0.5) = 0 (Python's round, as CORDS); 5 subset epochs from epoch 5
+    short = SelectionSchedule(epochs=10, interval=20, kappa=0.5, fraction=0.1)
+    assert (short.warm_epochs, short.select_after, short.trained_epochs) == (0, 5, 5)
+    assert [e for e in range(10) if short.skips(e)] == [0, 1, 2, 3, 4] and short.selection_epochs() == [5]
+    # T = 10 at 30 %: T_f = round(1.5) = 2
+    assert SelectionSchedule(epochs=10, interval=2, kappa=0.5, fraction=0.3).warm_epochs == 2
+    # an odd T: int(kappa T) = 3 (CORDS), 4 subset epochs
+    odd = SelectionSchedule(epochs=7, interval=2, kappa=0.5, fraction=0.3)
+    assert (odd.select_after, odd.warm_epochs, odd.subset_epochs) == (3, 1, 4) and odd.selection_epochs() == [3, 5]
     with pytest.raises(ValueError, match="kappa"):
         SelectionSchedule(epochs=10, interval=2, kappa=1.5)

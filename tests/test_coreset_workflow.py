@@ -54,9 +54,10 @@ def run(method, fraction=0.3, seed=0, data=None, cfg=CFG, **kw):
 # ------------------------------------------------------------------------------------ experiment
 
 EXPECTED_SELECTION_EPOCHS = {
-    # T = 6, R = 2; warm: T_f = ceil(0.5 * 6 * 0.3) = 1 full-data epoch, then every R; PBCS once
+    # T = 6, R = 2; warm: T_s = int(0.5 * 6) = 3, T_f = round(3 * 0.3) = 1 full-data epoch (epoch 0),
+    # epochs 1-2 skipped, subset epochs 3-5 selected at 3 and 5; PBCS once
     "random": [0, 2, 4], "craig": [0, 2, 4], "gradmatch": [0, 2, 4], "gradmatch_pb": [0, 2, 4],
-    "random_warm": [1, 3, 5], "gradmatch_warm": [1, 3, 5], "pbcs": [0],
+    "random_warm": [3, 5], "gradmatch_warm": [3, 5], "pbcs": [0],
 }
 
 
@@ -77,13 +78,16 @@ def test_subsets_within_budget_positive_weights_and_scheduled_reselection(method
         assert 1 <= s["trained"] <= s["selected"] <= budget
         assert s["weight_min"] > 0 and math.isfinite(s["weight_max"])  # zero weights are dropped before training
     assert res["subset_sizes"] == [s["trained"] for s in res["selections"]]
-    # each epoch trains on the full data (warm start) or on the subset selected last
+    # each epoch trains on the full data (warm start), nothing (the warm variants' epochs 1-2, as CORDS
+    # skips them) or the subset selected last: 1 + 3 trained epochs with a warm start, else 6
     current = None
+    assert res["trained_epochs"] == (4 if warm else 6) == sum(not h["skipped"] for h in res["history"])
     for h in res["history"]:
         sel = [s for s in res["selections"] if s["epoch"] == h["epoch"]]
         current = sel[0]["trained"] if sel else current
         assert h["full_data"] == (h["epoch"] < warm)
-        assert h["points"] == (60 if h["full_data"] else current)
+        assert h["skipped"] == (warm and 1 <= h["epoch"] < 3)
+        assert h["points"] == (0 if h["skipped"] else 60 if h["full_data"] else current)
     assert res["seconds"]["selection"] > 0 and res["seconds"]["training"] > 0
     assert res["selection_training_ratio"] == pytest.approx(res["seconds"]["selection"] / res["seconds"]["training"])
     assert 0.0 <= res["test_accuracy"] <= 1.0 and res["peak_memory"]["kind"] == "cpu_rss"
@@ -347,3 +351,33 @@ def test_paper_config_plans_the_coreset_stage_for_four_datasets(tmp_path):
     jobs = planned_jobs("--configfile", "config/paper.yaml", results=tmp_path / "r")
     assert jobs["train_coreset"] == 4 * 7 * 3 and jobs["train_coreset_full"] == 4 * 3
     assert jobs["make_coreset_table"] == 1 and jobs["make_coreset_figure"] == 4
+
+
+def test_gradmatch_pb_trains_on_the_selected_minibatches_as_they_are(monkeypatch):
+    # GRAD-MATCH §4: "we use the subset of mini-batches selected directly without any additional
+    # shuffling": each subset epoch's batches are the selected batches (their order may change)
+    from prestorepro.coreset import methods as coreset_methods
+    from prestorepro.coreset import run as coreset_run
+
+    selected, epochs = [], []
+    pick = coreset_methods.gradmatch_pb_batches
+
+    def spy_select(*args, **kw):
+        batches, w = pick(*args, **kw)
+        selected.append(sorted(tuple(sorted(b.tolist())) for b in batches))
+        return batches, w
+
+    def spy_epoch(model, opt, x, y, *, rows=None, batches=None, **kw):
+        if batches is not None:
+            epochs.append([tuple(rows[b].tolist()) for b in batches])
+        return train_epoch(model, opt, x, y, rows=rows, batches=batches, **kw)
+
+    monkeypatch.setattr(coreset_methods, "gradmatch_pb_batches", spy_select)
+    monkeypatch.setattr(coreset_run, "train_epoch", spy_epoch)
+    res = run("gradmatch_pb", fraction=0.5, data=tiny_data(n=64))
+    assert len(selected) == 3 and len(epochs) == 6  # selections at epochs 0, 2, 4; every epoch on the subset
+    for epoch, batches in enumerate(epochs):
+        # the batches trained on are exactly the selected ones, each a whole mini-batch of 8
+        assert sorted(tuple(sorted(b)) for b in batches) == selected[epoch // 2]
+        assert all(len(b) == 8 for b in batches) and len(batches) == 4  # budget 32 // 8
+    assert [s["batches"] for s in res["selections"]] == [4, 4, 4]

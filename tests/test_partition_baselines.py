@@ -98,29 +98,31 @@ def test_unknown_name_raises_key_error_listing_valid_names():
 
 @pytest.mark.parametrize("name", ["agglomerative", "gmm", "bgmm"])
 def test_subsampling_fits_on_a_seeded_subset_and_assigns_the_rest(name):
-    x, y = blobs(n=200, seed=7)
-    res = fit_partition(name, x, 4, seed=2, n_init=1, max_fit_samples=40)
+    # 80 of 400 points: 20 per blob, enough for the mixtures' full 10 x 10 covariances
+    x, y = blobs(n=400, seed=7)
+    res = fit_partition(name, x, 4, seed=2, n_init=1, max_fit_samples=80)
     idx = res.fit_indices
-    assert idx is not None and len(idx) == 40 and len(np.unique(idx)) == 40
-    assert np.all(np.diff(idx) > 0) and idx.min() >= 0 and idx.max() < 200
-    assert "fit on a seeded subsample of 40 of 200 points" in res.notes
-    assert_partition(res.labels, 200, 4)
-    rest = np.setdiff1d(np.arange(200), idx)
+    assert idx is not None and len(idx) == 80 and len(np.unique(idx)) == 80
+    assert np.all(np.diff(idx) > 0) and idx.min() >= 0 and idx.max() < 400
+    assert "fit on a seeded subsample of 80 of 400 points" in res.notes
+    assert_partition(res.labels, 400, 4)
+    rest = np.setdiff1d(np.arange(400), idx)
     # points outside the subsample are assigned by the method's own routing rule
     np.testing.assert_array_equal(res.labels[rest], res.route(x[rest]))
     if name != "bgmm":
         assert adjusted_rand_score(y, res.labels) == 1.0
     # another seed draws another subsample
-    other = fit_partition(name, x, 4, seed=3, n_init=1, max_fit_samples=40)
+    other = fit_partition(name, x, 4, seed=3, n_init=1, max_fit_samples=80)
     assert not np.array_equal(other.fit_indices, idx)
     # no subsampling when N fits
-    assert fit_partition(name, x, 4, seed=2, n_init=1, max_fit_samples=200).fit_indices is None
+    assert fit_partition(name, x, 4, seed=2, n_init=1, max_fit_samples=400).fit_indices is None
 
 
 def test_bgmm_empty_parts_are_repaired_with_the_most_responsible_points():
     # one blob, K=4: the Dirichlet-process prior switches components off and predict leaves parts empty
+    # (with diagonal covariances; full ones on this blob keep all four components in use)
     x, _ = blobs(n=150, k=1, seed=0, std=0.3)
-    res = fit_partition("bgmm", x, 4, seed=0, n_init=1)
+    res = fit_partition("bgmm", x, 4, seed=0, n_init=1, covariance_type="diag")
     assert_partition(res.labels, 150, 4)
     predicted = res.route(x)  # BGMM's own predict: the labels before repair
     assert np.bincount(predicted, minlength=4).min() == 0
@@ -200,3 +202,45 @@ def test_invalid_inputs_are_rejected_with_the_values():
     res = fit_partition("gmm", x, 2, seed=0)
     with pytest.raises(ValueError, match=r"per-point shape \(10,\).*fit on \(2, 5\)"):
         res.route(x.reshape(20, 10))
+
+
+@pytest.mark.parametrize("name", ["gmm", "bgmm"])
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_mixture_covariance_type_reaches_scikit_learn(name, covariance_type, monkeypatch):
+    from prestorepro.baselines import partition
+
+    seen = []
+    cls = {"gmm": "GaussianMixture", "bgmm": "BayesianGaussianMixture"}[name]
+    original = getattr(partition, cls)
+
+    def spy(**kw):
+        model = original(**kw)
+        seen.append(model)
+        return model
+
+    monkeypatch.setattr(partition, cls, spy)
+    x, _ = blobs(120, 3)
+    args = {} if covariance_type == "full" else {"covariance_type": covariance_type}  # full: the default
+    res = fit_partition(name, x, 3, seed=0, n_init=1, **args)
+    assert [m.covariance_type for m in seen] == [covariance_type]
+    assert seen[0].covariances_.shape == ((3, 10, 10) if covariance_type == "full" else (3, 10))
+    assert f"; {covariance_type} covariances;" in res.notes
+
+
+def test_singular_full_covariance_raises_reg_covar_and_says_so():
+    # two clusters on lines in 3-d at a scale where reg_covar = 1e-6 cannot make the covariances
+    # definite (scikit-learn refuses the fit); the mixture is fitted on them as they are (no PCA)
+    from prestorepro.baselines.partition import _gmm
+    from prestorepro.baselines.parts import PartitionOptions
+
+    rng = np.random.default_rng(0)
+    t = rng.normal(size=(60, 1))
+    x = np.concatenate([t * [1.0, 2.0, 3.0], t * [3.0, -1.0, 0.5] + 5])
+    opts = PartitionOptions(None, 0, 1, "full", 1)
+    assert not any("reg_covar" in n for n in _gmm(x, 2, 0, opts).notes)  # no repair where none is needed
+    fitted = _gmm(x * 1e6, 2, 0, opts)
+    assert_partition(fitted.labels, 120, 2)
+    assert fitted.notes[-1] == "reg_covar raised from 1e-06 to 0.01 (a singular empirical covariance at the default)"
+    # a fit no repair can save names the way out
+    with pytest.raises(ValueError, match="even with reg_covar=0.1.*covariance_type: diag"):
+        _gmm(x * 1e9, 2, 0, opts)

@@ -158,6 +158,43 @@ def test_unconstrained_assignment_is_row_argmin():
     assert all(h["accepted"] for h in res.history)
 
 
+@pytest.mark.parametrize("singleton", ["current", "trained"])
+def test_learn_mlr_assigns_every_point_to_the_argmin_of_the_loss_matrix(singleton, monkeypatch):
+    # App. B.4: alternating minimisation; presto.singleton (and alpha, lambda) must not change the step
+    from prestorepro.experiments import table1
+    from prestorepro.presto.algorithm import loss_matrix
+
+    argmins = []
+
+    def on_round(r, model, assignment):
+        argmins.append(loss_matrix(model, x, y, "hinge").argmin(1).numpy())
+        return {}
+
+    x, y, _ = _svm_problem(300)
+    a0 = np.random.default_rng(0).permutation(np.arange(300) % 4)
+    torch.manual_seed(0)
+    model = FusedLinearSVM(4, 2)
+    s = PrestoSettings(k=4, rounds=4, epochs=2, batch_size=32, lr=0.05, lam=0.05, epsilon=0.0, leeway=None,
+                       keep="every", alpha=0.5, singleton=singleton, assign="lowest_loss", loss="hinge")
+    res = run_presto(model, x, y, a0, s, [torch.Generator().manual_seed(100 + j) for j in range(4)],
+                     on_round=on_round)
+    assert res.assignments_per_round.shape[0] >= 2
+    for r in range(1, res.assignments_per_round.shape[0]):
+        # round r trains the argmin of the loss matrix of round r - 1's components
+        np.testing.assert_array_equal(res.assignments_per_round[r], argmins[r - 1])
+    # the Table-1 method builds exactly these settings whatever the config says
+    seen = {}
+    monkeypatch.setattr(table1, "_gated", lambda feats, spec, settings, init, **kw: seen.update(s=settings, init=init))
+    spec = type("Spec", (), {"k": 3, "presto": {"rounds": 2, "epochs": 1, "batch_size": 8, "lr": 0.01, "lam": 1e-4,
+                                                 "alpha": 0.5, "singleton": singleton, "singleton_steps": 5,
+                                                 "keep": "decreased", "max_moves": 0.1},
+                             "dataset": {"epsilon": 0.003, "leeway": 5}})()
+    table1.run_learn_mlr(None, spec, log=print)
+    got = seen["s"]
+    assert (got.assign, got.singleton, got.leeway, got.epsilon, got.keep, got.max_moves, seen["init"]) == (
+        "lowest_loss", "current", None, 0.0, "every", 1.0, "random")
+
+
 def test_infeasible_leeway_raises_before_training():
     from prestorepro.presto.assignment import InfeasibleConstraintError
 

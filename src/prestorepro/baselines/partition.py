@@ -15,6 +15,12 @@ All methods run on a PCA projection of the flattened embeddings (sklearn PCA, se
 - ``bgmm``: scikit-learn BayesianGaussianMixture, k-means init, tol 1e-3, Dirichlet-process weight
   prior. Routing: predict.
 
+The mixtures' covariances are scikit-learn's default, ``full`` (App. B.4 uses "the scikit-learn
+implementation" and names no other; ``table1.covariance_type`` offers ``diag`` and the rest). Where a
+full covariance is singular on the fitted points, scikit-learn refuses the fit and asks for a larger
+``reg_covar``; the fit is then repeated with ``reg_covar`` x10 (from 1e-6 up to 1e-1) and the value
+used is written into the notes.
+
 Ward linkage needs the N x N condensed distance matrix, and the mixtures' EM is costly on large N, so
 these three fit on a seeded subsample of ``max_fit_samples`` points when N is larger, and assign the
 rest by their own rule (predict for mixtures, nearest part centroid for agglomerative). ``n_init`` is
@@ -190,12 +196,30 @@ def _agglomerative(z: np.ndarray, k: int, seed: int, opts: PartitionOptions) -> 
     return _Fitted(labels, rule, notes, idx, repairs)
 
 
+REG_COVAR_MAX = 1e-1
+
+
 def _fit_mixture(model, z: np.ndarray, k: int, seed: int, opts: PartitionOptions, name: str) -> _Fitted:
     n = len(z)
     idx = _subsample(n, seed, opts)
-    stopped_early = _quiet_fit(model, z if idx is None else z[idx])
+    default_reg = model.reg_covar
+    while True:
+        try:
+            stopped_early = _quiet_fit(model, z if idx is None else z[idx])
+            break
+        except ValueError as exc:
+            # scikit-learn: "Fitting the mixture model failed because some components have ill-defined
+            # empirical covariance ... Try to decrease the number of components, or increase reg_covar."
+            if "reg_covar" not in str(exc) or model.reg_covar * 10 > REG_COVAR_MAX * (1 + 1e-9):
+                raise ValueError(f"{name} with {opts.covariance_type} covariances cannot be fitted even with "
+                                 f"reg_covar={model.reg_covar:g}: {exc} Set table1.covariance_type: diag, or "
+                                 "lower table1.pca_dim.") from exc
+            model.set_params(reg_covar=model.reg_covar * 10)
     labels = np.asarray(model.predict(z), dtype=np.int64)
     notes = [f"{opts.covariance_type} covariances"] + _subsample_note(idx, n, "predict")
+    if model.reg_covar != default_reg:
+        notes.append(f"reg_covar raised from {default_reg:g} to {model.reg_covar:g} (a singular empirical "
+                     "covariance at the default)")
     if stopped_early:
         notes.append(f"EM stopped at max_iter={model.max_iter} before reaching tol {model.tol:g}")
     repairs: list[tuple[int, int, int]] = []
@@ -239,7 +263,7 @@ def fit_partition(
     max_fit_samples: int | None = None,
     leeway: int = 0,
     n_init: int = 10,
-    covariance_type: str = "diag",
+    covariance_type: str = "full",
     min_part_size: int = 1,
 ) -> PartitionResult:
     """Partition the training embeddings into K non-empty parts with the Table-1 baseline ``name``.

@@ -16,7 +16,7 @@ class PartitionOptions:
     max_fit_samples: int | None = None
     leeway: int = 0
     n_init: int = 10
-    covariance_type: str = "diag"
+    covariance_type: str = "full"
     min_part_size: int = 1
 
 

@@ -54,16 +54,21 @@ def draw_guides(n_guides: int, drop_prob: float, generator: torch.Generator | No
 def dgkd_loss(student_logits: torch.Tensor, guide_logits: Sequence[torch.Tensor], y: torch.Tensor,
               T: float = 5.0, a: float = 0.9, drop_prob: float = 0.0,
               generator: torch.Generator | None = None) -> torch.Tensor:
-    """DGKD (Son et al. 2021): (1 - a) CE + a * mean over the kept guides of T^2 KL(guide/T || student/T).
+    """DGKD (Son et al., ICCV 2021): (1 - a) CE + a T^2 * sum over the kept guides of KL(guide/T || student/T).
 
-    The guides are the teacher and the teacher assistant(s), all frozen. Averaging (not summing) the
-    guide terms keeps ``a`` the weight of the whole soft-target part, so with one guide this is
-    exactly ``kd_loss``. ``drop_prob`` > 0 drops guides at random per batch, never all of them.
+    The student's loss is the sum of the distillation terms of the teacher and of every teacher
+    assistant (Son et al. §3.2: L_S = L_{T->S} + L_{A_1->S} + ... + L_{A_n->S}; the authors' train.py:
+    ``(1 - lambda) * loss_SL + lambda * T * T * sum(loss_KD_list)``), the cross-entropy counted once.
+    A sum, not a mean: with two guides the soft targets weigh twice what KD's one does. With one guide
+    this is exactly ``kd_loss``. The guides are frozen. ``drop_prob`` > 0 drops guides at random per
+    batch (stochastic DGKD), never all of them. The KL is the per-row divergence's batch mean (the
+    authors' ``nn.KLDivLoss()`` of 2021 averaged over rows and classes, a constant factor 1/C that only
+    rescales ``a``; KD here and in Hinton et al. uses the batch mean).
     """
     kept = draw_guides(len(guide_logits), drop_prob, generator)
     log_p = F.log_softmax(student_logits / T, dim=1)
     kl = sum(F.kl_div(log_p, F.softmax(guide_logits[j].detach() / T, dim=1), reduction="batchmean")
-             for j in kept) / len(kept)
+             for j in kept)
     return (1.0 - a) * F.cross_entropy(student_logits, y) + a * T * T * kl
 
 

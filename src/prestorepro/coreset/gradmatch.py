@@ -10,7 +10,9 @@ c matches only the columns of its own output in the last-layer gradient (``per_g
 mini-batches of ``batch_size``; a batch's gradient is the sum of its points' gradients; OMP picks
 ``budget // batch_size`` batches matching the full (or ``target``) gradient, without the per-class
 split (§4: "we do not need these approximations for GRAD-MATCHPB"). Every point of a selected batch
-is returned with its batch's weight.
+is returned with its batch's weight; ``gradmatch_pb_batches`` returns the batches themselves, which
+the trainer uses as they are (§4: "we use the subset of mini-batches selected directly without any
+additional shuffling").
 
 Weights are the OMP weights themselves (they sum to about the class size, because they match a
 sum); points whose non-negative weight came out 0 are dropped, so a selection can be smaller than
@@ -87,11 +89,11 @@ def make_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.n
     return [perm[s:s + batch_size] for s in range(0, n, batch_size)]
 
 
-@SELECTORS.register("gradmatch_pb")
-def select_gradmatch_pb(budget: int, *, grads: Any, labels: Any, rng: np.random.Generator, batch_size: int = 32,
-                        lam: float = 0.5, tol: float = 1e-10, target: Any = None) -> Selection:
-    """GRAD-MATCH-PB: OMP over mini-batch gradient sums; ``target`` (D,) defaults to the full sum.
-    ``batch_size`` should be the trainer's batch size."""
+def gradmatch_pb_batches(budget: int, *, grads: Any, labels: Any, rng: np.random.Generator, batch_size: int = 32,
+                         lam: float = 0.5, tol: float = 1e-10, target: Any = None) -> tuple[list[np.ndarray], np.ndarray]:
+    """GRAD-MATCH-PB's selected mini-batches (the point indices of each, in OMP's order) and their
+    positive OMP weights; ``target`` (D,) defaults to the full gradient sum. ``batch_size`` should be
+    the trainer's batch size."""
     y = check_labels(labels)
     g = check_grads(grads, y.size)
     budget = check_budget(budget, y.size)
@@ -104,8 +106,18 @@ def select_gradmatch_pb(budget: int, *, grads: Any, labels: Any, rng: np.random.
     # floor: whole batches only, and every batch holds at most batch_size points, so <= budget points
     res = orthogonal_matching_pursuit(batch_grads, t, min(budget // int(batch_size), len(batches)), lam=lam, tol=tol)
     sel, w = res.nonzero()
-    if sel.size == 0:
-        return finish(np.zeros(0), np.zeros(0), budget, y.size)
-    indices = np.concatenate([batches[b] for b in sel])
-    point_w = np.concatenate([np.full(batches[b].size, wb) for b, wb in zip(sel, w)])
-    return finish(indices, point_w, budget, y.size)
+    return [batches[b] for b in sel], np.asarray(w, dtype=np.float64)
+
+
+@SELECTORS.register("gradmatch_pb")
+def select_gradmatch_pb(budget: int, *, grads: Any, labels: Any, rng: np.random.Generator, batch_size: int = 32,
+                        lam: float = 0.5, tol: float = 1e-10, target: Any = None) -> Selection:
+    """GRAD-MATCH-PB as a selection of points: every point of a selected batch with its batch's weight."""
+    batches, w = gradmatch_pb_batches(budget, grads=grads, labels=labels, rng=rng, batch_size=batch_size, lam=lam,
+                                      tol=tol, target=target)
+    n = check_labels(labels).size
+    if not batches:
+        return finish(np.zeros(0), np.zeros(0), budget, n)
+    indices = np.concatenate(batches)
+    point_w = np.concatenate([np.full(b.size, wb) for b, wb in zip(batches, w)])
+    return finish(indices, point_w, budget, n)

@@ -11,6 +11,8 @@ import torch
 from torch import nn
 
 from prestorepro.coreset import SELECTORS, class_gradient_sums, last_layer_gradients
+from prestorepro.coreset.base import finish
+from prestorepro.coreset.gradmatch import gradmatch_pb_batches
 from prestorepro.coreset.pbcs import fit_inner, outer_losses
 from prestorepro.features import Features
 from prestorepro.models.resnet_tail import ResNetTail
@@ -31,7 +33,11 @@ class SelectionContext:
 @dataclass(frozen=True)
 class CoresetMethod:
     """How a method selects (``select(ctx, budget, rng) -> (indices, weights, info)``, or None for
-    full data), whether it reselects every R epochs, and whether it warm-starts on the full data."""
+    full data), whether it reselects every R epochs, and whether it warm-starts on the full data.
+
+    ``info`` is recorded with the selection; a per-batch method also puts its training batches there,
+    as ``info["batches"]``: arrays of positions into ``indices`` (sorted), which the trainer uses as
+    they are and does not record."""
 
     select: Callable[[SelectionContext, int, np.random.Generator], tuple[np.ndarray, np.ndarray, dict]] | None
     reselect: bool = True
@@ -105,10 +111,15 @@ def _select_gradmatch(ctx: SelectionContext, budget: int, rng: np.random.Generat
 def _select_gradmatch_pb(ctx: SelectionContext, budget: int, rng: np.random.Generator):
     o = ctx.cfg["gradmatch"]
     target = _validation_class_targets(ctx).sum(axis=0) if o["valid"] else None
-    idx, w = SELECTORS.get("gradmatch_pb")(budget, grads=_last_layer_gradients(ctx), labels=_labels(ctx), rng=rng,
-                                           batch_size=ctx.cfg["batch_size"], lam=o["lam"], tol=o["tol"],
-                                           target=target)
-    return idx, w, {}
+    labels = _labels(ctx)
+    batches, bw = gradmatch_pb_batches(budget, grads=_last_layer_gradients(ctx), labels=labels, rng=rng,
+                                       batch_size=ctx.cfg["batch_size"], lam=o["lam"], tol=o["tol"], target=target)
+    if not batches:
+        return np.zeros(0, np.int64), np.zeros(0), {"batches": []}
+    idx, w = finish(np.concatenate(batches), np.concatenate([np.full(b.size, wb) for b, wb in zip(batches, bw)]),
+                    budget, labels.size)
+    # §4: "the subset of mini-batches selected directly without any additional shuffling"
+    return idx, w, {"batches": [np.searchsorted(idx, b) for b in batches]}
 
 
 def pooled_features(x: torch.Tensor, mean: torch.Tensor | None = None, std: torch.Tensor | None = None

@@ -65,7 +65,9 @@ class CoresetSpec:
                 "widths": list(self.widths),
                 **{k: c[k] for k in ("epochs", "interval", "kappa", "batch_size", "lr", "lr_schedule", "l2")},
                 # the method options present (a job gets its own method's section only)
-                **{k: c[k] for k in ("craig", "gradmatch", "pbcs") if k in c}}
+                **{k: c[k] for k in ("craig", "gradmatch", "pbcs") if k in c},
+                # the epoch layout (full, skipped, subset epochs)
+                "layout": None if (s := self.schedule()) is None else [s.warm_epochs, s.select_after]}
 
 
 LR_SCHEDULES: Registry[Callable[[torch.optim.Optimizer, int], Any]] = Registry("learning-rate schedule")
@@ -127,10 +129,24 @@ def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str
         gen.set_state(st["generator"].cpu())
         rng.bit_generator.state = st["rng"]
         if st["subset_idx"] is not None:
-            subset = (st["subset_idx"].to(device), st["subset_w"].to(device))
+            subset = (st["subset_idx"].to(device), st["subset_w"].to(device),
+                      None if st["subset_batches"] is None else [b.to(device) for b in st["subset_batches"]])
         history, selections, seconds = list(st["history"]), list(st["selections"]), dict(st["seconds"])
         start = int(st["epoch"])
         log(f"{spec.method} f={spec.fraction:g} seed {spec.seed}: resumed from {ckpt} at epoch {start}/{epochs}")
+
+    def save_epoch(epoch: int) -> None:
+        if ckpt is not None:
+            save_torch(ckpt, {
+                "run_key": key, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "lr_schedule": sched.state_dict(), "generator": gen.get_state(), "rng": rng.bit_generator.state,
+                "epoch": epoch + 1, "subset_idx": None if subset is None else subset[0].cpu(),
+                "subset_w": None if subset is None else subset[1].cpu(),
+                "subset_batches": None if subset is None or subset[2] is None else [b.cpu() for b in subset[2]],
+                "history": history, "selections": selections, "seconds": seconds,
+            })
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
 
     with MemoryProbe(device) as probe:
         for epoch in range(start, epochs):
@@ -138,29 +154,44 @@ def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str
                 synchronize(device)
                 t0 = time.perf_counter()
                 idx, w, info = method.select(ctx, budget, rng)
+                batches = info.pop("batches", None)
                 synchronize(device)
                 dt = time.perf_counter() - t0
                 keep = w > 0
                 if not keep.any():
                     raise RuntimeError(f"{spec.method} selected no point with positive weight at epoch {epoch + 1} "
                                        f"(budget {budget} of {n}); check the method's options")
+                if batches is not None:
+                    # the batches as positions into the kept points (a zero-weight point leaves its batch)
+                    pos = np.cumsum(keep) - 1
+                    batches = [torch.as_tensor(pos[b[keep[b]]], device=device) for b in batches if keep[b].any()]
+                    info["batches"] = len(batches)
                 subset = (torch.as_tensor(idx[keep], device=device),
-                          torch.as_tensor(w[keep], dtype=torch.float32, device=device))
+                          torch.as_tensor(w[keep], dtype=torch.float32, device=device), batches)
                 seconds["selection"] += dt
                 selections.append({"epoch": epoch, "selected": int(idx.size), "trained": int(keep.sum()),
                                    "weight_sum": float(w.sum()), "weight_min": float(w[keep].min()),
                                    "weight_max": float(w[keep].max()), "seconds": dt, **info})
                 log(f"{spec.method} f={spec.fraction:g}: epoch {epoch + 1} selected {int(keep.sum())}/{budget} "
                     f"points in {dt:.3f}s")
+            if schedule is not None and schedule.skips(epoch):
+                # between the warm start and the first subset epoch (GRAD-MATCH §4 as CORDS lays it out):
+                # nothing trains, the learning-rate schedule steps as in CORDS' loop
+                sched.step()
+                history.append({"epoch": epoch, "loss": None, "points": 0, "full_data": False, "skipped": True,
+                                "seconds": 0.0})
+                save_epoch(epoch)
+                continue
             full_epoch = schedule is None or schedule.uses_full_data(epoch)
-            rows, weights = (all_rows, None) if full_epoch else subset
+            rows, weights, batches = (all_rows, None, None) if full_epoch else subset
             synchronize(device)
             t0 = time.perf_counter()
             if rows.numel() < 2:
                 raise ValueError(f"[{label}] cannot train on {rows.numel()} point(s): batch norm needs at least two "
                                  "per batch; raise the subset fraction")
             loss, bad_step, steps = train_epoch(model, opt, data.train_x, data.train_y, rows=rows, weights=weights,
-                                                batch_size=batch_size, l2=float(cfg["l2"]), generator=gen, min_batch=2)
+                                                batches=batches, batch_size=batch_size, l2=float(cfg["l2"]),
+                                                generator=gen, min_batch=2)
             if bad_step >= 0:
                 # epochs count from 1 in messages, as in every other stage
                 raise FloatingPointError(
@@ -172,22 +203,14 @@ def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str
             seconds["training"] += dt
             sched.step()
             history.append({"epoch": epoch, "loss": loss, "points": int(rows.numel()), "full_data": full_epoch,
-                            "seconds": dt})
-            if ckpt is not None:
-                save_torch(ckpt, {
-                    "run_key": key, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "lr_schedule": sched.state_dict(), "generator": gen.get_state(), "rng": rng.bit_generator.state, "epoch": epoch + 1,
-                    "subset_idx": None if subset is None else subset[0].cpu(),
-                    "subset_w": None if subset is None else subset[1].cpu(),
-                    "history": history, "selections": selections, "seconds": seconds,
-                })
-            if on_epoch_end is not None:
-                on_epoch_end(epoch)
+                            "skipped": False, "seconds": dt})
+            save_epoch(epoch)
     scores = data.evaluate(lambda split: predict(model, data.x(split), device=device).argmax(1))
     result = {
         "method": spec.method, "fraction": float(spec.fraction), "budget": budget, "n_train": n,
         "seed": int(spec.seed), "epochs": epochs, "interval": int(cfg["interval"]),
         "warm_epochs": 0 if schedule is None else schedule.warm_epochs,
+        "trained_epochs": sum(not h["skipped"] for h in history),
         "selection_epochs": [] if schedule is None else schedule.selection_epochs(),
         "subset_sizes": [s["trained"] for s in selections],
         **scores,

@@ -131,7 +131,7 @@ def _partition_method(name: str):
         t0 = time.perf_counter()
         res = fit_partition(name, feats.flat("train"), spec.k, spec.seed, pca_dim=spec.table1["pca_dim"],
                             max_fit_samples=spec.table1["max_fit_samples"], leeway=spec.dataset["leeway"],
-                            n_init=spec.table1["n_init"])
+                            n_init=spec.table1["n_init"], covariance_type=spec.table1["covariance_type"])
         partition_s = time.perf_counter() - t0
         log(f"{name}: part sizes {np.bincount(res.labels, minlength=spec.k).tolist()} ({partition_s:.1f} s)")
         model = _model(spec, feats)
@@ -207,9 +207,11 @@ def run_presto_method(feats: Features, spec: RunSpec, *, log, checkpoint_path=No
 def run_learn_mlr(feats: Features, spec: RunSpec, *, log, checkpoint_path=None) -> dict:
     # App. B.4: random initial partition, no leeway (points go to their lowest-loss component
     # unconstrained), epsilon 0, same optimiser; alternating minimisation keeps every round.
-    # Learn-MLR's own definition (App. B.4), not configuration: no size constraint, no distance term,
-    # every round kept, alpha 1 (the bound is each point's loss under each component), the whole base
-    settings = _settings(spec, leeway=None, epsilon=0.0, keep="every", alpha=1.0, max_moves=1.0)
+    # Learn-MLR's own definition (App. B.4), not configuration: every point goes to the component with
+    # its lowest loss (the argmin of the loss matrix, whatever presto.singleton and alpha say), no size
+    # constraint, no distance term, every round kept, the whole base
+    settings = _settings(spec, leeway=None, epsilon=0.0, keep="every", alpha=1.0, max_moves=1.0,
+                         assign="lowest_loss", singleton="current")
     return _gated(feats, spec, settings, "random", log=log, checkpoint_path=checkpoint_path)
 
 

@@ -143,7 +143,7 @@ def run_presto(
             start_round = settings.rounds + 1
             stop_reason = state["stop_reason"]
 
-    if settings.singleton == "trained" and G1_fixed is None:
+    if settings.singleton == "trained" and settings.assign == "bound" and G1_fixed is None:
         t0 = time.perf_counter()
         G1_fixed = singleton_objective(model, x, y, settings)
         seconds["singleton"] += time.perf_counter() - t0
@@ -195,11 +195,14 @@ def run_presto(
             assignment = best.assignment.clone()
         # propose the next partition from the kept state (``model`` holds the kept components)
         t3 = time.perf_counter()
-        with torch.no_grad():
-            marginal = best.L + settings.lam * model.sq_norm().detach()[None, :].to(best.L.dtype)
-        G1 = G1_fixed if G1_fixed is not None else marginal
-        dist = centre_distances(x_flat, assignment, k) if x_flat is not None else None
-        M = modular_upper_bound(marginal, assignment, settings.alpha, G1, settings.epsilon, dist)
+        if settings.assign == "lowest_loss":
+            M = best.L  # Learn-MLR: each point's loss under each kept component, nothing else
+        else:
+            with torch.no_grad():
+                marginal = best.L + settings.lam * model.sq_norm().detach()[None, :].to(best.L.dtype)
+            G1 = G1_fixed if G1_fixed is not None else marginal
+            dist = centre_distances(x_flat, assignment, k) if x_flat is not None else None
+            M = modular_upper_bound(marginal, assignment, settings.alpha, G1, settings.epsilon, dist)
         budget = n if settings.max_moves >= 1 else max(1, int(settings.max_moves * n))
         if constrained:
             proposal = solve_assignment_bounded(M.double().cpu().numpy(), assignment.cpu().numpy(), lo, hi,

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 SINGLETON_MODES = ("current", "trained")
 TRAIN_MODES = ("fused", "sequential")
 KEEP_RULES = ("decreased", "every")
+# "bound": the next partition minimises the modular bound of Eq. 8 (PRESTO); "lowest_loss": every point
+# goes to the component with its lowest loss (Learn-MLR's alternating minimisation, App. B.4)
+ASSIGN_RULES = ("bound", "lowest_loss")
 
 
 @dataclass
@@ -27,6 +30,7 @@ class PrestoSettings:
     max_moves: float = 1.0      # fraction of N that may change part per round; 1.0: the whole base (§3.2)
     loss: str = "ce"
     mode: str = "fused"         # "sequential": one component and its part on the device at a time (§2.4)
+    assign: str = "bound"       # how the next partition is chosen (ASSIGN_RULES)
 
     def __post_init__(self):
         if not 0 < self.alpha <= 1:
@@ -35,6 +39,8 @@ class PrestoSettings:
             raise ValueError(f"singleton must be one of {', '.join(SINGLETON_MODES)}, got {self.singleton!r}")
         if self.mode not in TRAIN_MODES:
             raise ValueError(f"mode must be one of {', '.join(TRAIN_MODES)}, got {self.mode!r}")
+        if self.assign not in ASSIGN_RULES:
+            raise ValueError(f"assign must be one of {', '.join(ASSIGN_RULES)}, got {self.assign!r}")
         if self.keep not in KEEP_RULES:
             raise ValueError(f"keep must be one of {', '.join(KEEP_RULES)}, got {self.keep!r}")
         if not 0 < self.max_moves <= 1:

@@ -97,13 +97,15 @@ def batch_bounds(n: int, batch_size: int, min_batch: int = 1) -> list[tuple[int,
 
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, *,
                 batch_size: int, generator: torch.Generator, rows: torch.Tensor | None = None,
-                weights: torch.Tensor | None = None, l2: float = 0.0, distill: DistillObjective | None = None,
-                mask_pairs: Sequence[tuple[nn.Parameter, torch.Tensor]] = (), resident: bool = True,
-                min_batch: int = 1) -> tuple[float, int, int]:
+                weights: torch.Tensor | None = None, batches: Sequence[torch.Tensor] | None = None, l2: float = 0.0,
+                distill: DistillObjective | None = None, mask_pairs: Sequence[tuple[nn.Parameter, torch.Tensor]] = (),
+                resident: bool = True, min_batch: int = 1) -> tuple[float, int, int]:
     """One epoch of Adam steps on the rows ``rows`` of (x, y) (all rows if None), in the order of a fresh
     ``randperm`` from ``generator``: the one training step of every single-model trainer (``train_single``,
     the coreset runs).
 
+    ``batches`` (positions into ``rows``) fixes the mini-batches: the epoch takes them as they are, in an
+    order drawn from ``generator`` (GRAD-MATCH-PB's selected batches); else the rows are shuffled and cut.
     ``weights`` (aligned with ``rows``) give the weighted mean cross-entropy sum_i w_i ce_i / sum_i w_i;
     ``distill`` its KD / DGKD loss instead; ``mask_pairs`` (parameter, 0/1 mask) keep pruned entries at 0
     (gradients masked, re-zeroed after each step). ``y`` and ``weights`` live on the training device;
@@ -117,13 +119,16 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Ten
     params = [p for p in model.parameters() if p.requires_grad]
     param_dtype = params[0].dtype
     n = y.shape[0] if rows is None else rows.numel()
-    perm = torch.randperm(n, generator=generator, device=generator.device).to(device)
-    bounds = batch_bounds(n, batch_size, min_batch)
+    if batches is None:
+        perm = torch.randperm(n, generator=generator, device=generator.device).to(device)
+        parts = [perm[s:e] for s, e in batch_bounds(n, batch_size, min_batch)]
+    else:
+        order = torch.randperm(len(batches), generator=generator, device=generator.device).tolist()
+        parts = [batches[j] for j in order]
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     first_bad = torch.full((), -1, device=device, dtype=torch.long)
     model.train()
-    for step, (s, e) in enumerate(bounds):
-        b = perm[s:e]
+    for step, b in enumerate(parts):
         idx = b if rows is None else rows[b]
         xb = (x[idx] if resident else x[idx.to(x.device)].to(device)).to(param_dtype)
         yb = y[idx]
@@ -152,7 +157,7 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Ten
                                 torch.full_like(first_bad, step), first_bad)
         loss_sum += data_loss.detach().to(torch.float64) * idx.numel()
     bad_step = int(first_bad)  # the one host sync of the epoch
-    return float(loss_sum) / n, bad_step, len(bounds)
+    return float(loss_sum) / sum(p.numel() for p in parts), bad_step, len(parts)
 
 
 def train_single(
