@@ -75,13 +75,12 @@ def test_every_rule_lists_its_jobs_modules_as_relative_code_inputs(tmp_path):
 
 @pytest.mark.parametrize("module, runs, never", [
     # the embeddings loader, missed by the hand-kept lists once: every training job reads it
-    ("features.py", {"train_table1", "train_compress", "train_guide_compress", "train_presto_sequential_compress",
-                     "train_coreset", "train_ablation"}, {"make_table1", "make_fig6", "prepare_data"}),
+    ("features.py", {"train_table1", "train_compress", "train_guide_compress", "train_coreset", "train_ablation"},
+     {"make_table1", "make_fig6", "prepare_data", "presto_point"}),
     # plotting code: figure jobs only, never a training job
     ("report/figures.py", {"make_fig6", "make_fig7", "make_presto_rounds", "make_tradeoff_compress", "make_ablation"},
      {"train_table1", "train_compress", "train_coreset", "synthetic_experiment", "embed", "make_table4"}),
-    ("training/fused.py", {"train_table1", "synthetic_experiment", "train_presto_sequential_compress"},
-     {"make_table1", "prepare_data", "embed"}),
+    ("training/fused.py", {"train_table1", "synthetic_experiment"}, {"make_table1", "prepare_data", "embed"}),
 ])
 def test_who_runs_a_module(module, runs, never):
     target = (PKG / module).resolve()

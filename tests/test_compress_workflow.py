@@ -16,14 +16,11 @@ from prestorepro.compress import methods as M
 from prestorepro.compress.ledger import MemoryLedger
 from prestorepro.jobs.compress import train_compress, train_guide
 from prestorepro.models.parameters import presto_parameters
-from prestorepro.presto.sequential import run_presto_sequential
 from prestorepro.models.fused import FusedResNetTail
 from prestorepro.features import Features
-from prestorepro.io import load_torch, read_json, save_torch, write_json, write_npz
-from prestorepro.presto.gate import gate_routes, mixture_predict
+from prestorepro.io import read_json, save_torch, write_json, write_npz
 from prestorepro.report.compress import load_runs, make_table2, make_tradeoff_figure, table2_frame
 from prestorepro.report.paper import PAPER_SETUP, PARAMS
-from prestorepro.training.fused import MaskedAdam, train_components
 from snakemake_plan import planned_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +35,7 @@ SETTINGS = {
     "student_base_widths": [12, 16, 32], "student_epochs": 2, "lr": 0.01, "kd_temperature": 5.0, "kd_alpha": 0.9,
     "dgkd_drop_prob": 0.0, "batch_size": 8, "l2": 1e-4, "infer_batch_size": 16, "tolerance": 0.05,
     "student_param_range": {"pathmnist": [41247, 82485]}, "student_param_scale": [0.75, 1.5],
-    "student_sweep_points": 3, "presto_epochs": 4,
+    "student_sweep_points": 3,
 }
 PRESTO = {"epochs": 2, "batch_size": 8, "lr": 0.01, "lam": 1e-4, "gate_epochs": 2, "gate_input": "features"}
 
@@ -134,67 +131,67 @@ def test_distilled_students_match_budget_and_use_their_guides(tmp_path):
         M.METHODS.get("dgkd")(feats, target, SETTINGS, 0, CPU, guides={"teacher": guides["teacher"]})
 
 
-def test_sequential_presto_equals_fused_training_of_the_partition(tmp_path):
-    feats = tiny_features(n=(30, 10, 12))
-    k, widths, seed = 3, (2, 2, 4), 5
-    a = np.random.default_rng(0).permutation(np.arange(30) % k)
-    res, model, gate = run_presto_sequential(feats, a, k, widths, PRESTO, SETTINGS, seed, CPU)
-    # the same components trained fused (Table 1's trainer) from the same initialisation and batch order
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        fused = FusedResNetTail(k, "layer1", widths, 3)
-    opt = MaskedAdam(list(fused.parameters()), k, lr=PRESTO["lr"])
-    gens = [torch.Generator().manual_seed(seed * 1000 + j) for j in range(k)]
-    train_components(fused, feats.train_x, feats.train_y, torch.as_tensor(a), epochs=SETTINGS["presto_epochs"],
-                     batch_size=PRESTO["batch_size"], optimizer=opt, lam=PRESTO["lam"], generators=gens)
-    for (name, p), q in zip(fused.state_dict().items(), model.state_dict().values()):
-        torch.testing.assert_close(p, q, atol=2e-4, rtol=1e-3, msg=name)  # float32 rounding only
-    # the recorded accuracy is the gate-routed mixture of Table 1's test-time rule
-    routes = gate_routes(gate, model, feats.test_x, "ce")
-    pred = mixture_predict(model, feats.test_x, routes, "ce")
-    assert res["test_accuracy"] == pytest.approx(float((pred == feats.test_y.numpy()).mean()))
-    assert res["test_route_sizes"] == np.bincount(routes, minlength=k).tolist()
-    assert res["part_sizes"] == [10, 10, 10]
-    per = sum(p[0].numel() for p in fused.parameters())
-    # §4.2's total is the K components; the gate (one linear layer on x) is counted beside it
-    assert res["num_parameters"] == k * per
-    assert res["gate_parameters"] == sum(p.numel() for p in gate.parameters()) == (feats.train_x[0].numel() + 1) * k
-    assert res["num_parameters"] == k * tail_parameter_count("layer1", widths, 3)
-    with pytest.raises(ValueError, match="part indices"):
-        run_presto_sequential(feats, np.full(30, k), k, widths, PRESTO, SETTINGS, seed, CPU)
+def _feature_files(tmp_path, feats):
+    arrays = {}
+    for split in ("train", "val", "test"):
+        arrays[f"{split}_x"] = getattr(feats, f"{split}_x").numpy().astype(np.float16)
+        arrays[f"{split}_y"] = getattr(feats, f"{split}_y").numpy().astype(np.int64)
+    npz, js = tmp_path / "features.npz", tmp_path / "features.json"
+    write_npz(npz, **arrays)
+    write_json(js, {"num_classes": 3, "cut": "layer1", "feature_shape": [64, 4, 4]})
+    return npz, js
 
 
-def test_sequential_presto_resumes_from_its_checkpoint(tmp_path):
-    feats = tiny_features(n=(30, 10, 12))
-    a = np.arange(30) % 2
-    _, full, _ = run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, SETTINGS, 1, CPU)
-    ckpt = tmp_path / "ckpt.pt"
-    run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, dict(SETTINGS, presto_epochs=2), 1, CPU,
-                            checkpoint_path=ckpt)  # stands for a run stopped after its first chunk
-    assert load_torch(ckpt)["epochs_done"] == 2
-    lines = []
-    _, resumed, _ = run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, SETTINGS, 1, CPU, checkpoint_path=ckpt,
-                                            log=lines.append)
-    assert any("resumed from" in m and "after 2 epochs" in m for m in lines), lines
-    for p, q in zip(full.state_dict().values(), resumed.state_dict().values()):
-        torch.testing.assert_close(p, q, atol=0, rtol=0)
+TABLE1_PRESTO = {"rounds": 3, "epochs": 2, "batch_size": 8, "lr": 0.01, "lam": 1e-4, "alpha": 1.0,
+                 "singleton": "current", "singleton_steps": 5, "keep": "decreased", "max_moves": 1.0,
+                 "gate_input": "features", "gate_epochs": 2}
+TABLE1_DATASET = {"source": "digits", "cut": "layer1", "k": 3, "init": "equal_kmeans", "leeway": 2, "epsilon": 0.003}
 
 
-def test_sequential_presto_ignores_a_checkpoint_of_other_data(tmp_path):
-    feats = tiny_features(n=(30, 10, 12))
-    a = np.arange(30) % 2
-    _, full, _ = run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, SETTINGS, 1, CPU)
-    other = tiny_features(n=(30, 10, 12))
-    other.train_x = other.train_x + 1.0  # same size, other embeddings: a killed run before re-embedding
-    ckpt = tmp_path / "ckpt.pt"
-    run_presto_sequential(other, a, 2, (2, 2, 4), PRESTO, dict(SETTINGS, presto_epochs=2), 1, CPU,
-                            checkpoint_path=ckpt)
-    lines = []
-    _, fresh, _ = run_presto_sequential(feats, a, 2, (2, 2, 4), PRESTO, SETTINGS, 1, CPU, checkpoint_path=ckpt,
-                                          log=lines.append)
-    assert any("ignoring checkpoint" in m for m in lines) and not any("resumed" in m for m in lines), lines
-    for p, q in zip(full.state_dict().values(), fresh.state_dict().values()):
-        torch.testing.assert_close(p, q, atol=0, rtol=0)
+def _table1_presto(tmp_path, name, npz, js, sequential):
+    from prestorepro.jobs.presto import train_table1
+
+    out = tmp_path / name
+    return train_table1(features=npz, meta=js, dataset="tiny", dataset_config=TABLE1_DATASET, method="presto", k=3,
+                        seed=5, presto=TABLE1_PRESTO, table1={"pca_dim": 8, "max_fit_samples": 100, "n_init": 1,
+                                                              "covariance_type": "full"},
+                        widths=(2, 2, 4), embedding={}, device="cpu", out_metrics=out / "metrics.json",
+                        out_assignment=out / "assignment.npz", checkpoint=None,
+                        log=logging.getLogger("test_presto_point"), sequential=sequential)
+
+
+def test_table2_presto_is_the_table1_run_in_sequential_mode(tmp_path):
+    # §4.2: the same PRESTO accuracy in Table 1 and Table 2; the memory measured while Algorithm 1 ran
+    from prestorepro.jobs.compress import presto_point
+
+    npz, js = _feature_files(tmp_path, tiny_features(n=(30, 12, 12)))
+    fused = _table1_presto(tmp_path, "fused", npz, js, sequential=False)
+    seq = _table1_presto(tmp_path, "seq", npz, js, sequential=True)
+    assert seq["mode"] == "sequential" and "mode" not in fused and "memory" not in fused
+    # sequential mode is Algorithm 1 itself: same rounds, partition and accuracy as the fused run (float32
+    # rounding aside, which on this problem changes nothing)
+    assert [h["part_sizes"] for h in seq["history"]] == [h["part_sizes"] for h in fused["history"]]
+    assert [h["objective"] for h in seq["history"]] == pytest.approx([h["objective"] for h in fused["history"]],
+                                                                       rel=1e-5)
+    for key in ("test_accuracy", "val_accuracy", "gate_train_agreement", "part_sizes", "num_parameters"):
+        assert seq[key] == fused[key], key
+    mem = seq["memory"]
+    assert mem["kind"] == "cpu_rss" and set(mem["phases"]) == {"training", "inference"}
+    point = presto_point(table1_metrics=str(tmp_path / "seq" / "metrics.json"), meta=js, dataset="tiny",
+                         dataset_config=TABLE1_DATASET, k=3, seed=5, out_metrics=tmp_path / "point.json",
+                         log=logging.getLogger("test_presto_point"))
+    stored = read_json(tmp_path / "point.json")
+    assert stored == point
+    for key in ("test_accuracy", "test_macro_f1", "val_accuracy", "num_parameters", "gate_parameters", "memory"):
+        assert stored[key] == seq[key], key
+    assert stored["method"] == "presto" and stored["point"] == "k3" and stored["train_size"] == 30
+    assert stored["num_parameters"] == 3 * tail_parameter_count("layer1", (2, 2, 4), 3)
+    # a Table-1 run without a measured sequential run behind it is refused, naming the way out
+    with pytest.raises(ValueError, match="not a sequential-mode run"):
+        presto_point(table1_metrics=str(tmp_path / "fused" / "metrics.json"), meta=js, dataset="tiny",
+                     dataset_config=TABLE1_DATASET, k=3, seed=5, out_metrics=tmp_path / "bad.json",
+                     log=logging.getLogger("test_presto_point"))
+    assert not (tmp_path / "bad.json").exists()
 
 
 # ------------------------------------------------------------------------------------------- memory
@@ -227,14 +224,7 @@ def test_memory_ledger_reports_each_phase_above_the_job_baseline():
 
 
 def test_jobs_write_metrics_with_provenance_and_drop_checkpoints(tmp_path):
-    feats = tiny_features()
-    arrays = {}
-    for split in ("train", "val", "test"):
-        arrays[f"{split}_x"] = getattr(feats, f"{split}_x").numpy().astype(np.float16)
-        arrays[f"{split}_y"] = getattr(feats, f"{split}_y").numpy().astype(np.int64)
-    npz, js = tmp_path / "features.npz", tmp_path / "features.json"
-    write_npz(npz, **arrays)
-    write_json(js, {"num_classes": 3, "cut": "layer1", "feature_shape": [64, 4, 4]})
+    npz, js = _feature_files(tmp_path, tiny_features())
     ds = {"source": "digits", "cut": "layer1", "k": 2, "init": "equal_kmeans", "leeway": 2, "epsilon": 0.003}
     log = logging.getLogger("test_compress_jobs")
     ck = tmp_path / "ck.pt"
@@ -348,7 +338,7 @@ def test_default_config_plans_the_compress_stage(tmp_path):
     # digits: 4 single-model methods x 3 seeds + KD, DGKD at 2 sweep budgets x 1 sweep seed
     assert jobs["train_compress"] == 4 * 3 + 2 * 2
     assert jobs["train_guide"] == 2 * 3  # teacher and assistant; no reference with prune_at: init
-    assert jobs["train_presto_sequential"] == 3 + 1  # K = 4 for every seed, K = 3 for the sweep seed
+    assert jobs["presto_point"] == 3 + 1  # K = 4 for every seed, K = 3 for the sweep seed
     assert jobs["make_table2"] == 1 and jobs["make_tradeoff_figure"] == 1
     assert "make_paper_tradeoff_figure" not in jobs  # digits is in neither Fig. 3 nor Fig. 8
 
@@ -357,6 +347,6 @@ def test_paper_config_plans_the_compress_stage_for_four_datasets(tmp_path):
     jobs = planned_jobs("--configfile", "config/paper.yaml", results=tmp_path / "r")
     assert jobs["train_compress"] == 4 * (4 * 3 + 2 * 5 * 3)
     assert jobs["train_guide"] == 4 * 2 * 3
-    assert jobs["train_presto_sequential"] == 4 * 5 * 3  # K = 2..6, every seed
+    assert jobs["presto_point"] == 4 * 5 * 3  # K = 2..6, every seed
     assert jobs["make_tradeoff_figure"] == 4 and jobs["make_paper_tradeoff_figure"] == 2
     assert jobs["make_table2"] == 1

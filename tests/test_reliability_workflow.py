@@ -149,7 +149,7 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
 
 # Rules the tiny config may run: data, embedding, the training stages, and reports (make_*, summarize_*).
 TINY_RULES = {"all", "download_data", "prepare_data", "embed", "train_table1", "synthetic_experiment",
-              "train_guide", "train_compress", "train_presto_sequential", "train_coreset", "train_coreset_full"}
+              "train_guide", "train_compress", "presto_point", "train_coreset", "train_coreset_full"}
 # The outputs of every training job of the tiny config (the reports are built from these).
 TRAINING_OUTPUTS = [
     *(f"{DIGITS_RUN.format(method=m)}/{f}" for m in TABLE1_METHODS for f in ("metrics.json", "assignment.npz")),

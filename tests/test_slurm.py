@@ -183,7 +183,7 @@ def granted_minutes(record: dict[str, str]) -> float:
 # ----------------------------------------------------------------------------------------------
 def test_slurm_profile_grows_memory_and_runtime_with_attempt():
     for rule in ("prepare_data", "embed", "train_table1", "train_guide", "train_compress",
-                 "train_presto_sequential", "train_coreset", "train_coreset_full", "synthetic_experiment",
+                 "train_coreset", "train_coreset_full", "synthetic_experiment",
                  "train_ablation", "synthetic_ablation", "make_table1"):
         for resource in ("mem_mb", "runtime"):
             first = profile_value(rule, resource, attempt=1, input_mb=100.0)

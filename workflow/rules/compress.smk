@@ -67,33 +67,21 @@ rule train_compress:
         "../scripts/train_compress.py"
 
 
-rule train_presto_sequential:
+rule presto_point:
     input:
-        features=f"{R}/embeddings/{{dataset}}/features.npz",
         meta=f"{R}/embeddings/{{dataset}}/features.json",
-        assignment=presto_table1("assignment.npz"),
         table1=presto_table1("metrics.json"),
-        code=code_of("train_presto_sequential_compress"),
+        code=code_of("presto_point"),
     output:
         metrics=f"{R}/compress/{{dataset}}/presto/k{{k}}/seed{{seed}}/metrics.json",
     params:
-        device=config["device"],
         dataset=dataset_cfg,
-        settings=presto_sequential_settings(),
-        presto={key: config["presto"][key] for key in ("epochs", "batch_size", "lr", "lam", "gate_epochs", "gate_input")},
-        widths=config["components"]["widths"],
-        checkpoint=f"{R}/checkpoints/compress/{{dataset}}/presto/k{{k}}/seed{{seed}}.pt",
-    threads: config["threads"]
-    resources:
-        gpu=GPU,
     log:
-        f"{R}/logs/train_presto_sequential/{{dataset}}/k{{k}}/seed{{seed}}.log",
-    benchmark:
-        f"{R}/benchmarks/train_presto_sequential/{{dataset}}/k{{k}}/seed{{seed}}.tsv"
+        f"{R}/logs/presto_point/{{dataset}}/k{{k}}/seed{{seed}}.log",
     conda:
         ENV
     script:
-        "../scripts/train_presto_sequential_compress.py"
+        "../scripts/presto_point.py"
 
 
 rule make_table2:

@@ -22,6 +22,7 @@ rule train_table1:
         table1=TRAIN_TABLE1,
         widths=config["components"]["widths"],
         checkpoint=f"{R}/checkpoints/table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}.pt",
+        sequential=table1_sequential,
     threads: config["threads"]
     resources:
         gpu=GPU,

@@ -10,9 +10,17 @@ test instance is routed to a component:
   layer on the flattened embedding x, §2.2 / §4.1);
 - Learn-MLR: the same alternating loop from a random partition, no size constraint, epsilon 0, every
   round kept, test routing by pi_phi.
+
+A PRESTO run with ``RunSpec.compute_device`` set runs Algorithm 1 in its sequential mode (§2.4: x, the
+components and their optimiser state on the host, one component and its part on that device at a time,
+the gate streamed the same way) and measures its peak memory while it trains (training: Algorithm 1 and
+the gate) and predicts (inference: the gated mixture on the test split) with ``compress.ledger``: this
+one run is both Table 1's PRESTO and Table 2's, so the two tables print the same accuracy (§4.2).
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +56,12 @@ class RunSpec:
     dataset: dict         # resolved config["datasets"][name]
     label: str = ""
     other_gates: bool = True  # also train pi_phi on the other inputs (GATE_INPUTS), for the ablation
+    # sequential mode (features on the host, one component at a time on this device) with memory measured
+    compute_device: torch.device | None = None
+
+
+def _measure(ledger, phase: str):
+    return ledger.measure(phase) if ledger is not None else contextlib.nullcontext()
 
 
 def _model(spec: RunSpec, feats: Features) -> FusedResNetTail:
@@ -87,9 +101,10 @@ def initial_partition(init: str, feats: Features, spec: RunSpec) -> tuple[np.nda
     return labels.copy(), notes
 
 
-def _evaluate(feats: Features, model, routes_test: np.ndarray, routes_val: np.ndarray) -> dict:
+def _evaluate(feats: Features, model, routes_test: np.ndarray, routes_val: np.ndarray,
+              compute_device: torch.device | None = None) -> dict:
     routes = {"test": routes_test, "val": routes_val}
-    return feats.evaluate(lambda split: mixture_predict(model, feats.x(split), routes[split], "ce"))
+    return feats.evaluate(lambda split: mixture_predict(model, feats.x(split), routes[split], "ce", compute_device))
 
 
 def train_fixed_partition(model, feats: Features, assignment: np.ndarray, settings: PrestoSettings,
@@ -150,19 +165,22 @@ for _name in PARTITIONERS:
     METHODS.register(_name)(_partition_method(_name))
 
 
-def gate_metrics(feats: Features, model, assignment: np.ndarray, *, source: str, epochs: int, lr: float,
-                 batch_size: int, seed: int, log) -> dict:
-    """Train pi_phi reading ``source`` on the final partition and evaluate the gated mixture: routes,
-    accuracy and macro-F1 on test and val, and the gate's agreement with the partition it learnt."""
-    t0 = time.perf_counter()
-    gate = train_gate(model, feats.train_x, assignment, epochs=epochs, lr=lr, batch_size=batch_size,
-                      generator=gate_generator(seed), source=source, log=log)
-    seconds = time.perf_counter() - t0
-    routes_test = gate_routes(gate, model, feats.test_x, "ce")
-    routes_val = gate_routes(gate, model, feats.val_x, "ce")
-    agreement = float((gate_routes(gate, model, feats.train_x, "ce") == assignment).mean())
-    return {"gate": gate, "test_routes": routes_test, "gate_train_agreement": agreement, "gate_seconds": seconds,
-            **_evaluate(feats, model, routes_test, routes_val)}
+def fit_gate(feats: Features, model, assignment: np.ndarray, *, source: str, epochs: int, lr: float, batch_size: int,
+             seed: int, log, compute_device: torch.device | None = None):
+    """pi_phi reading ``source``, trained on the final partition (its stream: ``streams.gate_generator``)."""
+    return train_gate(model, feats.train_x, assignment, epochs=epochs, lr=lr, batch_size=batch_size,
+                      generator=gate_generator(seed), source=source, log=log, compute_device=compute_device)
+
+
+def gate_scores(feats: Features, model, gate, assignment: np.ndarray, compute_device: torch.device | None = None
+                ) -> dict:
+    """The gated mixture: routes, accuracy and macro-F1 on test and val, and the gate's agreement with
+    the partition it learnt."""
+    routes_test = gate_routes(gate, model, feats.test_x, "ce", compute_device)
+    routes_val = gate_routes(gate, model, feats.val_x, "ce", compute_device)
+    agreement = float((gate_routes(gate, model, feats.train_x, "ce", compute_device) == assignment).mean())
+    return {"gate": gate, "test_routes": routes_test, "gate_train_agreement": agreement,
+            **_evaluate(feats, model, routes_test, routes_val, compute_device)}
 
 
 def _gated(feats: Features, spec: RunSpec, settings: PrestoSettings, init: str, *, log, checkpoint_path) -> dict:
@@ -171,31 +189,55 @@ def _gated(feats: Features, spec: RunSpec, settings: PrestoSettings, init: str, 
     init_s = time.perf_counter() - t0
     model = _model(spec, feats)
     label = spec.label or spec.method
-    res = run_presto(model, feats.train_x, feats.train_y, a0, settings, component_generators(spec.seed, spec.k),
-                     log=log, checkpoint_path=checkpoint_path, label=label)
-    # the configured gate decides the reported numbers; the other reading of pi_phi's input is trained on
-    # the same components and partition for the ablation (a few seconds, no second run of Algorithm 1)
+    dev = spec.compute_device
+    ledger = None
+    if dev is not None:
+        from prestorepro.compress.ledger import MemoryLedger
+
+        settings = dataclasses.replace(settings, mode="sequential")
+        ledger = MemoryLedger(dev)  # the job's baseline: features, model and optimiser state on the host
     primary = spec.presto["gate_input"]
-    gates = {}
-    for source in [primary] + ([s for s in GATE_INPUTS if s != primary] if spec.other_gates else []):
+    gate_args = dict(epochs=spec.presto["gate_epochs"], lr=settings.lr, batch_size=settings.batch_size, seed=spec.seed,
+                     log=log, compute_device=dev)
+
+    def gate_error(source: str, rounds: int, exc: Exception) -> FloatingPointError:
+        return FloatingPointError(f"[{label}] gate ({source}) training after round {rounds}: {exc}")
+
+    with _measure(ledger, "training"):
+        res = run_presto(model, feats.train_x, feats.train_y, a0, settings, component_generators(spec.seed, spec.k),
+                         log=log, checkpoint_path=checkpoint_path, label=label, compute_device=dev)
+        t1 = time.perf_counter()
         try:
-            gates[source] = gate_metrics(feats, model, res.assignment, source=source, epochs=spec.presto["gate_epochs"],
-                                         lr=settings.lr, batch_size=settings.batch_size, seed=spec.seed, log=log)
+            gate = fit_gate(feats, model, res.assignment, source=primary, **gate_args)
         except FloatingPointError as exc:
-            raise FloatingPointError(f"[{label}] gate ({source}) training after round {res.rounds_run}: "
-                                     f"{exc}") from exc
-    main = gates[primary]
-    seconds = dict(res.seconds, initial_partition=init_s, gate=main["gate_seconds"])
-    return {"assignment": res.assignment, "test_routes": main["test_routes"], "model": model, "gate": main["gate"],
-            "notes": f"initial partition: {init_notes}; stopped: {res.stop_reason}",
-            "history": res.history, "seconds": seconds, "routing": f"gate pi_phi on {primary}",
-            "objective": res.objective, "rounds_run": res.rounds_run, "stop_reason": res.stop_reason,
-            "size_bounds": None if res.size_bounds is None else list(res.size_bounds),
-            "gate_train_agreement": main["gate_train_agreement"],
-            "gate_inputs": {src: {key: g[key] for key in ("test_accuracy", "test_macro_f1", "val_accuracy",
-                                                           "val_macro_f1", "gate_train_agreement")}
-                            for src, g in gates.items()},
-            **{key: main[key] for key in ("test_accuracy", "test_macro_f1", "val_accuracy", "val_macro_f1")}}
+            raise gate_error(primary, res.rounds_run, exc) from exc
+        gate_s = time.perf_counter() - t1
+    with _measure(ledger, "inference"):
+        main = gate_scores(feats, model, gate, res.assignment, dev)
+    # the other reading of pi_phi's input is trained on the same components and partition for the
+    # ablation (a few seconds, no second run of Algorithm 1)
+    gates = {primary: main}
+    for source in ([s for s in GATE_INPUTS if s != primary] if spec.other_gates else []):
+        try:
+            other = fit_gate(feats, model, res.assignment, source=source, **gate_args)
+        except FloatingPointError as exc:
+            raise gate_error(source, res.rounds_run, exc) from exc
+        gates[source] = gate_scores(feats, model, other, res.assignment, dev)
+    seconds = dict(res.seconds, initial_partition=init_s, gate=gate_s)
+    out = {"assignment": res.assignment, "test_routes": main["test_routes"], "model": model, "gate": main["gate"],
+           "notes": f"initial partition: {init_notes}; stopped: {res.stop_reason}",
+           "history": res.history, "seconds": seconds, "routing": f"gate pi_phi on {primary}",
+           "objective": res.objective, "rounds_run": res.rounds_run, "stop_reason": res.stop_reason,
+           "size_bounds": None if res.size_bounds is None else list(res.size_bounds),
+           "gate_train_agreement": main["gate_train_agreement"],
+           "gate_inputs": {src: {key: g[key] for key in ("test_accuracy", "test_macro_f1", "val_accuracy",
+                                                          "val_macro_f1", "gate_train_agreement")}
+                           for src, g in gates.items()},
+           **{key: main[key] for key in ("test_accuracy", "test_macro_f1", "val_accuracy", "val_macro_f1")}}
+    if ledger is not None:
+        out["mode"] = "sequential"
+        out["memory"] = ledger.summary()
+    return out
 
 
 @METHODS.register("presto")

@@ -90,35 +90,31 @@ def train_compress(*, features: str, meta: str, dataset: str, dataset_config: Ma
     return _done(metrics, out_metrics, checkpoint, log)
 
 
-def train_presto_sequential(*, features: str, meta: str, assignment: str, table1_metrics: str, dataset: str,
-                            dataset_config: Mapping, k: int, widths: Sequence[int], presto: Mapping, settings: Mapping,
-                            seed: int, device: str, out_metrics: str, checkpoint: str | None, log) -> dict:
-    """PRESTO's Table-2 / sweep point at K: the Table-1 partition, retrained in sequential mode."""
-    import numpy as np
-
-    from prestorepro.training.warmup import warm_up
-    from prestorepro.device import resolve_device
-    from prestorepro.presto.sequential import run_presto_sequential
-
-    dev = resolve_device(device)
-    feats = _host_features(features, meta, f"[{dataset} presto k{k} seed {seed}] before training")
-    with np.load(assignment) as z:
-        parts = z["train_assignment"].astype(np.int64)
-    warm_up(dev, feats.cut, feats.num_classes, feats.train_x.shape[1:], freeze=True)
-    with named_errors(f"[{dataset} presto k{k} seed {seed}]"):
-        res, _, _ = run_presto_sequential(feats, parts, int(k), widths, presto, settings, seed, dev,
-                                          checkpoint_path=checkpoint, log=log.info)
+def presto_point(*, table1_metrics: str, meta: str, dataset: str, dataset_config: Mapping, k: int, seed: int,
+                 out_metrics: str, log) -> dict:
+    """PRESTO's Table-2 / sweep point at K: the Table-1 run itself (Algorithm 1 in sequential mode, its
+    memory measured while it ran; ``jobs.presto.train_table1(sequential=True)``), so Table 2 prints
+    Table 1's accuracy (§4.2). Trains nothing."""
     t1 = read_json(table1_metrics)
-    notes = (f"PRESTO, sequential mode: the Table-1 partition (K={k}, seed {seed}) retrained one component at a time "
-             f"({settings['presto_epochs']} epochs each), only that component and its part on the device, then the "
-             f"gate; memory measured so. The Table-1 (fused) run itself reached test accuracy "
-             f"{100 * t1['test_accuracy']:.2f}%")
-    metrics = {**_metrics_header(dataset, dataset_config, "presto", f"k{k}", seed, feats), **res,
-               "target_parameters": res["num_parameters"], "presto_parameters": res["num_parameters"],
-               "table1_test_accuracy": t1["test_accuracy"], "notes": notes, "guides": {},
-               "provenance": provenance({"compress": dict(settings), "presto": dict(presto),
-                                         "dataset": dict(dataset_config), "widths": list(widths)}, seed, dev)}
-    return _done(metrics, out_metrics, checkpoint, log)
+    side = read_json(meta)
+    label = f"[{dataset} presto k{k} seed {seed}]"
+    if t1.get("mode") != "sequential" or "memory" not in t1:
+        raise ValueError(f"{label} {table1_metrics} is not a sequential-mode run with its memory measured; "
+                         "re-run it through the workflow (it plans the Table-1 PRESTO runs of the compress stage "
+                         "in sequential mode)")
+    metrics = {**header(dataset=dataset, dataset_config=dataset_config, method="presto", seed=seed),
+               "point": f"k{k}", "cut": side["cut"], "num_classes": side["num_classes"],
+               "train_size": int(sum(t1["part_sizes"])), "k": int(k),
+               **{key: t1[key] for key in ("test_accuracy", "test_macro_f1", "val_accuracy", "val_macro_f1",
+                                           "num_parameters", "gate_parameters", "part_sizes", "memory")},
+               "widths": t1["provenance"]["config"]["components"]["widths"],
+               "gate_input": t1["provenance"]["config"]["presto"]["gate_input"],
+               "target_parameters": t1["num_parameters"], "presto_parameters": t1["num_parameters"],
+               "guides": {}, "table1_metrics": table1_metrics,
+               "notes": (f"PRESTO: the Table-1 run (K={k}, seed {seed}), Algorithm 1 in sequential mode: one component "
+                         "and its part on the device at a time, then the gate; memory measured while it ran"),
+               "provenance": t1["provenance"]}
+    return _done(metrics, out_metrics, None, log)
 
 
 def make_table2(*, metrics: Sequence[str], stem: str) -> None:

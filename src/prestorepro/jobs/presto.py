@@ -13,18 +13,32 @@ from prestorepro.provenance import provenance
 def train_table1(*, features: str, meta: str, dataset: str, dataset_config: Mapping, method: str, k: int, seed: int,
                  presto: Mapping, table1: Mapping, widths: Sequence[int], embedding: Mapping, device: str,
                  out_metrics: str, out_assignment: str, checkpoint: str | None, log, label: str | None = None,
-                 other_gates: bool = True) -> dict:
+                 other_gates: bool = True, sequential: bool = False) -> dict:
     """One Table-1 run. Every error names the run as ``[<label>]`` (default ``<dataset> <method> seed <s>``)
-    and, for a non-finite value, the round (or "before round 1" for the embeddings)."""
+    and, for a non-finite value, the round (or "before round 1" for the embeddings).
+
+    ``sequential`` (a PRESTO run that is also a point of the compress stage): Algorithm 1 in sequential
+    mode with the features on the host and its memory measured (``experiments.table1``), after the
+    compress jobs' warm-up, so that its peaks compare with theirs."""
+    import torch
+
     from prestorepro.device import resolve_device
     from prestorepro.experiments.table1 import RunSpec, run_method
     from prestorepro.features import Features
 
     label = label or f"{dataset} {method} seed {seed}"
     dev = resolve_device(device)
-    feats = Features.from_embedding(features, meta, dev, context=f"[{label}] before round 1")
+    if sequential and method != "presto":
+        raise ValueError(f"[{label}] only PRESTO runs in sequential mode (the compress stage's PRESTO point)")
+    feats = Features.from_embedding(features, meta, torch.device("cpu") if sequential else dev,
+                                    context=f"[{label}] before round 1")
+    if sequential:
+        from prestorepro.training.warmup import warm_up
+
+        warm_up(dev, feats.cut, feats.num_classes, feats.train_x.shape[1:], freeze=True)
     spec = RunSpec(method=method, k=int(k), seed=int(seed), widths=tuple(widths), presto=dict(presto),
-                   table1=dict(table1), dataset=dict(dataset_config), label=label, other_gates=other_gates)
+                   table1=dict(table1), dataset=dict(dataset_config), label=label, other_gates=other_gates,
+                   compute_device=dev if sequential else None)
     out = run_method(feats, spec, log=log.info, checkpoint_path=checkpoint)
     model = out["model"]
     # §4.2: PRESTO's total is sum_k dim(theta_k), the K components; the gate's own count beside it
@@ -40,7 +54,8 @@ def train_table1(*, features: str, meta: str, dataset: str, dataset_config: Mapp
         "provenance": provenance({"presto": dict(presto), "table1": dict(table1), "components": {"widths": list(widths)},
                                   "embedding": dict(embedding)}, seed, dev),
     }
-    for key in ("objective", "rounds_run", "stop_reason", "size_bounds", "gate_train_agreement", "gate_inputs"):
+    for key in ("objective", "rounds_run", "stop_reason", "size_bounds", "gate_train_agreement", "gate_inputs",
+                "mode", "memory"):
         if key in out:
             metrics[key] = out[key]
     write_npz(out_assignment, train_assignment=out["assignment"].astype(np.int16),

@@ -8,6 +8,10 @@ pi_phi(x) and takes that component's prediction.
 
 ``gate_input = "probabilities"`` keeps an earlier reading for the ablation: the same linear layer on the
 K components' concatenated class-probability vectors (K*C inputs).
+
+``compute_device`` (sequential mode, §2.4): the components and x stay on the host; the components run
+one at a time on that device, and the gate trains and predicts there on batches streamed from the host.
+Without it everything runs where x is.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from prestorepro.models.fused import FusedModule
 from prestorepro.models.parameters import GATE_INPUTS, gate_in_features
 from prestorepro.streams import seeded
 from prestorepro.training.fused import class_probabilities, component_outputs, predict_labels
+from prestorepro.training.sequential import component_outputs_sequential
 from prestorepro.training.single import predict, train_single
 
 
@@ -36,12 +41,20 @@ class Gate(nn.Module):
         return self.linear(inputs)
 
 
-def gate_inputs(model: FusedModule, x: torch.Tensor, loss: str, source: str = "features") -> torch.Tensor:
+def outputs(model: FusedModule, x: torch.Tensor, compute_device: torch.device | None = None) -> torch.Tensor:
+    """(N, K, C) component outputs: fused where x is, or one component at a time on ``compute_device``."""
+    if compute_device is None:
+        return component_outputs(model, x)
+    return component_outputs_sequential(model, x, compute_device)
+
+
+def gate_inputs(model: FusedModule, x: torch.Tensor, loss: str, source: str = "features",
+                compute_device: torch.device | None = None) -> torch.Tensor:
     """(N, D) inputs of pi_phi: x flattened (a view, no copy), or the (N, K*C) class probabilities."""
     if source == "features":
         return x.reshape(x.shape[0], -1)
     if source == "probabilities":
-        probs = class_probabilities(component_outputs(model, x), loss)
+        probs = class_probabilities(outputs(model, x, compute_device), loss)
         return probs.reshape(probs.shape[0], -1)
     raise ValueError(f"unknown gate input {source!r}; valid: {', '.join(GATE_INPUTS)}")
 
@@ -54,26 +67,31 @@ def new_gate(k: int, num_classes: int, feature_numel: int, source: str, seed: in
 
 def train_gate(model: FusedModule, x: torch.Tensor, assignment: np.ndarray, *, epochs: int, lr: float,
                batch_size: int, generator: torch.Generator, loss: str = "ce", source: str = "features",
-               log=None) -> Gate:
+               log=None, compute_device: torch.device | None = None) -> Gate:
     """Train pi_phi on (x_i, k), i in S_k. Its initial weights come from ``generator``'s seed and its
-    batch order from ``generator``."""
-    inputs = gate_inputs(model, x, loss, source)
+    batch order from ``generator``. With ``compute_device`` its inputs stay on the host and stream to
+    that device one batch at a time (the same batches, the same result on the CPU)."""
+    inputs = gate_inputs(model, x, loss, source, compute_device)
     classes = 2 if loss == "hinge" else model.num_classes  # an SVM's probabilities are (1 - p, p)
-    gate = new_gate(model.k, classes, x[0].numel(), source, generator.initial_seed()).to(x.device)
-    targets = torch.as_tensor(np.asarray(assignment), dtype=torch.long, device=x.device)
-    train_single(gate, inputs, targets, epochs=epochs, batch_size=batch_size, lr=lr, device=x.device,
-                 generator=generator, log=log, desc="gate")
+    device = compute_device if compute_device is not None else x.device
+    gate = new_gate(model.k, classes, x[0].numel(), source, generator.initial_seed()).to(device)
+    targets = torch.as_tensor(np.asarray(assignment), dtype=torch.long, device=device)
+    train_single(gate, inputs, targets, epochs=epochs, batch_size=batch_size, lr=lr, device=device,
+                 generator=generator, log=log, desc="gate", resident=compute_device is None)
     return gate
 
 
-def mixture_predict(model: FusedModule, x: torch.Tensor, routes: np.ndarray | torch.Tensor, loss: str) -> np.ndarray:
+def mixture_predict(model: FusedModule, x: torch.Tensor, routes: np.ndarray | torch.Tensor, loss: str,
+                    compute_device: torch.device | None = None) -> np.ndarray:
     """Prediction of the mixture when instance i is sent to component routes[i]."""
-    labels = predict_labels(component_outputs(model, x), loss)  # (N, K)
+    labels = predict_labels(outputs(model, x, compute_device), loss)  # (N, K)
     r = torch.as_tensor(np.asarray(routes), dtype=torch.long, device=labels.device)
     return labels.gather(1, r[:, None])[:, 0].cpu().numpy()
 
 
-def gate_routes(gate: Gate, model: FusedModule, x: torch.Tensor, loss: str) -> np.ndarray:
+def gate_routes(gate: Gate, model: FusedModule, x: torch.Tensor, loss: str,
+                compute_device: torch.device | None = None) -> np.ndarray:
     """k = argmax pi_phi(x) for every row of ``x``."""
-    logits = predict(gate, gate_inputs(model, x, loss, gate.source), device=x.device)
+    inputs = gate_inputs(model, x, loss, gate.source, compute_device)
+    logits = predict(gate, inputs, device=compute_device if compute_device is not None else x.device)
     return np.asarray(logits).argmax(1)

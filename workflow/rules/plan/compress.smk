@@ -32,7 +32,6 @@ CMP_KEYS = {
              "score_batch_size", "grasp_temperature"] + _CMP_COMMON + _CMP_BUDGET,
     "kd": ["student_base_widths", "student_epochs", "lr", "kd_temperature", "kd_alpha", "dgkd_drop_prob"]
           + _CMP_COMMON + _CMP_BUDGET,
-    "presto": ["infer_batch_size"],
 }
 
 
@@ -45,10 +44,24 @@ def cmp_settings(kind, **extra):
     return dict({key: CMP[key] for key in CMP_KEYS[kind]}, **extra)
 
 
-def presto_sequential_settings():
-    """Sequential PRESTO retrains each component as long as Algorithm 1 trains it: presto.rounds x
-    presto.epochs epochs (one key, one meaning: derived, never typed twice)."""
-    return cmp_settings("presto", presto_epochs=config["presto"]["rounds"] * config["presto"]["epochs"])
+def presto_points():
+    """(dataset, K, seed) of the compress stage's PRESTO points: their Table-1 runs run Algorithm 1 in
+    sequential mode with the memory measured (one run serves Table 1 and Table 2)."""
+    if "presto" not in CMP_METHODS:
+        return set()
+    points = set()
+    for d in IMAGE_DATASETS:
+        points |= {(d, dataset_k(d), s) for s in SEEDS}
+        points |= {(d, k, s) for k in CMP["presto_k_sweep"] if k != dataset_k(d) for s in CMP_SWEEP_SEEDS}
+    return points
+
+
+PRESTO_POINTS = presto_points()
+
+
+def table1_sequential(wildcards):
+    """Whether a Table-1 run is one of the compress stage's PRESTO points (then sequential, measured)."""
+    return wildcards.method == "presto" and (wildcards.dataset, int(wildcards.k), int(wildcards.seed)) in PRESTO_POINTS
 
 
 def guide_settings(wildcards):
