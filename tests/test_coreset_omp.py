@@ -34,6 +34,33 @@ def test_dual_weight_solve_equals_scipy_nnls_on_stacked_system(seed):
         np.testing.assert_allclose(warm, ref, atol=1e-9 * max(1.0, np.abs(ref).max()))
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_primal_active_set_equals_scipy_nnls_on_stacked_system(seed):
+    rng = np.random.default_rng(500 + seed)
+    d, k = int(rng.integers(1, 12)), int(rng.integers(1, 15))
+    a, t = rng.normal(size=(d, k)), rng.normal(size=d) * 3
+    for lam in (1e-3, 0.5, 10.0):
+        ref = nnls(np.vstack([a, np.sqrt(lam) * np.eye(k)]), np.concatenate([t, np.zeros(k)]))[0]
+        got = solve_weights(a, t, lam, method="primal")
+        np.testing.assert_allclose(got, ref, atol=1e-9 * max(1.0, np.abs(ref).max()))
+        assert (got >= 0).all() and ((got > 0) == (ref > 1e-9 * max(1.0, ref.max()))).all()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_omp_primal_and_dual_weight_solves_pick_the_same_elements(seed):
+    # the incremental primal (support <= D) and the dual Newton solve the same problem at every step
+    rng = np.random.default_rng(900 + seed)
+    n, c = int(rng.integers(30, 120)), int(rng.integers(3, 8))
+    g = last_layer_gradients(rng.normal(size=(n, c)) * 2, rng.integers(0, c, n), embeddings=rng.normal(size=(n, 4)))
+    t = g.sum(axis=0)
+    budget = int(rng.integers(2, min(n, g.shape[1] + 10)))
+    primal = orthogonal_matching_pursuit(g, t, budget, lam=0.5, tol=1e-10, method="primal")
+    dual = orthogonal_matching_pursuit(g, t, budget, lam=0.5, tol=1e-10, method="dual")
+    np.testing.assert_array_equal(primal.selected, dual.selected)
+    np.testing.assert_allclose(primal.weights, dual.weights, atol=1e-8 * max(1.0, dual.weights.max()))
+    assert primal.objective == pytest.approx(dual.objective, rel=1e-9)
+
+
 def test_unconstrained_weight_solve_is_ridge():
     rng = np.random.default_rng(0)
     a, t = rng.normal(size=(3, 7)), rng.normal(size=3)
