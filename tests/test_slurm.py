@@ -12,7 +12,8 @@ sbatch, and checks that
 The daemons the fixture started are stopped by their PIDs afterwards.
 
 Two workflows: `toy` (tests/slurm/toy, five rules in seconds, with one rule that fails on its first
-attempt) and `main` (the repository's own workflow with its embedded default config).
+attempt) and `main` (the repository's own workflow on tests/configs/every_rule.yaml: the embedded
+default in small sizes, every rule of it; a default-suite test checks that it plans the same rules).
 
 The tests without the slurm marker check the profile files themselves and run in the default suite.
 """
@@ -283,12 +284,23 @@ def slurm_env():
             subprocess.run(["bash", str(CLUSTER_SH), "down"], timeout=120)
 
 
+MAIN_CONFIG = ["--configfile", "tests/configs/every_rule.yaml"]
 WORKFLOWS = {
     # src, extra arguments for the local run, for the SLURM run, whether a retry must happen
     "toy": (TOY, ["--retries", "1"], [], True),
     # no retries: a failure should fail the test at once, not after three attempts
-    "main": (REPO, [], ["--retries", "0"], False),
+    "main": (REPO, MAIN_CONFIG, MAIN_CONFIG + ["--retries", "0"], False),
 }
+
+
+def test_main_slurm_config_runs_every_rule_of_the_embedded_default(tmp_path):
+    # the SLURM test's config is smaller than config/config.yaml, never narrower: the same rules run
+    from snakemake_plan import planned_jobs
+
+    default = planned_jobs(results=tmp_path / "a")
+    small = planned_jobs(*MAIN_CONFIG, results=tmp_path / "b")
+    assert set(small) == set(default), set(small) ^ set(default)
+    assert all(small[r] >= 1 for r in default)
 
 
 @pytest.mark.slurm
