@@ -95,8 +95,10 @@ def coreset_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, lis
         "accuracy, macro-F1: test split, %, mean ± std (ddof 1) over seeds; one model of the component "
         "architecture with widths matched to PRESTO's total parameters",
         "selection_s: gradient proxies (one forward pass of the training set) + selector, summed over "
-        "reselections; training_s: every epoch incl. warm-start epochs; speedup_vs_full = mean full-data "
-        "time / mean (selection + training) time",
+        "reselections; training_s: every epoch that trains, the warm start's full-data epochs included; "
+        "speedup_vs_full = mean full-data time / mean (selection + training) time",
+        "warm variants (GRAD-MATCH §4, laid out as CORDS): T_f = round(int(kappa T) k / n) full-data epochs, "
+        "then the last T - int(kappa T) epochs on the subset; the epochs between train nothing",
         "epochs, reselection interval R: " + "; ".join(f"T={t}, R={r}" for t, r in sorted(settings)),
         "timed on: " + "; ".join(sorted(devices)),
     ]
