@@ -55,6 +55,32 @@ def test_shipped_configs_are_valid_and_get_defaults():
     (lambda c: c["ablation"].update(seeds=[7]), "ablation.seeds: [7] are not among seeds"),
     (lambda c: c["ablation"].update(factors={"alpha": [1.5]}), "ablation.factors.alpha.0"),
     (lambda c: c["ablation"].update(factors={"gamma": [1]}), "'gamma'"),
+    # a dataset name is a folder of every output path: no "..", no separators, no regex characters
+    (lambda c: c["datasets"].update({"../../../escaped": c["datasets"].pop("digits")}),
+     "dataset name '../../../escaped' is not allowed"),
+    (lambda c: c["datasets"].update({"..": c["datasets"].pop("digits")}), "dataset name '..' is not allowed"),
+    (lambda c: c["datasets"].update({"dig(its)+": c["datasets"].pop("digits")}), "dataset name 'dig(its)+'"),
+    (lambda c: c["datasets"].update({"": c["datasets"].pop("digits")}), "dataset name '' is not allowed"),
+    (lambda c: c["datasets"].update({"a/b": c["datasets"].pop("digits")}), "dataset name 'a/b' is not allowed"),
+    # the results tree at the file-system root
+    (lambda c: c.update(results=""), "config key results: '' would put every output at the file-system root"),
+    (lambda c: c.update(results="/"), "config key results: '/' would put every output"),
+    (lambda c: c.update(results="/tmp/.."), "config key results: '/tmp/..' would put every output"),
+    # whole-number floats where a whole number is meant
+    (lambda c: c["datasets"]["digits"].update(k=3.0), "datasets.digits.k: 3.0 has the wrong type, expected integer "
+                                                      "(write a whole number"),
+    (lambda c: c["presto"].update(epochs=2.0), "presto.epochs: 2.0 has the wrong type"),
+    (lambda c: c.update(seeds=[0.0]), "seeds.0: 0.0 has the wrong type"),
+    (lambda c: c.update(seeds=[2 ** 32]), "seeds.0: 4294967296 is greater than the maximum of 4294967295"),
+    (lambda c: c.update(split_seed=2 ** 40), "split_seed"),
+    # values that failed only inside a job
+    (lambda c: c["synthetic"].update(k=20000), "synthetic.k / synthetic.leeway (about 16000 training points): "
+                                               "K=20000 parts requested for only N=16000"),
+    (lambda c: c["synthetic"].update(leeway=5000), "synthetic.k / synthetic.leeway"),
+    (lambda c: c["presto"].update(lr=float("nan")), "config key presto.lr: nan is not a finite number"),
+    (lambda c: c["presto"].update(lr=float("inf")), "config key presto.lr: inf is not a finite number"),
+    (lambda c: c["datasets"]["digits"].update(epsilon=float("nan")), "datasets.digits.epsilon: nan is not a finite"),
+    (lambda c: c["coreset"].update(lr=float("-inf")), "coreset.lr: -inf is less than or equal to the minimum of 0"),
 ])
 def test_bad_config_is_rejected_with_the_key_named(default, mutate, needle):
     cfg = copy.deepcopy(default)
@@ -89,3 +115,18 @@ def test_compress_settings_are_checked_with_the_config(default, mutate, needle):
     mutate(cfg)
     with pytest.raises(ConfigError, match=needle.replace(".", r"\.").replace("(", r"\(")):
         validate_config(cfg)
+
+
+def test_results_that_is_an_existing_file_is_refused(default, tmp_path):
+    cfg = copy.deepcopy(default)
+    (tmp_path / "results").write_text("not a folder")
+    cfg["results"] = str(tmp_path / "results")
+    with pytest.raises(ConfigError, match="config key results: .* is an existing file, not a folder"):
+        validate_config(cfg)
+
+
+def test_floats_and_integers_stay_apart(default):
+    # a float where a number is meant stays accepted; an integer is still a valid number
+    cfg = copy.deepcopy(default)
+    cfg["presto"]["lr"], cfg["presto"]["alpha"] = 1, 1
+    validate_config(cfg)

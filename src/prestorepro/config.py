@@ -6,6 +6,7 @@ Every error names the offending key, its value and what to do, and is raised bef
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 
 import jsonschema
@@ -33,6 +34,15 @@ def _key(path) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
+DATASET_NAME = "^[A-Za-z0-9][A-Za-z0-9_-]*$"  # a dataset name is a path part of every output
+
+
+def _is_integer(checker, instance) -> bool:
+    # JSON Schema counts 3.0 as an integer; a config value meant as a count, an index or a seed must be
+    # written as one (3.0 crashes at parse time, plans "seed0.0", or fails inside a job)
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
 def _with_defaults(validator_class):
     # jsonschema validates but does not fill defaults; extend it so every documented default is
     # present in the resolved config (the provenance then records every value actually used).
@@ -45,7 +55,8 @@ def _with_defaults(validator_class):
                     instance[prop] = copy.deepcopy(sub["default"])
         yield from validate_props(validator, properties, instance, schema)
 
-    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults},
+                                        type_checker=validator_class.TYPE_CHECKER.redefine("integer", _is_integer))
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
@@ -65,7 +76,11 @@ def _message(err: jsonschema.ValidationError) -> str:
     if err.validator == "required":
         return f"config key {key}: {err.message}"
     if err.validator == "type":
-        return f"config key {key}: {err.instance!r} has the wrong type, expected {err.validator_value}"
+        whole = " (write a whole number without a decimal point)" if err.validator_value == "integer" else ""
+        return f"config key {key}: {err.instance!r} has the wrong type, expected {err.validator_value}{whole}"
+    if err.validator == "pattern" and err.validator_value == DATASET_NAME:
+        return (f"config key {key}: dataset name {err.instance!r} is not allowed: it becomes a folder of every "
+                "output path, so it must be letters, digits, _ and - only, starting with a letter or digit")
     return f"config key {key}: {err.message}"
 
 
@@ -83,8 +98,36 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     return config
 
 
+def _non_finite(obj, path=()):
+    """(key, value) of the first NaN or infinite number in a config (YAML's .nan / .inf pass every
+    numeric bound of a schema: comparisons with NaN are false)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return _key(path), obj
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for k, v in items:
+        found = _non_finite(v, (*path, k))
+        if found:
+            return found
+    return None
+
+
+def _check_results(config: dict) -> None:
+    results = str(config["results"]).strip()
+    if not results or Path(results).resolve() == Path(Path(results).resolve().anchor):
+        raise ConfigError(f"config key results: {config['results']!r} would put every output at the file-system "
+                          "root; name a folder for the results tree, e.g. results: results")
+    if Path(results).exists() and not Path(results).is_dir():
+        raise ConfigError(f"config key results: {results} is an existing file, not a folder; name a folder for "
+                          "the results tree (or move the file)")
+
+
 def _check_semantics(config: dict) -> None:
     from prestorepro.presto.assignment import InfeasibleConstraintError, size_bounds
+
+    bad = _non_finite(config)
+    if bad:
+        raise ConfigError(f"config key {bad[0]}: {bad[1]!r} is not a finite number; give a finite value")
+    _check_results(config)
 
     for name, ds in config["datasets"].items():
         src = ds["source"]
@@ -127,6 +170,13 @@ def _check_semantics(config: dict) -> None:
     syn = config["synthetic"]
     if syn["n"] % 4:
         raise ConfigError(f"config key synthetic.n: {syn['n']} is not a multiple of 4 (four equal components, App. C)")
+    if any(d["source"] == "synthetic" for d in config["datasets"].values()):
+        n_train = int(0.8 * syn["n"])  # the 80/10/10 split of App. C (stratified: within a few points)
+        try:
+            size_bounds(n_train, syn["k"], syn["leeway"])
+        except InfeasibleConstraintError as exc:
+            raise ConfigError(f"config key synthetic.k / synthetic.leeway (about {n_train} training points): "
+                              f"{exc}") from None
 
 
 def dataset_names(config: dict, *, images_only: bool = False) -> list[str]:
