@@ -393,3 +393,20 @@ def test_gate_does_not_depend_on_the_global_generator():
                                     generator=torch.Generator().manual_seed(7), loss="hinge"))
     for a, b in zip(gates[0].state_dict().values(), gates[1].state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_cuda_without_a_gpu_falls_back_to_the_cpu_and_says_so(monkeypatch, capsys):
+    import torch
+
+    from prestorepro import device
+    from prestorepro.provenance import provenance
+
+    monkeypatch.setattr(device, "_FALLBACK", {})
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert "device_fallback" not in provenance({}, 0, "cpu")
+    assert device.resolve_device("auto") == torch.device("cpu") and device.fallback_note() is None  # auto: no note
+    assert device.resolve_device("cuda") == torch.device("cpu")
+    assert device.resolve_device("cuda") == torch.device("cpu")
+    err = capsys.readouterr().err
+    assert err.count("device: cuda was asked for, but no CUDA device is visible") == 1  # once per process (job)
+    assert provenance({}, 0, "cpu")["device_fallback"] == device.fallback_note()

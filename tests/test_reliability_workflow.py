@@ -460,3 +460,25 @@ def test_nan_in_embeddings_names_dataset_method_and_round(two_runs, tmp_path):
         err = _last_error(results / "logs" / log)
         assert err == f"FloatingPointError: {prefix} before training: {features}: non-finite values in train_x; " \
                       f"re-run the embedding stage", err
+
+
+def test_a_replaced_bring_your_own_file_reruns_what_depends_on_it(tmp_path):
+    # the file's content is an input: replaced in place after a run, its download (checksum) and prepare
+    # jobs run again instead of "Nothing to be done"
+    own = _npz(tmp_path / "own.npz", **_medmnist_like(n=(30, 9, 9)))
+    image = {"cut": "layer1", "k": 3, "init": "kmeans_pp", "leeway": 0, "epsilon": 0.0}
+    cfg = write_config(tmp_path / "own.yaml", tiny_config(datasets={"own": dict(image, source="npz", path=str(own))}))
+    results = tmp_path / "results"
+    target = results / "data" / "own" / "prepared.npz"
+    assert run(snakemake_cmd(tmp_path / "work", results, target, config=cfg)).returncode == 0
+    recorded = json.loads((results / "data" / "own" / "download.json").read_text())["files"][0]["sha256"]
+    dry = run(snakemake_cmd(tmp_path / "work", results, target, config=cfg, extra=["-n"]))
+    assert "Nothing to be done" in dry.stdout + dry.stderr
+    time.sleep(1.1)  # a new modification time on file systems with one-second resolution
+    _npz(own, **_medmnist_like(n=(30, 9, 9), labels=(np.arange(30) % 3)[::-1].reshape(-1, 1)))
+    dry = run(snakemake_cmd(tmp_path / "work", results, target, config=cfg, extra=["-n"]))
+    text = dry.stdout + dry.stderr
+    assert dry.returncode == 0 and "download_data" in text and "prepare_data" in text, text[-2000:]
+    assert run(snakemake_cmd(tmp_path / "work", results, target, config=cfg)).returncode == 0
+    again = json.loads((results / "data" / "own" / "download.json").read_text())["files"][0]["sha256"]
+    assert again != recorded

@@ -6,6 +6,7 @@ import functools
 import importlib.metadata
 import platform
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,12 @@ def device_name(device: Any = None) -> str:
 
 
 def provenance(config: dict | None = None, seed: int | None = None, device: Any = None, **extra: Any) -> dict:
-    """The provenance block. ``created`` is the only field that differs between identical runs."""
+    """The provenance block. ``created`` is the only field that differs between identical runs.
+    ``device_fallback`` says why a run asked for CUDA ran on the CPU (``device.resolve_device``)."""
+    dev_module = sys.modules.get("prestorepro.device")  # never imported: no device was resolved here
+    note = dev_module.fallback_note() if dev_module is not None else None
+    if note:
+        extra = {"device_fallback": note, **extra}
     return {
         "config": config,
         "seed": seed,

@@ -62,6 +62,13 @@ def dataset_cfg(wildcards):
     return config["datasets"][name]
 
 
+def own_files(wildcards):
+    """A bring-your-own npz is an input of its download job: replaced after a run, it re-runs
+    everything that depends on it (its checksum is then recorded again)."""
+    ds = dataset_cfg(wildcards)
+    return [ds["path"]] if ds["source"] == "npz" else []
+
+
 def dataset_k(name):
     return config["datasets"][name]["k"]
 

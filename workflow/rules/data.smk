@@ -2,6 +2,8 @@
 
 
 rule download_data:
+    input:
+        own=own_files,
     output:
         manifest=f"{R}/data/{{dataset}}/download.json",
     params:
