@@ -130,3 +130,23 @@ def test_floats_and_integers_stay_apart(default):
     cfg = copy.deepcopy(default)
     cfg["presto"]["lr"], cfg["presto"]["alpha"] = 1, 1
     validate_config(cfg)
+
+
+def test_sweep_ks_of_a_prepared_bring_your_own_file_are_checked_when_the_workflow_is_parsed(default, tmp_path):
+    import json
+
+    from prestorepro.config import check_prepared_sizes
+
+    cfg = copy.deepcopy(default)
+    cfg["results"] = str(tmp_path)
+    cfg["datasets"]["mine"] = {"source": "npz", "path": "mine.npz", "cut": "layer1", "k": 3, "init": "kmeans_pp",
+                               "leeway": 0, "epsilon": 0.0}
+    validate_config(cfg)
+    check_prepared_sizes(cfg)  # not prepared yet: nothing to check
+    meta = tmp_path / "data" / "mine" / "prepared.meta.json"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(json.dumps({"split_sizes": {"train": 5, "val": 2, "test": 2}}))
+    with pytest.raises(ConfigError, match=r"datasets\.mine\.leeway / presto\.k_sweep: K=6 parts requested for only N=5"):
+        check_prepared_sizes(cfg)
+    cfg["presto"]["k_sweep"], cfg["compress"]["presto_k_sweep"] = [], [3]
+    check_prepared_sizes(cfg)

@@ -95,3 +95,25 @@ def test_missing_path_and_unreadable_files(tmp_path, arrays):
     np.savez(pickled, **dict(arrays, train_labels=np.array([{"a": 1}] * 12, dtype=object)))
     with pytest.raises(DataError, match="Python objects"):
         prepare_dataset("npz", tmp_path, 0, path=pickled)
+
+
+def test_k_and_leeway_of_a_bring_your_own_file_are_checked_when_it_is_prepared(tmp_path, arrays):
+    # 12 training points cannot make K = 20 parts: refused by the prepare job with the config check's
+    # message, before anything is written (embedding and training never start)
+    import logging
+
+    from prestorepro.config import ConfigError
+    from prestorepro.jobs.data import prepare_data
+
+    path = _write(tmp_path, arrays)
+    ds = {"source": "npz", "path": str(path), "cut": "layer1", "k": 20, "init": "kmeans_pp", "leeway": 0,
+          "epsilon": 0.0}
+    out = tmp_path / "prepared" / "prepared.npz"
+    with pytest.raises(ConfigError, match=r"config key datasets\.mine\.leeway / datasets\.mine\.k: K=20 parts "
+                                          r"requested for only N=12"):
+        prepare_data(dataset_config=ds, data_root=str(tmp_path), split_seed=0, synthetic_n=0, out_npz=str(out),
+                     log=logging.getLogger("t"), dataset="mine")
+    assert not out.exists() and not out.with_suffix(".meta.json").exists()
+    prepare_data(dataset_config=dict(ds, k=3, leeway=1), data_root=str(tmp_path), split_seed=0, synthetic_n=0,
+                 out_npz=str(out), log=logging.getLogger("t"), dataset="mine")
+    assert out.exists()

@@ -121,6 +121,46 @@ def _check_results(config: dict) -> None:
                           "the results tree (or move the file)")
 
 
+def partition_ks(config: dict, name: str) -> dict[int, str]:
+    """Every K the dataset ``name`` is partitioned into, with the config key that asks for it."""
+    ks = {config["datasets"][name]["k"]: f"datasets.{name}.k"}
+    for k in config["presto"]["k_sweep"]:
+        ks.setdefault(k, "presto.k_sweep")
+    if "presto" in config["compress"]["methods"]:
+        for k in config["compress"]["presto_k_sweep"]:
+            ks.setdefault(k, "compress.presto_k_sweep")
+    return dict(sorted(ks.items()))
+
+
+def check_part_sizes(name: str, dataset: dict, ks: dict, n: int) -> None:
+    """K parts of N training points within the leeway, for every K in ``ks`` (K -> its config key):
+    at config time for the known datasets, when the file is prepared for a bring-your-own one."""
+    from prestorepro.presto.assignment import InfeasibleConstraintError, size_bounds
+
+    for k, origin in ks.items():
+        try:
+            size_bounds(n, int(k), dataset["leeway"])
+        except InfeasibleConstraintError as exc:
+            raise ConfigError(f"config key datasets.{name}.leeway / {origin}: {exc}") from None
+
+
+def check_prepared_sizes(config: dict) -> None:
+    """K and leeway of every bring-your-own dataset already prepared in the results tree, against its
+    training size (its prepare job checked the dataset's own K; the sweeps' Ks are checked here, when
+    the workflow is parsed, before anything runs)."""
+    import json
+
+    for name, ds in config["datasets"].items():
+        meta = Path(config["results"]) / "data" / name / "prepared.meta.json"
+        if ds["source"] != "npz" or not meta.is_file():
+            continue
+        try:
+            n = int(json.loads(meta.read_text())["split_sizes"]["train"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # an unreadable sidecar is the prepare job's to report (it re-runs)
+        check_part_sizes(name, ds, partition_ks(config, name), n)
+
+
 def _check_semantics(config: dict) -> None:
     from prestorepro.presto.assignment import InfeasibleConstraintError, size_bounds
 
@@ -142,18 +182,8 @@ def _check_semantics(config: dict) -> None:
         n = TRAIN_SIZES.get(src)
         if n is not None and "max_train" in ds:
             n = min(n, ds["max_train"])
-        if n is None:
-            continue
-        ks = {ds["k"], *config["presto"]["k_sweep"]}
-        if "presto" in config["compress"]["methods"]:
-            ks |= set(config["compress"]["presto_k_sweep"])
-        for k in sorted(ks):
-            try:
-                size_bounds(n, k, ds["leeway"])
-            except InfeasibleConstraintError as exc:
-                origin = (f"datasets.{name}.k" if k == ds["k"] else "presto.k_sweep" if k in config["presto"]["k_sweep"]
-                          else "compress.presto_k_sweep")
-                raise ConfigError(f"config key datasets.{name}.leeway / {origin}: {exc}") from None
+        if n is not None:
+            check_part_sizes(name, ds, partition_ks(config, name), n)
     seeds = set(config["seeds"])
     for key in ("ablation",):
         extra = sorted(set(config[key]["seeds"]) - seeds)

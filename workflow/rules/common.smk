@@ -4,11 +4,12 @@ from pathlib import Path
 import re
 
 from prestorepro.codedeps import code_inputs
-from prestorepro.config import ALGORITHM_KEYS, ConfigError, dataset_names, validate_config
+from prestorepro.config import ALGORITHM_KEYS, ConfigError, check_prepared_sizes, dataset_names, validate_config
 from prestorepro.ablation import CONFIGURED, run_variants
 
 try:
     validate_config(config)
+    check_prepared_sizes(config)
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 

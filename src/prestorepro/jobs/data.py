@@ -24,9 +24,10 @@ def download_data(*, dataset_config: Mapping, data_root: str, allow_download: bo
 
 
 def prepare_data(*, dataset_config: Mapping, data_root: str, split_seed: int, synthetic_n: int, out_npz: str,
-                 log) -> None:
+                 log, dataset: str = "") -> None:
     """The dataset's train / val / test splits in one checksummed file (``max_train`` subsamples the
-    training split, stratified by class)."""
+    training split, stratified by class). A bring-your-own file's training size is checked against the
+    dataset's K and leeway here, with the config check's message, before anything is written."""
     from prestorepro.data import prepare_dataset, write_prepared
 
     src = dataset_config["source"]
@@ -47,6 +48,11 @@ def prepare_data(*, dataset_config: Mapping, data_root: str, split_seed: int, sy
         if values is not None:
             prepared.meta.setdefault("class_counts", {})["train"] = [
                 int((prepared.train_y == v).sum()) for v in values]
+    if src == "npz":
+        from prestorepro.config import check_part_sizes
+
+        check_part_sizes(dataset or "<dataset>", dict(dataset_config),
+                         {dataset_config["k"]: f"datasets.{dataset or '<dataset>'}.k"}, len(prepared.train_y))
     if prepared.has_groups():
         from prestorepro.data.synthetic import component_boxes
 
