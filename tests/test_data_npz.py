@@ -63,6 +63,17 @@ def _broken(arrays, key, value=None, drop=False):
         (lambda a: _broken(a, "test_labels", np.zeros((6, 4), np.uint8)), r"test_labels has shape \(6, 4\)"),
         (lambda a: _broken(a, "val_images", np.zeros((6, 32, 32), np.uint8)), r"val_images has images of size \(32, 32\)"),
         (lambda a: _broken(a, "test_images", np.zeros((0, 28, 28), np.uint8)), "test_images holds no images"),
+        # labels must be 0..C-1, every class in train: one stray test label, gapped labels, a single class
+        (lambda a: _broken(a, "test_labels", np.array([0, 1, 2, 0, 1, 1000])),
+         r"largest label 1000 implies C = 1001 and class\(es\) 3, 4, 5, .* \(998 in all\) have no training example "
+         r"\(labels 1000 occur only in val/test\)"),
+        (lambda a: {**a, **{f"{s}_labels": a[f"{s}_labels"] * 100 for s in ("train", "val", "test")}},
+         r"largest label 200 implies C = 201 and class\(es\) 1, 2, 3"),
+        (lambda a: {**a, **{f"{s}_labels": np.zeros_like(a[f"{s}_labels"]) for s in ("train", "val", "test")}},
+         "every label is 0, a single class"),
+        (lambda a: _broken(a, "val_labels", np.array([0, 1, 2, 3, 0, 1])), r"class\(es\) 3 have no training example"),
+        (lambda a: {**a, **{f"{s}_images": a[f"{s}_images"][:, :2, :2] for s in ("train", "val", "test")}},
+         r"images are 2 x 2 pixels, below 8 x 8"),
     ],
 )
 def test_npz_validation_names_the_key_and_the_fix(tmp_path, arrays, change, expected):

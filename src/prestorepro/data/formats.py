@@ -240,5 +240,34 @@ def validate_splits(
             )
         splits[split] = (to_nhwc3(images), labels)
     if num_classes is None:
-        num_classes = 1 + max(int(y.max()) for _, y in splits.values())
+        num_classes = _own_classes(splits, path)
+        if min(image_hw) < MIN_IMAGE_SIDE:
+            raise DataError(
+                f"{path}: images are {image_hw[0]} x {image_hw[1]} pixels, below {MIN_IMAGE_SIDE} x {MIN_IMAGE_SIDE}: "
+                f"ResNet18 downsamples by 4 before its first block, so their feature maps would be one pixel; "
+                f"upsample the images and save again."
+            )
     return splits, num_classes
+
+
+MIN_IMAGE_SIDE = 8
+
+
+def _own_classes(splits: Mapping[str, tuple[np.ndarray, np.ndarray]], path: Path) -> int:
+    """C of a bring-your-own file: labels 0..C-1, every class in the training split, at least two."""
+    num_classes = 1 + max(int(y.max()) for _, y in splits.values())
+    in_train = set(np.unique(splits["train"][1]).tolist())
+    missing = sorted(set(range(num_classes)) - in_train)
+    if missing:
+        elsewhere = sorted({int(v) for split, (_, y) in splits.items() if split != "train" for v in np.unique(y)}
+                           - in_train)
+        shown = ", ".join(map(str, missing[:10])) + (f", ... ({len(missing)} in all)" if len(missing) > 10 else "")
+        raise DataError(
+            f"{path}: labels must be 0..C-1 with every class in train_labels, but the largest label "
+            f"{num_classes - 1} implies C = {num_classes} and class(es) {shown} have no training example"
+            + (f" (labels {', '.join(map(str, elsewhere[:10]))} occur only in val/test)" if elsewhere else "")
+            + f"; train_labels holds {', '.join(map(str, sorted(in_train)[:20]))}. Relabel the classes as 0..C-1."
+        )
+    if num_classes < 2:
+        raise DataError(f"{path}: every label is 0, a single class; classification needs at least two classes.")
+    return num_classes
