@@ -410,3 +410,44 @@ def test_cuda_without_a_gpu_falls_back_to_the_cpu_and_says_so(monkeypatch, capsy
     err = capsys.readouterr().err
     assert err.count("device: cuda was asked for, but no CUDA device is visible") == 1  # once per process (job)
     assert provenance({}, 0, "cpu")["device_fallback"] == device.fallback_note()
+
+
+def test_altered_or_unreadable_features_are_refused_naming_the_file(tmp_path):
+    import json
+
+    from prestorepro.data import DataError
+    from prestorepro.features import Features
+    from prestorepro.io import sha256_array, write_npz
+
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (("train", 12), ("val", 4), ("test", 4)):
+        arrays[f"{split}_x"] = rng.normal(size=(n, 2, 3, 3)).astype(np.float16)
+        arrays[f"{split}_y"] = np.arange(n) % 3
+    side = {"num_classes": 3, "cut": "layer1", "shapes": {s: list(arrays[f"{s}_x"].shape) for s in ("train", "val", "test")},
+            "checksums": {k: sha256_array(v) for k, v in arrays.items()}}
+    npz, js = tmp_path / "features.npz", tmp_path / "features.json"
+    js.write_text(json.dumps(side))
+    write_npz(npz, **arrays)
+    assert Features.from_embedding(npz, js, "cpu").train_x.shape == (12, 2, 3, 3)
+    cases = {
+        "permuted labels": (dict(arrays, train_y=arrays["train_y"][::-1].copy()), "train_y does not match the sha256"),
+        "wrong shape": (dict(arrays, val_x=arrays["val_x"][:3]), r"val_x has shape \[3, 2, 3, 3\], features.json records"),
+        "missing key": ({k: v for k, v in arrays.items() if k != "test_y"}, "lacks key\\(s\\) test_y"),
+    }
+    for name, (changed, needle) in cases.items():
+        write_npz(npz, **changed)
+        with pytest.raises(DataError, match=needle) as err:
+            Features.from_embedding(npz, js, "cpu")
+        assert str(npz) in str(err.value) and "snakemake --forcerun embed" in str(err.value), name
+    write_npz(npz, **arrays)
+    whole = npz.read_bytes()
+    for name, data in (("truncated", whole[: len(whole) // 2]), ("empty", b""),
+                       ("crc", whole[:200] + bytes([whole[200] ^ 0xFF]) + whole[201:])):
+        npz.write_bytes(data)
+        with pytest.raises(DataError, match="truncated or corrupt|does not match the sha256") as err:
+            Features.from_embedding(npz, js, "cpu")
+        assert str(npz) in str(err.value), name
+    npz.unlink()
+    with pytest.raises(DataError, match="do not exist"):
+        Features.from_embedding(npz, js, "cpu")

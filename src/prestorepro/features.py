@@ -5,6 +5,8 @@ without importing another stage's dependencies (Table 1 pulls in the clustering 
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -12,9 +14,24 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from prestorepro.errors import DataError
+from prestorepro.io import sha256_array
 from prestorepro.metrics import split_metrics
 
 SPLITS = ("train", "val", "test")
+
+
+def _verify(path: Path, arrays: dict, side: dict, fix: str) -> None:
+    recorded = side.get("checksums") or {}
+    shapes = side.get("shapes") or {}
+    for key, arr in arrays.items():
+        split = key.split("_")[0]
+        if key.endswith("_x") and split in shapes and list(arr.shape) != list(shapes[split]):
+            raise DataError(f"{path}: {key} has shape {list(arr.shape)}, {Path(path).with_suffix('.json').name} "
+                            f"records {shapes[split]}: the file does not belong to its sidecar; {fix}.")
+        if key in recorded and sha256_array(arr) != recorded[key]:
+            raise DataError(f"{path}: {key} does not match the sha256 recorded in its features.json: the file was "
+                            f"altered after it was written; {fix}.")
 
 
 @dataclass
@@ -31,25 +48,49 @@ class Features:
     cut: str
 
     @classmethod
-    def load(cls, path: str | Path, device: torch.device | str, num_classes: int, cut: str) -> "Features":
+    def load(cls, path: str | Path, device: torch.device | str, num_classes: int, cut: str,
+             sidecar: dict | None = None) -> "Features":
+        """``features.npz`` on ``device``. With ``sidecar`` (its ``features.json``) every array's shape and
+        sha256 are checked against the ones recorded when it was written: an altered or mismatched file
+        is refused. DataError names the file and the fix; FloatingPointError a non-finite value."""
+        path = Path(path)
+        fix = f"delete {path} and re-run the embedding stage (snakemake --forcerun embed)"
+        if not path.is_file():
+            raise DataError(f"embeddings {path} do not exist; run the embedding stage for this dataset first.")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
+            raise DataError(f"cannot read {path} ({type(exc).__name__}: {exc}): it is truncated or corrupt; "
+                            f"{fix}.") from exc
+        keys = [f"{split}_{part}" for split in SPLITS for part in ("x", "y")]
+        missing = [k for k in keys if k not in arrays]
+        if missing:
+            raise DataError(f"{path} lacks key(s) {', '.join(missing)}: not the embedding stage's output; {fix}.")
+        if sidecar is not None:
+            _verify(path, arrays, sidecar, fix)
         t = {}
-        with np.load(path) as z:
-            for split in SPLITS:
-                x = z[f"{split}_x"]
-                if not np.isfinite(x).all():
-                    raise FloatingPointError(f"{path}: non-finite values in {split}_x; re-run the embedding stage")
-                t[f"{split}_x"] = torch.from_numpy(x.astype(np.float32)).to(device)
-                t[f"{split}_y"] = torch.from_numpy(z[f"{split}_y"].astype(np.int64)).to(device)
+        for split in SPLITS:
+            x = arrays[f"{split}_x"]
+            if not np.isfinite(x).all():
+                raise FloatingPointError(f"{path}: non-finite values in {split}_x; re-run the embedding stage")
+            t[f"{split}_x"] = torch.from_numpy(x.astype(np.float32)).to(device)
+            t[f"{split}_y"] = torch.from_numpy(arrays[f"{split}_y"].astype(np.int64)).to(device)
         return cls(**t, num_classes=int(num_classes), cut=cut)
 
     @classmethod
     def from_embedding(cls, features_npz: str | Path, features_json: str | Path, device: torch.device | str,
                        context: str = "") -> "Features":
-        """The embedding stage's output: ``features.npz`` with its ``features.json`` sidecar (classes,
-        cut). A non-finite value raises FloatingPointError, prefixed with ``context`` (the job's name)."""
-        side = json.loads(Path(features_json).read_text())
+        """The embedding stage's output: ``features.npz`` checked against its ``features.json`` sidecar
+        (classes, cut, shapes, checksums). A non-finite value raises FloatingPointError, prefixed with
+        ``context`` (the job's name)."""
         try:
-            return cls.load(features_npz, device, side["num_classes"], side["cut"])
+            side = json.loads(Path(features_json).read_text())
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot read {features_json} ({type(exc).__name__}: {exc}); delete it and re-run the "
+                            "embedding stage (snakemake --forcerun embed).") from exc
+        try:
+            return cls.load(features_npz, device, side["num_classes"], side["cut"], sidecar=side)
         except FloatingPointError as exc:
             if not context:
                 raise

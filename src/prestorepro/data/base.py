@@ -14,13 +14,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from prestorepro.errors import DataError  # noqa: F401  (re-exported: prestorepro.data.DataError)
 from prestorepro.registry import Registry
 
 SPLITS = ("train", "val", "test")
 
 
-class DataError(Exception):
-    """A data problem a person has to fix: the message names the problem, the file and the fix."""
 
 
 @dataclass(frozen=True)
