@@ -451,3 +451,30 @@ def test_altered_or_unreadable_features_are_refused_naming_the_file(tmp_path):
     npz.unlink()
     with pytest.raises(DataError, match="do not exist"):
         Features.from_embedding(npz, js, "cpu")
+
+
+def test_checkpoints_and_models_carry_a_digest_of_their_contents(tmp_path):
+    # one flipped bit in a saved tensor, or a valid re-save by other code, is refused, never resumed
+    import torch
+
+    from prestorepro.io import CheckpointError, load_torch, save_torch
+
+    state = {"w": torch.arange(64, dtype=torch.float32).reshape(8, 8), "epoch": 3}
+    path = tmp_path / "ckpt.pt"
+    save_torch(path, state)
+    back = load_torch(path)
+    assert torch.equal(back["w"], state["w"]) and back["epoch"] == 3
+    raw = bytearray(path.read_bytes())
+    # flip one bit inside the saved weights (the float 1.0 = 0x3f800000 of w[0, 1], in the payload)
+    at = raw.find(np.float32(1.0).tobytes())
+    assert at > 0
+    raw[at + 1] ^= 0x01
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match="do not match the sha256 recorded when it was written") as err:
+        load_torch(path)
+    assert str(path) in str(err.value)
+    altered = dict(state, w=state["w"].clone())
+    altered["w"][0, 0] = 100.0
+    torch.save(altered, path)  # a valid file, written by other code
+    with pytest.raises(CheckpointError, match="carries no digest of its contents"):
+        load_torch(path)

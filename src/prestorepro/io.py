@@ -86,11 +86,25 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+# A checkpoint or model file is {"format": DIGEST_FORMAT, "sha256": <hex>, "payload": <uint8 tensor>}, the
+# payload being torch.save(obj): the digest covers every saved tensor, so one flipped bit, or a file
+# re-saved by other code, is refused on load (torch.load checks no zip CRC, and a fingerprint of the
+# settings does not cover the weights).
+DIGEST_FORMAT = "prestorepro-sha256-1"
+
+
 def save_torch(path: str | os.PathLike, obj: Any) -> None:
+    import io
+
     import torch
 
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    payload = bytearray(buffer.getbuffer())
+    digest = hashlib.sha256(payload).hexdigest()
     with atomic_path(path, suffix=".pt.tmp") as tmp:
-        torch.save(obj, tmp)
+        torch.save({"format": DIGEST_FORMAT, "sha256": digest,
+                    "payload": torch.frombuffer(payload, dtype=torch.uint8)}, tmp)
 
 
 class CheckpointError(RuntimeError):
@@ -103,10 +117,25 @@ def load_torch(path: str | os.PathLike, map_location: str = "cpu") -> Any:
     A file holding anything else (a pickled object that would run code), or a truncated or corrupt
     file, raises CheckpointError naming the file and what to do; nothing from it is executed.
     """
+    import io
+
     import torch
 
+    redo = "delete it and re-run (the job then starts from the beginning)"
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        outer = torch.load(path, map_location="cpu", weights_only=True)
+        if not (isinstance(outer, dict) and outer.get("format") == DIGEST_FORMAT):
+            raise CheckpointError(
+                f"refusing to load {path}: it carries no digest of its contents, so it was not written by this "
+                f"workflow (or by an older version of it), or was re-saved by other code; {redo}.")
+        payload = outer["payload"].numpy().tobytes()
+        if hashlib.sha256(payload).hexdigest() != outer["sha256"]:
+            raise CheckpointError(
+                f"refusing to load {path}: its contents do not match the sha256 recorded when it was written "
+                f"(the file was altered or damaged); {redo}.")
+        return torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
+    except CheckpointError:
+        raise
     except pickle.UnpicklingError as exc:
         # torch's message is mostly advice to load with weights_only=False, which is exactly what must
         # not be done with a file of unknown origin; keep only the line naming what was found
