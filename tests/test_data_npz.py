@@ -128,3 +128,13 @@ def test_k_and_leeway_of_a_bring_your_own_file_are_checked_when_it_is_prepared(t
     prepare_data(dataset_config=dict(ds, k=3, leeway=1), data_root=str(tmp_path), split_seed=0, synthetic_n=0,
                  out_npz=str(out), log=logging.getLogger("t"), dataset="mine")
     assert out.exists()
+
+
+def test_a_folder_or_a_link_to_a_text_file_given_as_the_npz_path_is_named_for_what_it_is(tmp_path):
+    (tmp_path / "folder.npz").mkdir()
+    with pytest.raises(DataError, match=r"folder\.npz is a folder, not a file"):
+        prepare_dataset("npz", tmp_path, 0, path=tmp_path / "folder.npz")
+    (tmp_path / "notes.txt").write_text("labels are in the other file\n")
+    (tmp_path / "link.npz").symlink_to(tmp_path / "notes.txt")
+    with pytest.raises(DataError, match=r"link\.npz -> .*notes\.txt is not an npz \(zip\) file: it starts with b'labe'"):
+        prepare_dataset("npz", tmp_path, 0, path=tmp_path / "link.npz")

@@ -478,3 +478,35 @@ def test_checkpoints_and_models_carry_a_digest_of_their_contents(tmp_path):
     torch.save(altered, path)  # a valid file, written by other code
     with pytest.raises(CheckpointError, match="carries no digest of its contents"):
         load_torch(path)
+
+
+def test_a_full_disk_an_unwritable_folder_and_a_corrupt_checkpoint_each_say_so(tmp_path, monkeypatch):
+    import errno
+    import os
+    import tempfile
+
+    from prestorepro.io import CheckpointError, atomic_path, load_torch, save_torch
+
+    target = tmp_path / "ckpt.pt"
+    save_torch(target, {"epoch": 1})
+    # a real ENOSPC from the OS (/dev/full), inside an atomic write: said so, the previous file kept
+    with pytest.raises(OSError, match=f"no space left on the device holding {target}") as err:
+        with atomic_path(target) as _tmp, open("/dev/full", "wb") as f:
+            f.write(b"x" * 1_000_000)
+    assert err.value.errno == errno.ENOSPC
+    assert load_torch(target) == {"epoch": 1} and os.listdir(tmp_path) == ["ckpt.pt"]
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(PermissionError, match=f"cannot write {tmp_path / 'out.json'}: the folder {tmp_path} is not "
+                                              "writable"):
+        save_torch(tmp_path / "out.json", {})
+    monkeypatch.undo()
+    for name, data in (("random", bytes(range(256)) * 3), ("operand", bytes([0x80, 0x02, 141]) + bytes(100))):
+        bad = tmp_path / f"{name}.pt"
+        bad.write_bytes(data)
+        with pytest.raises(CheckpointError, match="corrupt") as err:
+            load_torch(bad)
+        assert str(bad) in str(err.value) and "delete it and re-run" in str(err.value)

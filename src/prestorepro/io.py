@@ -5,12 +5,12 @@ A job killed midway therefore never leaves a file that Snakemake would take for 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import pickle
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,16 +25,31 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success rename it onto ``path``."""
+    """Yield a temporary path next to ``path``; on success rename it onto ``path``. A full disk or a
+    folder that cannot be written raises an OSError that says so and names the path; ``path`` keeps
+    its previous content (or stays absent) either way."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=suffix if suffix is not None else path.suffix + ".tmp"
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=suffix if suffix is not None else path.suffix + ".tmp"
+        )
+    except PermissionError as exc:
+        raise PermissionError(exc.errno, f"cannot write {path}: the folder {path.parent} is not writable for this "
+                                         "user; fix its permissions or point results at a writable folder") from exc
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise OSError(exc.errno, f"cannot write {path}: a part of {path.parent} is a file, not a folder; move "
+                                 "that file or point results elsewhere") from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
+        try:
+            yield tmp_path
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise OSError(errno.ENOSPC, f"no space left on the device holding {path}; free space and re-run "
+                                            "(the previous version of the file, if any, is kept)") from exc
+            raise
         # flush the data before the rename, so that a crash right after it cannot leave an empty file
         # under the final name
         with open(tmp_path, "rb") as f:
@@ -101,10 +116,13 @@ def save_torch(path: str | os.PathLike, obj: Any) -> None:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     payload = bytearray(buffer.getbuffer())
-    digest = hashlib.sha256(payload).hexdigest()
-    with atomic_path(path, suffix=".pt.tmp") as tmp:
-        torch.save({"format": DIGEST_FORMAT, "sha256": digest,
-                    "payload": torch.frombuffer(payload, dtype=torch.uint8)}, tmp)
+    outer = io.BytesIO()
+    torch.save({"format": DIGEST_FORMAT, "sha256": hashlib.sha256(payload).hexdigest(),
+                "payload": torch.frombuffer(payload, dtype=torch.uint8)}, outer)
+    # written by Python, not by torch's stream: a full disk is then an OSError with its errno
+    # (torch reports it as "basic_ios::clear: iostream error")
+    with atomic_path(path, suffix=".pt.tmp") as tmp, open(tmp, "wb") as f:
+        f.write(outer.getbuffer())
 
 
 class CheckpointError(RuntimeError):
@@ -141,12 +159,15 @@ def load_torch(path: str | os.PathLike, map_location: str = "cpu") -> Any:
         # not be done with a file of unknown origin; keep only the line naming what was found
         lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
         found = next((ln for ln in lines if "GLOBAL" in ln or "Unsupported" in ln), type(exc).__name__)
+        if "GLOBAL" not in found and "Unsupported operand" in found:
+            # a damaged byte stream, not an object: say what it is
+            raise CheckpointError(f"cannot read {path}: the file is corrupt ({found}); {redo}.") from None
         raise CheckpointError(
             f"refusing to load {path}: it holds Python objects other than tensors and plain containers "
             f"({found}); only weights are ever loaded. If this is one of the workflow's own checkpoints, "
             f"delete it and re-run (the job then starts from the beginning)."
         ) from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # noqa: BLE001 -- weights_only loading runs no code; anything else is damage
         if isinstance(exc, FileNotFoundError):
             raise
         raise CheckpointError(

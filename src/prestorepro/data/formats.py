@@ -165,8 +165,17 @@ _NPZ_FIX = (
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     """Load every array of an npz file, refusing pickled objects; DataError for a broken file."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"npz path {path} is a folder, not a file; give the path of the .npz file itself "
+                        f"({_NPZ_FIX}).")
     if not path.is_file():
         raise DataError(f"npz file {path} does not exist; give the path of a file in the MedMNIST layout ({_NPZ_FIX}).")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head != b"PK\x03\x04" and head[:4] != b"PK\x05\x06":
+        shown = f" -> {path.resolve()}" if path.is_symlink() else ""
+        raise DataError(f"{path}{shown} is not an npz (zip) file: it starts with {head!r}; give the path of an "
+                        f".npz written by np.savez ({_NPZ_FIX}).")
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
