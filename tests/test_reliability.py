@@ -510,3 +510,39 @@ def test_a_full_disk_an_unwritable_folder_and_a_corrupt_checkpoint_each_say_so(t
         with pytest.raises(CheckpointError, match="corrupt") as err:
             load_torch(bad)
         assert str(bad) in str(err.value) and "delete it and re-run" in str(err.value)
+
+
+def test_a_job_ends_when_the_snakemake_that_started_it_is_killed(tmp_path):
+    # kill -9 of the parent: the job (here: sleeping inside job_log) stops within a few seconds instead of
+    # running on, re-parented, beside the next run's copy of it
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pidfile = tmp_path / "job.pid"
+    job = (f"import os, time\nfrom prestorepro.jobs.common import job_log\n"
+           f"with job_log({str(tmp_path / 'job.log')!r}, 'sleeper') as log:\n"
+           f"    open({str(pidfile)!r}, 'w').write(str(os.getpid()))\n    time.sleep(120)\n")
+    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys, time\n"
+                               f"subprocess.Popen([sys.executable, '-c', {job!r}])\ntime.sleep(120)\n"])
+    deadline = time.monotonic() + 60
+    while not (pidfile.exists() and pidfile.read_text()):
+        assert time.monotonic() < deadline, "the job did not start"
+        time.sleep(0.1)
+    pid = int(pidfile.read_text())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        if open(f"/proc/{pid}/stat").read().split()[2] == "Z":  # exited, waiting to be reaped by init
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("the job outlived the process that started it by 15 s")

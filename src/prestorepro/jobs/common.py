@@ -3,16 +3,48 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Iterator, Mapping
 
 from prestorepro.io import write_json
 
 
+PARENT_POLL_S = 2.0
+
+
+def _stop(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds: atomic writes remove their temporary files
+
+
+def die_with_parent(poll_s: float = PARENT_POLL_S) -> None:
+    """End this job when the process that started it (Snakemake, or its job step on a cluster) dies:
+    a ``kill -9`` of Snakemake would otherwise leave the job running, re-parented, and the next run would
+    start a second copy beside it. A daemon thread watches the parent; when it changes, SIGTERM makes the
+    main thread raise SystemExit, so the job stops the way an interrupted one does (no output half-written)."""
+    if any(t.name == "die-with-parent" for t in threading.enumerate()):
+        return  # one watcher per process
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
 @contextlib.contextmanager
 def job_log(path: str | Path | None, name: str) -> Iterator[logging.Logger]:
-    """A logger writing to the rule's log file; stderr (tqdm progress bars) goes there too."""
+    """A logger writing to the rule's log file; stderr (tqdm progress bars) goes there too. The job
+    ends if Snakemake dies (``die_with_parent``)."""
+    die_with_parent()
     logger = logging.getLogger(f"prestorepro.{name}")
     logger.setLevel(logging.INFO)
     logger.propagate = False
