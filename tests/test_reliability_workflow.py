@@ -29,7 +29,7 @@ import pytest
 import torch
 import yaml
 
-from prestorepro.io import write_npz
+from prestorepro.io import sha256_array, write_npz
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
@@ -400,9 +400,10 @@ def test_non_finite_losses_and_unsafe_checkpoint_stop_the_job(two_runs, tmp_path
     cfg = write_config(tmp_path / "nan.yaml", tiny_config(**{"presto.lr": 1e30, "synthetic.lr": 1e30,
                                                              "compress.lr": 1e30, "coreset.lr": 1e30}))
     jobs = {  # target -> (log, what the user must read)
+        # PRESTO at the compress stage's K and seed runs sequentially: its trainer names the component
         DIGITS_RUN.format(method="presto"): ("train_table1/digits/k3/presto/seed0.log",
-                                             "FloatingPointError: [digits presto seed 0] round 1: non-finite training "
-                                             "loss nan at epoch 1, step 2; lower the learning rate"),
+                                             "FloatingPointError: [digits presto seed 0] round 1: component 0: "
+                                             "non-finite training loss nan at epoch 1, step 2; lower the learning rate"),
         DIGITS_RUN.format(method="equal_kmeans"): ("train_table1/digits/k3/equal_kmeans/seed0.log",
                                                    "FloatingPointError: [digits equal_kmeans seed 0] round 1: non-finite "
                                                    "training loss nan at epoch 1, step 2; lower the learning rate"),
@@ -420,7 +421,7 @@ def test_non_finite_losses_and_unsafe_checkpoint_stop_the_job(two_runs, tmp_path
                                                 ": non-finite training loss at epoch 1, step "),
         "coreset/digits/craig/f0.5/seed0": ("train_coreset/digits/craig/seed0.log",
                                             "FloatingPointError: [digits craig f=0.5 seed 0] epoch 1: ",
-                                            "non-finite training loss (nan) on "),
+                                            "non-finite training loss (nan) at step "),
     }
     targets = [results / t / "metrics.json" for t in [*jobs, *named]]
     text = _failed(run(snakemake_cmd(tmp_path / "work", results, *targets, config=cfg, extra=["--keep-going"])))
@@ -443,6 +444,12 @@ def test_nan_in_embeddings_names_dataset_method_and_round(two_runs, tmp_path):
         arrays = {k: z[k] for k in z.files}
     arrays["train_x"][7, 3, 2, 1] = np.nan
     write_npz(features, **arrays)
+    # its sidecar records this file's checksums, as if the embedding stage had written it so (a file
+    # altered behind its sidecar's back is refused before its values are read: test_reliability.py)
+    sidecar = features.with_suffix(".json")
+    side = json.loads(sidecar.read_text())
+    side["checksums"] = {k: sha256_array(v) for k, v in arrays.items()}
+    sidecar.write_text(json.dumps(side))
     jobs = {m: f"train_table1/digits/k3/{m}/seed0.log" for m in ("presto", "gmm")}
     # the other stages' jobs name dataset, method and seed as well
     named = {"compress/digits/guide/teacher/seed0": ("train_guide/digits/teacher/seed0.log", "[digits teacher seed 0]"),

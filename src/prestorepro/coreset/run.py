@@ -195,7 +195,7 @@ def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str
             if bad_step >= 0:
                 # epochs count from 1 in messages, as in every other stage
                 raise FloatingPointError(
-                    f"[{label}] epoch {epoch + 1}: non-finite training loss at step {bad_step + 1} of {steps} on "
+                    f"[{label}] epoch {epoch + 1}: non-finite training loss ({loss}) at step {bad_step + 1} of {steps} on "
                     f"{rows.numel()} points (lr, batch size or inputs); lower the learning rate or check the "
                     "embeddings for NaN/inf")
             synchronize(device)

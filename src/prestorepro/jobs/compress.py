@@ -110,7 +110,7 @@ def presto_point(*, table1_metrics: str, meta: str, dataset: str, dataset_config
                "widths": t1["provenance"]["config"]["components"]["widths"],
                "gate_input": t1["provenance"]["config"]["presto"]["gate_input"],
                "target_parameters": t1["num_parameters"], "presto_parameters": t1["num_parameters"],
-               "guides": {}, "table1_metrics": table1_metrics,
+               "guides": {}, "table1_run": f"table1/{dataset}/k{k}/presto/seed{seed}",  # under the results root
                "notes": (f"PRESTO: the Table-1 run (K={k}, seed {seed}), Algorithm 1 in sequential mode: one component "
                          "and its part on the device at a time, then the gate; memory measured while it ran"),
                "provenance": t1["provenance"]}
