@@ -5,8 +5,6 @@ without importing another stage's dependencies (Table 1 pulls in the clustering 
 from __future__ import annotations
 
 import json
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -15,7 +13,7 @@ import numpy as np
 import torch
 
 from prestorepro.errors import DataError
-from prestorepro.io import sha256_array
+from prestorepro.io import read_stage_npz, sha256_array
 from prestorepro.metrics import split_metrics
 
 SPLITS = ("train", "val", "test")
@@ -55,14 +53,8 @@ class Features:
         is refused. DataError names the file and the fix; FloatingPointError a non-finite value."""
         path = Path(path)
         fix = f"delete {path} and re-run the embedding stage (snakemake --forcerun embed)"
-        if not path.is_file():
-            raise DataError(f"embeddings {path} do not exist; run the embedding stage for this dataset first.")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
-            raise DataError(f"cannot read {path} ({type(exc).__name__}: {exc}): it is truncated or corrupt; "
-                            f"{fix}.") from exc
+        arrays = read_stage_npz(path, f"embeddings {path} do not exist; run the embedding stage for this "
+                                      "dataset first.", fix)
         keys = [f"{split}_{part}" for split in SPLITS for part in ("x", "y")]
         missing = [k for k in keys if k not in arrays]
         if missing:

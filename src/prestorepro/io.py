@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -182,6 +183,23 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def read_stage_npz(path: str | os.PathLike, missing: str, fix: str) -> dict[str, np.ndarray]:
+    """Every array of an npz a stage of the workflow wrote, without pickles. A missing file raises
+    DataError(``missing``); an unreadable one (truncated, empty, CRC-bad) a DataError naming it and ``fix``."""
+    import zlib
+
+    from prestorepro.errors import DataError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(missing)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
+        raise DataError(f"cannot read {path} ({type(exc).__name__}: {exc}): it is truncated or corrupt; {fix}.") from exc
 
 
 def sha256_array(arr: np.ndarray) -> str:

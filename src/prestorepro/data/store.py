@@ -11,15 +11,13 @@ Sidecar ``<stem>.meta.json`` next to the npz: the same meta, for people and for 
 from __future__ import annotations
 
 import json
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from prestorepro.data.base import SPLITS, DataError, Prepared
-from prestorepro.io import sha256_array, write_json, write_npz
+from prestorepro.io import read_stage_npz, sha256_array, write_json, write_npz
 
 XY_KEYS = tuple(f"{s}_{k}" for s in SPLITS for k in ("x", "y"))
 GROUP_KEYS = tuple(f"{s}_group" for s in SPLITS)
@@ -118,15 +116,7 @@ def load_prepared(path: str | Path, verify: bool = True) -> Prepared:
     """
     path = Path(path)
     fix = f"delete {path} and re-run the prepare step"
-    if not path.is_file():
-        raise DataError(f"prepared dataset {path} does not exist; run the prepare step for it first.")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
-        raise DataError(
-            f"cannot read {path} ({type(exc).__name__}: {exc}): it is truncated or corrupt; {fix}."
-        ) from exc
+    arrays = read_stage_npz(path, f"prepared dataset {path} does not exist; run the prepare step for it first.", fix)
     missing = [k for k in (*XY_KEYS, "num_classes", "meta_json") if k not in arrays]
     if missing:
         raise DataError(
