@@ -161,6 +161,20 @@ def check_prepared_sizes(config: dict) -> None:
         check_part_sizes(name, ds, partition_ks(config, name), n)
 
 
+def _check_pb_budget(config: dict, name: str, ds: dict, n: int) -> None:
+    """GRAD-MATCH-PB selects whole mini-batches: its smallest budget must hold one batch."""
+    cs = config["coreset"]
+    if "gradmatch_pb" not in cs["methods"]:
+        return
+    fractions = list(cs["fractions"]) + ([1.0 / ds["k"]] if cs["one_over_k"] else [])
+    budget = int(round(min(fractions) * n))
+    if budget < cs["batch_size"]:
+        raise ConfigError(
+            f"config key coreset.batch_size: GRAD-MATCH-PB selects whole mini-batches of {cs['batch_size']} points, "
+            f"but its smallest budget on dataset {name} is {budget} points ({min(fractions):g} of about {n}); "
+            f"lower coreset.batch_size to at most {budget}, raise coreset.fractions, or drop gradmatch_pb")
+
+
 def _check_semantics(config: dict) -> None:
     from prestorepro.presto.assignment import InfeasibleConstraintError, size_bounds
 
@@ -177,13 +191,19 @@ def _check_semantics(config: dict) -> None:
                 + ("a dataset with source npz needs path: <file in MedMNIST layout>" if src == "npz"
                    else f"path is only used with source npz, not {src!r}; remove it")
             )
+        if (src == "standin") != ("like" in ds) or ("scale" in ds and src != "standin"):
+            key = "like" if (src == "standin") != ("like" in ds) else "scale"
+            raise ConfigError(
+                f"config key datasets.{name}.{key}: "
+                + ("a dataset with source standin needs like: cifar10 | svhn | pathmnist | dermamnist"
+                   if src == "standin" else f"{key} is only used with source standin, not {src!r}; remove it")
+            )
         if src == "synthetic":
             continue
-        n = TRAIN_SIZES.get(src)
-        if n is not None and "max_train" in ds:
-            n = min(n, ds["max_train"])
+        n = train_size(ds)
         if n is not None:
             check_part_sizes(name, ds, partition_ks(config, name), n)
+            _check_pb_budget(config, name, ds, n)
     seeds = set(config["seeds"])
     for key in ("ablation",):
         extra = sorted(set(config[key]["seeds"]) - seeds)
@@ -207,6 +227,25 @@ def _check_semantics(config: dict) -> None:
         except InfeasibleConstraintError as exc:
             raise ConfigError(f"config key synthetic.k / synthetic.leeway (about {n_train} training points): "
                               f"{exc}") from None
+
+
+def paper_dataset(ds: dict) -> str:
+    """The paper dataset a dataset config is, or stands in for (``like`` of a stand-in): the key of the
+    per-dataset settings the paper gives (compress budgets, figure membership, training sizes)."""
+    return ds["like"] if ds["source"] == "standin" else ds["source"]
+
+
+def train_size(ds: dict) -> int | None:
+    """Training-split size of a dataset config when known before preparing it (None for npz files)."""
+    if ds["source"] == "standin":
+        from prestorepro.data.standin import standin_sizes
+
+        n = standin_sizes(ds["like"], ds.get("scale", 1.0))[0]
+    else:
+        n = TRAIN_SIZES.get(ds["source"])
+    if n is not None and "max_train" in ds:
+        n = min(n, ds["max_train"])
+    return n
 
 
 def dataset_names(config: dict, *, images_only: bool = False) -> list[str]:

@@ -4,7 +4,8 @@ from pathlib import Path
 import re
 
 from prestorepro.codedeps import code_inputs
-from prestorepro.config import ALGORITHM_KEYS, ConfigError, check_prepared_sizes, dataset_names, validate_config
+from prestorepro.config import (ALGORITHM_KEYS, ConfigError, check_prepared_sizes, dataset_names, paper_dataset,
+                                validate_config)
 from prestorepro.ablation import CONFIGURED, run_variants
 
 try:

@@ -6,7 +6,7 @@
     make_synthetic(n=20000, rng) -> (x, y, group)          # paper App. C
 
 Datasets are registered by name in ``DATASETS``: cifar10, svhn, pathmnist, dermamnist, digits,
-synthetic, npz. Every data problem raises ``DataError`` naming the problem, the file and the fix.
+synthetic, standin, npz. Every data problem raises ``DataError`` naming the problem, the file and the fix.
 """
 from prestorepro.data.base import DATASETS, SPLITS, DataError, DatasetSpec, Prepared, RawFile
 from prestorepro.data.datasets import download_dataset, get_spec, prepare_dataset, stratified_split

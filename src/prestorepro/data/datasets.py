@@ -142,6 +142,24 @@ def _build_synthetic(spec, root, seed, checksums, n: int = 20000, fractions=(0.8
     )
 
 
+def _build_standin(spec, root, seed, checksums, like=None, scale: float = 1.0) -> Prepared:
+    from prestorepro.data.standin import STANDINS, make_standin
+
+    if like not in STANDINS:
+        raise DataError(f"a stand-in dataset needs like: one of {', '.join(sorted(STANDINS))}; got {like!r}. "
+                        f"Set it in the dataset's config.")
+    if not 0 < float(scale) <= 1:
+        raise DataError(f"stand-in scale {scale!r} must be in (0, 1]; it scales the paper's split sizes down")
+    splits = make_standin(like, seed, float(scale))
+    source = {"file": f"generated stand-in for {like} (prestorepro.data.standin)", "path": None,
+              "sha256": sha256_array(splits["train"][0]), "md5": None}
+    return _assemble(
+        spec, seed, splits, STANDINS[like].num_classes, [source],
+        f"generated with {like}'s prepared split sizes" + (f" x {float(scale):g}" if float(scale) != 1 else ""),
+        label_names=[f"class{c}" for c in range(STANDINS[like].num_classes)],
+    )
+
+
 def _build_npz(spec, root, seed, checksums, path=None, num_classes: int | None = None) -> Prepared:
     path = _npz_path({"path": path})
     splits, c = validate_splits(read_npz(path), path, num_classes)
@@ -181,6 +199,10 @@ DATASETS.register("digits")(DatasetSpec(
 DATASETS.register("synthetic")(DatasetSpec(
     "synthetic", "degenerate 4-component mixture of App. C; seeded 80/10/10",
     _NO_FILES, _fetch_embedded, _build_synthetic, {"n": 20000, "fractions": (0.8, 0.1, 0.1)},
+))
+DATASETS.register("standin")(DatasetSpec(
+    "standin", "generated class-structured images with a paper dataset's shape, classes and split sizes",
+    _NO_FILES, _fetch_embedded, _build_standin, {"like": None, "scale": 1.0},
 ))
 DATASETS.register("npz")(DatasetSpec(
     "npz", "bring-your-own .npz in the MedMNIST layout; the file's own splits",

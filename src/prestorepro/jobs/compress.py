@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from prestorepro.io import read_json
+from prestorepro.config import paper_dataset
 from prestorepro.jobs.common import finish, header, named_errors
 from prestorepro.provenance import provenance
 
@@ -67,7 +68,7 @@ def train_compress(*, features: str, meta: str, dataset: str, dataset_config: Ma
     dev = resolve_device(device)
     feats = _host_features(features, meta, f"[{dataset} {method} {point} seed {seed}] before training")
     total = presto_parameter_total(feats.cut, presto_widths, feats.num_classes, dataset_config["k"])
-    target = resolve_target(point, dataset_config["source"], total, settings)
+    target = resolve_target(point, paper_dataset(dataset_config), total, settings)
     log.info(f"{method} {point}: budget {target} parameters (PRESTO at K={dataset_config['k']}: {total})")
     warm_up(dev, feats.cut, feats.num_classes, feats.train_x.shape[1:], freeze=True)
     with named_errors(f"[{dataset} {method} {point} seed {seed}]"):

@@ -36,6 +36,8 @@ def prepare_data(*, dataset_config: Mapping, data_root: str, split_seed: int, sy
         opts["path"] = dataset_config["path"]
     if src == "synthetic":
         opts["n"] = synthetic_n
+    if src == "standin":
+        opts.update(like=dataset_config["like"], scale=dataset_config.get("scale", 1.0))
     prepared = prepare_dataset(src, Path(data_root), split_seed, **opts)
     if "max_train" in dataset_config and len(prepared.train_y) > dataset_config["max_train"]:
         keep = _stratified_subsample(prepared.train_y, dataset_config["max_train"], split_seed)

@@ -115,7 +115,7 @@ def compress_metrics(dataset, table2=True, sweep=True):
 
 
 def figure_datasets(figure):
-    return [d for d in IMAGE_DATASETS if config["datasets"][d]["source"] in CMP_FIGURES[figure]]
+    return [d for d in IMAGE_DATASETS if paper_dataset(config["datasets"][d]) in CMP_FIGURES[figure]]
 
 
 def figure_inputs(wildcards):
