@@ -70,7 +70,7 @@ def fit_guide(feats: Features, role: str, settings: Mapping, seed: int, device: 
                             batch_size=settings["batch_size"], lr=settings["lr"], l2=settings["l2"], device=device,
                             generator=generator(seed, role), checkpoint_path=checkpoint_path, log=log, desc=role)
     metrics = {"role": role, "widths": list(settings["widths"]), "num_parameters": count_parameters(model),
-               "epochs": settings["epochs"], "loss": hist["loss"], **_evaluate(model, feats, settings["infer_batch_size"], device),
+               "epochs": settings["epochs"], "loss": hist["loss"], "epoch_seconds": hist["time_s"], **_evaluate(model, feats, settings["infer_batch_size"], device),
                "memory": ledger.summary()}
     log(f"{role} {tuple(settings['widths'])}: {metrics['num_parameters']} parameters, "
         f"test accuracy {metrics['test_accuracy']:.4f}")
@@ -133,7 +133,7 @@ def run_pruned(criterion: str, feats: Features, target: int, settings: Mapping, 
              f"epochs with the masks fixed, Adam lr {settings['lr_pruned']} (App. B.5: {settings['lr_paper']})")
     return {"num_parameters": kept, "nonzero_weights": nonzero_weights, "dense_parameters": dense,
             "widths": list(widths), "empty_layers": collapsed, "mask_summary": mask_summary(masks),
-            "loss": hist["loss"], "seconds": {"scoring": score_s}, "notes": notes,
+            "loss": hist["loss"], "epoch_seconds": hist["time_s"], "seconds": {"scoring": score_s}, "notes": notes,
             **_evaluate(model, feats, settings["infer_batch_size"], device), "memory": ledger.summary()}
 
 
@@ -166,7 +166,8 @@ def _distilled(method: str, guide_roles: Sequence[str]):
                  f"{tuple(settings['student_base_widths'])}; guides {', '.join(guide_roles)}; T={settings['kd_temperature']}, "
                  f"a={settings['kd_alpha']}" + (f", guide drop probability {drop}" if drop > 0 else "")
                  + f"; {settings['student_epochs']} epochs, Adam lr {settings['lr']}")
-        return {"num_parameters": n, "widths": list(widths), "loss": hist["loss"], "notes": notes,
+        return {"num_parameters": n, "widths": list(widths), "loss": hist["loss"], "epoch_seconds": hist["time_s"],
+                "notes": notes,
                 **_evaluate(student, feats, settings["infer_batch_size"], device), "memory": ledger.summary()}
 
     run.__name__ = f"run_{method}"

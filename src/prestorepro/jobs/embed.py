@@ -1,6 +1,7 @@
 """The job of workflow/rules/embed.smk: ResNet18 feature maps of a prepared dataset."""
 from __future__ import annotations
 
+import time
 from typing import Mapping
 
 import numpy as np
@@ -20,11 +21,13 @@ def embed(*, prepared: str, dataset_config: Mapping, embedding: Mapping, device:
     dev = resolve_device(device)
     data = load_prepared(prepared)
     trunk = build_trunk(embedding["weights"], dataset_config["cut"], seed=embedding["seed"])
-    arrays, shapes = {}, {}
+    arrays, shapes, seconds = {}, {}, {}
     for split in ("train", "val", "test"):
         x, y = data.split(split)
+        t0 = time.perf_counter()
         arrays[f"{split}_x"] = extract_features(x, trunk, batch_size=embedding["batch_size"], device=dev,
                                                 desc=f"embed {split}", log=log.info)
+        seconds[split] = time.perf_counter() - t0
         # the trunk's output is checked in float32; float16 storage can still overflow to inf
         bad = int(np.count_nonzero(~np.isfinite(arrays[f"{split}_x"])))
         if bad:
@@ -37,7 +40,7 @@ def embed(*, prepared: str, dataset_config: Mapping, embedding: Mapping, device:
     write_json(out_json, {
         "shapes": shapes, "feature_shape": shapes["train"][1:], "dtype": "float16", "cut": dataset_config["cut"],
         "weights": embedding["weights"], "num_classes": data.num_classes, "image_shape": list(data.train_x.shape[1:]),
-        "checksums": {k: sha256_array(v) for k, v in arrays.items()},
+        "checksums": {k: sha256_array(v) for k, v in arrays.items()}, "seconds": seconds,
         "provenance": provenance({"dataset": dict(dataset_config), "embedding": dict(embedding)}, embedding["seed"],
                                  dev),
     })
