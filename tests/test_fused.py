@@ -140,3 +140,28 @@ def test_cuda_graph_capture_needs_cuda_and_can_be_switched_off(monkeypatch):
     assert _capture_default()
     monkeypatch.setenv("PRESTOREPRO_CUDA_GRAPHS", "0")
     assert not _capture_default()
+
+
+@pytest.mark.parametrize("hw, kernel, stride, padding", [
+    ((1, 1), 3, 1, 1), ((2, 2), 3, 1, 1), ((2, 2), 3, 2, 1), ((2, 2), 1, 2, 0), ((4, 4), 3, 1, 1),
+    ((4, 4), 3, 2, 1), ((4, 4), 1, 2, 0), ((3, 3), 3, 2, 1), ((2, 4), 3, 1, 1)])
+def test_small_map_convolution_is_the_grouped_convolution(hw, kernel, stride, padding):
+    # the batched-matmul path (maps of <= SMALL_MAP pixels) against torch's grouped convolution, float64,
+    # values and gradients of the input and the weights
+    from prestorepro.models.fused import SMALL_MAP, FusedConv2d
+
+    assert hw[0] * hw[1] <= SMALL_MAP
+    torch.manual_seed(0)
+    k, ci, co = 3, 5, 4
+    conv = FusedConv2d(k, ci, co, kernel, stride, padding).double()
+    x = torch.randn(7, k * ci, *hw, dtype=torch.float64, requires_grad=True)
+    out = conv(x)
+    w = conv.weight.reshape(k * co, ci, kernel, kernel)
+    ref = torch.nn.functional.conv2d(x, w, stride=stride, padding=padding, groups=k)
+    assert out.shape == ref.shape
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    g = torch.randn_like(ref)
+    gx, gw = torch.autograd.grad(out, (x, conv.weight), g)
+    rx, rw = torch.autograd.grad(ref, (x, conv.weight), g)
+    torch.testing.assert_close(gx, rx, rtol=0, atol=1e-12)
+    torch.testing.assert_close(gw, rw, rtol=0, atol=1e-12)

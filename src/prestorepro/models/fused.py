@@ -24,16 +24,65 @@ from torch import nn
 from prestorepro.models.resnet_tail import CUT_CHANNELS, ResNetTail, stage_widths_for_cut
 
 
+# Input maps of at most this many pixels (4x4) are convolved as a batched matmul (``FusedConv2d``).
+SMALL_MAP = 16
+
+
+def _tap_index(h: int, w: int, kh: int, kw: int, stride: int, padding: int) -> tuple[torch.Tensor, int, int]:
+    """For a convolution of an h x w map: (P, Q) index of the kernel tap joining output pixel p to input
+    pixel q (``kh * kw`` where none does, a zero slot), and the output size."""
+    oh, ow = (h + 2 * padding - kh) // stride + 1, (w + 2 * padding - kw) // stride + 1
+    idx = torch.full((oh * ow, h * w), kh * kw, dtype=torch.long)
+    for py in range(oh):
+        for px in range(ow):
+            for qy in range(h):
+                for qx in range(w):
+                    ty, tx = qy - py * stride + padding, qx - px * stride + padding
+                    if 0 <= ty < kh and 0 <= tx < kw:
+                        idx[py * ow + px, qy * w + qx] = ty * kw + tx
+    return idx, oh, ow
+
+
 class FusedConv2d(nn.Module):
+    """K convolutions with weights (K, out, in, kh, kw) as one grouped convolution over (B, K*in, H, W).
+
+    On maps of at most ``SMALL_MAP`` pixels (every stage of a ResNet tail after its input block: 4x4, 2x2, 1x1) the
+    convolution is the linear map it is there, out[p] = sum_q W[tap(p, q)] x[q], run as one batched
+    matmul over the K components. Written by hand because the library's grouped convolution kernels are
+    slow there: on the CPU oneDNN took 6-9 ms (forward and backward, B = 256) for a 3x3
+    convolution of 16 channels per component on 1x1 maps, 0.5 MFLOP, which the matmul does in 0.5 ms
+    (benchmarks/RESULTS.md, target 1). The same sums in another order: equal to rounding.
+    """
+
     def __init__(self, k: int, in_ch: int, out_ch: int, kernel: int, stride: int = 1, padding: int = 0):
         super().__init__()
         self.k, self.in_ch, self.out_ch, self.stride, self.padding = k, in_ch, out_ch, stride, padding
         self.weight = nn.Parameter(torch.empty(k, out_ch, in_ch, kernel, kernel))
         nn.init.kaiming_normal_(self.weight.view(k * out_ch, in_ch, kernel, kernel), mode="fan_out", nonlinearity="relu")
+        self._taps: dict[tuple, tuple[torch.Tensor, int, int]] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, K*in, H, W)
+        if x.shape[-2] * x.shape[-1] <= SMALL_MAP:
+            return self._small_map(x)
         w = self.weight.reshape(self.k * self.out_ch, self.in_ch, *self.weight.shape[-2:])
         return F.conv2d(x, w, stride=self.stride, padding=self.padding, groups=self.k)
+
+    def _small_map(self, x: torch.Tensor) -> torch.Tensor:
+        b, (h, w) = x.shape[0], x.shape[-2:]
+        k, co, ci = self.k, self.out_ch, self.in_ch
+        kh, kw = self.weight.shape[-2:]
+        key = (h, w, x.device)
+        if key not in self._taps:  # cached per device: a CUDA graph must not copy it in at capture time
+            idx, oh, ow = _tap_index(h, w, kh, kw, self.stride, self.padding)
+            self._taps[key] = (idx.to(x.device), oh, ow)
+        idx, oh, ow = self._taps[key]
+        taps = self.weight.reshape(k, co, ci, kh * kw)
+        taps = torch.cat([taps, taps.new_zeros(k, co, ci, 1)], dim=3)
+        big = taps[..., idx]  # (K, out, in, P, Q)
+        p, q = idx.shape
+        wm = big.permute(0, 2, 4, 1, 3).reshape(k, ci * q, co * p)  # rows (in, q), columns (out, p)
+        xk = x.reshape(b, k, ci * q).transpose(0, 1)  # (K, B, in * Q)
+        return torch.bmm(xk, wm).transpose(0, 1).reshape(b, k * co, oh, ow)
 
 
 class FusedBatchNorm2d(nn.Module):
