@@ -29,7 +29,10 @@ Checks, each timed and recorded even when it fails (a failure of one does not st
 - ``captured_step``: the step replayed as a CUDA graph (the default on CUDA) against the eager step:
   the same parameters (within eager's own run-to-run noise) and the speed-up;
 - ``snakemake_end_to_end``: tests/configs/tiny.yaml through Snakemake with ``device`` set to the
-  device at hand, every output checked (skipped when snakemake cannot be imported).
+  device at hand, every output checked (skipped when snakemake cannot be imported);
+- ``forecast``: config/rehearsal.yaml on stand-ins at 10% of the paper's N run on the device in the time
+  left, and config/paper.yaml's cost forecast from it (``prestorepro.forecast``), into ``forecast.md``
+  (skipped without snakemake).
 
 Writes ``check.json`` and ``check.md`` into ``--out``; exits 1 when a check failed.
 """
@@ -57,9 +60,11 @@ import torch  # noqa: E402
 # sizes: "full" is the paper's scale on a GPU, "tiny" keeps the CPU test to seconds
 SCALES = {
     "full": dict(n_small=600, n_scale=89996, scale_epochs=10, gate_epochs=10, hw=7, bench_per_component=8192,
-                 bench_repeats=5, compile_epochs=1, probe_mib=1024, embed_images=512),
+                 bench_repeats=5, compile_epochs=1, probe_mib=1024, embed_images=512,
+                 rehearsal=dict(scale=0.1, datasets=None, small=False)),
     "tiny": dict(n_small=120, n_scale=1500, scale_epochs=1, gate_epochs=1, hw=7, bench_per_component=256,
-                 bench_repeats=1, compile_epochs=0, probe_mib=64, embed_images=32),
+                 bench_repeats=1, compile_epochs=0, probe_mib=64, embed_images=32,
+                 rehearsal=dict(scale=0.01, datasets=("cifar10", "dermamnist"), small=True)),
 }
 PAPER_ROUNDS = 30  # config/paper.yaml presto.rounds, for the extrapolation
 
@@ -420,11 +425,8 @@ def check_captured_step(dev: torch.device, scale: dict) -> dict:
 
 
 def check_snakemake_end_to_end(dev: torch.device, scale: dict) -> dict:
-    if shutil.which("snakemake") is None:
-        try:
-            import snakemake  # noqa: F401
-        except ImportError:
-            return {"ok": True, "skipped": "snakemake is not installed here (benchmarks/gpu/fetch_wheels.sh)"}
+    if not _has_snakemake():
+        return {"ok": True, "skipped": "snakemake is not installed here (benchmarks/gpu/fetch_wheels.sh)"}
     tmp = Path(tempfile.mkdtemp(prefix="gpucheck_smk_"))
     results = tmp / "results"
     cores = str(min(8, os.cpu_count() or 1))
@@ -446,6 +448,49 @@ def check_snakemake_end_to_end(dev: torch.device, scale: dict) -> dict:
             "devices_recorded": sorted(map(str, devices)), "log_tail": (proc.stdout + proc.stderr)[-3000:]}
 
 
+def _has_snakemake() -> bool:
+    if shutil.which("snakemake") is not None:
+        return True
+    try:
+        import snakemake  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def check_forecast(dev: torch.device, scale: dict, seconds_left: float = 600.0) -> dict:
+    """config/rehearsal.yaml (stand-ins at the scale's fraction of the paper's N) run on the device, then
+    config/paper.yaml forecast from it (``prestorepro.forecast``). A rehearsal cut short by the time left
+    still gives a forecast: its missing jobs are projected from other jobs of their rule, or not at all
+    (``not_measured``)."""
+    if not _has_snakemake():
+        return {"ok": True, "skipped": "snakemake is not installed here (benchmarks/gpu/fetch_wheels.sh)"}
+    from prestorepro.forecast import forecast, reduced_rehearsal, to_markdown
+
+    tmp = Path(tempfile.mkdtemp(prefix="gpucheck_forecast_"))
+    reh = scale["rehearsal"]
+    config = reduced_rehearsal(tmp, scale=reh["scale"], datasets=reh["datasets"], small=reh["small"],
+                               device=dev.type)
+    cores = str(min(8, os.cpu_count() or 1))
+    cmd = [sys.executable, "-m", "snakemake", "--cores", cores, "--configfile", str(config), "--keep-going"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=max(30.0, seconds_left - 60.0))
+        rc, tail = proc.returncode, (proc.stdout + proc.stderr)[-3000:]
+    except subprocess.TimeoutExpired as exc:
+        rc, tail = "timeout", str(exc.stdout or "")[-3000:]
+    run_s = time.perf_counter() - t0
+    fc = forecast("config/paper.yaml", config, tmp / "results")
+    return {"ok": rc in (0, "timeout"), "rehearsal": reh, "rehearsal_config": str(config),
+            "rehearsal_returncode": rc, "rehearsal_seconds": run_s,
+            "total_hours": fc["total_hours"], "critical_path_hours": fc["critical_path_hours"],
+            "not_measured": fc["not_measured"],
+            "per_rule_hours": {r["rule"]: round(r["hours"], 3) for r in fc["per_rule"]},
+            "forecast_md": to_markdown(fc), "log_tail": tail}
+
+
 CHECKS = [
     ("environment", check_environment),
     ("fused_equals_sequential", check_fused_equals_sequential),
@@ -458,6 +503,7 @@ CHECKS = [
     ("fused_step_profile", check_fused_step_profile),
     ("captured_step", check_captured_step),
     ("snakemake_end_to_end", check_snakemake_end_to_end),
+    ("forecast", check_forecast),
 ]
 
 
@@ -467,7 +513,7 @@ def markdown(report: dict) -> str:
              f"{report['seconds']:.0f} s in all", "", "| check | result | seconds | figures |", "| --- | --- | --- | --- |"]
     for name, r in report["checks"].items():
         status = "skipped" if r.get("skipped") else ("pass" if r.get("ok") else "FAIL")
-        figures = {k: v for k, v in r.items() if k not in ("ok", "seconds", "log_tail", "traceback")}
+        figures = {k: v for k, v in r.items() if k not in ("ok", "seconds", "log_tail", "traceback", "forecast_md")}
         text = json.dumps(figures, default=str)
         lines.append(f"| {name} | {status} | {r.get('seconds', 0):.1f} | `{text[:600]}` |")
     return "\n".join(lines) + "\n"
@@ -502,13 +548,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name}", flush=True)
         t0 = time.perf_counter()
         try:
-            r = fn(dev, scale)
+            if name == "forecast":
+                r = fn(dev, scale, seconds_left=args.budget_s - (time.perf_counter() - t_start))
+            else:
+                r = fn(dev, scale)
         except Exception as exc:  # recorded; the other checks still run
             r = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-4000:]}
         r["seconds"] = time.perf_counter() - t0
         failed |= not r["ok"]
         report["checks"][name] = r
-        print(json.dumps({k: v for k, v in r.items() if k != "log_tail"}, default=str)[:2000], flush=True)
+        if "forecast_md" in r:
+            (out / "forecast.md").write_text(r["forecast_md"])
+        print(json.dumps({k: v for k, v in r.items() if k not in ("log_tail", "forecast_md")}, default=str)[:2000],
+              flush=True)
         (out / "check.json").write_text(json.dumps(report, indent=2, default=str))  # partial results survive a kill
     report["seconds"] = time.perf_counter() - t_start
     report["passed"] = not failed

@@ -1,0 +1,63 @@
+"""config/rehearsal.yaml runs end to end at reduced sizes, and config/paper.yaml is forecast from that run:
+the GPU check's ``forecast`` step (benchmarks/gpu/check.py), run here on the CPU at its tiny scale. Marked
+slow: about ten minutes on 2 cores.
+
+The reductions (``prestorepro.forecast.reduced_rehearsal(small=True)``), all on top of
+config/rehearsal.yaml: the stand-ins at 1% (DermaMNIST's at 10%) with the leeways scaled alike, the
+synthetic data at 2000 points, two of the four image datasets (CIFAR10's layer2 cut at 32 px, DermaMNIST's
+K = 3 and k-means++ init at 28 px), narrow pruning references and guides, shorter sweeps, the coreset at
+10% in batches of 16 so that GRAD-MATCH-PB's budget holds a batch. Every rule of the paper's DAG still runs
+(the whole DAG is planned in tests/test_standin.py).
+"""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from prestorepro.forecast import critical_path, forecast, plan
+from snakemake_plan import planned_jobs
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def test_rehearsal_runs_and_the_paper_run_is_forecast_from_it(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu" / "check.py"), "--out", str(tmp_path),
+                           "--device", "cpu", "--only", "forecast", "--budget-s", "3000"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=3300)
+    report = json.loads((tmp_path / "check.json").read_text())
+    r = report["checks"]["forecast"]
+    assert proc.returncode == 0 and r["rehearsal_returncode"] == 0, r.get("log_tail", proc.stderr[-4000:])
+    config = Path(r["rehearsal_config"])
+    res = config.parent / "results"
+    rules_paper = set(planned_jobs("--configfile", "config/paper.yaml", results=tmp_path / "p")) - {"total"}
+    rules_here = set(planned_jobs("--configfile", str(config), results=res)) - {"total"}
+    assert rules_here == rules_paper  # every rule of the paper's DAG ran
+    meta = json.loads((res / "data" / "cifar10" / "prepared.meta.json").read_text())
+    assert meta["split_sizes"] == {"train": 450, "val": 50, "test": 100} and meta["image_shape"] == [32, 32, 3]
+    derma = json.loads((res / "data" / "dermamnist" / "prepared.meta.json").read_text())
+    assert derma["split_sizes"] == {"train": 701, "val": 100, "test": 200} and derma["num_classes"] == 7
+    assert (tmp_path / "forecast.md").read_text().startswith("# Cost forecast: config/paper.yaml")
+
+    fc = forecast("config/paper.yaml", config, res)
+    jobs = plan("config/paper.yaml", "__forecast__")
+    assert fc["jobs"] == len(jobs) == 540 and fc["not_measured"] == 0
+    assert fc["total_hours"] == pytest.approx(r["total_hours"], rel=1e-9)
+    rows = fc["per_job"]
+    assert all(math.isfinite(x["seconds"]) and x["seconds"] >= 0 for x in rows)
+    # jobs of datasets the run did not have come from another dataset's job of the rule, and say so
+    svhn = [x for x in rows if x["wildcards"].get("dataset") == "svhn" and x["rule"] == "train_table1"]
+    assert svhn and all("from a measured job of the same rule" in x["how"] for x in svhn)
+    total, chain = critical_path(jobs, [x["seconds"] for x in rows])
+    assert fc["critical_path_hours"] == pytest.approx(total / 3600)
+    assert 0 < fc["critical_path_hours"] <= fc["total_hours"]
+    assert fc["total_hours"] == pytest.approx(sum(x["seconds"] for x in rows) / 3600)
+    # the paper's PRESTO (30 rounds x 10 epochs at 100x the N) is projected far above the measured run
+    presto = [x for x in rows if x["rule"] == "train_table1" and x["wildcards"]["method"] == "presto"
+              and x["wildcards"]["dataset"] == "cifar10"]
+    assert all(x["seconds"] > 20 * x["measured_seconds"] for x in presto)
