@@ -165,3 +165,15 @@ def test_small_map_convolution_is_the_grouped_convolution(hw, kernel, stride, pa
     rx, rw = torch.autograd.grad(ref, (x, conv.weight), g)
     torch.testing.assert_close(gx, rx, rtol=0, atol=1e-12)
     torch.testing.assert_close(gw, rw, rtol=0, atol=1e-12)
+
+
+def test_wide_small_map_convolution_stays_a_convolution(monkeypatch):
+    # 128 -> 128 channels on 4x4 maps would be a 4.2M-entry matrix per component: the grouped kernel runs
+    from prestorepro.models.fused import FusedConv2d
+
+    conv = FusedConv2d(2, 128, 128, 3, 1, 1)
+    monkeypatch.setattr(FusedConv2d, "_small_map", lambda self, x: pytest.fail("matmul path taken"))
+    assert conv(torch.randn(3, 256, 4, 4)).shape == (3, 256, 4, 4)
+    narrow = FusedConv2d(2, 16, 16, 3, 1, 1)
+    with pytest.raises(pytest.fail.Exception, match="matmul path taken"):
+        narrow(torch.randn(3, 32, 4, 4))

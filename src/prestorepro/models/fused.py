@@ -24,8 +24,10 @@ from torch import nn
 from prestorepro.models.resnet_tail import CUT_CHANNELS, ResNetTail, stage_widths_for_cut
 
 
-# Input maps of at most this many pixels (4x4) are convolved as a batched matmul (``FusedConv2d``).
+# Input maps of at most this many pixels (4x4) are convolved as a batched matmul (``FusedConv2d``), when
+# the dense matrix that takes per component holds at most SMALL_MAP_MATRIX entries (4 MiB in float32).
 SMALL_MAP = 16
+SMALL_MAP_MATRIX = 1 << 20
 
 
 def _tap_index(h: int, w: int, kh: int, kw: int, stride: int, padding: int) -> tuple[torch.Tensor, int, int]:
@@ -62,7 +64,8 @@ class FusedConv2d(nn.Module):
         self._taps: dict[tuple, tuple[torch.Tensor, int, int]] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, K*in, H, W)
-        if x.shape[-2] * x.shape[-1] <= SMALL_MAP:
+        q = x.shape[-2] * x.shape[-1]
+        if q <= SMALL_MAP and self.in_ch * self.out_ch * q * q <= SMALL_MAP_MATRIX:  # P <= Q: output <= input
             return self._small_map(x)
         w = self.weight.reshape(self.k * self.out_ch, self.in_ch, *self.weight.shape[-2:])
         return F.conv2d(x, w, stride=self.stride, padding=self.padding, groups=self.k)
