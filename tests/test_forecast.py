@@ -160,3 +160,16 @@ def test_downloads_are_an_assumption_and_missing_rules_are_flagged(configs):
     assert p.seconds == pytest.approx(24.6) and "assumed 10 MB/s" in p.how
     p = project(_job("make_table1", []), paper, reh, None, "not measured", 10.0)
     assert p.how == "not measured" and p.seconds != p.seconds  # NaN
+
+
+def test_an_ablation_job_is_projected_per_variant(configs):
+    paper, reh = configs
+    from prestorepro.forecast import _merged
+
+    # two variants of the rehearsal (2 rounds x 1 epoch each), 4 s of training each
+    m = _merged([{"method": "presto", "k": 3, "rounds_run": 2, "seconds": {"train": 4.0, "gate": 1.0}},
+                 {"method": "presto", "k": 3, "rounds_run": 2, "seconds": {"train": 4.0, "gate": 1.0}}])
+    assert m["runs"] == 2 and m["rounds_run"] == 4 and m["seconds"] == {"train": 8.0, "gate": 2.0}
+    p = _table1(_job("train_ablation", [], dataset="dermamnist", seed=0), paper, reh, Measured(20.0, None, m, 7007))
+    # each variant: 300 epochs at 2 s, 10 gate epochs at 1 s; the rest (10 s) as measured
+    assert p.seconds == pytest.approx(2 * (300 * 2.0 + 10 * 1.0) + 10.0)

@@ -182,6 +182,21 @@ def _max_rss(path: str | None, cwd: Path) -> float | None:
         return None
 
 
+def _merged(metrics: list[dict | None]) -> dict | None:
+    """One job's metrics; a job that writes several runs (an ablation job: one per variant) gets their
+    phase seconds and rounds summed and ``runs`` set to their number."""
+    metrics = [m for m in metrics if m]
+    if len(metrics) <= 1:
+        return metrics[0] if metrics else None
+    out = dict(metrics[0], runs=len(metrics), seconds={}, rounds_run=0)
+    for m in metrics:
+        for phase, sec in (m.get("seconds") or {}).items():
+            if isinstance(sec, (int, float)):
+                out["seconds"][phase] = out["seconds"].get(phase, 0.0) + float(sec)
+        out["rounds_run"] += int(m.get("rounds_run") or 0)
+    return out
+
+
 def measure(jobs: list[PlannedJob], results: Path, cwd: Path = ROOT) -> dict[tuple, Measured]:
     """What each finished job of a run recorded: wall time, peak RSS, its metrics (where it writes a
     ``metrics.json`` or ``features.json``) and its dataset's training size."""
@@ -196,12 +211,12 @@ def measure(jobs: list[PlannedJob], results: Path, cwd: Path = ROOT) -> dict[tup
         times = [meta[str((cwd / o).resolve())] for o in j.outputs if str((cwd / o).resolve()) in meta]
         if not times:
             continue
-        metrics_file = next((o for o in j.outputs if o.endswith(("metrics.json", "features.json"))), None)
+        files = [o for o in j.outputs if o.endswith(("metrics.json", "features.json"))]
         dataset = j.wildcards.get("dataset") or j.wildcards.get("image_dataset")
         found[j.key] = Measured(
             seconds=max(e for _, e in times) - min(s for s, _ in times),
             rss_mib=_max_rss(j.benchmark, cwd),
-            metrics=_read_json(cwd / metrics_file) if metrics_file else None,
+            metrics=_merged([_read_json(cwd / f) for f in files]),
             n_train=sizes.get(dataset) if dataset else None)
     return found
 
@@ -273,11 +288,13 @@ def _table1(job: PlannedJob, target: Mapping, measured_cfg: Mapping, got: Measur
     k_m = int(m.get("k", k_t))
     ablation = job.rule == "train_ablation"
     t_units, m_units = _presto_units(target, k_t, ablation), _presto_units(measured_cfg, k_m, ablation)
+    runs = int(m.get("runs", 1))  # an ablation job: every variant is a run of its own
     rounds_run = m.get("rounds_run")
-    if rounds_run:  # a measured run that stopped early: per round of those it ran
-        per = {"train": rounds_run * measured_cfg["presto"]["epochs"], "loss_matrix": rounds_run * k_m,
-               "assignment": rounds_run, "singleton": rounds_run}
-        m_units.update(per)
+    m_units = {ph: u * runs for ph, u in m_units.items()}
+    if rounds_run:  # measured runs that stopped early: per round of those they ran
+        m_units.update({"train": rounds_run * measured_cfg["presto"]["epochs"], "loss_matrix": rounds_run * k_m,
+                        "assignment": rounds_run, "singleton": rounds_run})
+    t_units = {ph: u * runs for ph, u in t_units.items()}
     method = m.get("method", job.wildcards.get("method"))
     clustering = (method in ("equal_kmeans", "kmeans_pp")
                   or (method == "presto" and _dataset_cfg(target, job.wildcards).get("init") != "random"))
