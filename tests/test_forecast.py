@@ -84,7 +84,14 @@ def test_match_relaxes_the_seed_then_k_then_the_rest():
     assert match(_job("r", [], dataset="a", k=4, seed=0), done) == (m0, "same job")
     assert match(_job("r", [], dataset="b", k=4, seed=2), done) == (m1, "other seed")
     assert match(_job("r", [], dataset="b", k=6, seed=1), done) == (m1, "other seed / K / point")
+    assert match(_job("r", [], dataset="c", k=4, seed=0), done) == (m0, "other dataset")
     assert match(_job("x", [], dataset="b"), done) == (None, "not measured")
+    # the same method on another dataset before another method on the same dataset
+    a, b = Measured(3.0, None, None, None), Measured(4.0, None, None, None)
+    done = {("t", (("dataset", "a"), ("method", "gmm"), ("seed", "0"))): a,
+            ("t", (("dataset", "b"), ("method", "presto"), ("seed", "0"))): b}
+    assert match(_job("t", [], dataset="a", method="presto", seed=1), done) == (b, "other dataset")
+    assert match(_job("t", [], dataset="a", method="bgmm", seed=1), done) == (a, "same rule and dataset")
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +180,14 @@ def test_an_ablation_job_is_projected_per_variant(configs):
     p = _table1(_job("train_ablation", [], dataset="dermamnist", seed=0), paper, reh, Measured(20.0, None, m, 7007))
     # each variant: 300 epochs at 2 s, 10 gate epochs at 1 s; the rest (10 s) as measured
     assert p.seconds == pytest.approx(2 * (300 * 2.0 + 10 * 1.0) + 10.0)
+
+
+def test_synthetic_rounds_are_scaled_by_rounds_epochs_and_n(configs):
+    paper, reh = configs
+    from prestorepro.forecast import _synthetic
+
+    # the rehearsal's App. C run: 2 rounds of 1 epoch, 3 s of training each, in a 10 s job
+    m = {"history": [{"round": 1, "train_seconds": 3.0}, {"round": 2, "train_seconds": 3.0}]}
+    p = _synthetic(_job("synthetic_experiment", [], dataset="synthetic", seed=0), paper, reh,
+                   Measured(10.0, 500.0, m, 16000))
+    assert p.seconds == pytest.approx(4.0 + 50 * 3.0 * 10)  # 50 rounds of 10 epochs (same n)

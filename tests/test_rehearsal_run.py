@@ -52,7 +52,7 @@ def test_rehearsal_runs_and_the_paper_run_is_forecast_from_it(tmp_path):
     assert all(math.isfinite(x["seconds"]) and x["seconds"] >= 0 for x in rows)
     # jobs of datasets the run did not have come from another dataset's job of the rule, and say so
     svhn = [x for x in rows if x["wildcards"].get("dataset") == "svhn" and x["rule"] == "train_table1"]
-    assert svhn and all("from a measured job of the same rule" in x["how"] for x in svhn)
+    assert svhn and all(x["matched"] == "other dataset" for x in svhn)
     total, chain = critical_path(jobs, [x["seconds"] for x in rows])
     assert fc["critical_path_hours"] == pytest.approx(total / 3600)
     assert 0 < fc["critical_path_hours"] <= fc["total_hours"]

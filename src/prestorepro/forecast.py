@@ -188,7 +188,8 @@ def _merged(metrics: list[dict | None]) -> dict | None:
     metrics = [m for m in metrics if m]
     if len(metrics) <= 1:
         return metrics[0] if metrics else None
-    out = dict(metrics[0], runs=len(metrics), seconds={}, rounds_run=0)
+    out = dict(metrics[0], runs=len(metrics), seconds={}, rounds_run=0,
+               history=[h for m in metrics for h in (m.get("history") or []) if isinstance(h, dict)])
     for m in metrics:
         for phase, sec in (m.get("seconds") or {}).items():
             if isinstance(sec, (int, float)):
@@ -221,24 +222,25 @@ def measure(jobs: list[PlannedJob], results: Path, cwd: Path = ROOT) -> dict[tup
     return found
 
 
+_RELAXABLE = ("seed", "k", "point")  # wildcards a job's cost does not depend on much (K: scaled where it does)
+
+
 def match(job: PlannedJob, measured: Mapping[tuple, Measured]) -> tuple[Measured | None, str]:
-    """The measured job for ``job``: same rule and wildcards, else with the seed relaxed, else the same rule
-    and dataset, else any job of the rule."""
+    """The measured job for ``job``: same rule and wildcards; else the seed, K and point relaxed; else the
+    same method (or role) on another dataset; else the same rule and dataset; else any job of the rule."""
     if job.key in measured:
         return measured[job.key], "same job"
     by_rule = [(dict(k[1]), m) for k, m in measured.items() if k[0] == job.rule]
     wc = job.wildcards
-    for relax, how in ((("seed",), "other seed"), (("seed", "k", "point"), "other seed / K / point")):
-        want = {k: v for k, v in wc.items() if k not in relax}
-        hits = [m for w, m in by_rule if {k: v for k, v in w.items() if k not in relax} == want]
+    data = [k for k in ("dataset", "image_dataset") if k in wc]
+    steps = (([k for k in wc if k != "seed"], "other seed"),
+             ([k for k in wc if k not in _RELAXABLE], "other seed / K / point"),
+             ([k for k in wc if k not in _RELAXABLE and k not in data], "other dataset"),
+             (data, "same rule and dataset"), ([], "same rule"))
+    for keep, how in steps:
+        hits = [m for w, m in by_rule if all(w.get(k) == wc[k] for k in keep)]
         if hits:
             return hits[0], how
-    ds = wc.get("dataset") or wc.get("image_dataset")
-    hits = [m for w, m in by_rule if (w.get("dataset") or w.get("image_dataset")) == ds] if ds else []
-    if hits:
-        return hits[0], "same rule and dataset"
-    if by_rule:
-        return by_rule[0][1], "same rule"
     return None, "not measured"
 
 
@@ -397,15 +399,25 @@ def _embed(job: PlannedJob, target: Mapping, measured_cfg: Mapping, got: Measure
 
 
 def _synthetic(job: PlannedJob, target: Mapping, measured_cfg: Mapping, got: Measured) -> Projection:
-    def units(cfg):
+    """App. C's runs record each round's training seconds: those are scaled by rounds, epochs and n; the
+    rest of the job (loading, the assignment of each round, the gate) is kept as measured."""
+    def per_run(cfg):
         s = cfg["synthetic"]
         rounds = s["rounds"]
         if job.rule == "synthetic_ablation":
             rounds = cfg["ablation"].get("rounds", {}).get("synthetic", rounds)
-        return rounds * s["epochs"] * s["n"]
-    f = units(target) / units(measured_cfg)
-    return Projection(got.seconds * f, got.rss_mib, "whole job scaled by rounds x epochs x n (no phase times)",
-                      {"budget": f})
+        return rounds, s["epochs"] * s["n"]
+
+    m = got.metrics or {}
+    train = [h["train_seconds"] for h in m.get("history", []) if isinstance(h.get("train_seconds"), (int, float))]
+    if not train:
+        return Projection(got.seconds, got.rss_mib, "whole job as measured (no round times)", {})
+    runs = int(m.get("runs", 1))
+    (r_t, u_t), (_, u_m) = per_run(target), per_run(measured_cfg)
+    per_round = sum(train) / len(train) * u_t / u_m
+    rest = max(0.0, got.seconds - sum(train))
+    return Projection(rest + per_round * r_t * runs, got.rss_mib, "round training times scaled",
+                      {"rounds": r_t * runs / len(train), "epochs_x_n": u_t / u_m})
 
 
 def _as_measured(job: PlannedJob, target: Mapping, measured_cfg: Mapping, got: Measured) -> Projection:
@@ -440,12 +452,7 @@ def project(job: PlannedJob, target: Mapping, measured_cfg: Mapping, got: Measur
                           else "nothing to download", {})
     if got is None:
         return Projection(float("nan"), None, "not measured", {})
-    p = MODELS.get(job.rule, _as_measured)(job, target, measured_cfg, got)
-    if how != "same job":
-        p.how += f"; from a measured job of the {how}"
-    if p.factors.get("size", 1.0) > 1.0 and p.rss_mib is not None:
-        p.how += f"; memory measured at N / {p.factors['size']:.3g}"
-    return p
+    return MODELS.get(job.rule, _as_measured)(job, target, measured_cfg, got)
 
 
 # ----------------------------------------------------------------------------- a measured run
@@ -500,16 +507,21 @@ def forecast(configfile: str | Path, measured_config: str | Path, measured: str 
         got, how = match(j, done)
         p = project(j, target, measured_cfg, got, how, bandwidth_mb_s)
         rows.append({"rule": j.rule, "wildcards": j.wildcards, "seconds": p.seconds, "rss_mib": p.rss_mib,
-                     "how": p.how, "factors": p.factors,
+                     "how": p.how, "matched": how if got is not None else "-", "factors": p.factors,
+                     "memory_at_smaller_n": p.rss_mib is not None and p.factors.get("size", 1.0) > 1.0,
                      "measured_seconds": None if got is None else got.seconds})
     seconds = [0.0 if math.isnan(r["seconds"]) else r["seconds"] for r in rows]
     path_s, chain = critical_path(jobs, seconds)
     df = pd.DataFrame(rows)
-    per_rule = (df.assign(extrapolated=df["how"] != "as measured")
-                .groupby("rule", sort=False)
-                .agg(jobs=("rule", "size"), hours=("seconds", lambda s: s.sum() / 3600),
+    def counts(values) -> str:
+        c = values.value_counts()
+        return ", ".join(f"{k} {v}" for k, v in c.items()) if len(c) > 1 else str(c.index[0])
+
+    per_rule = (df.groupby("rule", sort=False)
+                .agg(jobs=("rule", "size"), hours=("seconds", lambda s: s.sum(min_count=1) / 3600),
                      max_job_hours=("seconds", lambda s: s.max() / 3600), peak_rss_mib=("rss_mib", "max"),
-                     how=("how", lambda h: "; ".join(sorted(set(h)))))
+                     how=("how", counts), matched=("matched", counts),
+                     memory_at_smaller_n=("memory_at_smaller_n", "any"))
                 .reset_index())
     return {"target": str(configfile), "measured": str(measured), "measured_config": str(measured_config),
             "jobs": len(jobs), "total_hours": sum(seconds) / 3600, "critical_path_hours": path_s / 3600,
@@ -521,10 +533,15 @@ def forecast(configfile: str | Path, measured_config: str | Path, measured: str 
 def to_markdown(fc: Mapping[str, Any]) -> str:
     lines = [f"# Cost forecast: {fc['target']}", "",
              f"Projected from the measured run {fc['measured']} ({fc['measured_config']}).", "",
-             "| rule | jobs | hours (sum) | longest job (h) | peak RSS (MiB) | how |", "|---|---|---|---|---|---|"]
+             "| rule | jobs | hours (sum) | longest job (h) | peak RSS (MiB) | projected by | from the measured job of |",
+             "|---|---|---|---|---|---|---|"]
     for r in fc["per_rule"]:
         rss = "" if r["peak_rss_mib"] is None or math.isnan(r["peak_rss_mib"]) else f"{r['peak_rss_mib']:.0f}"
-        lines.append(f"| {r['rule']} | {r['jobs']} | {r['hours']:.2f} | {r['max_job_hours']:.3f} | {rss} | {r['how']} |")
+        if rss and r["memory_at_smaller_n"]:
+            rss += " (at a smaller N)"
+        hours = "" if math.isnan(r["hours"]) else f"{r['hours']:.2f}"
+        longest = "" if math.isnan(r["max_job_hours"]) else f"{r['max_job_hours']:.3f}"
+        lines.append(f"| {r['rule']} | {r['jobs']} | {hours} | {longest} | {rss} | {r['how']} | {r['matched']} |")
     lines += ["", f"**Total: {fc['total_hours']:.1f} h** of jobs for {fc['jobs']} jobs, one at a time; "
                   f"**critical path {fc['critical_path_hours']:.1f} h** (unlimited parallel jobs).",
               f"Jobs not measured (no measured job of their rule): {fc['not_measured']}.", "",
