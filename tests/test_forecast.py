@@ -165,8 +165,9 @@ def test_downloads_are_an_assumption_and_missing_rules_are_flagged(configs):
     paper, reh = configs
     p = project(_job("download_data", [], dataset="svhn"), paper, reh, None, "not measured", 10.0)
     assert p.seconds == pytest.approx(24.6) and "assumed 10 MB/s" in p.how
-    p = project(_job("make_table1", []), paper, reh, None, "not measured", 10.0)
+    p = project(_job("make_table1", ["t.md"]), paper, reh, None, "not measured", 10.0)
     assert p.how == "not measured" and p.seconds != p.seconds  # NaN
+    assert project(_job("all", []), paper, reh, None, "not measured", 10.0).seconds == 0.0
 
 
 def test_an_ablation_job_is_projected_per_variant(configs):

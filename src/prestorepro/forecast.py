@@ -450,6 +450,8 @@ def project(job: PlannedJob, target: Mapping, measured_cfg: Mapping, got: Measur
         mb = DOWNLOAD_MB.get(ds.get("source"), 0) if target.get("download") else 0
         return Projection(mb / bandwidth_mb_s, None, f"assumed {bandwidth_mb_s:g} MB/s for {mb} MB" if mb
                           else "nothing to download", {})
+    if not job.outputs:  # the target rule (all): it only names the other jobs' files
+        return Projection(0.0, None, "no work (target rule)", {})
     if got is None:
         return Projection(float("nan"), None, "not measured", {})
     return MODELS.get(job.rule, _as_measured)(job, target, measured_cfg, got)
