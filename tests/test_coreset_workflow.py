@@ -381,3 +381,11 @@ def test_gradmatch_pb_trains_on_the_selected_minibatches_as_they_are(monkeypatch
         assert sorted(tuple(sorted(b)) for b in batches) == selected[epoch // 2]
         assert all(len(b) == 8 for b in batches) and len(batches) == 4  # budget 32 // 8
     assert [s["batches"] for s in res["selections"]] == [4, 4, 4]
+
+
+def test_gradmatch_pb_budget_below_one_batch_names_the_fix():
+    # 10% of 64 points is 6, below one mini-batch of 8: nothing can be selected, and the error says why
+    with pytest.raises(RuntimeError, match=r"gradmatch_pb selected no point with positive weight at epoch 1 "
+                                           r"\(budget 6 of 64\); it selects whole mini-batches of 8 points: lower "
+                                           r"coreset.batch_size to at most 6 or raise the fraction"):
+        run("gradmatch_pb", fraction=0.1, data=tiny_data(n=64))

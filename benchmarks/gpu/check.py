@@ -64,7 +64,7 @@ SCALES = {
                  rehearsal=dict(scale=0.1, datasets=None, small=False)),
     "tiny": dict(n_small=120, n_scale=1500, scale_epochs=1, gate_epochs=1, hw=7, bench_per_component=256,
                  bench_repeats=1, compile_epochs=0, probe_mib=64, embed_images=32,
-                 rehearsal=dict(scale=0.01, datasets=("cifar10", "dermamnist"), small=True)),
+                 rehearsal=dict(scale=0.01, datasets=("dermamnist",), small=True)),
 }
 PAPER_ROUNDS = 30  # config/paper.yaml presto.rounds, for the extrapolation
 

@@ -98,10 +98,6 @@ def gradmatch_pb_batches(budget: int, *, grads: Any, labels: Any, rng: np.random
     g = check_grads(grads, y.size)
     budget = check_budget(budget, y.size)
     rng = check_rng(rng)
-    if budget < int(batch_size):
-        raise ValueError(f"GRAD-MATCH-PB selects whole mini-batches of {int(batch_size)} points; a budget of "
-                         f"{budget} of {y.size} points is smaller than one batch. Lower coreset.batch_size to at "
-                         f"most {budget} or raise the fraction.")
     batches = make_batches(y.size, int(batch_size), rng)
     starts = np.arange(0, y.size, int(batch_size))
     order = np.concatenate(batches) if batches else np.zeros(0, np.int64)

@@ -159,8 +159,12 @@ def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str
                 dt = time.perf_counter() - t0
                 keep = w > 0
                 if not keep.any():
+                    hint = "check the method's options"
+                    if batches is not None and budget < batch_size:  # GRAD-MATCH-PB picks whole batches
+                        hint = (f"it selects whole mini-batches of {batch_size} points: lower coreset.batch_size "
+                                f"to at most {budget} or raise the fraction")
                     raise RuntimeError(f"{spec.method} selected no point with positive weight at epoch {epoch + 1} "
-                                       f"(budget {budget} of {n}); check the method's options")
+                                       f"(budget {budget} of {n}); {hint}")
                 if batches is not None:
                     # the batches as positions into the kept points (a zero-weight point leaves its batch)
                     pos = np.cumsum(keep) - 1
