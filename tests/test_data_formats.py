@@ -53,7 +53,7 @@ def _as_lookup(x: np.ndarray, y: np.ndarray) -> dict[bytes, int]:
 
 
 def test_registry_holds_the_spec_datasets():
-    assert DATASETS.names() == sorted(["cifar10", "svhn", "pathmnist", "dermamnist", "digits", "synthetic", "npz"])
+    assert DATASETS.names() == sorted(["cifar10", "svhn", "pathmnist", "dermamnist", "digits", "synthetic", "npz", "standin"])
 
 
 def test_unknown_dataset_and_option_raise_data_error(tmp_path):

@@ -37,12 +37,13 @@ TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 # Fields that legitimately differ between two identical runs, and nothing else:
 #   created                    provenance: when the file was written;
 #   seconds, train_seconds,    wall-clock timings (Table 1 phases, rounds of Algorithm 1, epochs of
-#   time_s,                    the single-model trainer, coreset selection / training) and the ratio
+#   time_s, epoch_seconds,     the single-model trainer and of the guide / pruned / distilled networks,
+#                              the embedding's splits, coreset selection / training) and the ratio
 #   selection_training_ratio   of two of them;
 #   memory, training_mib,      measured memory (compress: the memory ledger, also copied into the
 #   inference_mib, peak_memory students' "guides"; coreset: the peak-memory probe).
 # git_commit: provenance, not a result (it gains "-dirty" or a new hash if the checkout changes mid-test)
-VOLATILE = {"created", "git_commit", "seconds", "train_seconds", "time_s", "selection_training_ratio",
+VOLATILE = {"created", "git_commit", "seconds", "train_seconds", "time_s", "epoch_seconds", "selection_training_ratio",
             "memory", "training_mib", "inference_mib", "peak_memory"}
 # ... and between a resumed run and an uninterrupted one, also the epoch the run resumed from.
 RESUME_VOLATILE = VOLATILE | {"resumed_from_epoch"}

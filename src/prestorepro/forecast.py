@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from prestorepro.config import load_config, train_size
+from prestorepro.io import write_json, write_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -489,7 +490,7 @@ def reduced_rehearsal(out_dir: str | Path, *, scale: float, datasets: tuple[str,
         cfg["ablation"]["factors"] = {"singleton": ["current", "trained"], "epsilon_scale": [0, 1]}
     out.mkdir(parents=True, exist_ok=True)
     path = out / "rehearsal.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    write_text(path, yaml.safe_dump(cfg, sort_keys=False))
     return path
 
 
@@ -567,12 +568,10 @@ def main(argv: list[str] | None = None) -> int:
     fc = forecast(a.configfile, a.measured_config, a.measured, bandwidth_mb_s=a.bandwidth_mb_s, cwd=Path(a.workdir))
     md = to_markdown(fc)
     if a.out:
-        from prestorepro.io import write_json
-
         out = Path(a.out)
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "forecast.json", fc)
-        (out / "forecast.md").write_text(md)
+        write_text(out / "forecast.md", md)
     print(md)
     return 0
 
