@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from prestorepro.config import load_config, train_size
-from prestorepro.io import write_json, write_text
+from prestorepro.io import read_json, write_json, write_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -167,7 +167,7 @@ def _metadata(workdir: Path) -> dict[str, tuple[float, float]]:
 
 def _read_json(path: str | Path) -> dict | None:
     try:
-        return json.loads(Path(path).read_text())
+        return read_json(path)
     except (OSError, ValueError):
         return None
 
@@ -263,7 +263,7 @@ def _size_factor(job: PlannedJob, target: Mapping, got: Measured) -> float:
     return n / got.n_train if n else 1.0
 
 
-def _phases(got: Measured, scale: Mapping[str, float], size: float) -> tuple[float, str]:
+def _phases(got: Measured, scale: Mapping[str, float], size: float) -> float:
     """Seconds: the measured job's phases, each times its budget ratio and the size ratio, plus the rest of
     its wall time as measured."""
     done = got.metrics.get("seconds", {}) if got.metrics else {}
@@ -272,7 +272,7 @@ def _phases(got: Measured, scale: Mapping[str, float], size: float) -> tuple[flo
         if phase in scale and isinstance(sec, (int, float)):
             total += float(sec) * scale[phase] * size
             spent += float(sec)
-    return total + max(0.0, got.seconds - spent), ""
+    return total + max(0.0, got.seconds - spent)
 
 
 def _presto_units(cfg: Mapping, k: int, ablation: bool = False) -> dict[str, float]:
@@ -305,7 +305,7 @@ def _table1(job: PlannedJob, target: Mapping, measured_cfg: Mapping, got: Measur
     if not clustering:
         scale["partition"] = scale["initial_partition"] = 1.0
     size = _size_factor(job, target, got)
-    seconds, _ = _phases(got, scale, size)
+    seconds = _phases(got, scale, size)
     return Projection(seconds, got.rss_mib, "phases scaled", {"size": size, **scale})
 
 
