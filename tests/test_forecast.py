@@ -56,6 +56,18 @@ def test_plan_lists_every_job_of_the_embedded_default_with_its_files(tmp_path):
     assert all(a in deps[b] for a, b in zip(chain, chain[1:])) and total == len(chain)
 
 
+def test_plan_lists_the_jobs_in_the_same_order_whatever_the_hash_seed(tmp_path, monkeypatch):
+    # Snakemake's dry run orders jobs by set iteration, which the hash seed changes; the forecast's job
+    # indices (edges, critical path, per-job rows) must name the same job in every call
+    orders = []
+    for seed in ("1", "2", "3"):
+        monkeypatch.setenv("PYTHONHASHSEED", seed)
+        jobs = plan("config/config.yaml", tmp_path / "r")
+        orders.append([(j.rule, j.outputs) for j in jobs])
+    assert orders[0] == orders[1] == orders[2]
+    assert orders[0] == sorted(orders[0])
+
+
 def test_measure_reads_snakemake_metadata_benchmarks_and_metrics(tmp_path):
     res = tmp_path / "results"
     (res / "data" / "d").mkdir(parents=True)

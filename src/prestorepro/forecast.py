@@ -81,7 +81,9 @@ def _split_paths(text: str) -> list[str]:
 
 
 def plan(configfile: str | Path, results: str | Path, cwd: Path = ROOT) -> list[PlannedJob]:
-    """Every job of the workflow for ``configfile`` writing into ``results`` (``snakemake -n --forceall``)."""
+    """Every job of the workflow for ``configfile`` writing into ``results`` (``snakemake -n --forceall``),
+    sorted by rule and outputs: Snakemake's dry run lists them in an order that changes from run to run, and
+    job indices (edges, critical path, per-job rows) must mean the same job in every call."""
     out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall", "--configfile", str(configfile),
                           "--config", f"results={results}"], cwd=cwd, capture_output=True, text=True)
     if out.returncode != 0:
@@ -109,7 +111,7 @@ def plan(configfile: str | Path, results: str | Path, cwd: Path = ROOT) -> list[
             cur.wildcards = dict(kv.split("=", 1) for kv in _split_paths(value))
     if not jobs:
         raise RuntimeError(f"snakemake planned no jobs for {configfile}:\n{out.stdout[-2000:]}")
-    return jobs
+    return sorted(jobs, key=lambda j: (j.rule, j.outputs, sorted(j.wildcards.items())))
 
 
 def edges(jobs: list[PlannedJob]) -> dict[int, list[int]]:
