@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from prestorepro.models.fused import FusedResNetTail
 from prestorepro.models.resnet_tail import CUT_CHANNELS, ResNetTail
-from prestorepro.training.fused import MaskedAdam, train_components
+from prestorepro.training.fused import MaskedAdam, train_components, training_layout
 
 
 class Timer:
@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--loop-channels-last", action="store_true",
+                    help="also time the per-model loop on channels-last features (what the layout alone gives it)")
     ap.add_argument("--also-commit", default=None,
                     help="also time the fused trainer as it was at this git commit (before/after comparisons)")
     args = ap.parse_args(argv)
@@ -137,19 +139,23 @@ def main(argv: list[str] | None = None) -> dict:
 
     models = [ResNetTail("layer1", args.widths, args.classes).to(dev) for _ in range(k)]
 
-    variants = [("fused", FusedResNetTail, MaskedAdam, train_components)]
+    # the fused trainer reads the features in its device's training layout (channels-last on the CPU),
+    # converted once as PRESTO and Table 1 do before their rounds; the loop and older commits get them
+    # as stored (NCHW)
+    x_fused = training_layout(x)
+    variants = [("fused", FusedResNetTail, MaskedAdam, train_components, x_fused)]
     if args.also_commit:
-        variants.append((f"fused@{args.also_commit}", *load_fused_at(args.also_commit)))
+        variants.append((f"fused@{args.also_commit}", *load_fused_at(args.also_commit), x))
     runners = {}
-    for label, model_cls, opt_cls, train_fn in variants:
+    for label, model_cls, opt_cls, train_fn, xv in variants:
         torch.manual_seed(0)
         model = model_cls(k, "layer1", args.widths, args.classes).to(dev)
         opt = opt_cls(list(model.parameters()), k, lr=0.01)
         gens = [torch.Generator().manual_seed(100 + j) for j in range(k)]
 
-        def run(model=model, opt=opt, gens=gens, train_fn=train_fn):
+        def run(model=model, opt=opt, gens=gens, train_fn=train_fn, xv=xv):
             with Timer(dev) as t:
-                train_fn(model, x, y, assignment, epochs=args.epochs, batch_size=args.batch_size,
+                train_fn(model, xv, y, assignment, epochs=args.epochs, batch_size=args.batch_size,
                          optimizer=opt, lam=1e-4, generators=gens)
             return t.seconds
         runners[label] = run
@@ -170,6 +176,12 @@ def main(argv: list[str] | None = None) -> dict:
           f"widths {tuple(args.widths)}, {args.classes} classes, {args.epochs} epoch(s); "
           f"{args.warmup} warm-up + {args.repeats} timed rounds")
     runners["per-model loop"] = run_loop
+    if args.loop_channels_last:
+        def run_loop_cl():
+            with Timer(dev) as t:
+                per_model_loop(models, x_fused, y, parts, args.epochs, args.batch_size, 0.01, 100)
+            return t.seconds
+        runners["loop, channels-last"] = run_loop_cl
     labels = list(runners)
     for _ in range(args.warmup):
         for label in labels:

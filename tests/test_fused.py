@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from prestorepro.models.fused import FusedLinearSVM, FusedResNetTail
-from prestorepro.training.fused import MaskedAdam, loss_matrix, train_components
+from prestorepro.training.fused import MaskedAdam, loss_matrix, train_components, training_layout
 
 
 def _data(n=37, c=64, hw=8, classes=5, seed=0):
@@ -59,6 +59,40 @@ def test_fused_training_equals_separate_training():
         got = fused.component(j).state_dict()
         for name in ref:
             torch.testing.assert_close(got[name], ref[name], atol=1e-9, rtol=1e-7, msg=name)
+
+
+def test_training_layout_is_channels_last_for_image_features_on_the_cpu():
+    x, _ = _data(n=5)
+    xc = training_layout(x)
+    assert xc.is_contiguous(memory_format=torch.channels_last) and not xc.is_contiguous()
+    assert xc.shape == x.shape and torch.equal(xc, x)
+    flat = torch.randn(5, 7)
+    assert training_layout(flat) is flat  # not image-shaped: as it is
+    assert training_layout(xc) is xc  # already there: no copy
+
+
+def test_fused_training_on_channels_last_features_equals_training_on_nchw():
+    """The gather of channels-last features (rows of (H, W, C)) feeds the same batches: same parameters,
+    running statistics and optimiser state as training on the NCHW features, masked steps included."""
+    x, y = _data()
+    assignment = torch.tensor([0] * 20 + [1] * 9 + [2] * 8)[torch.randperm(37, generator=torch.Generator().manual_seed(5))]
+    runs = []
+    for feats in (x, training_layout(x)):
+        torch.manual_seed(1)
+        fused = FusedResNetTail(3, "layer1", (4, 8, 16), 5).double()
+        opt = MaskedAdam(list(fused.parameters()), 3, lr=0.01)
+        info = train_components(fused, feats, y, assignment, epochs=2, batch_size=4, optimizer=opt, lam=1e-4,
+                                generators=_gens(3))
+        runs.append((fused.state_dict(), opt._m.clone(), info["last_loss"]))
+    (s0, m0, l0), (s1, m1, l1) = runs
+    for name in s0:
+        torch.testing.assert_close(s1[name], s0[name], atol=1e-10, rtol=1e-8, msg=name)
+    torch.testing.assert_close(m1, m0, atol=1e-10, rtol=1e-8)
+    assert l1 == pytest.approx(l0, rel=1e-9)
+    # training moved the parameters (the comparison is not of two untouched models)
+    torch.manual_seed(1)
+    untouched = FusedResNetTail(3, "layer1", (4, 8, 16), 5).double().state_dict()
+    assert not torch.allclose(s0["fc.weight"], untouched["fc.weight"])
 
 
 def test_k1_fused_training_equals_standard_torch_loop():
@@ -145,17 +179,19 @@ def test_cuda_graph_capture_needs_cuda_and_can_be_switched_off(monkeypatch):
 @pytest.mark.parametrize("hw, kernel, stride, padding", [
     ((1, 1), 3, 1, 1), ((2, 2), 3, 1, 1), ((2, 2), 3, 2, 1), ((2, 2), 1, 2, 0), ((4, 4), 3, 1, 1),
     ((4, 4), 3, 2, 1), ((4, 4), 1, 2, 0), ((3, 3), 3, 2, 1), ((2, 4), 3, 1, 1)])
-def test_small_map_convolution_is_the_grouped_convolution(hw, kernel, stride, padding):
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_small_map_convolution_is_the_grouped_convolution(hw, kernel, stride, padding, layout):
     # the batched-matmul path (maps of <= SMALL_MAP pixels) against torch's grouped convolution, float64,
-    # values and gradients of the input and the weights
+    # values and gradients of the input and the weights; a channels-last input gives a channels-last output
     from prestorepro.models.fused import SMALL_MAP, FusedConv2d
 
     assert hw[0] * hw[1] <= SMALL_MAP
     torch.manual_seed(0)
     k, ci, co = 3, 5, 4
     conv = FusedConv2d(k, ci, co, kernel, stride, padding).double()
-    x = torch.randn(7, k * ci, *hw, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(7, k * ci, *hw, dtype=torch.float64).contiguous(memory_format=layout).requires_grad_()
     out = conv(x)
+    assert out.is_contiguous(memory_format=layout)
     w = conv.weight.reshape(k * co, ci, kernel, kernel)
     ref = torch.nn.functional.conv2d(x, w, stride=stride, padding=padding, groups=k)
     assert out.shape == ref.shape

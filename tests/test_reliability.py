@@ -251,6 +251,21 @@ def test_fingerprint_separates_runs_and_ignores_nothing_it_is_given():
     assert key not in keys and len(keys) == len(variants)
 
 
+def test_fingerprint_reads_values_not_memory_layout():
+    # a channels-last copy (the fused trainer's CPU layout) is the same data: same key, also in chunks
+    x = torch.randn(9, 3, 4, 5, generator=torch.Generator().manual_seed(0))
+    cl = x.contiguous(memory_format=torch.channels_last)
+    assert fingerprint(x=cl) == fingerprint(x=x)
+    from prestorepro.io import _hash_value
+    import hashlib
+    h1, h2 = hashlib.sha256(), hashlib.sha256()
+    _hash_value(h1, x, chunk_rows=4)
+    _hash_value(h2, cl, chunk_rows=2)
+    assert h1.hexdigest() == h2.hexdigest()
+    assert fingerprint(x=cl.permute(0, 2, 3, 1)) != fingerprint(x=x)  # another shape is another array
+    assert fingerprint(x=torch.tensor(3.0)) != fingerprint(x=torch.tensor(4.0))  # 0-d tensors hash too
+
+
 def _svm_run(tmp_path, lr=0.05, rounds=4, ckpt=True, logs=None):
     x, y, _ = make_synthetic(200, np.random.default_rng(0))
     x, y = torch.tensor(x), torch.tensor(y)

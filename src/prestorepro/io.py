@@ -235,8 +235,10 @@ def _hash_value(h, value: Any, chunk_rows: int = 4096) -> None:
     if isinstance(value, torch.Tensor):
         t = value.detach()
         h.update(f"{t.dtype}{tuple(t.shape)}".encode())
-        rows = t.reshape(t.shape[0], -1) if t.ndim else t.reshape(1, 1)
-        for s in range(0, rows.shape[0], chunk_rows):  # in chunks: no full host copy of device data
+        rows = t if t.ndim else t.reshape(1)
+        # in chunks of rows, each in logical (C) order whatever the memory layout: no full copy of device
+        # data, nor of a channels-last tensor (which does not flatten as a view)
+        for s in range(0, rows.shape[0], chunk_rows):
             h.update(rows[s:s + chunk_rows].cpu().contiguous().numpy().tobytes())
         return
     if isinstance(value, np.ndarray):

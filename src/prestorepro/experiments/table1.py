@@ -40,7 +40,7 @@ from prestorepro.models.parameters import GATE_INPUTS
 from prestorepro.presto.gate import gate_routes, mixture_predict, train_gate
 from prestorepro.registry import Registry
 from prestorepro.streams import component_generators, gate_generator, seeded
-from prestorepro.training.fused import MaskedAdam, train_components
+from prestorepro.training.fused import MaskedAdam, train_components, training_layout
 
 METHODS: Registry[Callable] = Registry("Table-1 method")
 
@@ -124,9 +124,10 @@ def train_fixed_partition(model, feats: Features, assignment: np.ndarray, settin
         restore_training_state(st, model, opt, generators)
         start, seconds = int(st["round"]) + 1, float(st["seconds"])
         log(f"[{label}] resumed from checkpoint {checkpoint_path} after round {start - 1}")
+    x = training_layout(feats.train_x)  # once for all rounds (channels-last on the CPU)
     for r in range(start, settings.rounds + 1):
         try:
-            info = train_components(model, feats.train_x, feats.train_y, a, epochs=settings.epochs,
+            info = train_components(model, x, feats.train_y, a, epochs=settings.epochs,
                                     batch_size=settings.batch_size, optimizer=opt, lam=settings.lam,
                                     generators=generators)
         except FloatingPointError as exc:

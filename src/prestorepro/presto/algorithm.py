@@ -40,7 +40,7 @@ from prestorepro.presto.objective import centre_distances, modular_upper_bound, 
 from prestorepro.presto.settings import KEEP_RULES, SINGLETON_MODES, TRAIN_MODES, PrestoSettings  # noqa: F401
 from prestorepro.checkpoint import matching_checkpoint
 from prestorepro.presto.resume import restore_training_state, run_key, training_state
-from prestorepro.training.fused import MaskedAdam, loss_matrix, per_sample_loss, train_components
+from prestorepro.training.fused import MaskedAdam, loss_matrix, per_sample_loss, train_components, training_layout
 from prestorepro.training.sequential import component_outputs_sequential, train_components_sequential
 
 @dataclass
@@ -159,6 +159,9 @@ def run_presto(
             "stop_reason": stop_reason, "run_key": key,
         })
 
+    if settings.mode != "sequential":
+        # once for all rounds: the fused trainer's fastest layout on this device (channels-last on the CPU)
+        x = training_layout(x)
     for r in range(start_round, settings.rounds + 1):
         per_round.append(assignment.cpu().numpy().astype(np.int16))
         t0 = time.perf_counter()
