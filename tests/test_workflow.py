@@ -67,3 +67,12 @@ def test_ablation_plans_one_run_per_variant_and_seed(tmp_path):
 def test_ablation_stage_is_skipped_without_factors(tmp_path):
     jobs = planned_jobs("--config", "ablation={'factors': {}}", results=tmp_path / "r")
     assert "train_ablation" not in jobs and "synthetic_ablation" not in jobs and "make_ablation" not in jobs
+
+
+def test_ten_seed_table1_plans_seven_methods_times_ten_seeds_and_nothing_else(tmp_path):
+    # config/ten_seeds.yaml: the ranking of README's Table 1, every method on digits at its K for ten seeds
+    res = tmp_path / "r"
+    jobs = planned_jobs("--configfile", "config/config.yaml", "config/ten_seeds.yaml", "--",
+                        str(res / "tables" / "table1.md"), results=res)
+    assert jobs["train_table1"] == 7 * 10 and jobs["make_table1"] == 1
+    assert set(jobs) == {"download_data", "prepare_data", "embed", "train_table1", "make_table1", "total"}
