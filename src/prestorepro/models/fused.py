@@ -30,6 +30,12 @@ SMALL_MAP = 16
 SMALL_MAP_MATRIX = 1 << 20
 
 
+def is_channels_last(x: torch.Tensor) -> bool:
+    """A 4-d tensor laid out channels-last and not also NCHW-contiguous (maps of one pixel, or one channel,
+    are both, and are handled as NCHW)."""
+    return x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+
+
 def _tap_index(h: int, w: int, kh: int, kw: int, stride: int, padding: int) -> tuple[torch.Tensor, int, int]:
     """For a convolution of an h x w map: (P, Q) index of the kernel tap joining output pixel p to input
     pixel q (``kh * kw`` where none does, a zero slot), and the output size."""
@@ -83,7 +89,7 @@ class FusedConv2d(nn.Module):
         taps = torch.cat([taps, taps.new_zeros(k, co, ci, 1)], dim=3)
         big = taps[..., idx]  # (K, out, in, P, Q)
         p, q = idx.shape
-        if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        if is_channels_last(x):
             # channels-last in, channels-last out (the CPU layout after the input block, where batch norm
             # is several times faster than on NCHW maps of 2x2): rows (q, in), columns (p, out)
             wm = big.permute(0, 4, 2, 3, 1).reshape(k, q * ci, p * co)

@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from prestorepro.models.fused import FusedModule
+from prestorepro.models.fused import FusedModule, is_channels_last
 from prestorepro.registry import Registry
 from prestorepro.training.masked_adam import MaskedAdam  # noqa: F401  (the trainers' optimiser, imported from here)
 
@@ -91,7 +91,7 @@ def training_layout(x: torch.Tensor) -> torch.Tensor:
 
     On the CPU oneDNN reorders an NCHW batch into its blocked layout before the input convolution,
     forward and again backward; a channels-last batch goes straight in. Gathering each step's rows from
-    channels-last features made the fused step about a quarter faster on a 2-core CPU
+    channels-last features made fused epochs 12-20 % faster on a 2-core CPU
     (benchmarks/RESULTS.md, target 1). Converting costs one pass over the features (about 0.13 s for
     8192 x 64 x 8 x 8 there), so a caller converts once and trains on the result for all its rounds;
     the result is a second copy of ``x`` unless the caller drops the first.
@@ -127,8 +127,7 @@ class _Step:
         self.total = torch.zeros((), dtype=torch.float64, device=dev)
         # channels-last image features (``training_layout``) are gathered as (N, H, W, C) rows, so that the
         # batch stays channels-last; any other input is gathered as it is
-        self.nhwc = (x.dim() == 4 and not x.is_contiguous()
-                     and x.is_contiguous(memory_format=torch.channels_last))
+        self.nhwc = is_channels_last(x)
         self.x_rows = x.permute(0, 2, 3, 1) if self.nhwc else x
         # one gather buffer for every step: a fresh multi-megabyte batch per step would be new pages
         # from the OS each time (page faults and zeroing cost about as much as the copy itself)
