@@ -11,7 +11,7 @@ from prestorepro.jobs.ablation import run_bundle
 from prestorepro.report.ablation import is_paper_setting
 
 PRESTO = {"gate_input": "features", "singleton": "current", "keep": "decreased", "alpha": 1.0, "max_moves": 1.0,
-          "lam": 1e-4, "rounds": 8}
+          "reassign": "bound", "lam": 1e-4, "rounds": 8}
 FACTORS = {"gate_input": ["features", "probabilities"], "epsilon_scale": [0, 1, 10], "singleton": ["current", "trained"],
            "keep": ["decreased", "every"], "alpha": [1.0, 0.5], "lam_scale": [1, 100], "max_moves": [1.0, 0.05]}
 
@@ -84,10 +84,15 @@ def test_ablation_frame_rows_means_and_deltas(tmp_path):
     from prestorepro.report.ablation import ablation_frame
 
     gate = {"probabilities": {"test_accuracy": 0.5, "test_macro_f1": 0.4, "gate_train_agreement": 0.6}}
-    base = [_metrics(tmp_path / f"b{s}.json", test_accuracy=acc, test_macro_f1=acc, gate_train_agreement=0.9,
-                     rounds_run=8, gate_inputs=gate) for s, acc in enumerate((0.90, 0.92))]
-    eps = [_metrics(tmp_path / f"e{s}.json", test_accuracy=acc, test_macro_f1=acc, gate_train_agreement=0.9,
-                    rounds_run=8) for s, acc in enumerate((0.80, 0.84))]
+
+    def predictors(combiner, router):
+        return {"combiner": {"test_accuracy": combiner, "test_macro_f1": combiner},
+                "router": {"test_accuracy": router, "test_macro_f1": router, "gate_train_agreement": 0.9}}
+
+    base = [_metrics(tmp_path / f"b{s}.json", predictors=predictors(acc + 0.02, acc), rounds_run=8, gate_inputs=gate)
+            for s, acc in enumerate((0.90, 0.92))]
+    eps = [_metrics(tmp_path / f"e{s}.json", predictors=predictors(acc + 0.02, acc), rounds_run=8)
+           for s, acc in enumerate((0.80, 0.84))]
     syn = {"final": {"err_s_normalised": 0.5, "test_accuracy_gated": 0.8, "train_accuracy_assigned": 1.0,
                      "gate_train_agreement": 0.7, "rounds_run": 5},
            "gate_inputs": {"probabilities": {"test_accuracy_gated": 0.6, "gate_train_agreement": 0.5}}}
@@ -95,14 +100,23 @@ def test_ablation_frame_rows_means_and_deltas(tmp_path):
     syn_trained = [_metrics(tmp_path / "t0.json", **dict(syn, final=dict(syn["final"], err_s_normalised=0.7)))]
     layout = {"digits": {CONFIGURED: base, "epsilon_scale-0": eps},
               "synthetic": {CONFIGURED: syn_base, "singleton-trained": syn_trained}}
-    presto = {k: PRESTO[k] for k in ("gate_input", "singleton", "keep", "alpha", "max_moves")}
-    df, notes = ablation_frame(layout, {"digits": "digits", "synthetic": "synthetic"}, presto)
+    presto = {k: PRESTO[k] for k in ("gate_input", "singleton", "keep", "alpha", "max_moves", "reassign")}
+    df, notes = ablation_frame(layout, {"digits": "digits", "synthetic": "synthetic"}, presto, "combiner")
     d = df[df.dataset == "digits"].set_index("setting")
-    assert d.loc["configured", "test accuracy (%)"] == pytest.approx(91.0)
-    assert d.loc["configured", "test accuracy (%) std"] == pytest.approx(np.std([90, 92], ddof=1), abs=1e-3)
-    assert d.loc["epsilon_scale-0", "delta"] == pytest.approx(82.0 - 91.0)
-    assert d.loc["gate_input-probabilities", "test accuracy (%)"] == pytest.approx(50.0)
+    assert d.loc["configured", "test accuracy, combiner (%)"] == pytest.approx(93.0)
+    assert d.loc["configured", "test accuracy, router (%)"] == pytest.approx(91.0)
+    assert d.loc["configured", "test accuracy, router (%) std"] == pytest.approx(np.std([90, 92], ddof=1), abs=1e-3)
+    assert d.loc["epsilon_scale-0", "delta"] == pytest.approx(84.0 - 93.0)  # on the configured predictor
+    # another gate routes the same components: the router's accuracy moves, the combiner's does not
+    assert d.loc["gate_input-probabilities", "test accuracy, router (%)"] == pytest.approx(50.0)
+    assert d.loc["gate_input-probabilities", "test accuracy, combiner (%)"] == pytest.approx(93.0)
+    assert d.loc["gate_input-probabilities", "delta"] == pytest.approx(0.0)
     assert d.loc["gate_input-probabilities", "gate agreement (%)"] == pytest.approx(60.0)
+    # led by the router, the deltas are the router's
+    d = ablation_frame(layout, {"digits": "digits", "synthetic": "synthetic"}, presto, "router")[0]
+    d = d[d.dataset == "digits"].set_index("setting")
+    assert d.loc["epsilon_scale-0", "delta"] == pytest.approx(82.0 - 91.0)
+    assert list(d.columns).index("test accuracy, router (%)") < list(d.columns).index("test accuracy, combiner (%)")
     assert d.loc["configured", "paper_setting"] == "yes, except singleton = current"
     s = df[df.dataset == "synthetic"].set_index("setting")
     assert s.loc["singleton-trained", "delta"] == pytest.approx(0.2)

@@ -144,7 +144,8 @@ def _feature_files(tmp_path, feats):
 
 TABLE1_PRESTO = {"rounds": 3, "epochs": 2, "batch_size": 8, "lr": 0.01, "lam": 1e-4, "alpha": 1.0,
                  "singleton": "current", "singleton_steps": 5, "keep": "decreased", "max_moves": 1.0,
-                 "gate_input": "features", "gate_epochs": 2}
+                 "gate_input": "features", "gate_epochs": 2, "reassign": "bound", "combiner_epochs": 2,
+                 "combiner_weight_decay": 1e-4}
 TABLE1_DATASET = {"source": "digits", "cut": "layer1", "k": 3, "init": "equal_kmeans", "leeway": 2, "epsilon": 0.003}
 
 
@@ -173,19 +174,34 @@ def test_table2_presto_is_the_table1_run_in_sequential_mode(tmp_path):
     assert [h["part_sizes"] for h in seq["history"]] == [h["part_sizes"] for h in fused["history"]]
     assert [h["objective"] for h in seq["history"]] == pytest.approx([h["objective"] for h in fused["history"]],
                                                                        rel=1e-5)
-    for key in ("test_accuracy", "val_accuracy", "gate_train_agreement", "part_sizes", "num_parameters"):
+    for key in ("part_sizes", "num_parameters"):
         assert seq[key] == fused[key], key
+    for predictor in ("combiner", "router"):  # both predictors, on the same components, in both modes
+        for key in ("test_accuracy", "val_accuracy", "parameters"):
+            assert seq["predictors"][predictor][key] == fused["predictors"][predictor][key], (predictor, key)
+    assert seq["predictors"]["router"]["gate_train_agreement"] == fused["predictors"]["router"]["gate_train_agreement"]
     mem = seq["memory"]
-    assert mem["kind"] == "cpu_rss" and set(mem["phases"]) == {"training", "inference"}
+    assert mem["kind"] == "cpu_rss" and set(mem["phases"]) == {"training", "router_training", "router_inference",
+                                                                 "combiner_training", "combiner_inference"}
     point = presto_point(table1_metrics=str(tmp_path / "seq" / "metrics.json"), meta=js, dataset="tiny",
                          dataset_config=TABLE1_DATASET, k=3, seed=5, out_metrics=tmp_path / "point.json",
                          log=logging.getLogger("test_presto_point"))
     stored = read_json(tmp_path / "point.json")
     assert stored == point
-    for key in ("test_accuracy", "test_macro_f1", "val_accuracy", "num_parameters", "gate_parameters", "memory"):
+    for key in ("num_parameters", "memory"):
         assert stored[key] == seq[key], key
+    components = 3 * tail_parameter_count("layer1", (2, 2, 4), 3)
+    assert stored["num_parameters"] == components
+    assert stored["target_parameters"] == components + (3 * 3 + 1) * 3  # the paper's total: + the combiner
+    for predictor, own in (("combiner", (3 * 3 + 1) * 3), ("router", (64 * 4 * 4 + 1) * 3)):
+        p = stored["predictors"][predictor]
+        for key in ("test_accuracy", "test_macro_f1", "val_accuracy"):
+            assert p[key] == seq["predictors"][predictor][key], (predictor, key)
+        assert p["num_parameters"] == components + own
+        # a predictor's training memory: Algorithm 1 or its own training, whichever peaked higher
+        assert p["memory"]["training_mib"] == max(mem["training_mib"], mem[f"{predictor}_training_mib"])
+        assert p["memory"]["inference_mib"] == mem[f"{predictor}_inference_mib"]
     assert stored["method"] == "presto" and stored["point"] == "k3" and stored["train_size"] == 30
-    assert stored["num_parameters"] == 3 * tail_parameter_count("layer1", (2, 2, 4), 3)
     # a Table-1 run without a measured sequential run behind it is refused, naming the way out
     with pytest.raises(ValueError, match="not a sequential-mode run"):
         presto_point(table1_metrics=str(tmp_path / "fused" / "metrics.json"), meta=js, dataset="tiny",
@@ -235,7 +251,7 @@ def test_jobs_write_metrics_with_provenance_and_drop_checkpoints(tmp_path):
                     checkpoint=ck, log=log)
     assert not ck.exists() and g["method"] == "teacher" and g["point"] == "guide"
     settings = dict(SETTINGS, student_sweep_points=2, student_param_scale=[0.8, 1.2])
-    presto_total = 2 * tail_parameter_count("layer1", (2, 2, 4), 3)
+    presto_total = 2 * tail_parameter_count("layer1", (2, 2, 4), 3) + (2 * 3 + 1) * 3  # components + combiner
     m = train_compress(features=npz, meta=js, dataset="tiny", dataset_config=ds, method="kd", point="sweep1",
                        settings=settings, presto_widths=[2, 2, 4], seed=0, device="cpu",
                        guide_models={"teacher": tmp_path / "teacher.pt"},

@@ -187,7 +187,8 @@ def test_learn_mlr_assigns_every_point_to_the_argmin_of_the_loss_matrix(singleto
     monkeypatch.setattr(table1, "_gated", lambda feats, spec, settings, init, **kw: seen.update(s=settings, init=init))
     spec = type("Spec", (), {"k": 3, "presto": {"rounds": 2, "epochs": 1, "batch_size": 8, "lr": 0.01, "lam": 1e-4,
                                                  "alpha": 0.5, "singleton": singleton, "singleton_steps": 5,
-                                                 "keep": "decreased", "max_moves": 0.1},
+                                                 "keep": "decreased", "max_moves": 0.1, "reassign": "bound",
+                                                 "combiner_epochs": 2, "combiner_weight_decay": 1e-4},
                              "dataset": {"epsilon": 0.003, "leeway": 5}})()
     table1.run_learn_mlr(None, spec, log=print)
     got = seen["s"]
@@ -276,15 +277,20 @@ def test_synthetic_err_s_falls_from_the_initial_partition():
     x, y, g = make_synthetic(2000, np.random.default_rng(0))
     data = Prepared(train_x=x[:1600], train_y=y[:1600], val_x=x[1600:1800], val_y=y[1600:1800], test_x=x[1800:],
                     test_y=y[1800:], num_classes=2, meta={}, train_group=g[:1600], val_group=g[1600:1800], test_group=g[1800:])
-    cfg = dict(k=4, rounds=10, epochs=3, batch_size=64, lr=0.01, lam=1e-4, epsilon=3e-3, leeway=0, init="random")
+    cfg = dict(k=4, rounds=10, epochs=3, batch_size=64, lr=0.01, lam=1e-4, epsilon=3e-3, leeway=0, init="random",
+               diagnostics={"true_start_rounds": 1, "converged_epochs": 2, "converged_lr": 0.05,
+                            "epsilons": [0.0, 0.03]})
     algo = dict(alpha=1.0, singleton="current", singleton_steps=5, keep="decreased", max_moves=1.0,
-                gate_input="features", gate_epochs=10)
+                gate_input="features", gate_epochs=10, reassign="bound")
     metrics, arrays = run_synthetic(data, cfg, algo, 0, torch.device("cpu"))
     f = metrics["final"]
     assert f["err_s_normalised"] < f["initial_err_s_normalised"] - 0.05
     assert arrays["per_round"].shape == (f["rounds_run"], 1600)
     # the diagnostic of Eq. 1 at its optimum is computed for both partitions
     assert f["optimal_objective_true_partition"] > 0 and f["optimal_objective_final_partition"] > 0
+    ove = metrics["diagnostics"]["objective_vs_epsilon"]
+    assert ove["true"]["G"] == f["optimal_objective_true_partition"] and ove["final"]["G"] == f["optimal_objective_final_partition"]
+    assert set(metrics["diagnostics"]["true_start"]) == {"configured", "converged"}
 
 
 def test_embedded_default_gate_budget_learns_a_partition_that_ten_epochs_do_not():

@@ -79,21 +79,54 @@ def test_table5_of_the_default_lists_paper_rows_without_ours():
     assert pd.isna(cifar["k"]) and cifar["paper_k"] == 4 and cifar["paper_leeway"] == 0
 
 
-def _metrics_file(root, name, source, k, seed, acc, f1, method="presto", device="cpu:x86_64"):
+def _metrics_file(root, name, source, k, seed, acc, f1, method="presto", device="cpu:x86_64", router_shift=-0.1):
+    """A Table-1 metrics file: ``acc`` and ``f1`` are the combiner's, the router's are ``router_shift`` lower."""
     path = Path(root) / "table1" / name / f"k{k}" / method / f"seed{seed}" / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     # the metrics header of every job (jobs.common.header)
+    predictors = {"combiner": {"test_accuracy": acc, "test_macro_f1": f1, "predictor": "combiner: linear"},
+                  "router": {"test_accuracy": acc + router_shift, "test_macro_f1": f1 + router_shift,
+                             "predictor": "router: own rule"}}
     path.write_text(json.dumps({"dataset": name, "dataset_config": {"source": source}, "source": source,
-                                "method": method, "k": k, "seed": seed,
-                                "test_accuracy": acc, "test_macro_f1": f1, "provenance": {"device": device}}))
+                                "method": method, "k": k, "seed": seed, "predictors": predictors,
+                                "provenance": {"device": device}}))
     return str(path)
+
+
+def test_table1_frame_lists_every_method_under_both_predictors_configured_first(tmp_path):
+    files = [_metrics_file(tmp_path, "c10", "cifar10", 4, s, acc, acc, method=m)
+             for m, accs in (("presto", (0.90, 0.92)), ("equal_kmeans", (0.88, 0.86))) for s, acc in enumerate(accs)]
+    for predict, first in (("combiner", "combiner"), ("router", "router")):
+        df, notes = tables.table1_frame(files, predict)
+        assert list(df["predictor"]) == [first, first, *[p for p in ("combiner", "router") if p != first] * 2]
+        assert list(df["method"])[:2] == ["Equal-KMeans", "PRESTO"]  # the paper's order within a predictor
+        got = df.set_index(["predictor", "method"])
+        assert got.loc[("combiner", "PRESTO"), "accuracy_mean"] == pytest.approx(91.0)
+        assert got.loc[("router", "PRESTO"), "accuracy_mean"] == pytest.approx(81.0)
+        assert got.loc[("router", "Equal-KMeans"), "accuracy_std"] == pytest.approx(np.std([78, 76], ddof=1), abs=1e-4)
+        # the paper's number beside both predictors' rows
+        assert got.loc[("router", "PRESTO"), "paper_accuracy"] == TABLE1["presto"]["accuracy"][0]
+        assert got.loc[("combiner", "PRESTO"), "diff_accuracy"] == pytest.approx(91.0 - 90.04, abs=0.01)
+        assert any("PRESTO, router: router: own rule" in n for n in notes)
+
+
+def test_table1_frame_names_a_metrics_file_without_both_predictors(tmp_path):
+    path = tmp_path / "table1" / "c10" / "k4" / "presto" / "seed0" / "metrics.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"dataset": "c10", "source": "cifar10", "method": "presto", "k": 4, "seed": 0,
+                                "test_accuracy": 0.9, "test_macro_f1": 0.9}))
+    with pytest.raises(ValueError, match=f"{path}.*combiner predictor.*re-run its training job"):
+        tables.table1_frame([str(path)])
 
 
 def test_k_sweep_frame_means_stds_and_paper_value_only_at_table5_k(tmp_path):
     files = [_metrics_file(tmp_path, "c10", "cifar10", k, s, acc, f1)
              for k, s, acc, f1 in ((3, 0, 0.80, 0.70), (3, 1, 0.84, 0.74), (4, 0, 0.90, 0.88), (4, 1, 0.86, 0.80),
                                    (4, 2, 0.88, 0.81))]
-    df = tables.k_sweep_frame(files).set_index("K")
+    both = tables.k_sweep_frame(files)
+    assert list(both["predictor"]) == ["combiner"] * 2 + ["router"] * 2
+    assert both.set_index(["predictor", "K"]).loc[("router", 3), "accuracy_mean"] == pytest.approx(72.0)
+    df = both[both["predictor"] == "combiner"].set_index("K")
     assert df.loc[3, "accuracy_mean"] == pytest.approx(82.0)
     assert df.loc[3, "accuracy_std"] == pytest.approx(np.std([80, 84], ddof=1), abs=1e-4)  # stored to 4 decimals
     assert df.loc[4, "macro_f1_mean"] == pytest.approx(np.mean([88, 80, 81]))
@@ -139,30 +172,38 @@ def test_write_table_formats(tmp_path):
 
 
 def test_comparison_rows_difference_and_coverage(tmp_path):
-    t1 = pd.DataFrame([{"dataset": "c10", "method": "PRESTO", "seeds": 3, "accuracy_mean": 91.04,
-                        "accuracy_std": 0.5, "macro_f1_mean": 89.0, "macro_f1_std": 0.25, "device": "cuda:X"}])
+    t1 = pd.DataFrame([{"dataset": "c10", "predictor": "combiner", "method": "PRESTO", "seeds": 3,
+                        "accuracy_mean": 91.04, "accuracy_std": 0.5, "macro_f1_mean": 89.0, "macro_f1_std": 0.25,
+                        "device": "cuda:X"},
+                       {"dataset": "c10", "predictor": "router", "method": "PRESTO", "seeds": 3,
+                        "accuracy_mean": 88.04, "accuracy_std": 1.5, "macro_f1_mean": 87.0, "macro_f1_std": 0.5,
+                        "device": "cuda:X"}])
     rows = table1_rows(t1, {"c10": "cifar10"})
-    assert len(rows) == 4 * 7 * 2  # every number of the paper's Table 1
-    hit = [r for r in rows if r.dataset == "c10" and r.quantity == "PRESTO accuracy (%)"]
+    assert len(rows) == 2 * 4 * 7 * 2  # every number of the paper's Table 1, under each predictor
+    hit = [r for r in rows if r.dataset == "c10" and r.quantity == "PRESTO accuracy (%), combiner"]
     assert len(hit) == 1 and hit[0].ours == 91.04 and hit[0].paper == 90.04
+    # the configured predictor first
+    assert rows[0].quantity.endswith(", combiner") and table1_rows(t1, {"c10": "cifar10"}, "router")[0].quantity.endswith(", router")
     t1.to_csv(tmp_path / "table1.csv", index=False)
     sections = comparison_sections({"table1": str(tmp_path / "table1.csv")}, {}, {"c10": "cifar10"})
     md = render(sections, {"config": "config/x.yaml"})
-    assert "| c10 | PRESTO accuracy (%) | 90.04 | 91.04 ± 0.50 | +1.00 | 3 | cuda:X |" in md
-    assert "| c10 | PRESTO macro-F1 (%) | 90.00 | 89.00 ± 0.25 | -1.00 | 3 | cuda:X |" in md
+    assert "| c10 | PRESTO accuracy (%), combiner | 90.04 | 91.04 ± 0.50 | +1.00 | 3 | cuda:X |" in md
+    assert "| c10 | PRESTO macro-F1 (%), combiner | 90.00 | 89.00 ± 0.25 | -1.00 | 3 | cuda:X |" in md
+    assert "| c10 | PRESTO accuracy (%), router | 90.04 | 88.04 ± 1.50 | -2.00 | 3 | cuda:X |" in md
     # a configured paper dataset has every method's row; a method it did not run shows a dash
-    assert "| c10 | GMM accuracy (%) | 89.66 | – | – |  |  |" in md
-    assert "| svhn | PRESTO accuracy (%) | 88.11 | – | – |  |  |" in md
-    assert re.search(r"coverage\*\*: 2 of 96 paper numbers", md)  # Table 1: 56, Table 2: 40
+    assert "| c10 | GMM accuracy (%), combiner | 89.66 | – | – |  |  |" in md
+    assert "| svhn | PRESTO accuracy (%), router | 88.11 | – | – |  |  |" in md
+    # Table 1: 2 x 56, Table 2: 2 x 8 for PRESTO + 32 for the others
+    assert re.search(r"coverage\*\*: 4 of 160 paper numbers", md)
     assert "<td>91.04 ± 0.50</td>" in render_html(sections, {"config": "config/x.yaml"})
 
 
 def test_comparison_params_relative_difference(tmp_path):
-    df = pd.DataFrame([{"dataset": "cifar10", "components": 82280, "paper_total": 82690},
-                       {"dataset": "digits", "components": 54728, "paper_total": None}])
+    df = pd.DataFrame([{"dataset": "cifar10", "K": 4, "components_and_combiner": 82680, "paper_total": 82690},
+                       {"dataset": "digits", "K": 4, "components_and_combiner": 55138, "paper_total": None}])
     df.to_csv(tmp_path / "params.csv", index=False)
     md = render(comparison_sections({"params": str(tmp_path / "params.csv")}, {}, {}), {})
-    assert "| cifar10 | PRESTO parameters (sum_k dim theta_k, §4.2) | 82690 | 82280 | -410 (-0.50%) |" in md
+    assert "| cifar10 | PRESTO parameters at K = 4 (components + combiner) | 82690 | 82680 | -10 (-0.01%) |" in md
     assert "digits" not in md.split("## Parameter counts")[1].split("##")[0]
 
 
@@ -174,17 +215,23 @@ def _capture(monkeypatch):
 
 def test_fig7_draws_means_with_error_bars_and_paper_markers(monkeypatch):
     figs = _capture(monkeypatch)
-    df = pd.DataFrame([{"dataset": "c10", "K": k, "seeds": 2, "accuracy_mean": a, "accuracy_std": s,
-                        "macro_f1_mean": a - 1, "macro_f1_std": s, "paper_accuracy": p, "paper_macro_f1": p}
+    df = pd.DataFrame([{"dataset": "c10", "predictor": pred, "K": k, "seeds": 2, "accuracy_mean": a - shift,
+                        "accuracy_std": s, "macro_f1_mean": a - 1, "macro_f1_std": s, "paper_accuracy": p,
+                        "paper_macro_f1": p}
+                       for pred, shift in (("combiner", 0.0), ("router", 5.0))
                        for k, a, s, p in ((3, 80.0, 1.0, None), (4, 82.0, 0.5, 90.04), (5, 81.0, 2.0, None))])
     figures.fig7_k_sweep(df, "unused")
     ax = figs[0].axes[0]
     assert ax.get_xlabel() == "number of parts K" and "(%)" in ax.get_ylabel()
-    data_line, _caps, (bars,) = ax.containers[0].lines  # ErrorbarContainer of the accuracy series
+    data_line, _caps, (bars,) = ax.containers[0].lines  # ErrorbarContainer of the combiner's accuracy series
     np.testing.assert_allclose(np.asarray(data_line.get_ydata(), float), [80, 82, 81])
-    np.testing.assert_allclose(np.asarray(data_line.get_xdata(), float), [2.94, 3.94, 4.94])  # dodged left
+    np.testing.assert_allclose(np.asarray(data_line.get_xdata(), float), [2.9, 3.9, 4.9])  # dodged left
+    assert data_line.get_linestyle() == "-"
     segs = bars.get_segments()
     np.testing.assert_allclose([s[1, 1] - s[0, 1] for s in segs], [2.0, 1.0, 4.0])  # 2 x std
+    router_line = ax.containers[2].lines[0]  # the router's accuracy: dashed, beside it
+    np.testing.assert_allclose(np.asarray(router_line.get_ydata(), float), [75, 77, 76])
+    assert router_line.get_linestyle() == "--" and "router" in ax.containers[2].get_label()
     paper = [l for l in ax.lines if l.get_label().startswith("paper")]
     assert len(paper) == 2 and list(paper[0].get_xdata()) == [4] and list(paper[0].get_ydata()) == [90.04]
 
@@ -219,7 +266,9 @@ def test_comparison_reads_table2_with_the_memory_measure(tmp_path):
     assert "| d | KD accuracy (%) | 72.37 | 88.50 ± 0.50 | +16.13 | 2 | cpu:x |" in md
     assert ("| d | KD peak training memory (MiB) | 250.56 | 300.00 ± 10.00 | +49.44 | 2 | "
             "cpu:x (CPU RSS above job baseline (MiB)) |") in md
-    assert "| d | PRESTO accuracy (%) | 75.61 | – |" in md  # configured, not in the CSV
+    # PRESTO under each predictor, against the same paper number; configured, not in the CSV
+    assert "| d | PRESTO (combiner) accuracy (%) | 75.61 | – |" in md
+    assert "| d | PRESTO (router) accuracy (%) | 75.61 | – |" in md
 
 
 def test_presto_rounds_adds_accuracy_and_err_s_for_the_synthetic_history(monkeypatch):
@@ -250,8 +299,9 @@ def test_table5_comparison_lists_app_b3_once_and_escapes_pipes(tmp_path):
     assert "| d | a\\|b | 1.00 | 2.00 | +1.00 |" in md
 
 
-def test_params_frame_counts_components_and_the_gate_on_x():
+def test_params_frame_counts_components_the_combiner_and_the_gate_on_x():
     from prestorepro.models.fused import FusedResNetTail
+    from prestorepro.presto.combiner import new_combiner
     from prestorepro.presto.gate import new_gate
     from prestorepro.report.paper import PAPER_SETUP
     from prestorepro.report.tables import params_frame
@@ -261,8 +311,40 @@ def test_params_frame_counts_components_and_the_gate_on_x():
     for name, d in setup.items():
         built = sum(p.numel() for p in FusedResNetTail(d["k"], d["cut"], (4, 8, 16), d["num_classes"]).parameters())
         gate = sum(p.numel() for p in new_gate(d["k"], d["num_classes"], d["features"], "features", 0).parameters())
+        comb = sum(p.numel() for p in new_combiner(d["k"], d["num_classes"], 0).parameters())
         assert df.loc[name, "components"] == built and df.loc[name, "gate"] == gate
+        assert df.loc[name, "combiner"] == comb and df.loc[name, "components_and_combiner"] == built + comb
         assert df.loc[name, "components_and_gate"] == built + gate
-    # SPEC §3: the components alone within 2% of the paper's totals
-    assert (df["diff_percent"].abs() < 2).all()
+    # SPEC §3: components + combiner are the paper's printed totals, to the parameter
+    assert (df["diff"] == 0).all()
     assert df.loc["cifar10", "gate"] == (2048 + 1) * 4
+
+
+# The paper's printed totals: Table 2's caption at Table 5's K, and §4.2's sweep end points at K = 3 and 6
+PRINTED_TOTALS = [("cifar10", 4, 82690), ("pathmnist", 4, 54993), ("dermamnist", 3, 41047), ("svhn", 4, 55138),
+                  ("cifar10", 3, 62020), ("cifar10", 6, 124030), ("pathmnist", 3, 41247), ("pathmnist", 6, 82485),
+                  ("dermamnist", 3, 41047), ("dermamnist", 6, 82087), ("svhn", 3, 41356), ("svhn", 6, 82702)]
+
+
+@pytest.mark.parametrize("name,k,printed", PRINTED_TOTALS)
+def test_built_components_plus_combiner_equal_the_papers_printed_totals(name, k, printed):
+    from prestorepro.models.fused import FusedResNetTail
+    from prestorepro.presto.combiner import new_combiner
+    from prestorepro.report.paper import PAPER_SETUP, paper_parameters
+
+    d = PAPER_SETUP[name]
+    components = sum(p.numel() for p in FusedResNetTail(k, d["cut"], (4, 8, 16), d["num_classes"]).parameters())
+    combiner = sum(p.numel() for p in new_combiner(k, d["num_classes"], 0).parameters())
+    assert components + combiner == printed == paper_parameters(name, k)
+    assert components != printed  # the components alone do not give it
+
+
+def test_params_table_lists_the_papers_sweep_end_points(tmp_path):
+    from prestorepro.jobs.report import make_params_table
+
+    make_params_table(sidecars={}, datasets={}, widths=(4, 8, 16), gate_input="features", stem=str(tmp_path / "p"))
+    df = pd.read_csv(tmp_path / "p.csv")
+    got = {(r.dataset, int(r.K)): int(r.components_and_combiner) for r in df.itertuples()}
+    assert got == {(n, k): t for n, k, t in PRINTED_TOTALS}
+    assert (df["diff"] == 0).all()
+

@@ -112,8 +112,10 @@ def test_a_report_job_with_a_table_and_a_figure_writes_each_where_its_outputs_sa
             f = results / "table1" / "digits" / f"k{k}" / "presto" / f"seed{seed}" / "metrics.json"
             f.parent.mkdir(parents=True, exist_ok=True)
             f.write_text(json.dumps({"dataset": "digits", "dataset_config": {"source": "digits"}, "source": "digits",
-                                     "method": "presto", "seed": seed, "k": k, "test_accuracy": 0.5 + k / 100,
-                                     "test_macro_f1": 0.5, "provenance": {"device": "cpu"}}))
+                                     "method": "presto", "seed": seed, "k": k,
+                                     "predictors": {p: {"test_accuracy": 0.5 + k / 100 - shift, "test_macro_f1": 0.5}
+                                                    for p, shift in (("combiner", 0.0), ("router", 0.1))},
+                                     "provenance": {"device": "cpu"}}))
     out = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--config", f"results={results}",
                           "--allowed-rules", "make_fig7", "--rerun-triggers", "mtime", "--",
                           str(results / "figures" / "fig7.png")], cwd=ROOT, capture_output=True, text=True,
@@ -122,4 +124,5 @@ def test_a_report_job_with_a_table_and_a_figure_writes_each_where_its_outputs_sa
     assert sorted(p.name for p in (results / "figures").iterdir()) == [f"fig7.{e}" for e in sorted(cfg["report"]["formats"])]
     assert sorted(p.name for p in (results / "tables").iterdir()) == [f"fig7_k_sweep.{e}" for e in ("csv", "html", "md", "tex")]
     table = (results / "tables" / "fig7_k_sweep.csv").read_text()
-    assert "digits,6,2,56.0," in table  # K = 6, two seeds: 0.5 + 6/100 -> 56.0 %
+    assert "digits,combiner,6,2,56.0," in table  # K = 6, two seeds: 0.5 + 6/100 -> 56.0 %
+    assert "digits,router,6,2,46.0," in table

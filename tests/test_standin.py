@@ -103,7 +103,7 @@ def test_rehearsal_is_the_paper_config_with_only_marked_budget_cuts():
     unmarked = [ln for ln in body if "rehearsal" not in ln and not re.match(r"^\s*like: ", ln)]
     assert all(ln in paper_text for ln in unmarked)
     marked = [ln for ln in body if "rehearsal" in ln]
-    assert len(marked) == 24  # results, download, device, seeds, 4 sources, weights, 15 budgets
+    assert len(marked) == 25  # results, download, device, seeds, 4 sources, weights, 16 budgets
     assert len(unmarked) == len([ln for ln in paper_text if not ln.startswith("#")]) - len(marked)
     for name, ds in reh["datasets"].items():
         if ds["source"] == "synthetic":
@@ -112,7 +112,8 @@ def test_rehearsal_is_the_paper_config_with_only_marked_budget_cuts():
         assert {k: v for k, v in ds.items() if k not in ("source", "like")} == \
             {k: v for k, v in paper_cfg["datasets"][name].items() if k != "source"}
     assert reh["seeds"] == [0] and reh["download"] is False and reh["embedding"]["weights"] == "none"
-    assert (reh["presto"]["rounds"], reh["presto"]["epochs"], reh["presto"]["gate_epochs"]) == (2, 1, 1)
+    assert (reh["presto"]["rounds"], reh["presto"]["epochs"], reh["presto"]["gate_epochs"],
+            reh["presto"]["combiner_epochs"]) == (2, 1, 1, 1)
     assert reh["compress"]["reference_widths"] == paper_cfg["compress"]["reference_widths"]  # the paper's models
 
 

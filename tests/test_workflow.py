@@ -35,15 +35,19 @@ def test_ablation_plans_one_run_per_variant_and_seed(tmp_path):
     import yaml
 
     from prestorepro.config import validate_config
-    from prestorepro.ablation import run_variants, variants
+    from prestorepro.ablation import applies, run_variants, variants
 
     cfg = validate_config(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
     seeds = cfg["ablation"]["seeds"] or cfg["seeds"]
     runs = run_variants(cfg["ablation"], cfg["presto"])
     # one factor at a time: epsilon x0, x10, x100; singleton trained; keep every; alpha 0.5; lambda x10, x100;
-    # bounded moves; the gate input needs no run of its own (it reuses the configured runs' components)
+    # bounded moves; the authors' reassignment, one choice at a time; the gate input needs no run of its own
+    # (it reuses the configured runs' components)
+    authors = ["reassign-bound_greedy", "reassign-authors", "reassign-authors_exact", "reassign-authors_flipped"]
     assert runs == ["epsilon_scale-0", "epsilon_scale-10", "epsilon_scale-100", "singleton-trained", "keep-every",
-                    "alpha-0.5", "lam_scale-10", "lam_scale-100", "max_moves-0.05"]
+                    "alpha-0.5", "lam_scale-10", "lam_scale-100", "max_moves-0.05", *authors]
+    # the authors' score needs class logits: the synthetic SVMs run only their greedy assignment
+    assert run_variants(cfg["ablation"], cfg["presto"], "synthetic") == runs[:-3]
     assert variants(cfg["ablation"], cfg["presto"])[0] == "gate_input-probabilities"
     capped = cfg["ablation"]["rounds"]
     own = {"image": "image" in capped and capped["image"] != cfg["presto"]["rounds"],
@@ -57,7 +61,7 @@ def test_ablation_plans_one_run_per_variant_and_seed(tmp_path):
     assert jobs["train_ablation"] == len(seeds) and jobs["synthetic_ablation"] == len(seeds)  # digits, synthetic
     assert jobs["make_ablation"] == 1
     for d, kind in (("digits", "image"), ("synthetic", "synthetic")):
-        expected = runs + (["configured"] if own[kind] else [])
+        expected = [v for v in runs if applies(v, kind)] + (["configured"] if own[kind] else [])
         for v in expected:
             assert f"r/ablation/{d}/{v}/seed{seeds[0]}/metrics.json" in out.stdout
         planned = set(re.findall(rf"r/ablation/{d}/([^/]+)/seed\d+/metrics.json", out.stdout))

@@ -12,13 +12,20 @@ synthetic jobs train pi_phi on both inputs). The factors (SPEC §4, App. A.3, Ap
     alpha          alpha of Eq. 8 (not given by the paper)
     lam_scale      multiple of lambda (App. B.3: 1e-4)
     max_moves      fraction of N that may move per round (§3.2: the whole base; lines 19-21: one point)
+    reassign       the proposal step: Algorithm 1's bound solved exactly, or the authors' code's choices --
+                   their greedy capacity assignment, their combiner-weight score, its sign (image data
+                   only for their score: the synthetic SVMs have no class logits to combine)
 """
 from __future__ import annotations
 
 import copy
 from typing import Any, Mapping
 
-FACTORS = ("gate_input", "epsilon_scale", "singleton", "keep", "alpha", "lam_scale", "max_moves")
+FACTORS = ("gate_input", "epsilon_scale", "singleton", "keep", "alpha", "lam_scale", "max_moves", "reassign")
+# factors whose values are names, not numbers
+NAMED = ("gate_input", "singleton", "keep", "reassign")
+# reassign values that score with the combiner over class logits: image data only
+COMBINER_SCORED = ("authors", "authors_exact", "authors_flipped")
 CONFIGURED = "configured"
 # factors given as multiples of the configured value
 SCALES = ("epsilon_scale", "lam_scale")
@@ -37,7 +44,7 @@ def parse_variant(name: str) -> tuple[str, Any]:
     factor, sep, raw = name.partition("-")
     if not sep or factor not in FACTORS:
         raise ValueError(f"ablation variant {name!r} is not <factor>-<value> with factor one of {', '.join(FACTORS)}")
-    if factor in ("gate_input", "singleton", "keep"):
+    if factor in NAMED:
         return factor, raw
     return factor, float(raw)
 
@@ -54,9 +61,20 @@ def variants(ablation: Mapping, presto: Mapping) -> list[str]:
     return out
 
 
-def run_variants(ablation: Mapping, presto: Mapping) -> list[str]:
-    """The variants that need a run of Algorithm 1 of their own (all but the gate input)."""
-    return [v for v in variants(ablation, presto) if parse_variant(v)[0] != "gate_input"]
+def run_variants(ablation: Mapping, presto: Mapping, kind: str | None = None) -> list[str]:
+    """The variants that need a run of Algorithm 1 of their own (all but the gate input); with ``kind``
+    ("image" or "synthetic"), those that apply to that kind of data (``applies``)."""
+    return [v for v in variants(ablation, presto) if parse_variant(v)[0] != "gate_input"
+            and (kind is None or applies(v, kind))]
+
+
+def applies(variant: str, kind: str) -> bool:
+    """Whether a variant runs on ``kind`` ("image" or "synthetic") data: the authors' score needs the
+    components' class logits, which the synthetic data's linear SVMs do not have."""
+    if variant == CONFIGURED:
+        return True
+    factor, value = parse_variant(variant)
+    return not (kind == "synthetic" and factor == "reassign" and value in COMBINER_SCORED)
 
 
 def apply_variant(variant: str, presto: Mapping, epsilon: float, lam: float) -> tuple[dict, float, float]:

@@ -23,7 +23,8 @@ TRAIN_SIZES = {
 
 # Keys of the presto section that define the algorithm (not its budget); the synthetic experiment, which
 # has its own budget, runs Algorithm 1 with these too.
-ALGORITHM_KEYS = ("alpha", "singleton", "singleton_steps", "keep", "max_moves", "gate_input", "gate_epochs")
+ALGORITHM_KEYS = ("alpha", "singleton", "singleton_steps", "keep", "max_moves", "gate_input", "gate_epochs",
+                  "reassign")
 
 
 class ConfigError(ValueError):
@@ -217,10 +218,24 @@ def _check_semantics(config: dict) -> None:
     if cmp["prune_at"] == "trained" and cmp["reference_epochs"] < 1:
         raise ConfigError("config key compress.reference_epochs: prune_at: trained needs a trained reference "
                           f"network, but reference_epochs is {cmp['reference_epochs']}; set it >= 1")
+    presto = config["presto"]
+    from prestorepro.presto.settings import REASSIGN_RULES
+
+    has_synthetic = any(d["source"] == "synthetic" for d in config["datasets"].values())
+    if REASSIGN_RULES[presto["reassign"]][0] != "bound" and has_synthetic:
+        raise ConfigError(f"config key presto.reassign: {presto['reassign']!r} scores with a combiner over the "
+                          "components' class logits, which the synthetic experiment's linear SVMs do not have; use "
+                          "bound or bound_greedy, or run the authors' score through ablation.factors.reassign "
+                          "(image datasets only)")
+    greedy = [v for v in [presto["reassign"], *config["ablation"]["factors"].get("reassign", [])]
+              if REASSIGN_RULES.get(v, ("", ""))[1] == "greedy"]
+    if greedy and presto["max_moves"] < 1:
+        raise ConfigError(f"config key presto.max_moves: {presto['max_moves']} bounds the moves per round, which the "
+                          f"greedy assignment of reassign {greedy[0]!r} cannot; set max_moves: 1.0 or drop {greedy[0]!r}")
     syn = config["synthetic"]
     if syn["n"] % 4:
         raise ConfigError(f"config key synthetic.n: {syn['n']} is not a multiple of 4 (four equal components, App. C)")
-    if any(d["source"] == "synthetic" for d in config["datasets"].values()):
+    if has_synthetic:
         n_train = int(0.8 * syn["n"])  # the 80/10/10 split of App. C (stratified: within a few points)
         try:
             size_bounds(n_train, syn["k"], syn["leeway"])

@@ -73,9 +73,11 @@ rule make_ablation:
         table_stem=stem_of("table"),
         figure_stem=stem_of("figure"),
         datasets={d: config["datasets"][d]["source"] for d in ALL_DATASETS},
-        presto={key: config["presto"][key] for key in ("gate_input", "singleton", "keep", "alpha", "max_moves")},
+        presto={key: config["presto"][key] for key in ("gate_input", "singleton", "keep", "alpha", "max_moves",
+                                                      "reassign")},
         layout=ABLATION_LAYOUT,
         formats=FORMATS,
+        predict=config["presto"]["predict"],
     log:
         f"{R}/logs/report/ablation.log",
     conda:

@@ -13,6 +13,7 @@ rule make_table1:
         table_outputs(f"{R}/tables/table1", "../report/table1.rst", CAT_TABLE1),
     params:
         stem=stem_of("table"),
+        predict=config["presto"]["predict"],
     log:
         f"{R}/logs/report/table1.log",
     conda:
@@ -138,6 +139,7 @@ rule make_fig7:
         table_stem=stem_of("table"),
         figure_stem=stem_of("figure"),
         formats=FORMATS,
+        predict=config["presto"]["predict"],
     log:
         f"{R}/logs/report/fig7.log",
     conda:
@@ -175,6 +177,7 @@ rule make_paper_comparison:
         results=results_dir,
         origin=config_origin(),
         device=config["device"],
+        predict=config["presto"]["predict"],
     log:
         f"{R}/logs/report/paper_comparison.log",
     conda:

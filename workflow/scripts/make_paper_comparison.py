@@ -6,4 +6,4 @@ with job_log(snakemake.log[0], "make_paper_comparison"):
     make_paper_comparison(tables={k: v for k, v in snakemake.input.items() if k != "code"},
                           sources=snakemake.params.sources, origin=snakemake.params.origin,
                           results=snakemake.params.results, out_md=snakemake.output.md,
-                          out_html=snakemake.output.html)
+                          out_html=snakemake.output.html, predict=snakemake.params.predict)

@@ -1,21 +1,32 @@
 """Table 1: PRESTO against partitioning and mixture baselines (paper §4.2, App. B.4; SPEC §5).
 
 Every method trains the same fused K-component model on the same embeddings with the same training
-budget (rounds x epochs epochs per component). Methods differ in how the partition is found and how a
-test instance is routed to a component:
+budget (rounds x epochs epochs per component). Methods differ in how the partition is found:
 
 - clustering / mixture baselines: partition fixed up front by the method (on a PCA projection of the
-  flattened embeddings), test routing by the method's own assignment rule;
-- PRESTO: Algorithm 1 from the dataset's initial partition, test routing by the gate pi_phi (one linear
-  layer on the flattened embedding x, §2.2 / §4.1);
+  flattened embeddings);
+- PRESTO: Algorithm 1 from the dataset's initial partition;
 - Learn-MLR: the same alternating loop from a random partition, no size constraint, epsilon 0, every
-  round kept, test routing by pi_phi.
+  round kept.
+
+Every run is then evaluated under both test-time predictors (SPEC §3), on the same trained components:
+
+- ``router`` (§2.2): each test instance goes to one component, by the clustering's own assignment rule
+  for the baselines, by the gate pi_phi (one linear layer on the flattened embedding x, §4.1) for PRESTO
+  and Learn-MLR;
+- ``combiner`` (App. B.2's additional classifier, the authors' code): one linear layer over the K
+  components' concatenated logits, trained on every training point (``presto.combiner``), as the
+  authors evaluate PRESTO and their clustering baselines alike.
 
 A PRESTO run with ``RunSpec.compute_device`` set runs Algorithm 1 in its sequential mode (§2.4: x, the
 components and their optimiser state on the host, one component and its part on that device at a time,
-the gate streamed the same way) and measures its peak memory while it trains (training: Algorithm 1 and
-the gate) and predicts (inference: the gated mixture on the test split) with ``compress.ledger``: this
-one run is both Table 1's PRESTO and Table 2's, so the two tables print the same accuracy (§4.2).
+the gate streamed the same way) and measures its peak memory with ``compress.ledger`` in phases:
+``training`` (Algorithm 1), ``router_training`` (the gate) and ``router_inference`` (the gate routes each
+test instance, and each component predicts the instances routed to it, one component on the device at a
+time), ``combiner_training`` (the components' logits computed one component at a time, the combiner
+trained on them streamed) and ``combiner_inference`` (all K components on the device at once, as the
+combiner needs every component's logits for every instance; the authors' code holds them so): this one
+run is both Table 1's PRESTO and Table 2's, so the two tables print the same accuracy (§4.2).
 """
 from __future__ import annotations
 
@@ -24,7 +35,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -37,10 +48,13 @@ from prestorepro.checkpoint import matching_checkpoint
 from prestorepro.presto.algorithm import PrestoSettings, run_presto
 from prestorepro.presto.resume import restore_training_state, run_key, training_state
 from prestorepro.models.parameters import GATE_INPUTS
+from prestorepro.models.parameters import combiner_parameter_count
+from prestorepro.presto.combiner import combiner_inputs, combiner_predict, train_combiner
 from prestorepro.presto.gate import gate_routes, mixture_predict, train_gate
 from prestorepro.registry import Registry
-from prestorepro.streams import component_generators, gate_generator, seeded
+from prestorepro.streams import component_generators, gate_generator, generator, seeded
 from prestorepro.training.fused import MaskedAdam, train_components, training_layout
+from prestorepro.training.sequential import sequential_predict
 
 METHODS: Registry[Callable] = Registry("Table-1 method")
 
@@ -74,7 +88,8 @@ def _settings(spec: RunSpec, **overrides) -> PrestoSettings:
     base = dict(k=spec.k, rounds=p["rounds"], epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"],
                 lam=p["lam"], alpha=p["alpha"], epsilon=spec.dataset["epsilon"], leeway=spec.dataset["leeway"],
                 singleton=p["singleton"], singleton_steps=p["singleton_steps"], keep=p["keep"],
-                max_moves=p["max_moves"])
+                max_moves=p["max_moves"], reassign=p["reassign"], combiner_epochs=p["combiner_epochs"],
+                combiner_weight_decay=p["combiner_weight_decay"])
     base.update(overrides)
     return PrestoSettings(**base)
 
@@ -104,6 +119,43 @@ def initial_partition(init: str, feats: Features, spec: RunSpec) -> tuple[np.nda
 def _evaluate(feats: Features, model, routes_test: np.ndarray, routes_val: np.ndarray) -> dict:
     routes = {"test": routes_test, "val": routes_val}
     return feats.evaluate(lambda split: mixture_predict(model, feats.x(split), routes[split], "ce"))
+
+
+SCORES = ("test_accuracy", "test_macro_f1", "val_accuracy", "val_macro_f1")
+
+
+def fit_combiner(feats: Features, model, spec: RunSpec, *, log, compute_device: torch.device | None = None,
+                 ledger=None) -> dict:
+    """The combiner (``presto.combiner``) on the trained components: trained on every training point,
+    then evaluated on test and val. In sequential mode (``compute_device``) the training logits are
+    computed one component at a time and streamed; at test time all K components sit on the device, as
+    the combiner needs every component's logits for every instance (measured as ``combiner_inference``)."""
+    p = spec.presto
+    dev = compute_device if compute_device is not None else feats.train_x.device
+    with _measure(ledger, "combiner_training"):
+        inputs = combiner_inputs(model, feats.train_x, compute_device)
+        comb, info = train_combiner(inputs, feats.train_y, k=model.k, num_classes=feats.num_classes,
+                                    epochs=p["combiner_epochs"], lr=p["lr"], weight_decay=p["combiner_weight_decay"],
+                                    batch_size=p["batch_size"], generator=generator(spec.seed, "combiner"), device=dev,
+                                    log=log, desc=f"[{spec.label or spec.method}] combiner")
+    resident = None if compute_device is None else compute_device
+
+    def predict_split(split: str) -> np.ndarray:
+        return combiner_predict(comb, combiner_inputs(model, feats.x(split), resident, all_components=True))
+
+    with _measure(ledger, "combiner_inference"):
+        test_pred = predict_split("test")
+    predicted = {"test": test_pred, "val": predict_split("val")}
+    train_acc = float((combiner_predict(comb, inputs) == feats.train_y.cpu().numpy()).mean())
+    return {"combiner": comb, "parameters": combiner_parameter_count(model.k, feats.num_classes),
+            "best_epoch": info["best_epoch"], "train_loss": info["best_loss"], "train_accuracy": train_acc,
+            "predictor": "combiner: one linear layer over the K components' logits",
+            **feats.evaluate(predicted.__getitem__)}
+
+
+def predictor_entry(scores: Mapping, extra: Sequence[str] = ()) -> dict:
+    """What a metrics file keeps of one predictor: its scores and the named extra keys."""
+    return {key: scores[key] for key in (*SCORES, *extra) if key in scores}
 
 
 def train_fixed_partition(model, feats: Features, assignment: np.ndarray, settings: PrestoSettings,
@@ -154,11 +206,20 @@ def _partition_method(name: str):
                                         log=log, checkpoint_path=checkpoint_path, label=spec.label or spec.method)
         seconds["partition"] = partition_s
         routes_test, routes_val = res.route(feats.flat("test")), res.route(feats.flat("val"))
+        router = {"predictor": "router: the clustering's own assignment rule", "parameters": 0,
+                  **_evaluate(feats, model, routes_test, routes_val)}
+        t1 = time.perf_counter()
+        combiner = fit_combiner(feats, model, spec, log=log)
+        seconds["combiner"] = time.perf_counter() - t1
         return {"assignment": res.labels, "test_routes": routes_test, "model": model, "notes": res.notes,
-                "history": [], "seconds": seconds, "routing": "own assignment rule",
-                **_evaluate(feats, model, routes_test, routes_val)}
+                "history": [], "seconds": seconds, "combiner": combiner["combiner"],
+                "predictors": {"router": predictor_entry(router, ("predictor", "parameters")),
+                               "combiner": predictor_entry(combiner, COMBINER_KEYS)}}
 
     return run
+
+
+COMBINER_KEYS = ("predictor", "parameters", "best_epoch", "train_loss", "train_accuracy")
 
 
 for _name in PARTITIONERS:
@@ -172,16 +233,24 @@ def fit_gate(feats: Features, model, assignment: np.ndarray, *, source: str, epo
                       generator=gate_generator(seed), source=source, log=log, compute_device=compute_device)
 
 
+def _routed_predict(model, x: torch.Tensor, routes: np.ndarray, compute_device: torch.device | None) -> np.ndarray:
+    """Each instance predicted by the component it is routed to: fused where x is, or (sequential mode)
+    one component at a time on ``compute_device``, each predicting only the instances routed to it."""
+    if compute_device is None:
+        return mixture_predict(model, x, routes, "ce")
+    return sequential_predict(model, x, routes, compute_device)
+
+
 def gate_scores(feats: Features, model, gate, assignment: np.ndarray, compute_device: torch.device | None = None,
                 ledger=None) -> dict:
     """The gated mixture: routes, accuracy and macro-F1 on test and val, and the gate's agreement with
     the partition it learnt. With ``ledger``, the test-time prediction (§2.2: route by pi_phi, predict by
-    the routed component) is measured as the inference phase."""
-    with _measure(ledger, "inference"):
+    the routed component) is measured as the ``router_inference`` phase."""
+    with _measure(ledger, "router_inference"):
         routes = {"test": gate_routes(gate, model, feats.test_x, "ce", compute_device)}
-        predicted = {"test": mixture_predict(model, feats.test_x, routes["test"], "ce", compute_device)}
+        predicted = {"test": _routed_predict(model, feats.test_x, routes["test"], compute_device)}
     routes["val"] = gate_routes(gate, model, feats.val_x, "ce", compute_device)
-    predicted["val"] = mixture_predict(model, feats.val_x, routes["val"], "ce", compute_device)
+    predicted["val"] = _routed_predict(model, feats.val_x, routes["val"], compute_device)
     agreement = float((gate_routes(gate, model, feats.train_x, "ce", compute_device) == assignment).mean())
     return {"gate": gate, "test_routes": routes["test"], "gate_train_agreement": agreement,
             **feats.evaluate(predicted.__getitem__)}
@@ -209,14 +278,19 @@ def _gated(feats: Features, spec: RunSpec, settings: PrestoSettings, init: str, 
 
     with _measure(ledger, "training"):
         res = run_presto(model, feats.train_x, feats.train_y, a0, settings, component_generators(spec.seed, spec.k),
-                         log=log, checkpoint_path=checkpoint_path, label=label, compute_device=dev)
-        t1 = time.perf_counter()
+                         log=log, checkpoint_path=checkpoint_path, label=label, compute_device=dev,
+                         combiner_generator=generator(spec.seed, "combiner") if settings.score != "bound" else None)
+    t1 = time.perf_counter()
+    with _measure(ledger, "router_training"):
         try:
             gate = fit_gate(feats, model, res.assignment, source=primary, **gate_args)
         except FloatingPointError as exc:
             raise gate_error(primary, res.rounds_run, exc) from exc
-        gate_s = time.perf_counter() - t1
+    gate_s = time.perf_counter() - t1
     main = gate_scores(feats, model, gate, res.assignment, dev, ledger)
+    t2 = time.perf_counter()
+    combiner = fit_combiner(feats, model, spec, log=log, compute_device=dev, ledger=ledger)
+    combiner_s = time.perf_counter() - t2
     # the other reading of pi_phi's input is trained on the same components and partition for the
     # ablation (a few seconds, no second run of Algorithm 1)
     gates = {primary: main}
@@ -226,17 +300,18 @@ def _gated(feats: Features, spec: RunSpec, settings: PrestoSettings, init: str, 
         except FloatingPointError as exc:
             raise gate_error(source, res.rounds_run, exc) from exc
         gates[source] = gate_scores(feats, model, other, res.assignment, dev)
-    seconds = dict(res.seconds, initial_partition=init_s, gate=gate_s)
+    seconds = dict(res.seconds, initial_partition=init_s, gate=gate_s, combiner=combiner_s)
+    router = {"predictor": f"router: the gate pi_phi on {primary}",
+              "parameters": sum(p.numel() for p in main["gate"].parameters()), **main}
     out = {"assignment": res.assignment, "test_routes": main["test_routes"], "model": model, "gate": main["gate"],
+           "combiner": combiner["combiner"],
            "notes": f"initial partition: {init_notes}; stopped: {res.stop_reason}",
-           "history": res.history, "seconds": seconds, "routing": f"gate pi_phi on {primary}",
+           "history": res.history, "seconds": seconds,
            "objective": res.objective, "rounds_run": res.rounds_run, "stop_reason": res.stop_reason,
            "size_bounds": None if res.size_bounds is None else list(res.size_bounds),
-           "gate_train_agreement": main["gate_train_agreement"],
-           "gate_inputs": {src: {key: g[key] for key in ("test_accuracy", "test_macro_f1", "val_accuracy",
-                                                          "val_macro_f1", "gate_train_agreement")}
-                           for src, g in gates.items()},
-           **{key: main[key] for key in ("test_accuracy", "test_macro_f1", "val_accuracy", "val_macro_f1")}}
+           "predictors": {"router": predictor_entry(router, ("predictor", "parameters", "gate_train_agreement")),
+                          "combiner": predictor_entry(combiner, COMBINER_KEYS)},
+           "gate_inputs": {src: predictor_entry(g, ("gate_train_agreement",)) for src, g in gates.items()}}
     if ledger is not None:
         out["mode"] = "sequential"
         out["memory"] = ledger.summary()

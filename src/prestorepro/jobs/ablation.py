@@ -67,6 +67,7 @@ def synthetic_ablation(*, prepared: str, dataset: str, dataset_config: Mapping, 
         synthetic_experiment(prepared=prepared, dataset=dataset, dataset_config=dataset_config,
                              synthetic=s["synthetic"], algorithm=s["algorithm"], seed=int(seed), device=device,
                              out_metrics=paths["metrics"], out_rounds=paths["rounds"], checkpoint=checkpoint,
-                             log=log, label=f"{dataset} ablation {name}", other_gates=name == CONFIGURED)
+                             log=log, label=f"{dataset} ablation {name}", other_gates=name == CONFIGURED,
+                             diagnostics=False)
 
     run_bundle("synthetic", settings, outputs, seed, checkpoint_dir, log, dataset=dataset, run_variant=run_variant)

@@ -41,34 +41,34 @@ def train_table1(*, features: str, meta: str, dataset: str, dataset_config: Mapp
                    compute_device=dev if sequential else None)
     out = run_method(feats, spec, log=log.info, checkpoint_path=checkpoint)
     model = out["model"]
-    # §4.2: PRESTO's total is sum_k dim(theta_k), the K components; the gate's own count beside it
+    # the K components, sum_k dim(theta_k); each predictor's own count is in its entry (the combiner's
+    # (K*C+1)*C completes the paper's printed total, SPEC §3)
     n_params = model.num_parameters_per_component() * model.k
-    gate_params = sum(p.numel() for p in out["gate"].parameters()) if "gate" in out else 0
     metrics = {
         **header(dataset=dataset, dataset_config=dataset_config, method=method, seed=seed), "k": int(k),
-        "test_accuracy": out["test_accuracy"], "test_macro_f1": out["test_macro_f1"],
-        "val_accuracy": out["val_accuracy"], "val_macro_f1": out["val_macro_f1"],
-        "num_parameters": int(n_params), "gate_parameters": int(gate_params),
+        "predictors": out["predictors"],
+        "num_parameters": int(n_params),
         "part_sizes": np.bincount(out["assignment"], minlength=k).tolist(),
-        "routing": out["routing"], "notes": out["notes"], "seconds": out["seconds"], "history": out["history"],
+        "notes": out["notes"], "seconds": out["seconds"], "history": out["history"],
         "provenance": provenance({"presto": dict(presto), "table1": dict(table1), "components": {"widths": list(widths)},
                                   "embedding": dict(embedding)}, seed, dev),
     }
-    for key in ("objective", "rounds_run", "stop_reason", "size_bounds", "gate_train_agreement", "gate_inputs",
-                "mode", "memory"):
+    for key in ("objective", "rounds_run", "stop_reason", "size_bounds", "gate_inputs", "mode", "memory"):
         if key in out:
             metrics[key] = out[key]
     write_npz(out_assignment, train_assignment=out["assignment"].astype(np.int16),
               test_routes=np.asarray(out["test_routes"]).astype(np.int16))
     finish(metrics, out_metrics, checkpoint)
-    log.info(f"{method} k={k} seed={seed}: test accuracy {metrics['test_accuracy']:.4f}, "
-             f"macro-F1 {metrics['test_macro_f1']:.4f}")
+    for name, p in metrics["predictors"].items():
+        log.info(f"{method} k={k} seed={seed}, {name}: test accuracy {p['test_accuracy']:.4f}, "
+                 f"macro-F1 {p['test_macro_f1']:.4f}")
     return metrics
 
 
 def synthetic_experiment(*, prepared: str, dataset: str, dataset_config: Mapping, synthetic: Mapping,
                          algorithm: Mapping, seed: int, device: str, out_metrics: str, out_rounds: str,
-                         checkpoint: str | None, log, label: str | None = None, other_gates: bool = True) -> dict:
+                         checkpoint: str | None, log, label: str | None = None, other_gates: bool = True,
+                         diagnostics: bool = True) -> dict:
     """PRESTO with linear SVMs on the synthetic data (App. C): the run's history and Err_S per round."""
     from prestorepro.data import load_prepared
     from prestorepro.device import resolve_device
@@ -79,7 +79,8 @@ def synthetic_experiment(*, prepared: str, dataset: str, dataset_config: Mapping
     data = load_prepared(prepared)
     try:
         metrics, arrays = run_synthetic(data, synthetic, algorithm, int(seed), dev, log=log.info,
-                                        checkpoint_path=checkpoint, label=label, other_gates=other_gates)
+                                        checkpoint_path=checkpoint, label=label, other_gates=other_gates,
+                                        diagnostics=diagnostics)
     except FloatingPointError as exc:
         # run_synthetic names the round; add the run
         raise FloatingPointError(f"dataset {label}, method presto (linear SVMs), seed {seed}: {exc}") from exc

@@ -10,12 +10,12 @@ import numpy as np
 from prestorepro.io import read_json, write_json
 
 
-def make_table1(*, metrics: Sequence[str], stem: str) -> None:
+def make_table1(*, metrics: Sequence[str], stem: str, predict: str = "combiner") -> None:
     from prestorepro.report.tables import table1_frame, write_table
 
-    df, notes = table1_frame(metrics)
-    write_table(df, stem, caption="Table 1: test accuracy and macro-F1 (%), mean ± std over seeds; paper values beside",
-                notes=notes, html=True)
+    df, notes = table1_frame(metrics, predict)
+    write_table(df, stem, caption="Table 1: test accuracy and macro-F1 (%) under each test-time predictor, mean ± std "
+                                  "over seeds; paper values beside", notes=notes, html=True)
 
 
 def make_params_table(*, sidecars: Mapping[str, str], datasets: Mapping, widths: Sequence[int], gate_input: str,
@@ -24,32 +24,36 @@ def make_params_table(*, sidecars: Mapping[str, str], datasets: Mapping, widths:
     from prestorepro.report.paper import PAPER_SETUP
     from prestorepro.report.tables import params_frame, write_table
 
-    rows = {name: dict(d, features=feature_size(d["cut"], d["image_side"])) for name, d in PAPER_SETUP.items()}
+    # the paper's datasets at Table 5's K and at the ends of §4.2's sweep (K = 3 and 6), from the architecture
+    rows = {name: dict(d, features=feature_size(d["cut"], d["image_side"]), ks=sorted({d["k"], 3, 6}))
+            for name, d in PAPER_SETUP.items()}
     for name, side in sidecars.items():
         meta = read_json(side)
         d = datasets[name]
         rows[name] = {"source": d["source"], "cut": d["cut"], "num_classes": meta["num_classes"], "k": d["k"],
                       "features": int(np.prod(meta["feature_shape"]))}
     df = params_frame(rows, widths, gate_input)
-    write_table(df, stem, caption="PRESTO parameters: the K components (§4.2's total) next to the paper's "
-                                      "totals, and the gate pi_phi's own count beside them",
-                notes=["paper totals from §4.2 / Table 2 caption (§4.2: \"the total number parameters used in our "
-                       "approach is sum_k dim(theta_k)\"); the four paper datasets are computed from the architecture "
-                       "(Table 4 classes, Table 5 K, App. B.1 cut, image side) without data",
-                       f"gate: one linear layer on {gate_input} (x: the flattened embedding) to K logits; the paper "
-                       "does not say whether its totals include it"], html=True)
+    write_table(df, stem, caption="PRESTO parameters: the K components and the combiner, whose sum is the paper's "
+                                  "printed total; the router's gate pi_phi beside them",
+                notes=["paper totals: Table 2's caption at Table 5's K, §4.2's sweep range at K = 3 and 6; "
+                       "components + combiner ((K*C+1)*C, one linear layer over the K components' logits, the "
+                       "authors' LinearNN(K*C, C)) equal every one of them, although §4.2's text calls the total "
+                       "sum_k dim(theta_k); the paper's datasets are computed from the architecture (Table 4 classes, "
+                       "Table 5 K, App. B.1 cut, image side) without data",
+                       f"gate: the router's pi_phi, one linear layer on {gate_input} (x: the flattened embedding) to "
+                       "K logits; no printed total contains it"], html=True)
 
 
 def summarize_synthetic(*, metrics: Sequence[str], out_json: str) -> None:
-    from prestorepro.report.tables import mean_std
+    from prestorepro.report.tables import diagnostic_scalars, mean_std
 
     runs = [read_json(f) for f in metrics]
-    finals = [m["final"] for m in runs]
+    finals = [dict(m["final"], **diagnostic_scalars(m)) for m in runs]
     devices = sorted({m.get("provenance", {}).get("device", "unknown") for m in runs})
     summary = {"seeds": len(finals), "runs": finals, "device": ", ".join(devices)}
     for key in ("train_accuracy_assigned", "test_accuracy_gated", "gate_train_agreement", "err_s_normalised",
                 "initial_err_s_normalised", "rounds_run", "objective", "optimal_objective_true_partition",
-                "optimal_objective_final_partition"):
+                "optimal_objective_final_partition", *dict.fromkeys(k for f in finals for k in f if k.startswith("diag_"))):
         values = [f[key] for f in finals if f.get(key) is not None]
         if values:
             m, s = mean_std(values)
@@ -83,15 +87,16 @@ def make_table5(*, datasets: Mapping, presto: Mapping, synthetic: Mapping | None
                                       "config; paper beside)", notes=notes, html=True)
 
 
-def make_fig7(*, metrics: Sequence[str], table_stem: str, figure_stem: str, formats: Sequence[str]) -> None:
+def make_fig7(*, metrics: Sequence[str], table_stem: str, figure_stem: str, formats: Sequence[str],
+              predict: str = "combiner") -> None:
     from prestorepro.report.figures import fig7_k_sweep
     from prestorepro.report.tables import k_sweep_frame, write_table
 
-    df = k_sweep_frame(metrics)
-    write_table(df, table_stem, caption="Fig. 7: PRESTO's test accuracy and macro-F1 (%) against K, mean ± std "
-                                        "over seeds", html=True,
+    df = k_sweep_frame(metrics, predict)
+    write_table(df, table_stem, caption="Fig. 7: PRESTO's test accuracy and macro-F1 (%) against K under each "
+                                        "test-time predictor, mean ± std over seeds", html=True,
                 notes=["the paper prints no numbers for Fig. 7; paper_* is its Table-1 PRESTO value at the "
-                       "Table-5 K"])
+                       "Table-5 K (produced with the combiner, SPEC §3)"])
     fig7_k_sweep(df, figure_stem, formats)
 
 
@@ -125,7 +130,7 @@ def make_synthetic_table(*, summary: str, prepared_meta: str, stem: str) -> None
 
 
 def make_paper_comparison(*, tables: Mapping[str, str], sources: Mapping[str, str], origin: Mapping, results: str,
-                          out_md: str, out_html: str) -> None:
+                          out_md: str, out_html: str, predict: str = "combiner") -> None:
     """``tables``: table name -> CSV path (table1, table2, params, table4, table5, fig7, and
     synthetic_<name> for each synthetic dataset); ``origin``: the config files and command-line
     overrides the run used."""
@@ -146,13 +151,13 @@ def make_paper_comparison(*, tables: Mapping[str, str], sources: Mapping[str, st
     if others:
         header["datasets without a paper counterpart"] = (", ".join(others)
                                                           + " (their numbers: tables/table1.md, tables/fig7_k_sweep.md)")
-    sections = comparison_sections(main, synthetic, sources)
+    sections = comparison_sections(main, synthetic, sources, predict)
     write_text(out_md, render(sections, header) + "\n")
     write_text(out_html, render_html(sections, header))
 
 
 def make_ablation(*, layout: Mapping, sources: Mapping[str, str], presto: Mapping, table_stem: str, figure_stem: str,
-                  formats: Sequence[str]) -> None:
+                  formats: Sequence[str], predict: str = "combiner") -> None:
     from prestorepro.report.ablation import make_ablation as build
 
-    build(layout, sources, presto, table_stem, figure_stem, formats)
+    build(layout, sources, presto, table_stem, figure_stem, formats, predict)

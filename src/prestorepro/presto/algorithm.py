@@ -16,6 +16,15 @@ One round r:
      §3.2's text minimises the bound over the whole base (``max_moves = 1``); Algorithm 1's lines 19-21
      move one point per round. ``max_moves < 1`` bounds the moves to that fraction of N per round
      (``assignment.solve_assignment_bounded``), the middle ground, for the ablation.
+The size bounds hold in every round, not only for the initial partition (App. B.3 states them for the
+initialisation; Table 5's leeway would otherwise constrain nothing after round 1).
+
+``settings.reassign`` replaces steps 4-5 by the authors' code's choices, for the ablation: their score
+(``combiner.authors_scores``: a combiner over the K components' logits, retrained every round from the
+last round's weights, its weight slice for i's label dotted with component k's logits, plus
+epsilon * ||x_i - c_k||), with its sign as published or flipped, and their greedy assignment under a
+maximum part size only (``assignment.greedy_capacity_assignment``); each can be combined with the other
+step of Algorithm 1 (``settings.REASSIGN_RULES``).
 The run stops early only when the partition is stable (a kept round whose proposal moves no point);
 otherwise it runs every round, so a snapshot of round r is always the partition trained in round r.
 
@@ -35,7 +44,9 @@ import torch
 
 from prestorepro.io import save_torch
 from prestorepro.models.fused import FusedModule
-from prestorepro.presto.assignment import limit_moves_unconstrained, size_bounds, solve_assignment_bounded
+from prestorepro.presto.assignment import (greedy_capacity_assignment, limit_moves_unconstrained, size_bounds,
+                                           solve_assignment_bounded)
+from prestorepro.presto.combiner import Combiner, authors_scores, combiner_inputs, train_combiner
 from prestorepro.presto.objective import centre_distances, modular_upper_bound, presto_objective, singleton_objective
 from prestorepro.presto.settings import KEEP_RULES, SINGLETON_MODES, TRAIN_MODES, PrestoSettings  # noqa: F401
 from prestorepro.checkpoint import matching_checkpoint
@@ -94,6 +105,7 @@ def run_presto(
     label: str = "presto",
     on_round: Callable[[int, FusedModule, torch.Tensor], dict] | None = None,
     compute_device: torch.device | None = None,
+    combiner_generator: torch.Generator | None = None,
 ) -> PrestoResult:
     """Run Algorithm 1 on features ``x`` (N, ...) and labels ``y`` (N,), both on the model's device.
 
@@ -102,7 +114,10 @@ def run_presto(
     result is then identical to an uninterrupted run (CPU). ``on_round(r, model, assignment)`` is
     called after each round's training (before keep/reject) and its dict joins the round's history
     entry. On return ``model`` holds the kept components. In ``sequential`` mode model, x and y stay
-    on the host and each component trains (and computes its losses) alone on ``compute_device``. Raises FloatingPointError (naming ``label`` and the round) on a non-finite objective.
+    on the host and each component trains (and computes its losses) alone on ``compute_device``.
+    ``combiner_generator`` (needed by the authors' score, ``settings.reassign``) draws the combiner's
+    initial weights and batch order. Raises FloatingPointError (naming ``label`` and the round) on a
+    non-finite objective.
     """
     k, n = settings.k, x.shape[0]
     if model.k != k:
@@ -112,6 +127,10 @@ def run_presto(
     lo, hi = size_bounds(n, k, settings.leeway) if constrained else (0, n)
     x_flat = x.reshape(n, -1).float() if settings.epsilon else None
     opt = MaskedAdam(list(model.parameters()), k, lr=settings.lr)
+    scored_by_combiner = settings.score != "bound"
+    if scored_by_combiner and combiner_generator is None:
+        raise ValueError(f"[{label}] reassign {settings.reassign!r} needs a combiner_generator")
+    combiner: Combiner | None = None
 
     assignment = torch.as_tensor(np.asarray(init_assignment), dtype=torch.long, device=dev)
     if assignment.shape != (n,) or int(assignment.min()) < 0 or int(assignment.max()) >= k:
@@ -121,16 +140,20 @@ def run_presto(
     best: _Snapshot | None = None
     G1_fixed = None
     start_round, stop_reason = 1, "rounds exhausted"
-    seconds = {"train": 0.0, "loss_matrix": 0.0, "assignment": 0.0, "singleton": 0.0}
+    seconds = {"train": 0.0, "loss_matrix": 0.0, "assignment": 0.0, "singleton": 0.0, "combiner": 0.0}
 
     ckpt = Path(checkpoint_path) if checkpoint_path else None
     # what a checkpoint must agree with to be resumed (everything but the number of rounds, which a
     # resumed run may extend): a stale checkpoint of a run with other settings, data, seed or initial
     # parameters is never spliced into this one
-    key = run_key(settings, x, y, assignment, generators, model) if ckpt is not None else None
+    streams = list(generators) + ([combiner_generator] if scored_by_combiner else [])
+    key = run_key(settings, x, y, assignment, streams, model) if ckpt is not None else None
     state = matching_checkpoint(ckpt, key, dev, log=log, label=label, start="round 1")
     if state is not None:
-        restore_training_state(state, model, opt, generators)
+        restore_training_state(state, model, opt, streams)
+        if state.get("combiner") is not None:
+            combiner = Combiner(k, model.num_classes)
+            combiner.load_state_dict(state["combiner"])
         assignment = state["assignment"].to(dev)
         best = _Snapshot.from_dict(state["best"]) if state["best"] is not None else None
         G1_fixed = state["G1"]
@@ -152,7 +175,8 @@ def run_presto(
         if ckpt is None:
             return
         save_torch(ckpt, {
-            **training_state(model, opt, generators), "assignment": assignment.cpu(),
+            **training_state(model, opt, streams), "assignment": assignment.cpu(),
+            "combiner": None if combiner is None else combiner.state_dict(),
             "best": best.to_dict() if best is not None else None, "G1": G1_fixed,
             "history_json": history, "per_round": [torch.from_numpy(a) for a in per_round],
             "round": round_idx, "seconds": seconds, "finished": finished,
@@ -198,8 +222,27 @@ def run_presto(
             assignment = best.assignment.clone()
         # propose the next partition from the kept state (``model`` holds the kept components)
         t3 = time.perf_counter()
+        combiner_info, combiner_s = {}, 0.0
         if settings.assign == "lowest_loss":
             M = best.L  # Learn-MLR: each point's loss under each kept component, nothing else
+        elif scored_by_combiner:
+            # the authors' score: their combiner retrained on the kept components (warm from the last
+            # round), its weight slice for each point's label dotted with each component's logits
+            tc = time.perf_counter()
+            inputs = combiner_inputs(model, x, compute_device if settings.mode == "sequential" else None)
+            combiner, info = train_combiner(
+                inputs, y, k=k, num_classes=model.num_classes, epochs=settings.combiner_epochs, lr=settings.lr,
+                weight_decay=settings.combiner_weight_decay, batch_size=settings.batch_size,
+                generator=combiner_generator, device=compute_device or dev, combiner=combiner,
+                desc=f"[{label}] round {r} combiner")
+            score = authors_scores(combiner, inputs, y.to(inputs.device)).to(dev)
+            if settings.score == "authors_flipped":
+                score = -score
+            dist = centre_distances(x_flat, assignment, k) if x_flat is not None else None
+            M = score + settings.epsilon * dist if dist is not None else score
+            combiner_info = {"combiner_loss": info["best_loss"]}
+            combiner_s = time.perf_counter() - tc
+            seconds["combiner"] += combiner_s
         else:
             with torch.no_grad():
                 marginal = best.L + settings.lam * model.sq_norm().detach()[None, :].to(best.L.dtype)
@@ -207,19 +250,21 @@ def run_presto(
             dist = centre_distances(x_flat, assignment, k) if x_flat is not None else None
             M = modular_upper_bound(marginal, assignment, settings.alpha, G1, settings.epsilon, dist)
         budget = n if settings.max_moves >= 1 else max(1, int(settings.max_moves * n))
-        if constrained:
+        if settings.solver == "greedy":
+            proposal = torch.as_tensor(greedy_capacity_assignment(M.double().cpu().numpy(), hi), device=dev)
+        elif constrained:
             proposal = solve_assignment_bounded(M.double().cpu().numpy(), assignment.cpu().numpy(), lo, hi,
                                                 budget)
             proposal = torch.as_tensor(proposal, device=dev)
         else:
             proposal = torch.as_tensor(limit_moves_unconstrained(M.double().cpu().numpy(),
                                                                  assignment.cpu().numpy(), budget), device=dev)
-        seconds["assignment"] += time.perf_counter() - t3
+        seconds["assignment"] += time.perf_counter() - t3 - combiner_s
         moves = int((proposal != assignment).sum())
         sizes = torch.bincount(assignment, minlength=k).tolist()
         entry = {"round": r, "objective": G, "data_loss": data_loss, "regulariser": reg_term,
                  "accepted": bool(accepted), "best_objective": best.G, "part_sizes": sizes, "moves": moves,
-                 "train_seconds": t1 - t0, **extra}
+                 "train_seconds": t1 - t0, **combiner_info, **extra}
         history.append(entry)
         log(f"[{label}] round {r}: G={G:.4f} ({'kept' if accepted else 'rejected'}), "
             f"parts={sizes}, moves={moves}")

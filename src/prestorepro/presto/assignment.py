@@ -319,3 +319,32 @@ def limit_moves_unconstrained(cost: np.ndarray, current: np.ndarray, max_moves: 
     out = current.copy()
     out[keep_moving] = best[keep_moving]
     return out
+
+
+def greedy_capacity_assignment(cost: np.ndarray, capacity: int) -> np.ndarray:
+    """The authors' assignment step (``presto.py``, "Re-assigning bins"): repeatedly take the smallest
+    cost[i, k] among instances not yet assigned and parts not yet full, assign i to k, and close part k
+    once it holds ``capacity`` instances. Parts have a maximum only: one may shrink to any size, or empty.
+
+    Their loop takes ``torch.argmin`` over the whole matrix N times, overwriting assigned rows and full
+    columns with 99999; scanning the entries once in ascending order (ties in row-major order, as
+    argmin breaks them) picks the same pairs in O(NK log NK). Written here because it is their rule,
+    not an optimal assignment that a solver provides."""
+    cost = _check_cost(cost)
+    n, k = cost.shape
+    if capacity < 1 or capacity * k < n:
+        raise InfeasibleConstraintError(f"{k} parts of at most {capacity} instances cannot hold {n}; "
+                                        "raise the leeway")
+    labels = np.full(n, -1, dtype=np.int64)
+    counts = np.zeros(k, dtype=np.int64)
+    left = n
+    for flat in np.argsort(cost, axis=None, kind="stable"):
+        i, j = divmod(int(flat), k)
+        if labels[i] >= 0 or counts[j] >= capacity:
+            continue
+        labels[i] = j
+        counts[j] += 1
+        left -= 1
+        if left == 0:
+            break
+    return labels

@@ -10,6 +10,18 @@ KEEP_RULES = ("decreased", "every")
 # "bound": the next partition minimises the modular bound of Eq. 8 (PRESTO); "lowest_loss": every point
 # goes to the component with its lowest loss (Learn-MLR's alternating minimisation, App. B.4)
 ASSIGN_RULES = ("bound", "lowest_loss")
+# How PRESTO's next partition is proposed: name -> (score, solver). "bound": Eq. 8's modular upper bound
+# plus epsilon times the distance (Algorithm 1, App. B.3); "authors": the authors' score from the
+# combiner's weights (``presto.combiner.authors_scores``) plus the same distance term, "authors_flipped"
+# with its classifier term negated. "exact": the size-constrained optimum (``assignment``); "greedy": the
+# authors' greedy assignment, each part capped at the upper size bound, no minimum.
+REASSIGN_RULES = {
+    "bound": ("bound", "exact"),
+    "bound_greedy": ("bound", "greedy"),
+    "authors": ("authors", "greedy"),
+    "authors_exact": ("authors", "exact"),
+    "authors_flipped": ("authors_flipped", "greedy"),
+}
 
 
 @dataclass
@@ -31,6 +43,17 @@ class PrestoSettings:
     loss: str = "ce"
     mode: str = "fused"         # "sequential": one component and its part on the device at a time (§2.4)
     assign: str = "bound"       # how the next partition is chosen (ASSIGN_RULES)
+    reassign: str = "bound"     # PRESTO's proposal: its score and solver (REASSIGN_RULES)
+    combiner_epochs: int = 10   # the combiner behind the authors' score (App. B.3: 10 epochs)
+    combiner_weight_decay: float = 1e-4  # the authors' code
+
+    @property
+    def score(self) -> str:
+        return REASSIGN_RULES[self.reassign][0]
+
+    @property
+    def solver(self) -> str:
+        return REASSIGN_RULES[self.reassign][1]
 
     def __post_init__(self):
         if not 0 < self.alpha <= 1:
@@ -41,6 +64,14 @@ class PrestoSettings:
             raise ValueError(f"mode must be one of {', '.join(TRAIN_MODES)}, got {self.mode!r}")
         if self.assign not in ASSIGN_RULES:
             raise ValueError(f"assign must be one of {', '.join(ASSIGN_RULES)}, got {self.assign!r}")
+        if self.reassign not in REASSIGN_RULES:
+            raise ValueError(f"reassign must be one of {', '.join(REASSIGN_RULES)}, got {self.reassign!r}")
+        if self.solver == "greedy" and self.max_moves < 1:
+            raise ValueError(f"reassign {self.reassign!r} assigns greedily and cannot bound the moves per round "
+                             f"(max_moves {self.max_moves}); use max_moves 1.0 or an exact reassign rule")
+        if self.score != "bound" and self.loss != "ce":
+            raise ValueError(f"reassign {self.reassign!r} scores with the combiner over the components' class "
+                             f"logits, which a {self.loss!r} component does not have; use bound or bound_greedy")
         if self.keep not in KEEP_RULES:
             raise ValueError(f"keep must be one of {', '.join(KEEP_RULES)}, got {self.keep!r}")
         if not 0 < self.max_moves <= 1:

@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from prestorepro.names import PAPER_NAMES
+from prestorepro.names import PAPER_NAMES, PREDICTORS
 from prestorepro.report.paper import PAPER_DATASETS, PRESTO_SHARED, TABLE1, TABLE2, paper_value
 
 METRIC_LABELS = {"accuracy": "accuracy (%)", "macro_f1": "macro-F1 (%)"}
@@ -87,44 +87,59 @@ def _lookup(df: pd.DataFrame | None, **match) -> pd.Series | None:
 
 
 def _method_rows(df: pd.DataFrame | None, sources: Mapping[str, str], table: Mapping, names: Mapping[str, str],
-                 metrics: Sequence[tuple[str, str]], measured) -> list[Row]:
-    """One row per paper dataset, method of ``table`` and (metric, label) of ``metrics``: the paper's
-    value, and ``measured(hit, metric)`` -> (mean, std, seeds, device) from the table row of each
-    configured dataset of that source (None where the table has no such value). A paper dataset not
-    configured, or a method not run, gives a row with the paper's value only."""
+                 metrics: Sequence[tuple[str, str]], measured, variants: Mapping[str, Sequence[str]] | None = None
+                 ) -> list[Row]:
+    """One row per paper dataset, method of ``table``, variant and (metric, label) of ``metrics``: the
+    paper's value, and ``measured(hit, metric)`` -> (mean, std, seeds, device) from the table row of each
+    configured dataset of that source (None where the table has no such value). ``variants[method]``
+    names the table's rows of one method (its test-time predictors; default: the paper's name alone),
+    each compared with the same paper number. A paper dataset not configured, or a method not run, gives
+    a row with the paper's value only."""
     by_source = _names_by_source(sources)
     rows = []
     for src in PAPER_DATASETS:
         for method in table:
-            for metric, label in metrics:
-                paper = paper_value(table, method, metric, src)
-                text = f"{names[method]} {label}"
-                configured = by_source.get(src, [])
-                if not configured:
-                    rows.append(Row(src, text, paper))
-                for name in configured:
-                    h = _lookup(df, dataset=name, method=names[method])
-                    ours = None if h is None else measured(h, metric)
-                    rows.append(Row(name, text, paper) if ours is None else Row(name, text, paper, *ours))
+            for variant in (variants or {}).get(method, [names[method]]):
+                for metric, label in metrics:
+                    paper = paper_value(table, method, metric, src)
+                    text = f"{variant} {label}"
+                    configured = by_source.get(src, [])
+                    if not configured:
+                        rows.append(Row(src, text, paper))
+                    for name in configured:
+                        h = _lookup(df, dataset=name, method=variant)
+                        ours = None if h is None else measured(h, metric)
+                        rows.append(Row(name, text, paper) if ours is None else Row(name, text, paper, *ours))
     return rows
 
 
-def table1_rows(df: pd.DataFrame | None, sources: Mapping[str, str]) -> list[Row]:
-    """Paper Table 1 (accuracy and macro-F1 of PRESTO and six baselines on four datasets)."""
-    def measured(h: pd.Series, metric: str) -> tuple:
-        return (_value(h[f"{metric}_mean"]), _value(h[f"{metric}_std"]), _value(h["seeds"]), str(h.get("device", "")))
+def table1_rows(df: pd.DataFrame | None, sources: Mapping[str, str], predict: str = "combiner") -> list[Row]:
+    """Paper Table 1 (accuracy and macro-F1 of PRESTO and six baselines on four datasets), every method
+    under each test-time predictor (the configured ``predict`` first), each against the paper's number."""
+    predictors = [predict] + [p for p in PREDICTORS if p != predict]
+    rows = []
+    for predictor in predictors:
+        part = None if df is None else df[df["predictor"].astype(str) == predictor]
 
-    return _method_rows(df, sources, TABLE1, PAPER_NAMES, list(METRIC_LABELS.items()), measured)
+        def measured(h: pd.Series, metric: str) -> tuple:
+            return (_value(h[f"{metric}_mean"]), _value(h[f"{metric}_std"]), _value(h["seeds"]),
+                    str(h.get("device", "")))
+
+        labels = [(metric, f"{label}, {predictor}") for metric, label in METRIC_LABELS.items()]
+        rows += _method_rows(part, sources, TABLE1, PAPER_NAMES, labels, measured)
+    return rows
 
 
-def table2_rows(df: pd.DataFrame | None, sources: Mapping[str, str]) -> list[Row]:
-    """Paper Table 2 (accuracy and training-time GPU memory at PRESTO's parameter budget).
+def table2_rows(df: pd.DataFrame | None, sources: Mapping[str, str], predict: str = "combiner") -> list[Row]:
+    """Paper Table 2 (accuracy and training-time GPU memory at PRESTO's parameter budget), PRESTO under
+    each test-time predictor (the configured ``predict`` first).
 
-    Reads ``tables/table2.csv`` (the compress stage's): dataset, method (the paper's name),
-    accuracy_mean / _std, training_mib_mean / _std (peak training memory, MiB), memory_measure,
+    Reads ``tables/table2.csv`` (the compress stage's): dataset, method (the paper's name, PRESTO's with its
+    predictor), accuracy_mean / _std, training_mib_mean / _std (peak training memory, MiB), memory_measure,
     seeds and device. A CPU run measures resident memory, which the device column says."""
     names = {"grasp": "GraSP", "snip": "SNIP", "kd": "KD", "dgkd": "DGKD", "presto": "PRESTO"}
     columns = {"accuracy": "accuracy", "train_mib": "training_mib"}
+    predictors = [predict] + [p for p in PREDICTORS if p != predict]
 
     def measured(h: pd.Series, metric: str) -> tuple | None:
         column = columns[metric]
@@ -136,15 +151,17 @@ def table2_rows(df: pd.DataFrame | None, sources: Mapping[str, str]) -> list[Row
         return (_value(h[f"{column}_mean"]), _value(h.get(f"{column}_std")), _value(h.get("seeds")), device)
 
     return _method_rows(df, sources, TABLE2, names,
-                        [("accuracy", "accuracy (%)"), ("train_mib", "peak training memory (MiB)")], measured)
+                        [("accuracy", "accuracy (%)"), ("train_mib", "peak training memory (MiB)")], measured,
+                        variants={"presto": [f"PRESTO ({p})" for p in predictors]})
 
 
 def params_rows(df: pd.DataFrame | None) -> list[Row]:
-    """§4.2 / Table 2 caption: PRESTO's total parameters, sum_k dim(theta_k) over the K components."""
+    """§4.2 / Table 2 caption: PRESTO's total parameters, the K components plus the combiner."""
     if df is None:
         return []
-    return [Row(str(r["dataset"]), "PRESTO parameters (sum_k dim theta_k, §4.2)", _value(r["paper_total"]),
-                _value(r["components"]), device="none (counted from the architecture)", decimals=0, relative=True)
+    return [Row(str(r["dataset"]), f"PRESTO parameters at K = {int(r['K'])} (components + combiner)",
+                _value(r["paper_total"]), _value(r["components_and_combiner"]),
+                device="none (counted from the architecture)", decimals=0, relative=True)
             for _, r in df.iterrows() if not _missing(_value(r["paper_total"]))]
 
 
@@ -200,7 +217,8 @@ def fig7_rows(df: pd.DataFrame | None) -> list[Row]:
             paper = _value(r.get(f"paper_{metric}"))
             if _missing(paper):
                 continue
-            rows.append(Row(str(r["dataset"]), f"PRESTO {METRIC_LABELS[metric]} at K = {int(r['K'])}", paper,
+            predictor = f", {r['predictor']}" if "predictor" in r and not _missing(_value(r["predictor"])) else ""
+            rows.append(Row(str(r["dataset"]), f"PRESTO {METRIC_LABELS[metric]}{predictor} at K = {int(r['K'])}", paper,
                             _value(r[f"{metric}_mean"]), _value(r[f"{metric}_std"]), _value(r["seeds"]),
                             str(r.get("device", ""))))
     return rows
@@ -292,17 +310,21 @@ def _read(path: str | None) -> pd.DataFrame | None:
 
 
 def comparison_sections(tables: Mapping[str, str], synthetic_tables: Mapping[str, str],
-                        sources: Mapping[str, str]) -> list[tuple[str, str, list[Row]]]:
+                        sources: Mapping[str, str], predict: str = "combiner") -> list[tuple[str, str, list[Row]]]:
     """(title, note, rows) per paper table from table CSV paths: ``tables`` may hold table1, table2,
     params, table4, table5 and fig7 (any may be missing); ``synthetic_tables`` maps a synthetic
-    dataset name to its table CSV; ``sources`` maps each configured dataset name to its loader."""
+    dataset name to its table CSV; ``sources`` maps each configured dataset name to its loader;
+    ``predict`` the test-time predictor listed first."""
     image_sources = {n: s for n, s in sources.items() if s != "synthetic"}
+    predictors = "; ".join([predict] + [p for p in PREDICTORS if p != predict])
     sections = [
-        ("Table 1: PRESTO against partitioning and mixture baselines", "",
-         table1_rows(_read(tables.get("table1")), image_sources)),
+        ("Table 1: PRESTO against partitioning and mixture baselines", "Every method under each test-time "
+         f"predictor ({predictors}; SPEC §3), on the same trained components. The paper's numbers were produced "
+         "with the combiner (the authors' code; its parameter totals contain exactly that layer).",
+         table1_rows(_read(tables.get("table1")), image_sources, predict)),
         ("Table 2: resource-constrained comparison", "Peak training memory: GPU MiB in the paper; a CPU run "
-         "reports peak RSS (see tables/table2.md), which is not comparable.",
-         table2_rows(_read(tables.get("table2")), image_sources)),
+         "reports peak RSS (see tables/table2.md), which is not comparable. PRESTO under each test-time predictor.",
+         table2_rows(_read(tables.get("table2")), image_sources, predict)),
         ("Parameter counts (§4.2, Table 2 caption)", "Counted from the component architecture, so the paper's "
          "four datasets are compared in every configuration.", params_rows(_read(tables.get("params")))),
         ("Table 4: dataset statistics", "", table4_rows(_read(tables.get("table4")))),

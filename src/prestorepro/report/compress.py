@@ -44,24 +44,34 @@ MARKERS = {"grasp": "v", "snip": "^", "kd": "s", "dgkd": "D", "presto": "o"}
 
 
 def load_runs(metric_files: Iterable[str | Path]) -> pd.DataFrame:
-    """One row per metrics file: accuracy in %, memory in MiB above the job baseline."""
+    """One row per metrics file and predictor: accuracy in %, memory in MiB above the job baseline.
+    A PRESTO point holds one entry per test-time predictor (SPEC §3: combiner and router), each with
+    its own accuracy, parameter count and memory; the other methods have one predictor, themselves
+    (``predictor`` empty)."""
     rows = []
     for f in metric_files:
         m = read_json(f)
-        mem = m["memory"]
-        rows.append({
-            "dataset": m["dataset"], "source": m["source"], "method": m["method"], "point": m["point"],
-            "seed": int(m["seed"]), "parameters": int(m["num_parameters"]),
-            "accuracy": 100 * m["test_accuracy"], "macro_f1": 100 * m["test_macro_f1"],
-            "training_mib": mem["training_mib"], "inference_mib": mem["inference_mib"],
-            "training_peak_abs_mib": mem["training_peak_abs_mib"],
-            "inference_peak_abs_mib": mem["inference_peak_abs_mib"],
-            "kind": mem["kind"], "device": mem["device"], "notes": m.get("notes", ""),
-            "guides": m.get("guides", {}), "file": str(f),
-        })
+        for predictor, p in (m["predictors"].items() if "predictors" in m else [("", m)]):
+            mem = p["memory"]
+            rows.append({
+                "dataset": m["dataset"], "source": m["source"], "method": m["method"], "predictor": predictor,
+                "point": m["point"], "seed": int(m["seed"]), "parameters": int(p["num_parameters"]),
+                "accuracy": 100 * p["test_accuracy"], "macro_f1": 100 * p["test_macro_f1"],
+                "training_mib": mem["training_mib"], "inference_mib": mem["inference_mib"],
+                "training_peak_abs_mib": mem["training_peak_abs_mib"],
+                "inference_peak_abs_mib": mem["inference_peak_abs_mib"],
+                "kind": mem["kind"], "device": mem["device"], "notes": m.get("notes", ""),
+                "guides": m.get("guides", {}), "file": str(f),
+            })
     if not rows:
         raise ValueError("no compress metrics files given")
     return pd.DataFrame(rows)
+
+
+def display_name(method: str, predictor: str = "") -> str:
+    """The paper's name of a method, with its test-time predictor where it has two (PRESTO)."""
+    name = PAPER_NAMES.get(method, method)
+    return f"{name} ({predictor})" if predictor else name
 
 
 def _single(values: pd.Series, what: str, key) -> str:
@@ -77,10 +87,11 @@ def _method_order(method: str) -> int:
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std over seeds per (dataset, method, point)."""
+    """Mean and std over seeds per (dataset, method, predictor, point)."""
     out = []
-    for key, g in runs.groupby(["dataset", "method", "point"], sort=False):
-        row = {"dataset": key[0], "source": g["source"].iloc[0], "method": key[1], "point": key[2],
+    for key, g in runs.groupby(["dataset", "method", "predictor", "point"], sort=False):
+        row = {"dataset": key[0], "source": g["source"].iloc[0], "method": key[1], "predictor": key[2],
+               "point": key[3],
                "seeds": len(g), "parameters": int(round(g["parameters"].mean())),
                "kind": _single(g["kind"], "the memory measure", key), "device": _single(g["device"], "the device", key)}
         for col in ("accuracy", "macro_f1", "training_mib", "inference_mib"):
@@ -93,17 +104,18 @@ def table2_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, list
     """Table 2: one row per (dataset, method), mean ± std over seeds, the paper's numbers beside."""
     runs = load_runs(metric_files)
     s = summarise(runs)
-    dup = s.groupby(["dataset", "method"]).size()
+    dup = s.groupby(["dataset", "method", "predictor"]).size()
     if (dup > 1).any():
         raise ValueError(f"Table 2 takes one budget point per (dataset, method); several for {list(dup[dup > 1].index)}: "
                          "pass the table2 points (and PRESTO at the dataset's K) only")
-    s = s.assign(_o=s["method"].map(_method_order)).sort_values(["dataset", "_o"])
+    s = s.assign(_o=s["method"].map(_method_order)).sort_values(["dataset", "_o", "predictor"])
     rows, notes = [], []
     for _, r in s.iterrows():
         pa = paper_value(TABLE2, r["method"], "accuracy", r["source"])
         pm = paper_value(TABLE2, r["method"], "train_mib", r["source"])
         rows.append({
-            "dataset": r["dataset"], "method": PAPER_NAMES.get(r["method"], r["method"]), "seeds": r["seeds"],
+            "dataset": r["dataset"], "method": display_name(r["method"], r["predictor"]),
+            "predictor": r["predictor"] or None, "seeds": r["seeds"],
             "parameters": r["parameters"],
             "accuracy": fmt(r["accuracy_mean"], r["accuracy_std"]),
             "training_memory": fmt(r["training_mib_mean"], r["training_mib_std"]),
@@ -117,7 +129,7 @@ def table2_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, list
             "inference_mib_mean": round(r["inference_mib_mean"], 3),
             "inference_mib_std": round(r["inference_mib_std"], 3),
         })
-    table_runs = runs.merge(s[["dataset", "method", "point"]], on=["dataset", "method", "point"])
+    table_runs = runs.merge(s[["dataset", "method", "predictor", "point"]], on=["dataset", "method", "predictor", "point"])
     for (dataset, method), g in table_runs.groupby(["dataset", "method"], sort=False):
         if g["notes"].iloc[0]:
             notes.append(f"{dataset}: {g['notes'].iloc[0]}")
@@ -130,6 +142,12 @@ def table2_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, list
     notes.append("memory: the peak of each phase above the job's own baseline (features on the host, kernels "
                  "warmed up); inference measured on the initialised model before training, in batches; on the CPU "
                  "it is the process's resident set size, not GPU memory, and not comparable with the paper's MiB")
+    if (s["predictor"] != "").any():
+        notes.append("PRESTO under both test-time predictors, on the same trained components (SPEC §3): its "
+                     "parameters are the K components plus the predictor (the combiner's (K*C+1)*C, which gives the "
+                     "paper's totals; or the router's gate); training memory: Algorithm 1 and the predictor's own "
+                     "training, whichever peaks higher; inference: the router holds one component at a time on "
+                     "the device, the combiner all K at once (it needs every component's logits for every instance)")
     notes.append("paper columns: Table 2 of the paper (test accuracy %, maximum GPU MiB during training); the paper "
                  "reports no inference memory in Table 2")
     return pd.DataFrame(rows), list(dict.fromkeys(notes))
@@ -150,17 +168,17 @@ def _axis_label(phase: str, kind: str) -> str:
 
 def _panel(ax, pts: pd.DataFrame, phase: str, source: str, draw_paper: bool) -> None:
     kind = _single(pts["kind"], "the memory measure", source)
-    methods = sorted(pts["method"].unique(), key=_method_order)
-    for i, method in enumerate(methods):
-        p = pts[pts["method"] == method].sort_values("parameters")
+    series = sorted({(m, p) for m, p in zip(pts["method"], pts["predictor"])}, key=lambda mp: (_method_order(mp[0]), mp[1]))
+    for method, predictor in series:
+        p = pts[(pts["method"] == method) & (pts["predictor"] == predictor)].sort_values("parameters")
         color = COLORS[_method_order(method) % len(COLORS)]
         ax.errorbar(p[f"{phase}_mean"], p["accuracy_mean"], xerr=p[f"{phase}_std"], yerr=p["accuracy_std"],
                     marker=MARKERS.get(method, "o"), color=color, capsize=3, lw=1.2, ms=5,
-                    label=PAPER_NAMES.get(method, method))
+                    ls="--" if predictor == "router" else "-", label=display_name(method, predictor))
         for _, r in p.iterrows():
             ax.annotate(f"{r['parameters'] / 1000:.0f}k", (r[f"{phase}_mean"], r["accuracy_mean"]),
                         textcoords="offset points", xytext=(4, 4), fontsize=6, color=color)
-        if draw_paper and phase == "training_mib":
+        if draw_paper and phase == "training_mib" and predictor != "router":
             pa = paper_value(TABLE2, method, "accuracy", source)
             pm = paper_value(TABLE2, method, "train_mib", source)
             if pa is not None:

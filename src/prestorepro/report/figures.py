@@ -75,26 +75,31 @@ def fig6_synthetic(arrays: dict, history: list[dict], snapshot_rounds: Sequence[
 def fig7_k_sweep(df, stem: str | Path, formats: Sequence[str] = ("png", "pdf")) -> list[str]:
     """Paper Fig. 7 (App. D): PRESTO's test accuracy and macro-F1 against the number of parts K.
 
-    ``df`` is ``tables.k_sweep_frame``'s frame: one panel per dataset, mean ± std over seeds as error
-    bars; where the paper has a number (its Table-1 PRESTO row, at the Table-5 K) it is drawn hollow."""
+    ``df`` is ``tables.k_sweep_frame``'s frame: one panel per dataset, one curve per measure (colour and
+    marker) and test-time predictor (solid: the first predictor of the frame, the configured one;
+    dashed: the other), mean ± std over seeds as error bars; where the paper has a number (its Table-1
+    PRESTO row, at the Table-5 K) it is drawn hollow."""
     names = list(dict.fromkeys(df["dataset"]))
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), squeeze=False)
+    predictors = list(dict.fromkeys(df["predictor"]))
+    fig, axes = plt.subplots(1, len(names), figsize=(4.6 * len(names), 3.8), squeeze=False)
     for ax, name in zip(axes[0], names):
-        d = df[df["dataset"] == name].sort_values("K")
-        for i, (col, label, marker) in enumerate((("accuracy", "accuracy", "o"), ("macro_f1", "macro-F1", "s"))):
-            dodge = 0.06 * (2 * i - 1)  # keeps the two series' error bars apart
-            ax.errorbar(d["K"] + dodge, d[f"{col}_mean"], yerr=d[f"{col}_std"], color=COLORS[i], marker=marker,
-                        ms=5, capsize=3, lw=1.2, label=f"ours, {label}")
-            paper = d[d[f"paper_{col}"].notna()]
-            if len(paper):
-                ax.plot(paper["K"], paper[f"paper_{col}"], linestyle="none", marker=marker, ms=9,
-                        markerfacecolor="none", markeredgecolor=COLORS[i], markeredgewidth=1.5,
-                        label=f"paper (Table 1), {label}")
+        for j, predictor in enumerate(predictors):
+            d = df[(df["dataset"] == name) & (df["predictor"] == predictor)].sort_values("K")
+            for i, (col, label, marker) in enumerate((("accuracy", "accuracy", "o"), ("macro_f1", "macro-F1", "s"))):
+                dodge = 0.05 * (2 * i - 1) + 0.1 * (j - 0.5) * (len(predictors) > 1)  # keeps error bars apart
+                ax.errorbar(d["K"] + dodge, d[f"{col}_mean"], yerr=d[f"{col}_std"], color=COLORS[i], marker=marker,
+                            ms=5, capsize=3, lw=1.2, ls="-" if j == 0 else "--", label=f"ours, {label}, {predictor}")
+                paper = d[d[f"paper_{col}"].notna()]
+                if len(paper) and j == 0:
+                    ax.plot(paper["K"], paper[f"paper_{col}"], linestyle="none", marker=marker, ms=9,
+                            markerfacecolor="none", markeredgecolor=COLORS[i], markeredgewidth=1.5,
+                            label=f"paper (Table 1), {label}")
+        d = df[df["dataset"] == name]
         seeds = sorted(set(int(s) for s in d["seeds"]))
         ax.set_title(f"{name} (seeds per K: {', '.join(map(str, seeds))})", fontsize=10)
         ax.set_xlabel("number of parts K")
         ax.set_ylabel("test score (%)")
-        ax.set_xticks(sorted(d["K"].astype(int)))
+        ax.set_xticks(sorted(set(d["K"].astype(int))))
         ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     for ax in axes[0][1:]:
@@ -102,9 +107,10 @@ def fig7_k_sweep(df, stem: str | Path, formats: Sequence[str] = ("png", "pdf")) 
             if l not in labels:
                 handles.append(h)
                 labels.append(l)
-    fig.suptitle("Fig. 7: PRESTO's accuracy and macro-F1 against K (mean ± std over seeds)", fontsize=11)
-    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.suptitle("Fig. 7: PRESTO's accuracy and macro-F1 against K (mean ± std over seeds; solid: "
+                 f"{predictors[0]}, dashed: {', '.join(predictors[1:]) or '-'})", fontsize=10)
+    fig.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.16, 1, 1))
     return save_figure(fig, stem, formats)
 
 

@@ -26,8 +26,12 @@ TABLE2 = {
     "presto": {"accuracy": (90.04, 83.70, 75.61, 88.11), "train_mib": (173.43, 182.24, 58.12, 234.48)},
 }
 
-# §4.2 / Table 2 caption: total PRESTO parameters (K components + pi_phi)
+# §4.2 / Table 2 caption: total PRESTO parameters at Table 5's K (the K components + the combiner, SPEC §3)
 PARAMS = {"cifar10": 82690, "pathmnist": 54993, "dermamnist": 41047, "svhn": 55138}
+# §4.2: "p in [62020, 124030] for CIFAR10, ..." -- the sweep of PRESTO's K from 3 to 6
+PARAM_SWEEP = {"cifar10": {3: 62020, 6: 124030}, "pathmnist": {3: 41247, 6: 82485},
+               "dermamnist": {3: 41047, 6: 82087}, "svhn": {3: 41356, 6: 82702}}
+
 
 # Table 4: dataset statistics. "per_class" is the printed "#Avg points per class" (mean, std): the
 # mean and population standard deviation (ddof 0) of the training split's class counts -- e.g. SVHN's
@@ -86,4 +90,13 @@ PAPER_SETTING: dict[str, tuple[object, str]] = {
     "alpha": (None, "not given"),
     "lam_scale": (1, "App. B.3"),
     "max_moves": (1.0, "§3.2 (Algorithm 1 lines 19-21: one point)"),
+    "reassign": ("bound", "Algorithm 1 (§3.2, Eq. 8; App. B.3's size bounds)"),
 }
+
+
+def paper_parameters(source: str, k: int) -> int | None:
+    """The paper's printed PRESTO total for ``source`` at ``k`` components (Table 2's caption at Table 5's
+    K, §4.2's sweep range at K = 3 and 6); None where the paper prints none."""
+    if source in PARAMS and TABLE5[source]["k"] == int(k):
+        return PARAMS[source]
+    return PARAM_SWEEP.get(source, {}).get(int(k))

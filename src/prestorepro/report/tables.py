@@ -9,9 +9,9 @@ import pandas as pd
 
 from prestorepro.io import read_json, write_text
 from prestorepro.models.parameters import presto_parameters
-from prestorepro.names import PAPER_NAMES, TABLE1_METHODS
-from prestorepro.report.paper import (PARAMS, PRESTO_SHARED, SYNTHETIC, TABLE1, TABLE4, TABLE5, TRAIN_INCLUDES_VAL,
-                                      paper_value)
+from prestorepro.names import PAPER_NAMES, PREDICTORS, TABLE1_METHODS, predictor_scores
+from prestorepro.report.paper import (PRESTO_SHARED, SYNTHETIC, TABLE1, TABLE4, TABLE5, TRAIN_INCLUDES_VAL,
+                                      paper_parameters, paper_value)
 
 
 def write_table(df: pd.DataFrame, stem: str | Path, caption: str = "", notes: Iterable[str] = (),
@@ -62,30 +62,37 @@ def fmt(mean: float, std: float) -> str:
     return f"{mean:.2f} ± {std:.2f}"
 
 
-def table1_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, list[str]]:
-    """One row per (dataset, method): accuracy and macro-F1 in %, mean ± std over seeds, paper beside."""
-    rows: dict[tuple[str, str], dict] = {}
+def table1_frame(metric_files: Iterable[str | Path], predict: str = "combiner") -> tuple[pd.DataFrame, list[str]]:
+    """One row per (dataset, test-time predictor, method): accuracy and macro-F1 in %, mean ± std over
+    seeds, the paper's beside. Every run holds both predictors (SPEC §3), evaluated on the same trained
+    components; the configured one (``predict``) comes first."""
+    rows: dict[tuple[str, str, str], dict] = {}
     notes: dict[str, str] = {}
+    routing: dict[tuple[str, str], str] = {}
     for f in metric_files:
         m = read_json(f)
         name = Path(f).parts[-5]  # <results>/table1/<dataset>/k<k>/<method>/seed<s>/metrics.json
-        key = (name, m["method"])
-        r = rows.setdefault(key, {"source": m["source"], "k": m["k"], "acc": [], "f1": [], "seeds": [],
-                                  "devices": set()})
-        r["devices"].add(m.get("provenance", {}).get("device", "unknown"))
-        r["acc"].append(100 * m["test_accuracy"])
-        r["f1"].append(100 * m["test_macro_f1"])
-        r["seeds"].append(m["seed"])
+        for predictor in PREDICTORS:
+            p = predictor_scores(m, predictor, str(f))
+            r = rows.setdefault((name, predictor, m["method"]), {"source": m["source"], "k": m["k"], "acc": [],
+                                                                 "f1": [], "seeds": [], "devices": set()})
+            r["devices"].add(m.get("provenance", {}).get("device", "unknown"))
+            r["acc"].append(100 * p["test_accuracy"])
+            r["f1"].append(100 * p["test_macro_f1"])
+            r["seeds"].append(m["seed"])
+            routing.setdefault((predictor, m["method"]), p.get("predictor", ""))
         if m.get("notes"):
             notes.setdefault(m["method"], f"{m['method']} ({name}): {m['notes']}")
     order = list(TABLE1_METHODS)
+    predictors = [predict] + [p for p in PREDICTORS if p != predict]
     out = []
-    for (name, method), r in sorted(rows.items(), key=lambda kv: (kv[0][0], order.index(kv[0][1]))):
+    for (name, predictor, method), r in sorted(rows.items(), key=lambda kv: (kv[0][0], predictors.index(kv[0][1]),
+                                                                             order.index(kv[0][2]))):
         acc, f1 = mean_std(r["acc"]), mean_std(r["f1"])
         pa = paper_value(TABLE1, method, "accuracy", r["source"])
         pf = paper_value(TABLE1, method, "macro_f1", r["source"])
         out.append({
-            "dataset": name, "method": PAPER_NAMES[method], "K": r["k"], "seeds": len(r["seeds"]),
+            "dataset": name, "predictor": predictor, "method": PAPER_NAMES[method], "K": r["k"], "seeds": len(r["seeds"]),
             "accuracy": fmt(*acc), "macro_f1": fmt(*f1),
             "accuracy_mean": round(acc[0], 4), "accuracy_std": round(acc[1], 4),
             "macro_f1_mean": round(f1[0], 4), "macro_f1_std": round(f1[1], 4),
@@ -94,23 +101,31 @@ def table1_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, list
             "diff_macro_f1": None if pf is None else round(f1[0] - pf, 2),
             "device": ", ".join(sorted(r["devices"])),
         })
-    return pd.DataFrame(out), list(notes.values())
+    described = [f"{PAPER_NAMES[m]}, {p}: {text}" for (p, m), text in sorted(
+        routing.items(), key=lambda kv: (predictors.index(kv[0][0]), order.index(kv[0][1]))) if text]
+    lead = (f"both test-time predictors on the same trained components (SPEC §3), {predict} first (presto.predict); "
+            "the paper's numbers were produced with the combiner (its parameter totals contain exactly that layer), "
+            "so the paper columns compare like for like in its rows")
+    return pd.DataFrame(out), [lead] + described + list(notes.values())
 
 
 def params_frame(datasets: Mapping[str, dict], widths, gate_input: str) -> pd.DataFrame:
-    """PRESTO's parameter count per dataset: the K components (§4.2's total, next to the paper's) and the
-    gate pi_phi reading ``gate_input`` beside them (the paper does not say whether its totals include it)."""
+    """PRESTO's parameter count per dataset and K: the K components, the combiner ((K*C+1)*C) and their
+    sum, next to the paper's printed total, which it equals on the paper's datasets (SPEC §3); the
+    router's gate pi_phi reading ``gate_input`` beside them. ``datasets[name]`` holds source, cut,
+    num_classes, features and ``k``, or ``ks`` (several K: the paper's sweep end points)."""
     rows = []
     for name, d in datasets.items():
-        c = presto_parameters(d["cut"], widths, d["num_classes"], d["k"], gate_input=gate_input,
-                              features=d["features"])
-        paper = PARAMS.get(d["source"])
-        rows.append({"dataset": name, "K": d["k"], "cut": d["cut"], "classes": d["num_classes"],
-                     "per_component": c["per_component"], "components": c["components"],
-                     "paper_total": paper,
-                     "diff_percent": None if paper is None else round(100 * (c["components"] - paper) / paper, 2),
-                     "gate_input": gate_input, "gate": c["gate"], "components_and_gate": c["with_gate"]})
-    return pd.DataFrame(rows)
+        for k in d.get("ks", [d["k"]]):
+            c = presto_parameters(d["cut"], widths, d["num_classes"], k, gate_input=gate_input,
+                                  features=d["features"])
+            paper = paper_parameters(d["source"], k)
+            rows.append({"dataset": name, "K": k, "cut": d["cut"], "classes": d["num_classes"],
+                         "per_component": c["per_component"], "components": c["components"],
+                         "combiner": c["combiner"], "components_and_combiner": c["total"], "paper_total": paper,
+                         "diff": None if paper is None else c["total"] - paper,
+                         "gate_input": gate_input, "gate": c["gate"], "components_and_gate": c["components_and_gate"]})
+    return _int_columns(pd.DataFrame(rows), ["paper_total", "diff"])
 
 
 def _int_columns(df: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
@@ -216,31 +231,67 @@ def table5_frame(datasets: Mapping[str, dict], presto: Mapping, synthetic: Mappi
                              "gate_epochs"]), notes
 
 
-def k_sweep_frame(metric_files: Iterable[str | Path]) -> pd.DataFrame:
-    """Paper Fig. 7 (App. D): PRESTO's test accuracy and macro-F1 (%) per dataset and K, mean ± std
-    over seeds. The paper prints no numbers for Fig. 7; at a paper dataset's Table-5 K its Table-1
-    PRESTO row is the printed value."""
-    runs: dict[tuple[str, int], dict] = {}
+def k_sweep_frame(metric_files: Iterable[str | Path], predict: str = "combiner") -> pd.DataFrame:
+    """Paper Fig. 7 (App. D): PRESTO's test accuracy and macro-F1 (%) per dataset, test-time predictor and
+    K, mean ± std over seeds (the configured predictor ``predict`` first). The paper prints no numbers for
+    Fig. 7; at a paper dataset's Table-5 K its Table-1 PRESTO row is the printed value."""
+    runs: dict[tuple[str, str, int], dict] = {}
+    predictors = [predict] + [p for p in PREDICTORS if p != predict]
     for f in metric_files:
         m = read_json(f)
         name = Path(f).parts[-5]
-        r = runs.setdefault((name, int(m["k"])), {"source": m["source"], "acc": [], "f1": [],
-                                                  "devices": set()})
-        r["acc"].append(100 * m["test_accuracy"])
-        r["f1"].append(100 * m["test_macro_f1"])
-        r["devices"].add(m.get("provenance", {}).get("device", "unknown"))
+        for predictor in predictors:
+            p = predictor_scores(m, predictor, str(f))
+            r = runs.setdefault((name, predictor, int(m["k"])), {"source": m["source"], "acc": [], "f1": [],
+                                                                 "devices": set()})
+            r["acc"].append(100 * p["test_accuracy"])
+            r["f1"].append(100 * p["test_macro_f1"])
+            r["devices"].add(m.get("provenance", {}).get("device", "unknown"))
     rows = []
-    for (name, k), r in sorted(runs.items()):
+    for (name, predictor, k), r in sorted(runs.items(), key=lambda kv: (kv[0][0], predictors.index(kv[0][1]), kv[0][2])):
         acc, f1 = mean_std(r["acc"]), mean_std(r["f1"])
         at_paper_k = TABLE5.get(r["source"], {}).get("k") == k
         pa = paper_value(TABLE1, "presto", "accuracy", r["source"]) if at_paper_k else None
         pf = paper_value(TABLE1, "presto", "macro_f1", r["source"]) if at_paper_k else None
-        rows.append({"dataset": name, "K": k, "seeds": len(r["acc"]),
+        rows.append({"dataset": name, "predictor": predictor, "K": k, "seeds": len(r["acc"]),
                      "accuracy_mean": round(acc[0], 4), "accuracy_std": round(acc[1], 4),
                      "macro_f1_mean": round(f1[0], 4), "macro_f1_std": round(f1[1], 4),
                      "paper_accuracy": pa, "paper_macro_f1": pf,
                      "device": ", ".join(sorted(r["devices"]))})
     return pd.DataFrame(rows)
+
+
+def diagnostic_scalars(metrics: Mapping) -> dict[str, float]:
+    """The synthetic run's diagnostics (``experiments.synthetic``) as ``diag_*`` numbers, one per table row:
+    G + epsilon * D of the true and the final partition at each epsilon, the epsilon above which the true
+    one is preferred, and the runs started at the true partition (round-1 moves, final Err_S / pairs)."""
+    d = metrics.get("diagnostics") or {}
+    out: dict[str, float] = {}
+    ove = d.get("objective_vs_epsilon")
+    if ove:
+        for i, eps in enumerate(ove["epsilon"]):
+            for part in ("true", "final"):
+                out[f"diag_eps_{eps:g}_{part}"] = ove[part]["G_plus_epsilon_D"][i]
+        if ove.get("crossover_epsilon") is not None:
+            out["diag_crossover_epsilon"] = ove["crossover_epsilon"]
+    for name, run in (d.get("true_start") or {}).items():
+        out[f"diag_true_start_{name}_moves_round1"] = float(run["moves_per_round"][0]) if run["moves_per_round"] else 0.0
+        out[f"diag_true_start_{name}_err_s"] = run["final_err_s_normalised"]
+    return out
+
+
+def _diagnostic_label(key: str) -> str:
+    rest = key[len("diag_"):]
+    if rest == "crossover_epsilon":
+        return "epsilon above which Eq. 1 + epsilon * D prefers the true partition"
+    if rest.startswith("eps_"):
+        eps, part = rest[len("eps_"):].rsplit("_", 1)
+        which = "true partition S*_k" if part == "true" else "PRESTO's final partition"
+        return f"Eq. 1 at its optimum + epsilon * D, epsilon = {eps}, {which}"
+    name, _, what = rest[len("true_start_"):].partition("_")
+    budget = "configured Train()" if name == "configured" else "Train() converged"
+    return (f"started at S*_k, {budget}: points moved in round 1" if what == "moves_round1"
+            else f"started at S*_k, {budget}: final Err_S / pairs")
 
 
 def synthetic_frame(summary: Mapping, components: Sequence[Mapping]) -> pd.DataFrame:
@@ -270,7 +321,8 @@ def synthetic_frame(summary: Mapping, components: Sequence[Mapping]) -> pd.DataF
                               ("rounds_run", "rounds run (stops early only when the partition is stable)", 1),
                               ("objective", "Eq. 1 objective G, final (trained components)", 1),
                               ("optimal_objective_final_partition", "Eq. 1 at its optimum, PRESTO's final partition", 1),
-                              ("optimal_objective_true_partition", "Eq. 1 at its optimum, true partition S*_k", 1)):
+                              ("optimal_objective_true_partition", "Eq. 1 at its optimum, true partition S*_k", 1),
+                              *[(k, _diagnostic_label(k), 1) for k in summary if k.startswith("diag_")]):
         if key not in summary:
             continue
         rows.append({"quantity": label, "ours": scale * summary[key]["mean"], "ours_std": scale * summary[key]["std"],

@@ -99,7 +99,7 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Ten
                 batch_size: int, generator: torch.Generator, rows: torch.Tensor | None = None,
                 weights: torch.Tensor | None = None, batches: Sequence[torch.Tensor] | None = None, l2: float = 0.0,
                 distill: DistillObjective | None = None, mask_pairs: Sequence[tuple[nn.Parameter, torch.Tensor]] = (),
-                resident: bool = True, min_batch: int = 1) -> tuple[float, int, int]:
+                resident: bool = True, min_batch: int = 1, scheduler=None) -> tuple[float, int, int]:
     """One epoch of Adam steps on the rows ``rows`` of (x, y) (all rows if None), in the order of a fresh
     ``randperm`` from ``generator``: the one training step of every single-model trainer (``train_single``,
     the coreset runs).
@@ -109,7 +109,8 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Ten
     ``weights`` (aligned with ``rows``) give the weighted mean cross-entropy sum_i w_i ce_i / sum_i w_i;
     ``distill`` its KD / DGKD loss instead; ``mask_pairs`` (parameter, 0/1 mask) keep pruned entries at 0
     (gradients masked, re-zeroed after each step). ``y`` and ``weights`` live on the training device;
-    ``x`` there too, or on the host with ``resident=False`` (one batch copied at a time).
+    ``x`` there too, or on the host with ``resident=False`` (one batch copied at a time). ``scheduler``
+    (a learning-rate schedule stepped per batch, e.g. OneCycleLR) steps after every optimiser step.
 
     Returns (mean data loss without the L2 term, index of the first step with a non-finite loss or -1,
     number of steps). The loss sum and the first bad step stay on the device and are read once, at the
@@ -147,6 +148,8 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Ten
             if p.grad is not None:
                 p.grad.mul_(m)
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         if mask_pairs:
             # Adam's update of a weight whose gradient was always 0 is 0, but re-zeroing
             # makes "pruned stays pruned" hold exactly whatever the optimiser does.

@@ -5,7 +5,7 @@
 # Planning for ablation.smk: its settings, file lists and the functions its rules call (the rule file
 # holds rules only).
 
-from prestorepro.ablation import apply_variant, variants
+from prestorepro.ablation import applies, apply_variant, variants
 
 
 ABLATION = config["ablation"]
@@ -34,7 +34,7 @@ def ablation_runs(kind):
     """The variants an ablation job of ``kind`` ("image" or "synthetic") runs: every one-factor variant
     that needs its own run, and the configured setting where it cannot be reused (``_own_base``)."""
     names = IMAGE_DATASETS if kind == "image" else SYNTHETIC_DATASETS
-    runs = [v for v in ABLATION_RUNS if v != CONFIGURED]
+    runs = [v for v in ABLATION_RUNS if v != CONFIGURED and applies(v, kind)]
     return ([CONFIGURED] if names and _own_base(names[0]) else []) + runs
 
 
@@ -73,8 +73,9 @@ def ablation_layout():
     layout = {}
     for d in ALL_DATASETS:
         runs = {CONFIGURED: ablation_base_metrics(d)}
+        kind = "synthetic" if d in SYNTHETIC_DATASETS else "image"
         for v in ABLATION_RUNS:
-            if v != CONFIGURED:
+            if v != CONFIGURED and applies(v, kind):
                 runs[v] = expand(f"{R}/ablation/{d}/{v}/seed{{seed}}/metrics.json", seed=ABLATION_SEEDS)
         layout[d] = runs
     return layout
