@@ -257,6 +257,7 @@ def _fake_run(path, dataset, method, label, fraction, seed, acc, f1, sel, train,
     write_json(path, {
         "dataset": dataset, "method": method, "fraction_label": label, "fraction": fraction, "seed": seed,
         "n_train": 50, "epochs": 10, "interval": 5, "test_accuracy": acc, "test_macro_f1": f1,
+        "selection_epochs": [] if method in ("full", "pbcs") else [0, 5], "optimizer": "adam",
         "seconds": {"selection": sel, "training": train, "total": sel + train},
         "subset_sizes": list(sizes) if method != "full" else [], "selections": selections if method != "full" else [],
         "peak_memory": {"kind": "cpu_rss", "peak_mib": peak}, "provenance": {"device": "cpu:test"},
@@ -294,7 +295,9 @@ def test_coreset_frame_numbers_equal_hand_computed_mean_and_std(tmp_path):
     assert full["accuracy"] == "92.00 ± 2.83" and full["speedup_vs_full"] == 1.0
     assert pbcs["fraction"] == "0.25 (1/K)" and pbcs["accuracy_std"] == 0.0 and pbcs["ratio_mean"] == 3.0
     assert any("0.05 in 1 run" in n for n in notes) and any("cpu_rss" in n for n in notes)
-    assert any("T=10, R=5" in n for n in notes)
+    assert any("T=10, adam" in n for n in notes)
+    # R: the reselection interval of the methods that reselect, none for full data and one-shot PBCS
+    assert craig["R"] == 5 and pd.isna(full["R"]) and pd.isna(pbcs["R"])
 
 
 def test_report_writes_table_and_figure(tmp_path):
@@ -390,3 +393,33 @@ def test_gradmatch_pb_budget_below_one_batch_names_the_fix():
                                            r"\(budget 6 of 64\); it selects whole mini-batches of 8 points: lower "
                                            r"coreset.batch_size to at most 6 or raise the fraction"):
         run("gradmatch_pb", fraction=0.1, data=tiny_data(n=64))
+
+
+def test_craig_reselects_at_its_own_interval_and_the_others_at_coreset_interval():
+    # CRAIG §5 (Fig. 5a): a new subset at the beginning of every epoch; GRAD-MATCH §5: every R = 20
+    craig = dict(CFG, craig=dict(CFG["craig"], interval=1))
+    assert CoresetSpec("craig", 0.3, 0, WIDTHS, craig).interval() == 1
+    assert CoresetSpec("craig", 0.3, 0, WIDTHS, dict(CFG, craig=dict(CFG["craig"], interval=None))).interval() == 2
+    assert CoresetSpec("gradmatch", 0.3, 0, WIDTHS, craig).interval() == 2  # only CRAIG's section says 1
+    res = run("craig", cfg=craig)
+    assert res["interval"] == 1 and res["selection_epochs"] == list(range(CFG["epochs"]))
+    assert len(res["selections"]) == CFG["epochs"]
+    assert run("gradmatch", cfg=craig)["selection_epochs"] == [0, 2, 4]
+
+
+def test_coreset_optimizer_is_adam_or_gradmatch_sgd():
+    from prestorepro.coreset.run import make_optimizer
+
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    adam = make_optimizer(dict(CFG), params)
+    assert isinstance(adam, torch.optim.Adam) and adam.defaults["lr"] == 0.01
+    sgd = make_optimizer(dict(CFG, optimizer="sgd", momentum=0.9, weight_decay=5e-4), params)
+    assert isinstance(sgd, torch.optim.SGD)
+    assert (sgd.defaults["lr"], sgd.defaults["momentum"], sgd.defaults["weight_decay"]) == (0.01, 0.9, 5e-4)
+    with pytest.raises(ValueError, match="unknown coreset optimizer 'rmsprop'"):
+        make_optimizer(dict(CFG, optimizer="rmsprop"), params)
+    # a run with SGD trains and records its optimiser; another optimiser is another run (its signature)
+    res = run("random", cfg=dict(CFG, optimizer="sgd", momentum=0.9, weight_decay=5e-4))
+    assert res["optimizer"] == "sgd" and res["history"][-1]["loss"] is not None
+    spec = CoresetSpec("random", 0.3, 0, WIDTHS, dict(CFG, optimizer="sgd", momentum=0.9, weight_decay=5e-4))
+    assert spec.signature(60) != CoresetSpec("random", 0.3, 0, WIDTHS, dict(CFG, optimizer="adam")).signature(60)

@@ -292,7 +292,8 @@ def test_table5_comparison_lists_app_b3_once_and_escapes_pipes(tmp_path):
     rows = [r for _, _, rs in sections for r in rs]
     shared = {r.quantity: (r.paper, r.ours) for r in rows if r.dataset == "every dataset"}
     assert shared["rounds (App. B.3)"] == (30, cfg["presto"]["rounds"])
-    assert shared["lam (App. B.3)"] == (0.0001, cfg["presto"]["lam"]) and len(shared) == 5
+    assert shared["lam (App. B.3)"] == (0.0001, cfg["presto"]["lam"]) and len(shared) == 6
+    assert shared["combiner_epochs (App. B.3)"] == (10, cfg["presto"]["combiner_epochs"])
     assert [r.paper for r in rows if r.dataset == "dermamnist" and r.quantity == "leeway"] == [500]
     from prestorepro.report.comparison import Row
     md = render([("t", "", [Row("d", "a|b", 1.0, 2.0)])], {})

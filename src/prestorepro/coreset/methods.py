@@ -42,6 +42,7 @@ class CoresetMethod:
     select: Callable[[SelectionContext, int, np.random.Generator], tuple[np.ndarray, np.ndarray, dict]] | None
     reselect: bool = True
     warm: bool = False
+    options: str | None = None  # the config section of its own options (coreset.<options>)
 
 
 CORESET_METHODS: Registry[CoresetMethod] = Registry("coreset method")
@@ -162,8 +163,8 @@ def _select_pbcs(ctx: SelectionContext, budget: int, rng: np.random.Generator):
 CORESET_METHODS.register("full")(CoresetMethod(select=None, reselect=False))
 CORESET_METHODS.register("random")(CoresetMethod(select=_select_random))
 CORESET_METHODS.register("random_warm")(CoresetMethod(select=_select_random, warm=True))
-CORESET_METHODS.register("craig")(CoresetMethod(select=_select_craig))
-CORESET_METHODS.register("gradmatch")(CoresetMethod(select=_select_gradmatch))
-CORESET_METHODS.register("gradmatch_warm")(CoresetMethod(select=_select_gradmatch, warm=True))
-CORESET_METHODS.register("gradmatch_pb")(CoresetMethod(select=_select_gradmatch_pb))
-CORESET_METHODS.register("pbcs")(CoresetMethod(select=_select_pbcs, reselect=False))
+CORESET_METHODS.register("craig")(CoresetMethod(select=_select_craig, options="craig"))
+CORESET_METHODS.register("gradmatch")(CoresetMethod(select=_select_gradmatch, options="gradmatch"))
+CORESET_METHODS.register("gradmatch_warm")(CoresetMethod(select=_select_gradmatch, warm=True, options="gradmatch"))
+CORESET_METHODS.register("gradmatch_pb")(CoresetMethod(select=_select_gradmatch_pb, options="gradmatch"))
+CORESET_METHODS.register("pbcs")(CoresetMethod(select=_select_pbcs, reselect=False, options="pbcs"))

@@ -56,14 +56,22 @@ class CoresetSpec:
         if m.select is None:
             return None
         epochs = int(self.cfg["epochs"])
-        return SelectionSchedule(epochs=epochs, interval=int(self.cfg["interval"]) if m.reselect else epochs,
+        return SelectionSchedule(epochs=epochs, interval=self.interval() if m.reselect else epochs,
                                  kappa=float(self.cfg["kappa"]) if m.warm else 0.0, fraction=self.fraction)
+
+    def interval(self) -> int:
+        """R: the method's own reselection interval where its option section sets one (CRAIG's), else
+        coreset.interval."""
+        section = CORESET_METHODS.get(self.method).options
+        own = (self.cfg.get(section) or {}).get("interval") if section else None
+        return int(own if own is not None else self.cfg["interval"])
 
     def signature(self, n: int) -> dict:
         c = self.cfg
         return {"method": self.method, "fraction": float(self.fraction), "seed": int(self.seed), "n": int(n),
                 "widths": list(self.widths),
                 **{k: c[k] for k in ("epochs", "interval", "kappa", "batch_size", "lr", "lr_schedule", "l2")},
+                **{k: c[k] for k in ("optimizer", "momentum", "weight_decay") if k in c},
                 # the method options present (a job gets its own method's section only)
                 **{k: c[k] for k in ("craig", "gradmatch", "pbcs") if k in c},
                 # the epoch layout (full, skipped, subset epochs)
@@ -75,6 +83,18 @@ LR_SCHEDULES: Registry[Callable[[torch.optim.Optimizer, int], Any]] = Registry("
 # final model (the one evaluated) settle instead of ending on one noisy Adam step on a small subset.
 LR_SCHEDULES.register("cosine")(lambda opt, epochs: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs))
 LR_SCHEDULES.register("constant")(lambda opt, epochs: torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0))
+
+
+def make_optimizer(cfg: dict, params) -> torch.optim.Optimizer:
+    """Adam (App. B.3, as the PRESTO components) or SGD with momentum (GRAD-MATCH §5), with the
+    optimiser's own weight decay (``weight_decay``; the loss's L2 term is ``l2``, applied in the step)."""
+    name = cfg.get("optimizer", "adam")
+    wd = float(cfg.get("weight_decay", 0.0))
+    if name == "adam":
+        return torch.optim.Adam(params, lr=float(cfg["lr"]), weight_decay=wd)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=float(cfg["lr"]), momentum=float(cfg.get("momentum", 0.9)), weight_decay=wd)
+    raise ValueError(f"unknown coreset optimizer {name!r}; valid: adam, sgd")
 
 
 def subset_budget(fraction: float, n: int) -> int:
@@ -101,7 +121,7 @@ def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str
     budget = subset_budget(spec.fraction, n)
     schedule = spec.schedule()
     model = build_model(data.cut, spec.widths, data.num_classes, spec.seed, device)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=float(cfg["lr"]))
+    opt = make_optimizer(cfg, [p for p in model.parameters() if p.requires_grad])
     sched = LR_SCHEDULES.get(cfg["lr_schedule"])(opt, epochs)
     gen = torch.Generator().manual_seed(spec.seed)
     # the selection stream depends on the seed and the fraction, not on the order runs are made in
@@ -212,7 +232,8 @@ def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str
     scores = data.evaluate(lambda split: predict(model, data.x(split), device=device).argmax(1))
     result = {
         "method": spec.method, "fraction": float(spec.fraction), "budget": budget, "n_train": n,
-        "seed": int(spec.seed), "epochs": epochs, "interval": int(cfg["interval"]),
+        "seed": int(spec.seed), "epochs": epochs, "interval": spec.interval(),
+        "optimizer": cfg.get("optimizer", "adam"),
         "warm_epochs": 0 if schedule is None else schedule.warm_epochs,
         "trained_epochs": sum(not h["skipped"] for h in history),
         "selection_epochs": [] if schedule is None else schedule.selection_epochs(),

@@ -66,14 +66,15 @@ def coreset_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, lis
         devices.update(r["provenance"]["device"] for r in runs)
         sizes = [s for r in runs for s in r["subset_sizes"]]
         for r in runs:
-            settings.add((r["epochs"], r["interval"]))
+            settings.add((r["epochs"], r.get("optimizer", "adam")))
             for s in r["selections"]:
                 if "lr" in s:
                     pbcs_lrs[s["lr"]] += 1
         fraction = float(runs[0]["fraction"])
         rows.append({
             "dataset": dataset, "method": METHOD_NAMES.get(method, method), "fraction": _fraction_text(fraction, label),
-            "seeds": len(runs), "subset_size": round(float(np.mean(sizes)), 1) if sizes else runs[0]["n_train"],
+            "seeds": len(runs), "R": runs[0].get("interval") if runs[0].get("selection_epochs") else None,
+            "subset_size": round(float(np.mean(sizes)), 1) if sizes else runs[0]["n_train"],
             "accuracy": fmt(*acc), "macro_f1": fmt(*f1),
             "selection_s": f"{sel[0]:.3g} ± {sel[1]:.2g}", "training_s": f"{tra[0]:.3g} ± {tra[1]:.2g}",
             "selection_over_training": f"{ratio[0]:.3g} ± {ratio[1]:.2g}",
@@ -99,7 +100,9 @@ def coreset_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, lis
         "speedup_vs_full = mean full-data time / mean (selection + training) time",
         "warm variants (GRAD-MATCH §4, laid out as CORDS): T_f = round(int(kappa T) k / n) full-data epochs, "
         "then the last T - int(kappa T) epochs on the subset; the epochs between train nothing",
-        "epochs, reselection interval R: " + "; ".join(f"T={t}, R={r}" for t, r in sorted(settings)),
+        "epochs T and optimiser: " + "; ".join(f"T={t}, {o}" for t, o in sorted(settings))
+        + "; R: the epochs between reselections (GRAD-MATCH §5: 20 for every method; coreset.craig.interval "
+          "sets the facility-location method's own, 1 = a new subset at the beginning of every epoch as in its §5)",
         "timed on: " + "; ".join(sorted(devices)),
     ]
     if any("cpu_rss" in k for k in kinds):

@@ -228,7 +228,7 @@ def table5_frame(datasets: Mapping[str, dict], presto: Mapping, synthetic: Mappi
         notes.append("synthetic: App. C settings from config['synthetic'] (K = 4 SVMs, Fig. 6 up to r = 50); "
                      "it has no pi_phi")
     return _int_columns(df, ["k", "paper_k", "leeway", "paper_leeway", "rounds", "paper_rounds", "epochs",
-                             "gate_epochs"]), notes
+                             "gate_epochs", "combiner_epochs"]), notes
 
 
 def k_sweep_frame(metric_files: Iterable[str | Path], predict: str = "combiner") -> pd.DataFrame:

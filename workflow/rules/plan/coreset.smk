@@ -27,7 +27,8 @@ def coreset_fractions(wildcards):
 
 # The config keys every run reads, and the option section each method reads besides: a job's params
 # carry only these, so editing one method's options re-runs only that method's jobs.
-CORESET_SHARED_KEYS = ["epochs", "interval", "kappa", "batch_size", "lr", "lr_schedule", "l2"]
+CORESET_SHARED_KEYS = ["epochs", "interval", "kappa", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
+                       "lr_schedule", "l2"]
 
 
 CORESET_OPTION_SECTION = {"craig": "craig", "gradmatch": "gradmatch", "gradmatch_warm": "gradmatch",
