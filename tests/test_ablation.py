@@ -3,6 +3,7 @@ import json
 import logging
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from prestorepro.ablation import (CONFIGURED, apply_variant, parse_variant,
@@ -89,9 +90,9 @@ def test_ablation_frame_rows_means_and_deltas(tmp_path):
         return {"combiner": {"test_accuracy": combiner, "test_macro_f1": combiner},
                 "router": {"test_accuracy": router, "test_macro_f1": router, "gate_train_agreement": 0.9}}
 
-    base = [_metrics(tmp_path / f"b{s}.json", predictors=predictors(acc + 0.02, acc), rounds_run=8, gate_inputs=gate)
-            for s, acc in enumerate((0.90, 0.92))]
-    eps = [_metrics(tmp_path / f"e{s}.json", predictors=predictors(acc + 0.02, acc), rounds_run=8)
+    base = [_metrics(tmp_path / f"b{s}.json", predictors=predictors(acc + 0.02, acc), rounds_run=8, gate_inputs=gate,
+                     seed=s) for s, acc in enumerate((0.90, 0.92))]
+    eps = [_metrics(tmp_path / f"e{s}.json", predictors=predictors(acc + 0.02, acc), rounds_run=8, seed=s)
            for s, acc in enumerate((0.80, 0.84))]
     syn = {"final": {"err_s_normalised": 0.5, "test_accuracy_gated": 0.8, "train_accuracy_assigned": 1.0,
                      "gate_train_agreement": 0.7, "rounds_run": 5},
@@ -107,6 +108,10 @@ def test_ablation_frame_rows_means_and_deltas(tmp_path):
     assert d.loc["configured", "test accuracy, router (%)"] == pytest.approx(91.0)
     assert d.loc["configured", "test accuracy, router (%) std"] == pytest.approx(np.std([90, 92], ddof=1), abs=1e-3)
     assert d.loc["epsilon_scale-0", "delta"] == pytest.approx(84.0 - 93.0)  # on the configured predictor
+    # paired by seed: -10 and -8 points, t_{0.975, 1} = 12.706 times s / sqrt(2) = 1
+    assert d.loc["epsilon_scale-0", "vs_configured"] == "-9.000 ± 12.706 (0/0/2) †"
+    assert d.loc["epsilon_scale-0", "delta_wins_ties_losses"] == "0/0/2"
+    assert pd.isna(d.loc["configured", "vs_configured"])
     # another gate routes the same components: the router's accuracy moves, the combiner's does not
     assert d.loc["gate_input-probabilities", "test accuracy, router (%)"] == pytest.approx(50.0)
     assert d.loc["gate_input-probabilities", "test accuracy, combiner (%)"] == pytest.approx(93.0)

@@ -187,12 +187,14 @@ def test_comparison_rows_difference_and_coverage(tmp_path):
     t1.to_csv(tmp_path / "table1.csv", index=False)
     sections = comparison_sections({"table1": str(tmp_path / "table1.csv")}, {}, {"c10": "cifar10"})
     md = render(sections, {"config": "config/x.yaml"})
-    assert "| c10 | PRESTO accuracy (%), combiner | 90.04 | 91.04 ± 0.50 | +1.00 | 3 | cuda:X |" in md
-    assert "| c10 | PRESTO macro-F1 (%), combiner | 90.00 | 89.00 ± 0.25 | -1.00 | 3 | cuda:X |" in md
-    assert "| c10 | PRESTO accuracy (%), router | 90.04 | 88.04 ± 1.50 | -2.00 | 3 | cuda:X |" in md
+    # the paper's number inside our 95 % interval (t_{0.975, 2} = 4.30): 4.30 x 0.5 / sqrt(3) = 1.24 >= 1.00,
+    # 4.30 x 0.25 / sqrt(3) = 0.62 < 1.00, 4.30 x 1.5 / sqrt(3) = 3.73 >= 2.00
+    assert "| c10 | PRESTO accuracy (%), combiner | 90.04 | 91.04 ± 0.50 | +1.00 | yes | 3 | cuda:X |" in md
+    assert "| c10 | PRESTO macro-F1 (%), combiner | 90.00 | 89.00 ± 0.25 | -1.00 | no | 3 | cuda:X |" in md
+    assert "| c10 | PRESTO accuracy (%), router | 90.04 | 88.04 ± 1.50 | -2.00 | yes | 3 | cuda:X |" in md
     # a configured paper dataset has every method's row; a method it did not run shows a dash
-    assert "| c10 | GMM accuracy (%), combiner | 89.66 | – | – |  |  |" in md
-    assert "| svhn | PRESTO accuracy (%), router | 88.11 | – | – |  |  |" in md
+    assert "| c10 | GMM accuracy (%), combiner | 89.66 | – | – |  |  |  |" in md
+    assert "| svhn | PRESTO accuracy (%), router | 88.11 | – | – |  |  |  |" in md
     # Table 1: 2 x 56, Table 2: 2 x 8 for PRESTO + 32 for the others
     assert re.search(r"coverage\*\*: 4 of 160 paper numbers", md)
     assert "<td>91.04 ± 0.50</td>" in render_html(sections, {"config": "config/x.yaml"})
@@ -263,8 +265,9 @@ def test_comparison_reads_table2_with_the_memory_measure(tmp_path):
                         "memory_measure": "CPU RSS above job baseline (MiB)"}])
     df.to_csv(tmp_path / "table2.csv", index=False)
     md = render(comparison_sections({"table2": str(tmp_path / "table2.csv")}, {}, {"d": "dermamnist"}), {})
-    assert "| d | KD accuracy (%) | 72.37 | 88.50 ± 0.50 | +16.13 | 2 | cpu:x |" in md
-    assert ("| d | KD peak training memory (MiB) | 250.56 | 300.00 ± 10.00 | +49.44 | 2 | "
+    # two seeds: t_{0.975, 1} = 12.71, half-widths 4.49 (accuracy) and 89.8 (memory)
+    assert "| d | KD accuracy (%) | 72.37 | 88.50 ± 0.50 | +16.13 | no | 2 | cpu:x |" in md
+    assert ("| d | KD peak training memory (MiB) | 250.56 | 300.00 ± 10.00 | +49.44 | yes | 2 | "
             "cpu:x (CPU RSS above job baseline (MiB)) |") in md
     # PRESTO under each predictor, against the same paper number; configured, not in the CSV
     assert "| d | PRESTO (combiner) accuracy (%) | 75.61 | – |" in md

@@ -83,3 +83,31 @@ def test_true_start_runs_record_err_s_per_round():
         assert run["err_s_normalised_per_round"][0] == 0.0
         assert len(run["moves_per_round"]) == run["rounds_run"] <= 2
         assert 0.0 <= run["final_err_s_normalised"] <= 1.0
+
+
+def test_synthetic_table_lists_the_diagnostics_in_epsilon_order_with_intervals():
+    from prestorepro.report.tables import diagnostic_scalars, synthetic_frame
+
+    m = {"diagnostics": {
+        "objective_vs_epsilon": {"epsilon": [0.0, 0.03, 0.003],
+                                 "true": {"G": 43.0, "D": 12000.0, "G_plus_epsilon_D": [43.0, 403.0, 79.0]},
+                                 "final": {"G": 1.3, "D": 15000.0, "G_plus_epsilon_D": [1.3, 451.3, 46.3]},
+                                 "crossover_epsilon": 0.0139},
+        "true_start": {"configured": {"moves_per_round": [9316, 20], "final_err_s_normalised": 0.59},
+                       "converged": {"moves_per_round": [368], "final_err_s_normalised": 0.02}}}}
+    d = diagnostic_scalars(m)
+    assert d["diag_eps_0.03_final"] == 451.3 and d["diag_crossover_epsilon"] == 0.0139
+    assert d["diag_true_start_configured_moves_round1"] == 9316 and d["diag_true_start_converged_err_s"] == 0.02
+    # summary.json as summarize_synthetic writes it (here in alphabetical order, as a sorted JSON is)
+    summary = {"seeds": 3, **{k: {"mean": v, "std": 0.3} for k, v in sorted(d.items())}}
+    df = synthetic_frame(summary, [])
+    q = [x for x in df["quantity"] if "epsilon" in x or "S*_k," in x]
+    assert q[:6] == [f"Eq. 1 at its optimum + epsilon * D, epsilon = {e}, {p}"
+                     for e in ("0", "0.003", "0.03") for p in ("true partition S*_k", "PRESTO's final partition")]
+    assert q[6] == "epsilon above which Eq. 1 + epsilon * D prefers the true partition"
+    assert q[7:] == ["started at S*_k, configured Train(): final Err_S / pairs",
+                     "started at S*_k, configured Train(): points moved in round 1",
+                     "started at S*_k, Train() converged: final Err_S / pairs",
+                     "started at S*_k, Train() converged: points moved in round 1"]
+    # three seeds, std 0.3: the 95 % half-width is t_{0.975, 2} x 0.3 / sqrt(3)
+    assert df["ours_ci95"].dropna().iloc[0] == pytest.approx(4.302652729749462 * 0.3 / np.sqrt(3), abs=1e-4)

@@ -92,6 +92,7 @@ rule make_table2:
         table_outputs(f"{R}/tables/table2", "../report/table2.rst", CAT_COMPRESS),
     params:
         stem=stem_of("table"),
+        predict=config["presto"]["predict"],
     log:
         f"{R}/logs/report/table2.log",
     conda:

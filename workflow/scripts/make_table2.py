@@ -3,4 +3,4 @@ from prestorepro.jobs.common import job_log
 from prestorepro.jobs.compress import make_table2
 
 with job_log(snakemake.log[0], "make_table2"):
-    make_table2(metrics=snakemake.input.metrics, stem=snakemake.params.stem)
+    make_table2(metrics=snakemake.input.metrics, stem=snakemake.params.stem, predict=snakemake.params.predict)

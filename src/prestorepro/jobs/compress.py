@@ -134,10 +134,10 @@ def presto_point(*, table1_metrics: str, meta: str, dataset: str, dataset_config
     return _done(metrics, out_metrics, None, log)
 
 
-def make_table2(*, metrics: Sequence[str], stem: str) -> None:
+def make_table2(*, metrics: Sequence[str], stem: str, predict: str = "combiner") -> None:
     from prestorepro.report.compress import make_table2 as build
 
-    build(metrics, stem)
+    build(metrics, stem, predict)
 
 
 def make_tradeoff_figure(*, metrics: Sequence[str], stem: str, formats: Sequence[str], title: str | None = None) -> None:

@@ -19,6 +19,7 @@ from prestorepro.io import read_json
 from prestorepro.names import PREDICTORS
 from prestorepro.report.figures import COLORS, save_figure
 from prestorepro.report.paper import PAPER_SETTING
+from prestorepro.report.stats import NOTE as STATS_NOTE, marked, paired
 from prestorepro.report.tables import mean_std, write_table
 
 # measures per kind of data: (column, label, scale); the first is the dataset's main measure
@@ -48,11 +49,11 @@ def is_paper_setting(factor: str, value: Any) -> bool:
 def _measures(metrics: dict, gate_input: str | None) -> dict:
     """The measures of one run; with ``gate_input``, those of its gate reading that input instead."""
     if "final" in metrics:  # the synthetic experiment
-        out = dict(metrics["final"])
+        out = dict(metrics["final"], seed=metrics.get("seed"))
         if gate_input is not None:
             out.update(metrics["gate_inputs"][gate_input])
         return out
-    out = {"rounds_run": metrics.get("rounds_run")}
+    out = {"rounds_run": metrics.get("rounds_run"), "seed": metrics.get("seed")}
     for predictor, scores in metrics["predictors"].items():
         if predictor == "router" and gate_input is not None:
             scores = metrics["gate_inputs"][gate_input]  # the same components routed by another gate
@@ -90,8 +91,10 @@ def ablation_frame(layout: Mapping[str, Mapping[str, Sequence[str]]], sources: M
                 continue
             factor, value = parse_variant(variant)
             settings.append((variant, factor, format_value(value), [_measures(read_json(f), None) for f in files]))
-        main_key = measures[0][0]
+        main_key, main_scale = measures[0][0], measures[0][2]
         base_mean = None
+        by_seed = {m["seed"]: main_scale * m[main_key] for m in settings[0][3]
+                   if m.get(main_key) is not None and m.get("seed") is not None}
         for setting, factor, value, ms in settings:
             mark = configured_mark if not factor else "yes" if is_paper_setting(factor, value) else ""
             row = {"dataset": name, "setting": setting, "factor": factor or "(all as configured)",
@@ -104,6 +107,12 @@ def ablation_frame(layout: Mapping[str, Mapping[str, Sequence[str]]], sources: M
                 if key == main_key:
                     base_mean = row[label] if base_mean is None else base_mean
                     row["delta"] = row[label] - base_mean
+            mine = {m["seed"]: main_scale * m[main_key] for m in ms
+                    if m.get(main_key) is not None and m.get("seed") is not None}
+            vs = paired(mine, by_seed) if setting != "configured" else None
+            row["vs_configured"] = marked(vs, 3)
+            row["delta_ci95"] = None if vs is None else vs.half_width
+            row["delta_wins_ties_losses"] = None if vs is None else f"{vs.wins}/{vs.ties}/{vs.losses}"
             rows.append(row)
     df = pd.DataFrame(rows).round(3)
     configured = ", ".join(f"{k} = {format_value(v)}" for k, v in presto.items())
@@ -119,7 +128,9 @@ def ablation_frame(layout: Mapping[str, Mapping[str, Sequence[str]]], sources: M
              "authors_exact = their score assigned exactly within the size bounds; authors_flipped = their score "
              "with the classifier term negated, greedily (image data only: the SVMs have no class logits)",
              "delta: the setting's mean minus the configured setting's, in the dataset's first measure "
-             "(accuracy, or Err_S on the synthetic data)"]
+             "(accuracy, or Err_S on the synthetic data); vs_configured: the same difference paired seed by seed, "
+             "mean ± the 95 % half-width (W/T/L: seeds on which the setting's measure is higher, equal, lower)",
+             STATS_NOTE]
     return df, notes
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
+from scipy import stats
 
 from prestorepro.names import PAPER_NAMES, PREDICTORS
 from prestorepro.report.paper import PAPER_DATASETS, PRESTO_SHARED, TABLE1, TABLE2, paper_value
@@ -244,18 +245,30 @@ def _md(cell: str) -> str:
     return cell.replace("|", "\\|")  # a pipe inside a cell would end it
 
 
+def within_interval(r: Row) -> str:
+    """Whether the paper's number lies inside our mean's 95 % interval (Student's t over the row's seeds,
+    from its std): "yes", "no", or "" where there is no interval (one seed, no std, a count, a text)."""
+    if any(_missing(v) for v in (r.ours, r.paper, r.ours_std, r.seeds)) or isinstance(r.ours, str) or int(r.seeds) < 2:
+        return ""
+    n = int(r.seeds)
+    half = stats.t.ppf(0.975, n - 1) * float(r.ours_std) / math.sqrt(n)
+    return "yes" if abs(float(r.paper) - float(r.ours)) <= half else "no"
+
+
 def _cells(r: Row) -> list[str]:
     ours = _fmt(r.ours, r.decimals)
     if not _missing(r.ours_std) and not _missing(r.ours):
         ours += f" ± {_fmt(r.ours_std, max(r.decimals, 2))}"
     seeds = "" if _missing(r.seeds) else str(int(r.seeds))
     device = r.device if not _missing(r.ours) else ""
-    return [r.dataset, r.quantity, _fmt(r.paper, r.decimals), ours, _difference(r), seeds, device]
+    return [r.dataset, r.quantity, _fmt(r.paper, r.decimals), ours, _difference(r), within_interval(r), seeds, device]
 
 
-COLUMNS = ["dataset", "quantity", "paper", "ours", "difference", "seeds", "device"]
+COLUMNS = ["dataset", "quantity", "paper", "ours", "difference", "paper in our 95 % interval", "seeds", "device"]
 INTRO = ("Every number the PRESTO paper prints that this pipeline reproduces, our value beside it and the "
-         "difference (ours − paper). Ours is the mean ± std over seeds where runs have seeds. "
+         "difference (ours − paper). Ours is the mean ± std over seeds where runs have seeds; 'paper in our "
+         "95 % interval' says whether the paper's number lies inside our mean's 95 % interval (Student's t "
+         "over our seeds), i.e. whether our seeds can tell the two apart. "
          f"A dash ({NOT_RUN}) marks a paper number this configuration does not produce: the paper's "
          "datasets need `config/paper.yaml`.")
 
@@ -278,7 +291,7 @@ def render(sections: Sequence[tuple[str, str, list[Row]]], header: Mapping[str, 
         if not rows:
             lines += ["(no paper number in this section)", ""]
             continue
-        lines += ["| " + " | ".join(COLUMNS) + " |", "|---|---|---:|---:|---:|---:|---|"]
+        lines += ["| " + " | ".join(COLUMNS) + " |", "|---|---|---:|---:|---:|---|---:|---|"]
         lines += ["| " + " | ".join(_md(c) for c in _cells(r)) + " |" for r in rows]
         lines.append("")
     return "\n".join(lines)

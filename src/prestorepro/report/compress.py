@@ -15,6 +15,7 @@ Built from the compress stage's metrics files only (written by ``prestorepro.job
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -29,7 +30,8 @@ from prestorepro.io import read_json  # noqa: E402
 from prestorepro.report.figures import COLORS, save_figure  # noqa: E402
 from prestorepro.names import PAPER_NAMES  # noqa: E402
 from prestorepro.report.paper import PARAMS, TABLE2, paper_value  # noqa: E402
-from prestorepro.report.tables import fmt, mean_std, write_table  # noqa: E402
+from prestorepro.report.stats import NOTE as STATS_NOTE, interval, marked, paired  # noqa: E402
+from prestorepro.report.tables import BOLD, fmt, mean_std, write_table  # noqa: E402
 
 ORDER = ("grasp", "snip", "kd", "dgkd", "presto")  # the paper's row order
 MEASURES = {
@@ -100,10 +102,19 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def table2_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, list[str]]:
-    """Table 2: one row per (dataset, method), mean ± std over seeds, the paper's numbers beside."""
+TABLE2_SHOWN = ["dataset", "method", "seeds", "parameters", "accuracy", "accuracy_ci", "vs_presto", "training_memory",
+                "inference_memory", "memory_measure", "device", "paper_accuracy", "diff_accuracy", "paper_training_mib",
+                "paper_parameters"]
+
+
+def table2_frame(metric_files: Iterable[str | Path], predict: str = "combiner") -> tuple[pd.DataFrame, list[str]]:
+    """Table 2: one row per (dataset, method), mean ± std over seeds with the 95 % interval, the paired
+    difference from PRESTO under the configured predictor seed by seed (``vs_presto``, ``report.stats``),
+    the paper's numbers beside; the most accurate method of each dataset bold."""
     runs = load_runs(metric_files)
     s = summarise(runs)
+    per_seed = {key: dict(zip(g["seed"], g["accuracy"]))
+                for key, g in runs.groupby(["dataset", "method", "predictor"], sort=False)}
     dup = s.groupby(["dataset", "method", "predictor"]).size()
     if (dup > 1).any():
         raise ValueError(f"Table 2 takes one budget point per (dataset, method); several for {list(dup[dup > 1].index)}: "
@@ -113,11 +124,18 @@ def table2_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, list
     for _, r in s.iterrows():
         pa = paper_value(TABLE2, r["method"], "accuracy", r["source"])
         pm = paper_value(TABLE2, r["method"], "train_mib", r["source"])
+        mine = per_seed[(r["dataset"], r["method"], r["predictor"])]
+        acc_h = interval(list(mine.values()))[1]
+        ref = per_seed.get((r["dataset"], "presto", predict))
+        vs = paired(mine, ref) if ref is not None and (r["method"], r["predictor"]) != ("presto", predict) else None
         rows.append({
             "dataset": r["dataset"], "method": display_name(r["method"], r["predictor"]),
             "predictor": r["predictor"] or None, "seeds": r["seeds"],
             "parameters": r["parameters"],
             "accuracy": fmt(r["accuracy_mean"], r["accuracy_std"]),
+            "accuracy_ci": None if math.isnan(acc_h) else
+            f"[{r['accuracy_mean'] - acc_h:.2f}, {r['accuracy_mean'] + acc_h:.2f}]",
+            "vs_presto": marked(vs),
             "training_memory": fmt(r["training_mib_mean"], r["training_mib_std"]),
             "inference_memory": fmt(r["inference_mib_mean"], r["inference_mib_std"]),
             "memory_measure": MEASURES.get(r["kind"], r["kind"]), "device": r["device"],
@@ -125,6 +143,10 @@ def table2_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, list
             "paper_parameters": PARAMS.get(r["source"]) if r["method"] == "presto" else None,
             "diff_accuracy": None if pa is None else round(r["accuracy_mean"] - pa, 2),
             "accuracy_mean": round(r["accuracy_mean"], 4), "accuracy_std": round(r["accuracy_std"], 4),
+            "accuracy_ci95": round(acc_h, 4), "vs_presto_mean": None if vs is None else round(vs.mean, 4),
+            "vs_presto_ci95": None if vs is None else round(vs.half_width, 4),
+            "vs_presto_wins": None if vs is None else vs.wins, "vs_presto_ties": None if vs is None else vs.ties,
+            "vs_presto_losses": None if vs is None else vs.losses,
             "training_mib_mean": round(r["training_mib_mean"], 3), "training_mib_std": round(r["training_mib_std"], 3),
             "inference_mib_mean": round(r["inference_mib_mean"], 3),
             "inference_mib_std": round(r["inference_mib_std"], 3),
@@ -150,14 +172,23 @@ def table2_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, list
                      "the device, the combiner all K at once (it needs every component's logits for every instance)")
     notes.append("paper columns: Table 2 of the paper (test accuracy %, maximum GPU MiB during training); the paper "
                  "reports no inference memory in Table 2")
-    return pd.DataFrame(rows), list(dict.fromkeys(notes))
+    notes.append(f"accuracy: mean ± std (ddof 1) over seeds; accuracy_ci: the mean's 95 % interval (Student's t); bold: "
+                 f"the most accurate method of the dataset; vs_presto: the row minus PRESTO ({predict}), seed by seed, "
+                 "mean ± the 95 % half-width (W/T/L)")
+    notes.append(STATS_NOTE)
+    df = pd.DataFrame(rows)
+    if len(df):
+        best = df.groupby("dataset")["accuracy_mean"].transform("max") == df["accuracy_mean"]
+        df.loc[best, "accuracy"] = BOLD + df.loc[best, "accuracy"] + BOLD
+    return df, list(dict.fromkeys(notes))
 
 
-def make_table2(metric_files: Iterable[str | Path], out_stem: str | Path) -> pd.DataFrame:
-    df, notes = table2_frame(metric_files)
+def make_table2(metric_files: Iterable[str | Path], out_stem: str | Path, predict: str = "combiner") -> pd.DataFrame:
+    df, notes = table2_frame(metric_files, predict)
     write_table(df, out_stem, caption="Table 2: test accuracy (%) and peak training / inference memory (MiB) at "
-                                      "PRESTO's parameter count, mean ± std over seeds; paper values beside",
-                notes=notes, html=True)
+                                      "PRESTO's parameter count, mean ± std over seeds with the 95 % interval and the "
+                                      "paired difference from PRESTO; paper values beside",
+                notes=notes, html=True, shown=[c for c in TABLE2_SHOWN if c in df])
     return df
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 from prestorepro.io import read_json, write_text
 from prestorepro.report.figures import COLORS, save_figure
 from prestorepro.report.tables import fmt, mean_std, write_table
+from prestorepro.report.stats import interval
 
 METHOD_NAMES = {
     "full": "Full", "random": "Random", "random_warm": "Random-Warm", "craig": "CRAIG",
@@ -75,7 +76,8 @@ def coreset_frame(metric_files: Iterable[str | Path]) -> tuple[pd.DataFrame, lis
             "dataset": dataset, "method": METHOD_NAMES.get(method, method), "fraction": _fraction_text(fraction, label),
             "seeds": len(runs), "R": runs[0].get("interval") if runs[0].get("selection_epochs") else None,
             "subset_size": round(float(np.mean(sizes)), 1) if sizes else runs[0]["n_train"],
-            "accuracy": fmt(*acc), "macro_f1": fmt(*f1),
+            "accuracy": fmt(*acc), "accuracy_ci95": round(interval([100 * r["test_accuracy"] for r in runs])[1], 4),
+            "macro_f1": fmt(*f1),
             "selection_s": f"{sel[0]:.3g} ± {sel[1]:.2g}", "training_s": f"{tra[0]:.3g} ± {tra[1]:.2g}",
             "selection_over_training": f"{ratio[0]:.3g} ± {ratio[1]:.2g}",
             "speedup_vs_full": round(full_total[dataset] / total, 3) if dataset in full_total and total > 0 else None,

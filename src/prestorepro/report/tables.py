@@ -1,6 +1,7 @@
 """Tables as CSV, Markdown and LaTeX, with the paper's numbers beside ours."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -10,40 +11,64 @@ import pandas as pd
 from prestorepro.io import read_json, write_text
 from prestorepro.models.parameters import presto_parameters
 from prestorepro.names import PAPER_NAMES, PREDICTORS, TABLE1_METHODS, predictor_scores
+from prestorepro.report.stats import NOTE as STATS_NOTE, interval, marked, paired
 from prestorepro.report.paper import (PRESTO_SHARED, SYNTHETIC, TABLE1, TABLE4, TABLE5, TRAIN_INCLUDES_VAL,
                                       paper_parameters, paper_value)
 
 
+BOLD = "**"  # a cell wrapped in it is the best of its group: bold in the Markdown, HTML and LaTeX
+
+
 def write_table(df: pd.DataFrame, stem: str | Path, caption: str = "", notes: Iterable[str] = (),
-                html: bool = False) -> None:
+                html: bool = False, shown: Sequence[str] | None = None) -> None:
     """Write ``stem``.csv / .md / .tex atomically; notes become footnotes of the md and tex files.
 
     ``html=True`` also writes a standalone ``stem``.html (the table, caption and notes) for the
-    Snakemake report, which shows HTML inline but offers CSV only as a download."""
+    Snakemake report, which shows HTML inline but offers CSV only as a download. ``shown``: the columns
+    the md, tex and html show (the formatted ones); the CSV keeps every column (the raw numbers). A text
+    cell ``**x**`` prints bold in all three."""
     stem = str(stem)
     notes = [n for n in notes if n]
-    write_text(stem + ".csv", df.to_csv(index=False))
+    write_text(stem + ".csv", _unbold(df).to_csv(index=False))
+    view = df if shown is None else df[list(shown)]
     # missing values (a paper number we have no counterpart for, and the reverse) print as a dash
-    shown = df.astype(object).where(df.notna(), None)
+    cells = view.astype(object).where(view.notna(), None)
     if html:
-        write_text(stem + ".html", table_html(df, caption, notes))
-    md = (f"**{caption}**\n\n" if caption else "") + shown.to_markdown(index=False, missingval="–")
+        write_text(stem + ".html", table_html(view, caption, notes))
+    md = (f"**{caption}**\n\n" if caption else "") + cells.to_markdown(index=False, missingval="–")
     if notes:
         md += "\n\n" + "\n".join(f"- {n}" for n in notes)
     write_text(stem + ".md", md + "\n")
-    tex = df.to_latex(index=False, escape=True, caption=caption or None, na_rep="--",
-                      float_format=lambda v: f"{v:.6g}")
+    tex = _tex_bold(view).to_latex(index=False, escape=True, caption=caption or None, na_rep="--",
+                                   float_format=lambda v: f"{v:.6g}")
+    tex = tex.replace("\\textbackslash textbf\\{", "\\textbf{").replace("\\}\\textbackslash endbold", "}")
     if notes:
         esc = [n.replace("_", r"\_").replace("%", r"\%").replace("&", r"\&").replace("#", r"\#") for n in notes]
         tex += "% notes:\n" + "".join(f"% {n}\n" for n in esc)
     write_text(stem + ".tex", tex)
 
 
+def _is_bold(v) -> bool:
+    return isinstance(v, str) and len(v) > 4 and v.startswith(BOLD) and v.endswith(BOLD)
+
+
+def _unbold(df: pd.DataFrame) -> pd.DataFrame:
+    return df.apply(lambda col: col.map(lambda v: v[2:-2] if _is_bold(v) else v)) if len(df) else df
+
+
+def _tex_bold(df: pd.DataFrame) -> pd.DataFrame:
+    # marked so that to_latex's escaping leaves a recognisable pattern, turned into \textbf{...} after it
+    return df.apply(lambda col: col.map(lambda v: f"\\textbf{{{v[2:-2]}}}\\endbold" if _is_bold(v) else v)) if len(df) else df
+
+
 def table_html(df: pd.DataFrame, caption: str = "", notes: Iterable[str] = ()) -> str:
     """A small self-contained HTML page holding one table (no external style sheets or scripts)."""
     import html as _html
 
+    import re
+
     body = df.astype(object).where(df.notna(), "–").to_html(index=False, border=0, classes="t")
+    body = re.sub(r"<td>\*\*(.+?)\*\*</td>", r"<td><b>\1</b></td>", body)
     notes_html = "".join(f"<li>{_html.escape(n)}</li>" for n in notes)
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'><style>"
             "body{font-family:sans-serif;font-size:13px} table.t{border-collapse:collapse}"
@@ -62,10 +87,20 @@ def fmt(mean: float, std: float) -> str:
     return f"{mean:.2f} ± {std:.2f}"
 
 
+TABLE1_SHOWN = ["dataset", "predictor", "method", "K", "seeds", "accuracy", "accuracy_ci", "macro_f1", "vs_presto",
+                "paper_accuracy", "diff_accuracy", "paper_macro_f1", "diff_macro_f1", "device"]
+
+
+def _ci_text(mean: float, half: float) -> str | None:
+    return None if math.isnan(half) else f"[{mean - half:.2f}, {mean + half:.2f}]"
+
+
 def table1_frame(metric_files: Iterable[str | Path], predict: str = "combiner") -> tuple[pd.DataFrame, list[str]]:
     """One row per (dataset, test-time predictor, method): accuracy and macro-F1 in %, mean ± std over
-    seeds, the paper's beside. Every run holds both predictors (SPEC §3), evaluated on the same trained
-    components; the configured one (``predict``) comes first."""
+    seeds with the mean's 95 % interval, the paired comparison with PRESTO under the same predictor seed
+    by seed (``vs_presto``: the row minus PRESTO, ``report.stats``), the paper's beside. Every run holds
+    both predictors (SPEC §3), evaluated on the same trained components; the configured one (``predict``)
+    comes first, and the most accurate method of each (dataset, predictor) is bold."""
     rows: dict[tuple[str, str, str], dict] = {}
     notes: dict[str, str] = {}
     routing: dict[tuple[str, str], str] = {}
@@ -74,12 +109,11 @@ def table1_frame(metric_files: Iterable[str | Path], predict: str = "combiner") 
         name = Path(f).parts[-5]  # <results>/table1/<dataset>/k<k>/<method>/seed<s>/metrics.json
         for predictor in PREDICTORS:
             p = predictor_scores(m, predictor, str(f))
-            r = rows.setdefault((name, predictor, m["method"]), {"source": m["source"], "k": m["k"], "acc": [],
-                                                                 "f1": [], "seeds": [], "devices": set()})
+            r = rows.setdefault((name, predictor, m["method"]), {"source": m["source"], "k": m["k"], "acc": {},
+                                                                 "f1": {}, "devices": set()})
             r["devices"].add(m.get("provenance", {}).get("device", "unknown"))
-            r["acc"].append(100 * p["test_accuracy"])
-            r["f1"].append(100 * p["test_macro_f1"])
-            r["seeds"].append(m["seed"])
+            r["acc"][int(m["seed"])] = 100 * p["test_accuracy"]
+            r["f1"][int(m["seed"])] = 100 * p["test_macro_f1"]
             routing.setdefault((predictor, m["method"]), p.get("predictor", ""))
         if m.get("notes"):
             notes.setdefault(m["method"], f"{m['method']} ({name}): {m['notes']}")
@@ -88,25 +122,42 @@ def table1_frame(metric_files: Iterable[str | Path], predict: str = "combiner") 
     out = []
     for (name, predictor, method), r in sorted(rows.items(), key=lambda kv: (kv[0][0], predictors.index(kv[0][1]),
                                                                              order.index(kv[0][2]))):
-        acc, f1 = mean_std(r["acc"]), mean_std(r["f1"])
+        accs, f1s = list(r["acc"].values()), list(r["f1"].values())
+        acc, f1 = mean_std(accs), mean_std(f1s)
+        acc_h, f1_h = interval(accs)[1], interval(f1s)[1]
         pa = paper_value(TABLE1, method, "accuracy", r["source"])
         pf = paper_value(TABLE1, method, "macro_f1", r["source"])
+        ref = rows.get((name, predictor, "presto"))
+        vs = paired(r["acc"], ref["acc"]) if ref is not None and method != "presto" else None
         out.append({
-            "dataset": name, "predictor": predictor, "method": PAPER_NAMES[method], "K": r["k"], "seeds": len(r["seeds"]),
-            "accuracy": fmt(*acc), "macro_f1": fmt(*f1),
-            "accuracy_mean": round(acc[0], 4), "accuracy_std": round(acc[1], 4),
-            "macro_f1_mean": round(f1[0], 4), "macro_f1_std": round(f1[1], 4),
+            "dataset": name, "predictor": predictor, "method": PAPER_NAMES[method], "K": r["k"], "seeds": len(accs),
+            "accuracy": fmt(*acc), "accuracy_ci": _ci_text(acc[0], acc_h), "macro_f1": fmt(*f1),
+            "vs_presto": marked(vs),
+            "accuracy_mean": round(acc[0], 4), "accuracy_std": round(acc[1], 4), "accuracy_ci95": round(acc_h, 4),
+            "macro_f1_mean": round(f1[0], 4), "macro_f1_std": round(f1[1], 4), "macro_f1_ci95": round(f1_h, 4),
+            "vs_presto_mean": None if vs is None else round(vs.mean, 4),
+            "vs_presto_ci95": None if vs is None else round(vs.half_width, 4),
+            "vs_presto_wins": None if vs is None else vs.wins, "vs_presto_ties": None if vs is None else vs.ties,
+            "vs_presto_losses": None if vs is None else vs.losses,
             "paper_accuracy": pa, "paper_macro_f1": pf,
             "diff_accuracy": None if pa is None else round(acc[0] - pa, 2),
             "diff_macro_f1": None if pf is None else round(f1[0] - pf, 2),
             "device": ", ".join(sorted(r["devices"])),
         })
+    df = pd.DataFrame(out)
+    if len(df):
+        best = df.groupby(["dataset", "predictor"])["accuracy_mean"].transform("max") == df["accuracy_mean"]
+        df.loc[best, "accuracy"] = BOLD + df.loc[best, "accuracy"] + BOLD
+        df = _int_columns(df, ["vs_presto_wins", "vs_presto_ties", "vs_presto_losses"])
     described = [f"{PAPER_NAMES[m]}, {p}: {text}" for (p, m), text in sorted(
         routing.items(), key=lambda kv: (predictors.index(kv[0][0]), order.index(kv[0][1]))) if text]
     lead = (f"both test-time predictors on the same trained components (SPEC §3), {predict} first (presto.predict); "
             "the paper's numbers were produced with the combiner (its parameter totals contain exactly that layer), "
             "so the paper columns compare like for like in its rows")
-    return pd.DataFrame(out), [lead] + described + list(notes.values())
+    stat = ("accuracy, macro_f1: mean ± std (ddof 1) over seeds; accuracy_ci: the mean's 95 % interval (Student's t); "
+            "bold: the most accurate method of the dataset under that predictor; vs_presto: the row minus PRESTO "
+            "under the same predictor, seed by seed, mean ± the 95 % half-width (W/T/L)")
+    return df, [lead, stat, STATS_NOTE] + described + list(notes.values())
 
 
 def params_frame(datasets: Mapping[str, dict], widths, gate_input: str) -> pd.DataFrame:
@@ -255,10 +306,19 @@ def k_sweep_frame(metric_files: Iterable[str | Path], predict: str = "combiner")
         pf = paper_value(TABLE1, "presto", "macro_f1", r["source"]) if at_paper_k else None
         rows.append({"dataset": name, "predictor": predictor, "K": k, "seeds": len(r["acc"]),
                      "accuracy_mean": round(acc[0], 4), "accuracy_std": round(acc[1], 4),
+                     "accuracy_ci95": round(interval(r["acc"])[1], 4),
                      "macro_f1_mean": round(f1[0], 4), "macro_f1_std": round(f1[1], 4),
+                     "macro_f1_ci95": round(interval(r["f1"])[1], 4),
                      "paper_accuracy": pa, "paper_macro_f1": pf,
                      "device": ", ".join(sorted(r["devices"]))})
     return pd.DataFrame(rows)
+
+
+def stats_t975(n: int) -> float:
+    """t_{0.975, n-1}: the factor of s / sqrt(n) in a 95 % interval of a mean of n seeds."""
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, n - 1))
 
 
 def diagnostic_scalars(metrics: Mapping) -> dict[str, float]:
@@ -278,6 +338,16 @@ def diagnostic_scalars(metrics: Mapping) -> dict[str, float]:
         out[f"diag_true_start_{name}_moves_round1"] = float(run["moves_per_round"][0]) if run["moves_per_round"] else 0.0
         out[f"diag_true_start_{name}_err_s"] = run["final_err_s_normalised"]
     return out
+
+
+def _diagnostic_order(key: str) -> tuple:
+    """The diagnostics' rows: the epsilon grid in increasing epsilon (true partition first), the
+    crossover, then the runs started at the true partition."""
+    rest = key[len("diag_"):]
+    if rest.startswith("eps_"):
+        eps, part = rest[len("eps_"):].rsplit("_", 1)
+        return (0, float(eps), part != "true")
+    return (1, rest != "crossover_epsilon", rest)
 
 
 def _diagnostic_label(key: str) -> str:
@@ -322,14 +392,17 @@ def synthetic_frame(summary: Mapping, components: Sequence[Mapping]) -> pd.DataF
                               ("objective", "Eq. 1 objective G, final (trained components)", 1),
                               ("optimal_objective_final_partition", "Eq. 1 at its optimum, PRESTO's final partition", 1),
                               ("optimal_objective_true_partition", "Eq. 1 at its optimum, true partition S*_k", 1),
-                              *[(k, _diagnostic_label(k), 1) for k in summary if k.startswith("diag_")]):
+                              *[(k, _diagnostic_label(k), 1) for k in sorted(
+                                  (k for k in summary if k.startswith("diag_")), key=_diagnostic_order)]):
         if key not in summary:
             continue
+        n = int(summary["seeds"])
         rows.append({"quantity": label, "ours": scale * summary[key]["mean"], "ours_std": scale * summary[key]["std"],
+                     "ours_ci95": scale * summary[key]["std"] * (stats_t975(n) / math.sqrt(n) if n > 1 else math.nan),
                      "paper": None,
                      "seeds": int(summary["seeds"]),  # the data rows do not depend on the seed
                      "device": summary.get("device")})
     df = pd.DataFrame(rows)
     df["difference"] = df["ours"] - df["paper"]
-    df = df.round(4)[["quantity", "ours", "ours_std", "paper", "difference", "seeds", "device"]]
+    df = df.round(4)[["quantity", "ours", "ours_std", "ours_ci95", "paper", "difference", "seeds", "device"]]
     return _int_columns(df, ["seeds"])
