@@ -147,7 +147,7 @@ def test_authors_reassignment_scores_with_the_kept_combiner_and_assigns_by_their
             assert args == (20,)
         if r + 1 < len(per_round):
             assert np.bincount(per_round[r + 1], minlength=3).max() <= 20
-    assert all("combiner_loss" in h for h in res.history) and res.seconds["combiner"] > 0
+    assert all("combiner_loss" in h for h in res.history) and res.seconds["score_combiner"] > 0
 
 
 def test_authors_reassignment_resumes_exactly(tmp_path):

@@ -283,8 +283,8 @@ def _presto_units(cfg: Mapping, k: int, ablation: bool = False) -> dict[str, flo
     if ablation:
         rounds = cfg["ablation"].get("rounds", {}).get("image", rounds)
     return {"train": rounds * p["epochs"], "loss_matrix": rounds * k, "assignment": rounds, "singleton": rounds,
-            "gate": p["gate_epochs"], "initial_partition": cfg["table1"]["n_init"],
-            "partition": cfg["table1"]["n_init"]}
+            "gate": p["gate_epochs"], "combiner": p["combiner_epochs"], "score_combiner": rounds * p["combiner_epochs"],
+            "initial_partition": cfg["table1"]["n_init"], "partition": cfg["table1"]["n_init"]}
 
 
 def _table1(job: PlannedJob, target: Mapping, measured_cfg: Mapping, got: Measured) -> Projection:
@@ -298,7 +298,8 @@ def _table1(job: PlannedJob, target: Mapping, measured_cfg: Mapping, got: Measur
     m_units = {ph: u * runs for ph, u in m_units.items()}
     if rounds_run:  # measured runs that stopped early: per round of those they ran
         m_units.update({"train": rounds_run * measured_cfg["presto"]["epochs"], "loss_matrix": rounds_run * k_m,
-                        "assignment": rounds_run, "singleton": rounds_run})
+                        "assignment": rounds_run, "singleton": rounds_run,
+                        "score_combiner": rounds_run * measured_cfg["presto"]["combiner_epochs"]})
     t_units = {ph: u * runs for ph, u in t_units.items()}
     method = m.get("method", job.wildcards.get("method"))
     clustering = (method in ("equal_kmeans", "kmeans_pp")

@@ -140,7 +140,8 @@ def run_presto(
     best: _Snapshot | None = None
     G1_fixed = None
     start_round, stop_reason = 1, "rounds exhausted"
-    seconds = {"train": 0.0, "loss_matrix": 0.0, "assignment": 0.0, "singleton": 0.0, "combiner": 0.0}
+    # score_combiner: the combiner behind the authors' score, trained every round (reassign authors*)
+    seconds = {"train": 0.0, "loss_matrix": 0.0, "assignment": 0.0, "singleton": 0.0, "score_combiner": 0.0}
 
     ckpt = Path(checkpoint_path) if checkpoint_path else None
     # what a checkpoint must agree with to be resumed (everything but the number of rounds, which a
@@ -242,7 +243,7 @@ def run_presto(
             M = score + settings.epsilon * dist if dist is not None else score
             combiner_info = {"combiner_loss": info["best_loss"]}
             combiner_s = time.perf_counter() - tc
-            seconds["combiner"] += combiner_s
+            seconds["score_combiner"] += combiner_s
         else:
             with torch.no_grad():
                 marginal = best.L + settings.lam * model.sq_norm().detach()[None, :].to(best.L.dtype)

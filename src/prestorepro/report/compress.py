@@ -205,7 +205,9 @@ def _panel(ax, pts: pd.DataFrame, phase: str, source: str, draw_paper: bool) -> 
         color = COLORS[_method_order(method) % len(COLORS)]
         ax.errorbar(p[f"{phase}_mean"], p["accuracy_mean"], xerr=p[f"{phase}_std"], yerr=p["accuracy_std"],
                     marker=MARKERS.get(method, "o"), color=color, capsize=3, lw=1.2, ms=5,
-                    ls="--" if predictor == "router" else "-", label=display_name(method, predictor))
+                    ls="--" if predictor == "router" else "-", label=display_name(method, predictor),
+                    # the router's series hollow, so the two PRESTO series differ in the legend too
+                    markerfacecolor="none" if predictor == "router" else color)
         for _, r in p.iterrows():
             ax.annotate(f"{r['parameters'] / 1000:.0f}k", (r[f"{phase}_mean"], r["accuracy_mean"]),
                         textcoords="offset points", xytext=(4, 4), fontsize=6, color=color)

@@ -24,7 +24,7 @@ CAT_SYNTHETIC = "6. App. C, Fig. 6: synthetic mixture of SVMs"
 CAT_SETUP = "7. Set-up: datasets, hyper-parameters, parameter counts"
 CAT_ABLATION = "8. Ablation of PRESTO"
 CAT_PAPER = "0. Paper comparison"
-report: "../report/workflow.rst"
+report: "../../report/workflow.rst"
 
 
 if K_SWEEP and IMAGE_DATASETS and "presto" not in METHODS:
