@@ -1,5 +1,10 @@
 # PRESTO reproduction workflow. Run: snakemake --cores 2   (config/config.yaml, the embedded default)
 #                               or: snakemake --cores N --configfile config/paper.yaml
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
 # The embedded default, unless --configfile names another (Snakemake would otherwise deep-merge the
 # two, and the paper run would inherit the default's datasets).
 if not workflow.overwrite_configfiles:
@@ -7,11 +12,11 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+# `snakemake --report results/report.html`: the tables and figures with their captions, by experiment.
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
-include: "workflow/rules/plan/report.smk"
-include: "workflow/rules/plan/compress.smk"
-include: "workflow/rules/plan/coreset.smk"
-include: "workflow/rules/plan/ablation.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/embed.smk"
 include: "workflow/rules/presto.smk"
@@ -26,4 +31,4 @@ localrules: all, download_data
 
 rule all:
     input:
-        all_targets(),
+        P.all_targets(),

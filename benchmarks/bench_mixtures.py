@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from prestorepro.baselines.partition import fit_partition  # noqa: E402
+from prestorepro.partitioners.base import fit_partition  # noqa: E402
 
 
 def stand_in(n: int, d: int = 256, classes: int = 10, seed: int = 0) -> np.ndarray:

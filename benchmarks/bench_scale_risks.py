@@ -52,7 +52,7 @@ def _embed(work: str, scale: float) -> dict:
 def _partition(work: str, method: str, n_init: int, leeway: int) -> dict:
     import numpy as np
 
-    from prestorepro.baselines.partition import fit_partition
+    from prestorepro.partitioners.base import fit_partition
 
     x = np.load(Path(work) / "x.npy").astype(np.float32)
     t0 = time.perf_counter()

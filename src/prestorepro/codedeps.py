@@ -12,6 +12,9 @@ function; for ``from prestorepro.jobs.<stage> import <job>`` the walk takes the 
 imports and those of that function (and of the module's functions it calls), not the other jobs', so
 that editing plotting code plans no training job.
 
+A package whose ``__init__`` calls ``import_submodules`` (``prestorepro.registry``: the methods of a
+stage register themselves by being modules of it) imports every module beside it, and is read so.
+
 The paths are relative to the working directory (the repository root when Snakemake runs from it), so
 a finished run copied or mounted elsewhere plans nothing new.
 """
@@ -54,6 +57,15 @@ def _resolve(node: ast.ImportFrom, here: str, is_package: bool) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
+def _submodules(package: str) -> set[str]:
+    """Every module of a package of this one (its ``.py`` files and sub-packages), by name."""
+    folder = _module_file(package)
+    if folder is None or folder.name != "__init__.py":
+        return set()
+    return {f"{package}.{p.stem}" for p in folder.parent.glob("*.py") if p.name != "__init__.py"} | {
+        f"{package}.{p.parent.name}" for p in folder.parent.glob("*/__init__.py")}
+
+
 def _names_in(nodes, here: str, is_package: bool) -> set[str]:
     names: set[str] = set()
     for top in nodes:
@@ -64,6 +76,9 @@ def _names_in(nodes, here: str, is_package: bool) -> set[str]:
                 module = _resolve(node, here, is_package)
                 names.add(module)
                 names.update(f"{module}.{alias.name}" for alias in node.names)
+            elif (is_package and isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                  and node.func.id == "import_submodules"):
+                names.update(_submodules(here))
     return names
 
 

@@ -61,7 +61,22 @@ def _with_defaults(validator_class):
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
-    return yaml.safe_load(Path(path).read_text())
+    """The config schema, with the method lists filled from the catalogue (``prestorepro.catalogue``):
+    the valid values of ``table1.methods``, ``compress.methods`` and ``coreset.methods`` and the default of
+    the first two (every method of the stage; the coreset stage runs only when asked), and what a
+    dataset's and the synthetic data's ``init`` may name."""
+    from prestorepro.catalogue import keys, presto_initialisations
+
+    schema = yaml.safe_load(Path(path).read_text())
+    props = schema["properties"]
+    for stage in ("table1", "compress", "coreset"):
+        entry = props[stage]["properties"]["methods"]
+        entry["items"]["enum"] = keys(stage)
+        if stage != "coreset":
+            entry["default"] = keys(stage)
+    props["datasets"]["additionalProperties"]["properties"]["init"]["enum"] = presto_initialisations()
+    props["synthetic"]["properties"]["init"]["enum"] = presto_initialisations()
+    return schema
 
 
 def _message(err: jsonschema.ValidationError) -> str:
@@ -85,11 +100,23 @@ def _message(err: jsonschema.ValidationError) -> str:
     return f"config key {key}: {err.message}"
 
 
+def _every_method(config: dict) -> None:
+    """``<stage>.methods: all`` is every method of the stage in the catalogue (a new method runs without
+    a config edit)."""
+    from prestorepro.catalogue import keys
+
+    for stage in ("table1", "compress", "coreset"):
+        section = config.get(stage)
+        if isinstance(section, dict) and section.get("methods") == "all":
+            section["methods"] = keys(stage)
+
+
 def validate_config(config: dict, schema: dict | None = None) -> dict:
     """Validate ``config`` in place (filling defaults) and return it; raise ConfigError otherwise."""
     if not isinstance(config, dict):
         raise ConfigError(f"the configuration must be a mapping of keys to values, got {type(config).__name__}")
     schema = schema or load_schema()
+    _every_method(config)
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if errors:

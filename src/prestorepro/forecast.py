@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from prestorepro.catalogue import method as catalogue_method
 from prestorepro.config import load_config, train_size
 from prestorepro.io import read_json, write_json, write_text
 
@@ -302,7 +303,7 @@ def _table1(job: PlannedJob, target: Mapping, measured_cfg: Mapping, got: Measur
                         "score_combiner": rounds_run * measured_cfg["presto"]["combiner_epochs"]})
     t_units = {ph: u * runs for ph, u in t_units.items()}
     method = m.get("method", job.wildcards.get("method"))
-    clustering = (method in ("equal_kmeans", "kmeans_pp")
+    clustering = (catalogue_method("table1", method).restarts
                   or (method == "presto" and _dataset_cfg(target, job.wildcards).get("init") != "random"))
     scale = {ph: t_units[ph] / m_units[ph] for ph in t_units if m_units.get(ph)}
     if not clustering:
@@ -372,11 +373,14 @@ def _coreset(job: PlannedJob, target: Mapping, measured_cfg: Mapping, got: Measu
     frac = float(m.get("fraction") or 1.0)
     t_full = sum(full) / len(full) if full else (sum(sub) / len(sub)) / max(frac, 1e-9)
     t_sub = sum(sub) / len(sub) if sub else t_full * frac
-    warm = job.wildcards.get("method", "").endswith("_warm")
+    key = m.get("method") or job.wildcards.get("coreset_method", "full")
+    entry = catalogue_method("coreset", key)
 
     def schedule(cfg):
         c = cfg["coreset"]
-        return SelectionSchedule(c["epochs"], c["interval"], c["kappa"] if warm else 0.0, frac)
+        own = (c.get(entry.options) or {}).get("interval") if entry.options else None
+        interval = own if own is not None else c["interval"]
+        return SelectionSchedule(c["epochs"], interval, c["kappa"] if entry.warm else 0.0, frac)
 
     sched = schedule(target)
     subset_epochs = sched.subset_epochs if frac < 1 else 0

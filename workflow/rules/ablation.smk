@@ -2,7 +2,7 @@
 # setting, on every dataset, outputs under results/ablation/. The configured setting is the Table-1 PRESTO
 # run (image datasets) or the synthetic experiment, unless ablation.rounds caps the runs: then it runs
 # here too, as the variant "configured", with the same cap.
-# Settings, file lists and helper functions: workflow/rules/plan/ablation.smk.
+# Settings, file lists and helper functions: prestorepro/plan/ablation.py.
 
 
 # One job per dataset and seed runs every variant (a variant is a few seconds of Algorithm 1; a job per
@@ -14,20 +14,20 @@ rule train_ablation:
         meta=f"{R}/embeddings/{{image_dataset}}/features.json",
         code=code_of("train_ablation"),
     output:
-        metrics=_variant_files("image", "image_dataset", "metrics.json"),
-        assignments=_variant_files("image", "image_dataset", "assignment.npz"),
+        metrics=P.variant_files("image", "image_dataset", "metrics.json"),
+        assignments=P.variant_files("image", "image_dataset", "assignment.npz"),
     params:
         device=config["device"],
         embedding=config["embedding"],
-        variants=ablation_runs("image"),
-        settings=ablation_image_settings,
-        table1=TRAIN_TABLE1,
+        variants=P.ablation_runs("image"),
+        settings=P.ablation_image_settings,
+        table1=P.TRAIN_TABLE1,
         widths=config["components"]["widths"],
-        k=ablation_k,
+        k=P.ablation_k,
         checkpoint_dir=f"{R}/checkpoints/ablation/{{image_dataset}}/seed{{seed}}",
     threads: config["threads"]
     resources:
-        gpu=GPU,
+        gpu=P.GPU,
     log:
         f"{R}/logs/train_ablation/{{image_dataset}}/seed{{seed}}.log",
     benchmark:
@@ -43,13 +43,13 @@ rule synthetic_ablation:
         data=f"{R}/data/{{synthetic_dataset}}/prepared.npz",
         code=code_of("synthetic_ablation"),
     output:
-        metrics=_variant_files("synthetic", "synthetic_dataset", "metrics.json"),
-        rounds=_variant_files("synthetic", "synthetic_dataset", "rounds.npz"),
+        metrics=P.variant_files("synthetic", "synthetic_dataset", "metrics.json"),
+        rounds=P.variant_files("synthetic", "synthetic_dataset", "rounds.npz"),
     params:
         device=config["device"],
-        dataset=dataset_cfg,
-        variants=ablation_runs("synthetic"),
-        settings=ablation_synthetic_settings,
+        dataset=P.dataset_cfg,
+        variants=P.ablation_runs("synthetic"),
+        settings=P.ablation_synthetic_settings,
         checkpoint_dir=f"{R}/checkpoints/ablation/{{synthetic_dataset}}/seed{{seed}}",
     threads: config["threads"]
     log:
@@ -64,7 +64,7 @@ rule synthetic_ablation:
 
 rule make_ablation:
     input:
-        metrics=[f for runs in ABLATION_LAYOUT.values() for files in runs.values() for f in files],
+        metrics=P.ablation_metrics(),
         code=code_of("make_ablation"),
     output:
         table_outputs(f"{R}/tables/ablation", "../report/ablation_table.rst", CAT_ABLATION)
@@ -72,10 +72,10 @@ rule make_ablation:
     params:
         table_stem=stem_of("table"),
         figure_stem=stem_of("figure"),
-        datasets={d: config["datasets"][d]["source"] for d in ALL_DATASETS},
+        datasets={d: config["datasets"][d]["source"] for d in P.ALL_DATASETS},
         presto={key: config["presto"][key] for key in ("gate_input", "singleton", "keep", "alpha", "max_moves",
                                                       "reassign")},
-        layout=ABLATION_LAYOUT,
+        layout=P.ABLATION_LAYOUT,
         formats=FORMATS,
         predict=config["presto"]["predict"],
     log:

@@ -1,16 +1,17 @@
-# Shared helpers: config validation before anything runs, wildcard constraints, target lists.
+# The config check before anything runs, the plan (prestorepro.plan: every setting, file list and input
+# function the rules read, from the config alone), wildcard constraints, code inputs, and the report's
+# output helpers (they make Snakemake report() objects, so they live here rather than in the package).
+import os
 from pathlib import Path
 
-import re
-
 from prestorepro.codedeps import code_inputs
-from prestorepro.config import (ALGORITHM_KEYS, ConfigError, check_prepared_sizes, dataset_names, paper_dataset,
-                                validate_config)
-from prestorepro.ablation import CONFIGURED, run_variants
+from prestorepro.config import ConfigError, check_prepared_sizes, validate_config
+from prestorepro.plan import Plan
 
 try:
     validate_config(config)
     check_prepared_sizes(config)
+    P = Plan(config)
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 
@@ -18,32 +19,12 @@ except ConfigError as exc:
 # the path is relative to the files under workflow/rules.
 ENV = "../envs/prestorepro.yaml"
 
-R = config["results"]
-ALL_DATASETS = dataset_names(config)
-IMAGE_DATASETS = dataset_names(config, images_only=True)
-SYNTHETIC_DATASETS = [d for d in ALL_DATASETS if d not in IMAGE_DATASETS]
-METHODS = config["table1"]["methods"]
-SEEDS = config["seeds"]
-GPU = 1 if config["device"] == "cuda" else 0
-
-
-# Variants of the ablation stage that need a run of their own (workflow/rules/ablation.smk).
-ABLATION_RUNS = run_variants(config["ablation"], config["presto"]) + [CONFIGURED]
-# The algorithm's settings in the presto section; the synthetic experiment uses them too.
-ALGORITHM = {key: config["presto"][key] for key in ALGORITHM_KEYS}
-
-
-def _alternatives(names):
-    return "|".join(re.escape(n) for n in sorted(names)) if names else "__none__"
+R = P.R
+FORMATS = P.FORMATS
 
 
 wildcard_constraints:
-    dataset=_alternatives(ALL_DATASETS),
-    image_dataset=_alternatives(IMAGE_DATASETS),
-    synthetic_dataset=_alternatives(SYNTHETIC_DATASETS),
-    method=_alternatives(METHODS),
-    seed=r"\d+",
-    k=r"\d+",
+    **P.constraints(),
 
 
 # The code of every job: the package modules its script's job imports (prestorepro.codedeps), as
@@ -58,43 +39,55 @@ def code_of(script):
     return code_inputs(SCRIPTS / f"{script}.py")
 
 
-def dataset_cfg(wildcards):
-    name = next(getattr(wildcards, key) for key in ("dataset", "image_dataset", "synthetic_dataset")
-                if hasattr(wildcards, key))
-    return config["datasets"][name]
+# Report categories, one per experiment (the report's sidebar lists them in this order).
+CAT_PAPER = "0. Paper comparison"
+CAT_TABLE1 = "1. Table 1: partitioning and mixture baselines"
+CAT_K = "2. Fig. 7: accuracy against K"
+CAT_ROUNDS = "3. PRESTO round by round"
+CAT_COMPRESS = "4. Table 2, Fig. 3 and 8: resource-constrained comparison"
+CAT_CORESET = "5. Coreset baselines"
+CAT_SYNTHETIC = "6. App. C, Fig. 6: synthetic mixture of SVMs"
+CAT_SETUP = "7. Set-up: datasets, hyper-parameters, parameter counts"
+CAT_ABLATION = "8. Ablation of PRESTO"
 
 
-def own_files(wildcards):
-    """A bring-your-own npz is an input of its download job: replaced after a run, it re-runs
-    everything that depends on it (its checksum is then recorded again)."""
-    ds = dataset_cfg(wildcards)
-    return [ds["path"]] if ds["source"] == "npz" else []
+def stem_of(kind="table"):
+    """A report job's output stem, derived from its outputs (not a path written twice), so it holds
+    where jobs see other paths than the planner (a cluster without a shared file system): the stem of
+    its table files (``kind="table"``: the CSV) or of its figure files (``kind="figure"``: the first
+    configured format)."""
+
+    def stem(wildcards, output):
+        if kind == "table":
+            hits = [f for f in output if f.endswith(".csv")]
+        else:
+            hits = [f for f in output if os.path.splitext(f)[1][1:] in FORMATS and not f.endswith(".csv")]
+        if not hits:
+            raise WorkflowError(f"no {kind} output among {list(output)}")
+        return os.path.splitext(hits[0])[0]
+
+    return stem
 
 
-def dataset_k(name):
-    return config["datasets"][name]["k"]
+def results_dir(wildcards, output):
+    """The results folder, derived from the comparison's own output (it sits at the folder's top)."""
+    return os.path.dirname(output.md)
 
 
-def table1_metrics(dataset):
-    return expand(
-        f"{R}/table1/{dataset}/k{dataset_k(dataset)}/{{method}}/seed{{seed}}/metrics.json",
-        method=METHODS, seed=SEEDS,
-    )
+def table_outputs(stem, caption, category, subcategory=None):
+    """CSV, Markdown, LaTeX, and the HTML page the report shows (with its caption)."""
+    return [report(f"{stem}.html", caption=caption, category=category, subcategory=subcategory)] + [
+        f"{stem}.{ext}" for ext in ("csv", "md", "tex")]
 
 
-# Stage files (compress.smk, coreset.smk, ...) append their final outputs here.
-EXTRA_TARGETS = []
+def figure_outputs(stem, caption, category, subcategory=None):
+    """Every configured format; the report shows the PNG (or the first format) with its caption."""
+    shown = "png" if "png" in FORMATS else FORMATS[0]
+    return [report(f"{stem}.{ext}", caption=caption, category=category, subcategory=subcategory)
+            if ext == shown else f"{stem}.{ext}" for ext in FORMATS]
 
 
-def all_targets():
-    targets = list(EXTRA_TARGETS)
-    for d in IMAGE_DATASETS:
-        targets += [f"{R}/embeddings/{d}/features.npz"]
-    if IMAGE_DATASETS:
-        targets += expand(f"{R}/tables/table1.{{ext}}", ext=["csv", "md", "tex"])
-        targets += expand(f"{R}/tables/params.{{ext}}", ext=["csv", "md", "tex"])
-    for d in SYNTHETIC_DATASETS:
-        targets += [f"{R}/data/{d}/prepared.npz"]
-        targets += expand(f"{R}/figures/fig6_{d}.{{ext}}", ext=config["report"]["formats"])
-        targets += [f"{R}/synthetic/{d}/summary.json"]
-    return targets
+def config_origin():
+    files = [os.path.relpath(f, workflow.basedir) if os.path.isabs(f) else str(f) for f in workflow.configfiles]
+    overrides = workflow.config_settings.overwrite_config or {}
+    return {"files": files, "overrides": {k: str(v) for k, v in overrides.items()}}

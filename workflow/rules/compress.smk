@@ -5,7 +5,7 @@
 #   {R}/compress/{dataset}/guide/{role}/seed{seed}/model.pt      teacher, assistant (and reference)
 #   {R}/compress/{dataset}/{cmethod}/{point}/seed{seed}/metrics.json   point: table2 | sweep<i>
 #   {R}/compress/{dataset}/presto/k{k}/seed{seed}/metrics.json        from the Table-1 partition at K
-# Settings, file lists and helper functions: workflow/rules/plan/compress.smk.
+# Settings, file lists and helper functions: prestorepro/plan/compress.py.
 
 
 rule train_guide:
@@ -20,12 +20,12 @@ rule train_guide:
         role="teacher|assistant|reference",
     params:
         device=config["device"],
-        dataset=dataset_cfg,
-        settings=guide_settings,
+        dataset=P.dataset_cfg,
+        settings=P.guide_settings,
         checkpoint=f"{R}/checkpoints/compress/{{dataset}}/guide/{{role}}/seed{{seed}}.pt",
     threads: config["threads"]
     resources:
-        gpu=GPU,
+        gpu=P.GPU,
     log:
         f"{R}/logs/train_guide/{{dataset}}/{{role}}/seed{{seed}}.log",
     benchmark:
@@ -38,25 +38,25 @@ rule train_guide:
 
 rule train_compress:
     input:
-        unpack(guide_inputs),
+        unpack(P.guide_inputs),
         features=f"{R}/embeddings/{{dataset}}/features.npz",
         meta=f"{R}/embeddings/{{dataset}}/features.json",
         code=code_of("train_compress"),
     output:
         metrics=f"{R}/compress/{{dataset}}/{{cmethod}}/{{point}}/seed{{seed}}/metrics.json",
     wildcard_constraints:
-        cmethod="|".join(GUIDES),
+        cmethod=P.cmethod_constraint(),
         point=r"table2|sweep\d+",
     params:
         device=config["device"],
-        dataset=dataset_cfg,
-        settings=method_settings,
+        dataset=P.dataset_cfg,
+        settings=P.method_settings,
         presto_widths=config["components"]["widths"],
-        roles=method_guide_roles,
+        roles=P.method_guide_roles,
         checkpoint=f"{R}/checkpoints/compress/{{dataset}}/{{cmethod}}/{{point}}/seed{{seed}}.pt",
     threads: config["threads"]
     resources:
-        gpu=GPU,
+        gpu=P.GPU,
     log:
         f"{R}/logs/train_compress/{{dataset}}/{{cmethod}}/{{point}}/seed{{seed}}.log",
     benchmark:
@@ -70,12 +70,12 @@ rule train_compress:
 rule presto_point:
     input:
         meta=f"{R}/embeddings/{{dataset}}/features.json",
-        table1=presto_table1("metrics.json"),
+        table1=P.presto_table1_metrics,
         code=code_of("presto_point"),
     output:
         metrics=f"{R}/compress/{{dataset}}/presto/k{{k}}/seed{{seed}}/metrics.json",
     params:
-        dataset=dataset_cfg,
+        dataset=P.dataset_cfg,
     log:
         f"{R}/logs/presto_point/{{dataset}}/k{{k}}/seed{{seed}}.log",
     conda:
@@ -86,7 +86,7 @@ rule presto_point:
 
 rule make_table2:
     input:
-        metrics=[f for d in IMAGE_DATASETS for f in compress_metrics(d, sweep=False)],
+        metrics=P.table2_metrics(),
         code=code_of("make_table2"),
     output:
         table_outputs(f"{R}/tables/table2", "../report/table2.rst", CAT_COMPRESS),
@@ -103,7 +103,7 @@ rule make_table2:
 
 rule make_tradeoff_figure:
     input:
-        metrics=tradeoff_inputs,
+        metrics=P.tradeoff_inputs,
         code=code_of("make_tradeoff_compress"),
     output:
         figure_outputs(f"{R}/figures/tradeoff_{{image_dataset}}", "../report/tradeoff.rst", CAT_COMPRESS),
@@ -120,7 +120,7 @@ rule make_tradeoff_figure:
 
 rule make_paper_tradeoff_figure:
     input:
-        metrics=figure_inputs,
+        metrics=P.figure_inputs,
         code=code_of("make_fig3_fig8_compress"),
     output:
         figure_outputs(f"{R}/figures/{{figure}}", "../report/fig3_fig8.rst", CAT_COMPRESS),

@@ -6,7 +6,7 @@
 # default's size the interpreter start dominates a job, and the fractions share it. Outputs must be
 # the same for every dataset, so the fraction 1/K (K differs between datasets) is labelled
 # `1_over_k`; its value is in the metrics file.
-# Settings, file lists and helper functions: workflow/rules/plan/coreset.smk.
+# Settings, file lists and helper functions: prestorepro/plan/coreset.py.
 
 
 rule train_coreset:
@@ -15,20 +15,19 @@ rule train_coreset:
         meta=f"{R}/embeddings/{{dataset}}/features.json",
         code=code_of("train_coreset"),
     output:
-        metrics=expand(f"{R}/coreset/{{{{dataset}}}}/{{{{coreset_method}}}}/f{{f}}/seed{{{{seed}}}}/metrics.json",
-                       f=CORESET_FRACTION_LABELS),
+        metrics=P.coreset_outputs(),
     params:
         device=config["device"],
-        dataset=dataset_cfg,
-        fractions=coreset_fractions,
-        coreset=coreset_settings,
+        dataset=P.dataset_cfg,
+        fractions=P.coreset_fractions,
+        coreset=P.coreset_settings,
         widths=config["components"]["widths"],
         checkpoint_dir=f"{R}/checkpoints/coreset/{{dataset}}/{{coreset_method}}/seed{{seed}}",
     wildcard_constraints:
-        coreset_method="|".join(CORESET_SUBSET_METHODS) or "__none__",
+        coreset_method=P.coreset_method_constraint(),
     threads: config["threads"]
     resources:
-        gpu=GPU,
+        gpu=P.GPU,
     log:
         f"{R}/logs/train_coreset/{{dataset}}/{{coreset_method}}/seed{{seed}}.log",
     benchmark:
@@ -48,14 +47,14 @@ rule train_coreset_full:
         metrics=[f"{R}/coreset/{{dataset}}/full/f1/seed{{seed}}/metrics.json"],
     params:
         device=config["device"],
-        dataset=dataset_cfg,
+        dataset=P.dataset_cfg,
         fractions={"1": 1.0},
-        coreset=coreset_settings,
+        coreset=P.coreset_settings,
         widths=config["components"]["widths"],
         checkpoint_dir=f"{R}/checkpoints/coreset/{{dataset}}/full/seed{{seed}}",
     threads: config["threads"]
     resources:
-        gpu=GPU,
+        gpu=P.GPU,
     log:
         f"{R}/logs/train_coreset/{{dataset}}/full/seed{{seed}}.log",
     benchmark:
@@ -68,7 +67,7 @@ rule train_coreset_full:
 
 rule make_coreset_table:
     input:
-        metrics=[f for d in IMAGE_DATASETS for f in coreset_metrics(d)],
+        metrics=P.all_coreset_metrics(),
         code=code_of("make_coreset_table"),
     output:
         table_outputs(f"{R}/tables/coreset", "../report/coreset_table.rst", CAT_CORESET),
@@ -84,7 +83,7 @@ rule make_coreset_table:
 
 rule make_coreset_figure:
     input:
-        metrics=coreset_dataset_metrics,
+        metrics=P.coreset_dataset_metrics,
         code=code_of("make_coreset_figure"),
     output:
         figure_outputs(f"{R}/figures/coreset_{{dataset}}", "../report/coreset_figure.rst", CAT_CORESET),

@@ -3,11 +3,11 @@
 
 rule download_data:
     input:
-        own=own_files,
+        own=P.own_files,
     output:
         manifest=f"{R}/data/{{dataset}}/download.json",
     params:
-        dataset=dataset_cfg,
+        dataset=P.dataset_cfg,
         data_root=config["data_root"],
         allow_download=config["download"],
     log:
@@ -27,7 +27,7 @@ rule prepare_data:
         meta=f"{R}/data/{{dataset}}/prepared.meta.json",
     params:
         data_root=config["data_root"],
-        dataset=dataset_cfg,
+        dataset=P.dataset_cfg,
         split_seed=config["split_seed"],
         synthetic_n=config["synthetic"]["n"],
     log:

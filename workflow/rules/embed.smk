@@ -10,11 +10,11 @@ rule embed:
         meta=f"{R}/embeddings/{{image_dataset}}/features.json",
     params:
         device=config["device"],
-        dataset=dataset_cfg,
+        dataset=P.dataset_cfg,
         embedding=config["embedding"],
     threads: config["threads"]
     resources:
-        gpu=GPU,
+        gpu=P.GPU,
     log:
         f"{R}/logs/embed/{{image_dataset}}.log",
     benchmark:

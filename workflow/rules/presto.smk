@@ -1,10 +1,5 @@
-# PRESTO and the Table-1 baselines (SPEC §3-5), and the synthetic experiment (SPEC §8).
-
-# Settings a training job reads. Keys that only choose which jobs exist (the Fig. 7 sweep, the method
-# list) or what the tables lead with (the predictor: every run evaluates both) stay out of its params, so
-# that editing them does not re-run the jobs already done.
-TRAIN_PRESTO = {k: v for k, v in config["presto"].items() if k not in ("k_sweep", "k_sweep_seeds", "predict")}
-TRAIN_TABLE1 = {k: v for k, v in config["table1"].items() if k != "methods"}
+# PRESTO and the Table-1 baselines (SPEC §3-5), and the synthetic experiment (SPEC §8). What a training
+# job reads of the config (P.TRAIN_PRESTO, P.TRAIN_TABLE1, P.ALGORITHM): prestorepro/plan/base.py.
 
 
 rule train_table1:
@@ -18,15 +13,15 @@ rule train_table1:
     params:
         device=config["device"],
         embedding=config["embedding"],
-        dataset=dataset_cfg,
-        presto=TRAIN_PRESTO,
-        table1=TRAIN_TABLE1,
+        dataset=P.dataset_cfg,
+        presto=P.TRAIN_PRESTO,
+        table1=P.TRAIN_TABLE1,
         widths=config["components"]["widths"],
         checkpoint=f"{R}/checkpoints/table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}.pt",
-        sequential=table1_sequential,
+        sequential=P.table1_sequential,
     threads: config["threads"]
     resources:
-        gpu=GPU,
+        gpu=P.GPU,
     log:
         f"{R}/logs/train_table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}.log",
     benchmark:
@@ -46,9 +41,9 @@ rule synthetic_experiment:
         rounds=f"{R}/synthetic/{{dataset}}/seed{{seed}}/rounds.npz",
     params:
         device=config["device"],
-        dataset=dataset_cfg,
+        dataset=P.dataset_cfg,
         synthetic=config["synthetic"],
-        algorithm=ALGORITHM,
+        algorithm=P.ALGORITHM,
         checkpoint=f"{R}/checkpoints/synthetic/{{dataset}}/seed{{seed}}.pt",
     threads: config["threads"]
     log:

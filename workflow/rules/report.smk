@@ -2,12 +2,15 @@
 # only these jobs. Each table is CSV + Markdown + LaTeX (+ HTML for the Snakemake report), each
 # figure PNG + PDF; `snakemake --report results/report.html` collects them with the captions in
 # workflow/report/, grouped by experiment.
-# Settings, file lists and helper functions: workflow/rules/plan/report.smk.
+# File lists: prestorepro/plan/; the output helpers and categories: common.smk.
+
+
+from prestorepro.report.paper import PRESTO_SHARED
 
 
 rule make_table1:
     input:
-        metrics=[f for d in IMAGE_DATASETS for f in table1_metrics(d)],
+        metrics=P.all_table1_metrics(),
         code=code_of("make_table1"),
     output:
         table_outputs(f"{R}/tables/table1", "../report/table1.rst", CAT_TABLE1),
@@ -24,14 +27,14 @@ rule make_table1:
 
 rule make_params_table:
     input:
-        sidecars=expand(f"{R}/embeddings/{{d}}/features.json", d=IMAGE_DATASETS),
+        sidecars=[f"{R}/embeddings/{d}/features.json" for d in P.IMAGE_DATASETS],
         code=code_of("make_params_table"),
     output:
         table_outputs(f"{R}/tables/params", "../report/params.rst", CAT_SETUP),
     params:
         stem=stem_of("table"),
-        names=IMAGE_DATASETS,
-        datasets={d: config["datasets"][d] for d in IMAGE_DATASETS},
+        names=P.IMAGE_DATASETS,
+        datasets={d: config["datasets"][d] for d in P.IMAGE_DATASETS},
         widths=config["components"]["widths"],
         gate_input=config["presto"]["gate_input"],
     log:
@@ -44,14 +47,14 @@ rule make_params_table:
 
 rule make_table4:
     input:
-        metas=expand(f"{R}/data/{{d}}/prepared.meta.json", d=ALL_DATASETS),
+        metas=[f"{R}/data/{d}/prepared.meta.json" for d in P.ALL_DATASETS],
         code=code_of("make_table4"),
     output:
         table_outputs(f"{R}/tables/table4", "../report/table4.rst", CAT_SETUP),
     params:
         stem=stem_of("table"),
-        names=ALL_DATASETS,
-        sources={d: config["datasets"][d]["source"] for d in ALL_DATASETS},
+        names=P.ALL_DATASETS,
+        sources={d: config["datasets"][d]["source"] for d in P.ALL_DATASETS},
     log:
         f"{R}/logs/report/table4.log",
     conda:
@@ -67,9 +70,9 @@ rule make_table5:
         table_outputs(f"{R}/tables/table5", "../report/table5.rst", CAT_SETUP),
     params:
         stem=stem_of("table"),
-        datasets={d: config["datasets"][d] for d in IMAGE_DATASETS},
+        datasets={d: config["datasets"][d] for d in P.IMAGE_DATASETS},
         presto={key: config["presto"][key] for key in PRESTO_SHARED},
-        synthetic=config["synthetic"] if SYNTHETIC_DATASETS else None,
+        synthetic=config["synthetic"] if P.SYNTHETIC_DATASETS else None,
     log:
         f"{R}/logs/report/table5.log",
     conda:
@@ -80,7 +83,7 @@ rule make_table5:
 
 rule summarize_synthetic:
     input:
-        metrics=expand(f"{R}/synthetic/{{{{dataset}}}}/seed{{seed}}/metrics.json", seed=SEEDS),
+        metrics=P.synthetic_seed_metrics,
         code=code_of("summarize_synthetic"),
     output:
         f"{R}/synthetic/{{dataset}}/summary.json",
@@ -111,8 +114,8 @@ rule make_synthetic_table:
 
 rule make_fig6:
     input:
-        rounds=f"{R}/synthetic/{{dataset}}/seed{SEEDS[0]}/rounds.npz",
-        metrics=f"{R}/synthetic/{{dataset}}/seed{SEEDS[0]}/metrics.json",
+        rounds=f"{R}/synthetic/{{dataset}}/seed{P.SEEDS[0]}/rounds.npz",
+        metrics=f"{R}/synthetic/{{dataset}}/seed{P.SEEDS[0]}/metrics.json",
         code=code_of("make_fig6"),
     output:
         figure_outputs(f"{R}/figures/fig6_{{dataset}}", "../report/fig6.rst", CAT_SYNTHETIC),
@@ -130,7 +133,7 @@ rule make_fig6:
 
 rule make_fig7:
     input:
-        metrics=[f for d in IMAGE_DATASETS for f in k_sweep_metrics(d)],
+        metrics=P.all_k_sweep_metrics(),
         code=code_of("make_fig7"),
     output:
         figure_outputs(f"{R}/figures/fig7", "../report/fig7.rst", CAT_K)
@@ -150,7 +153,7 @@ rule make_fig7:
 
 rule make_presto_rounds:
     input:
-        metrics=presto_round_metrics,
+        metrics=P.presto_round_metrics,
         code=code_of("make_presto_rounds"),
     output:
         figure_outputs(f"{R}/figures/presto_rounds_{{dataset}}", "../report/presto_rounds.rst", CAT_ROUNDS),
@@ -167,13 +170,13 @@ rule make_presto_rounds:
 
 rule make_paper_comparison:
     input:
-        unpack(comparison_tables),
+        unpack(P.comparison_tables),
         code=code_of("make_paper_comparison"),
     output:
         md=f"{R}/paper_comparison.md",
         html=report(f"{R}/paper_comparison.html", caption="../report/paper_comparison.rst", category=CAT_PAPER),
     params:
-        sources={d: config["datasets"][d]["source"] for d in ALL_DATASETS},
+        sources={d: config["datasets"][d]["source"] for d in P.ALL_DATASETS},
         results=results_dir,
         origin=config_origin(),
         device=config["device"],

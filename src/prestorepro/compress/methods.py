@@ -26,12 +26,12 @@ from prestorepro.features import Features
 from prestorepro.io import load_torch
 from prestorepro.models.resnet_tail import ResNetTail, count_parameters
 from prestorepro.registry import Registry
-from prestorepro.names import PAPER_NAMES
+from prestorepro.catalogue import paper_name
 from prestorepro.streams import generator, seeded
 from prestorepro.training.single import predict, train_single
 
 LogFn = Callable[[str], None]
-METHODS: Registry = Registry("compress method")
+METHODS: Registry = Registry("compress method", stage="compress")
 
 
 def load_features(features_npz: str | Path, features_json: str | Path, context: str = "") -> Features:
@@ -127,7 +127,7 @@ def run_pruned(criterion: str, feats: Features, target: int, settings: Mapping, 
     if collapsed:
         log(f"{criterion}: layer collapse, every weight pruned in {', '.join(collapsed)}")
     prunable_total = sum(int(m.numel()) for m in masks.values())
-    notes = (f"{PAPER_NAMES[criterion]}: reference {tuple(widths)} ({dense} parameters) scored at "
+    notes = (f"{paper_name(criterion, 'compress')}: reference {tuple(widths)} ({dense} parameters) scored at "
              f"{'initialisation' if settings['prune_at'] == 'init' else 'its trained weights'}, "
              f"{kept - (dense - prunable_total)} of {prunable_total} weights kept; trained {settings['pruned_epochs']} "
              f"epochs with the masks fixed, Adam lr {settings['lr_pruned']} (App. B.5: {settings['lr_paper']})")
@@ -162,7 +162,7 @@ def _distilled(method: str, guide_roles: Sequence[str]):
                                 checkpoint_path=checkpoint_path, log=log, desc=method)
             del nets, distiller
         n = count_parameters(student)
-        notes = (f"{PAPER_NAMES[method]}: student {widths} ({n} parameters) scaled from "
+        notes = (f"{paper_name(method, 'compress')}: student {widths} ({n} parameters) scaled from "
                  f"{tuple(settings['student_base_widths'])}; guides {', '.join(guide_roles)}; T={settings['kd_temperature']}, "
                  f"a={settings['kd_alpha']}" + (f", guide drop probability {drop}" if drop > 0 else "")
                  + f"; {settings['student_epochs']} epochs, Adam lr {settings['lr']}")

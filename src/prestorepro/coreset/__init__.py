@@ -6,14 +6,17 @@ Every strategy is a function in ``SELECTORS`` with one signature (see ``base``):
 
 Random-Warm and Full data are trainer settings, not selectors; ``SelectionSchedule`` says when to
 reselect and how many warm-start epochs run on the full data; ``last_layer_gradients`` gives the
-gradient proxies p_i - y_i.
+gradient proxies p_i - y_i. The stage's methods (``methods.CORESET_METHODS``, each a selection over the
+current model) register themselves: every module of this package is imported with it, so a new method is
+a module here and its catalogue entry (docs/adding-a-method.md).
 """
 from prestorepro.coreset.base import SELECTORS, Selection, split_budget
 from prestorepro.coreset.gradients import class_gradient_sums, last_layer_gradients, per_gradient_columns
 from prestorepro.coreset.schedule import SelectionSchedule
+from prestorepro.registry import import_submodules
 
-# importing the strategy modules registers them in SELECTORS
-from prestorepro.coreset import craig, gradmatch, pbcs, random_subset  # noqa: E402,F401  isort:skip
+# the selectors (SELECTORS) and the stage's methods (methods.CORESET_METHODS) register themselves
+import_submodules(__name__, __path__)
 
 __all__ = [
     "SELECTORS",

@@ -1,6 +1,7 @@
 """The coreset methods of the subset-selection stage (``CORESET_METHODS``): how each selects from the
-current model's gradients (CRAIG, GRAD-MATCH, GRAD-MATCH-PB), the pooled features (PBCS) or at random,
-whether it reselects every R epochs and whether it warm-starts on the full data. Design: docs/coreset.md."""
+current model's gradients (CRAIG, GRAD-MATCH, GRAD-MATCH-PB), the pooled features (PBCS) or at random.
+Whether it reselects every R epochs, warm-starts on the full data and has an option section is its
+catalogue entry's (``prestorepro.catalogue``). Design: docs/coreset.md."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from prestorepro.catalogue import Method, method as catalogue_method
 from prestorepro.coreset import SELECTORS, class_gradient_sums, last_layer_gradients
 from prestorepro.coreset.base import finish
 from prestorepro.coreset.gradmatch import gradmatch_pb_batches
@@ -33,19 +35,38 @@ class SelectionContext:
 @dataclass(frozen=True)
 class CoresetMethod:
     """How a method selects (``select(ctx, budget, rng) -> (indices, weights, info)``, or None for
-    full data), whether it reselects every R epochs, and whether it warm-starts on the full data.
+    full data); the rest of what the trainer needs of it is its catalogue entry's.
 
     ``info`` is recorded with the selection; a per-batch method also puts its training batches there,
     as ``info["batches"]``: arrays of positions into ``indices`` (sorted), which the trainer uses as
     they are and does not record."""
 
+    key: str
     select: Callable[[SelectionContext, int, np.random.Generator], tuple[np.ndarray, np.ndarray, dict]] | None
-    reselect: bool = True
-    warm: bool = False
-    options: str | None = None  # the config section of its own options (coreset.<options>)
+
+    @property
+    def entry(self) -> Method:
+        return catalogue_method("coreset", self.key)
+
+    @property
+    def reselect(self) -> bool:  # every R epochs (else: once, at the start)
+        return self.entry.reselects
+
+    @property
+    def warm(self) -> bool:  # GRAD-MATCH §4's warm start on the full data
+        return self.entry.warm
+
+    @property
+    def options(self) -> str | None:  # the config section of its own options (coreset.<options>)
+        return self.entry.options
 
 
-CORESET_METHODS: Registry[CoresetMethod] = Registry("coreset method")
+CORESET_METHODS: Registry[CoresetMethod] = Registry("coreset method", stage="coreset")
+
+
+def register_coreset_method(key: str, select) -> CoresetMethod:
+    """Register ``select`` (None: the full-data run) as coreset method ``key`` of the catalogue."""
+    return CORESET_METHODS.register(key)(CoresetMethod(key, select))
 
 
 @torch.no_grad()
@@ -160,11 +181,11 @@ def _select_pbcs(ctx: SelectionContext, budget: int, rng: np.random.Generator):
     return best[2], best[3], info
 
 
-CORESET_METHODS.register("full")(CoresetMethod(select=None, reselect=False))
-CORESET_METHODS.register("random")(CoresetMethod(select=_select_random))
-CORESET_METHODS.register("random_warm")(CoresetMethod(select=_select_random, warm=True))
-CORESET_METHODS.register("craig")(CoresetMethod(select=_select_craig, options="craig"))
-CORESET_METHODS.register("gradmatch")(CoresetMethod(select=_select_gradmatch, options="gradmatch"))
-CORESET_METHODS.register("gradmatch_warm")(CoresetMethod(select=_select_gradmatch, warm=True, options="gradmatch"))
-CORESET_METHODS.register("gradmatch_pb")(CoresetMethod(select=_select_gradmatch_pb, options="gradmatch"))
-CORESET_METHODS.register("pbcs")(CoresetMethod(select=_select_pbcs, reselect=False, options="pbcs"))
+register_coreset_method("full", None)
+register_coreset_method("random", _select_random)
+register_coreset_method("random_warm", _select_random)
+register_coreset_method("craig", _select_craig)
+register_coreset_method("gradmatch", _select_gradmatch)
+register_coreset_method("gradmatch_warm", _select_gradmatch)
+register_coreset_method("gradmatch_pb", _select_gradmatch_pb)
+register_coreset_method("pbcs", _select_pbcs)

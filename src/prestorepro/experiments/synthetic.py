@@ -23,7 +23,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from prestorepro.baselines.partition import fit_partition
+from prestorepro.partitioners.base import fit_partition
 from prestorepro.data import Prepared
 from prestorepro.metrics import err_s
 from prestorepro.models.fused import FusedLinearSVM

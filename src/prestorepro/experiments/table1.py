@@ -40,7 +40,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from prestorepro.baselines.partition import PARTITIONERS, fit_partition
+from prestorepro.partitioners.base import PARTITIONERS, fit_partition
 from prestorepro.features import Features
 from prestorepro.io import fingerprint, save_torch
 from prestorepro.models.fused import FusedResNetTail
@@ -56,7 +56,7 @@ from prestorepro.streams import component_generators, gate_generator, generator,
 from prestorepro.training.fused import MaskedAdam, train_components, training_layout
 from prestorepro.training.sequential import sequential_predict
 
-METHODS: Registry[Callable] = Registry("Table-1 method")
+METHODS: Registry[Callable] = Registry("Table-1 method", stage="table1")
 
 
 @dataclass

@@ -16,7 +16,7 @@ import pandas as pd
 
 from prestorepro.ablation import CONFIGURED, FACTORS, SCALES, format_value, parse_variant
 from prestorepro.io import read_json
-from prestorepro.names import PREDICTORS
+from prestorepro.catalogue import PREDICTORS
 from prestorepro.report.figures import COLORS, save_figure
 from prestorepro.report.paper import PAPER_SETTING
 from prestorepro.report.stats import NOTE as STATS_NOTE, marked, paired

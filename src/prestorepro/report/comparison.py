@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 from scipy import stats
 
-from prestorepro.names import PAPER_NAMES, PREDICTORS
+from prestorepro.catalogue import PREDICTORS, paper_name
 from prestorepro.report.paper import PAPER_DATASETS, PRESTO_SHARED, TABLE1, TABLE2, paper_value
 
 METRIC_LABELS = {"accuracy": "accuracy (%)", "macro_f1": "macro-F1 (%)"}
@@ -127,7 +127,7 @@ def table1_rows(df: pd.DataFrame | None, sources: Mapping[str, str], predict: st
                     str(h.get("device", "")))
 
         labels = [(metric, f"{label}, {predictor}") for metric, label in METRIC_LABELS.items()]
-        rows += _method_rows(part, sources, TABLE1, PAPER_NAMES, labels, measured)
+        rows += _method_rows(part, sources, TABLE1, {m: paper_name(m, "table1") for m in TABLE1}, labels, measured)
     return rows
 
 
@@ -138,7 +138,7 @@ def table2_rows(df: pd.DataFrame | None, sources: Mapping[str, str], predict: st
     Reads ``tables/table2.csv`` (the compress stage's): dataset, method (the paper's name, PRESTO's with its
     predictor), accuracy_mean / _std, training_mib_mean / _std (peak training memory, MiB), memory_measure,
     seeds and device. A CPU run measures resident memory, which the device column says."""
-    names = {"grasp": "GraSP", "snip": "SNIP", "kd": "KD", "dgkd": "DGKD", "presto": "PRESTO"}
+    names = {m: paper_name(m, "compress") for m in TABLE2}
     columns = {"accuracy": "accuracy", "train_mib": "training_mib"}
     predictors = [predict] + [p for p in PREDICTORS if p != predict]
 

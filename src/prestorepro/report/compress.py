@@ -28,12 +28,12 @@ import pandas as pd  # noqa: E402
 
 from prestorepro.io import read_json  # noqa: E402
 from prestorepro.report.figures import COLORS, save_figure  # noqa: E402
-from prestorepro.names import PAPER_NAMES  # noqa: E402
+from prestorepro.catalogue import keys, method as catalogue_method, paper_name  # noqa: E402
 from prestorepro.report.paper import PARAMS, TABLE2, paper_value  # noqa: E402
 from prestorepro.report.stats import NOTE as STATS_NOTE, interval, marked, paired  # noqa: E402
 from prestorepro.report.tables import BOLD, fmt, mean_std, write_table  # noqa: E402
 
-ORDER = ("grasp", "snip", "kd", "dgkd", "presto")  # the paper's row order
+ORDER = tuple(keys("compress"))  # the paper's row order (the catalogue's)
 MEASURES = {
     "cpu_rss": "CPU RSS above job baseline (MiB)",
     "cuda_torch_allocated": "GPU, torch peak allocated (MiB)",
@@ -42,7 +42,6 @@ FIGURE_TITLES = {
     "fig3": "Fig. 3: accuracy vs. peak memory (CIFAR10, PathMNIST)",
     "fig8": "Fig. 8: accuracy vs. peak memory (DermaMNIST, SVHN)",
 }
-MARKERS = {"grasp": "v", "snip": "^", "kd": "s", "dgkd": "D", "presto": "o"}
 
 
 def load_runs(metric_files: Iterable[str | Path]) -> pd.DataFrame:
@@ -72,7 +71,7 @@ def load_runs(metric_files: Iterable[str | Path]) -> pd.DataFrame:
 
 def display_name(method: str, predictor: str = "") -> str:
     """The paper's name of a method, with its test-time predictor where it has two (PRESTO)."""
-    name = PAPER_NAMES.get(method, method)
+    name = paper_name(method, "compress")
     return f"{name} ({predictor})" if predictor else name
 
 
@@ -82,6 +81,10 @@ def _single(values: pd.Series, what: str, key) -> str:
         raise ValueError(f"{key}: runs disagree on {what} ({u}); memory of different kinds or devices cannot be "
                          "averaged — re-run them on one device")
     return u[0]
+
+
+def _marker(method: str) -> str:
+    return catalogue_method("compress", method).marker if method in ORDER else "o"
 
 
 def _method_order(method: str) -> int:
@@ -158,7 +161,7 @@ def table2_frame(metric_files: Iterable[str | Path], predict: str = "combiner") 
         for role, info in sorted(g["guides"].iloc[0].items()):
             accs = [100 * gr[role]["test_accuracy"] for gr in g["guides"]]
             mibs = [gr[role]["training_mib"] for gr in g["guides"]]
-            notes.append(f"{dataset}, {PAPER_NAMES.get(method, method)}: {role} {tuple(info['widths'])} "
+            notes.append(f"{dataset}, {paper_name(method, 'compress')}: {role} {tuple(info['widths'])} "
                          f"({info['num_parameters']} parameters, {info['epochs']} epochs, own job) reached "
                          f"{fmt(*mean_std(accs))}% test accuracy; its training took {fmt(*mean_std(mibs))} MiB")
     notes.append("memory: the peak of each phase above the job's own baseline (features on the host, kernels "
@@ -204,7 +207,7 @@ def _panel(ax, pts: pd.DataFrame, phase: str, source: str, draw_paper: bool) -> 
         p = pts[(pts["method"] == method) & (pts["predictor"] == predictor)].sort_values("parameters")
         color = COLORS[_method_order(method) % len(COLORS)]
         ax.errorbar(p[f"{phase}_mean"], p["accuracy_mean"], xerr=p[f"{phase}_std"], yerr=p["accuracy_std"],
-                    marker=MARKERS.get(method, "o"), color=color, capsize=3, lw=1.2, ms=5,
+                    marker=_marker(method), color=color, capsize=3, lw=1.2, ms=5,
                     ls="--" if predictor == "router" else "-", label=display_name(method, predictor),
                     # the router's series hollow, so the two PRESTO series differ in the legend too
                     markerfacecolor="none" if predictor == "router" else color)
@@ -215,8 +218,8 @@ def _panel(ax, pts: pd.DataFrame, phase: str, source: str, draw_paper: bool) -> 
             pa = paper_value(TABLE2, method, "accuracy", source)
             pm = paper_value(TABLE2, method, "train_mib", source)
             if pa is not None:
-                ax.scatter([pm], [pa], marker=MARKERS.get(method, "o"), facecolors="none", edgecolors=color, s=50,
-                           label=f"{PAPER_NAMES.get(method, method)} (paper)")
+                ax.scatter([pm], [pa], marker=_marker(method), facecolors="none", edgecolors=color, s=50,
+                           label=f"{paper_name(method, 'compress')} (paper)")
     lo, hi = pts[f"{phase}_mean"].min(), pts[f"{phase}_mean"].max()
     if lo > 0 and hi / lo > 20:  # SNIP / GraSP can sit two orders of magnitude right of the students
         ax.set_xscale("log")

@@ -16,19 +16,16 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from prestorepro.catalogue import methods
 from prestorepro.io import read_json, write_text
 from prestorepro.report.figures import COLORS, save_figure
 from prestorepro.report.tables import fmt, mean_std, write_table
 from prestorepro.report.stats import interval
 
-METHOD_NAMES = {
-    "full": "Full", "random": "Random", "random_warm": "Random-Warm", "craig": "CRAIG",
-    "gradmatch": "GRAD-MATCH", "gradmatch_warm": "GRAD-MATCH-Warm", "gradmatch_pb": "GRAD-MATCH-PB",
-    "pbcs": "PBCS",
-}
+# names, order and markers: the catalogue's
+METHOD_NAMES = {m.key: m.paper_name for m in methods("coreset")}
 METHOD_ORDER = list(METHOD_NAMES)
-MARKERS = {"full": "*", "random": "o", "random_warm": "s", "craig": "^", "gradmatch": "D",
-           "gradmatch_warm": "P", "gradmatch_pb": "X", "pbcs": "v"}
+MARKERS = {m.key: m.marker for m in methods("coreset")}
 
 
 def _fraction_text(value: float, label: str) -> str:

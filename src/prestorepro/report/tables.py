@@ -10,7 +10,7 @@ import pandas as pd
 
 from prestorepro.io import read_json, write_text
 from prestorepro.models.parameters import presto_parameters
-from prestorepro.names import PAPER_NAMES, PREDICTORS, TABLE1_METHODS, predictor_scores
+from prestorepro.catalogue import PREDICTORS, keys, paper_name, predictor_scores
 from prestorepro.report.stats import NOTE as STATS_NOTE, interval, marked, paired
 from prestorepro.report.paper import (PRESTO_SHARED, SYNTHETIC, TABLE1, TABLE4, TABLE5, TRAIN_INCLUDES_VAL,
                                       paper_parameters, paper_value)
@@ -117,7 +117,7 @@ def table1_frame(metric_files: Iterable[str | Path], predict: str = "combiner") 
             routing.setdefault((predictor, m["method"]), p.get("predictor", ""))
         if m.get("notes"):
             notes.setdefault(m["method"], f"{m['method']} ({name}): {m['notes']}")
-    order = list(TABLE1_METHODS)
+    order = keys("table1")
     predictors = [predict] + [p for p in PREDICTORS if p != predict]
     out = []
     for (name, predictor, method), r in sorted(rows.items(), key=lambda kv: (kv[0][0], predictors.index(kv[0][1]),
@@ -130,7 +130,7 @@ def table1_frame(metric_files: Iterable[str | Path], predict: str = "combiner") 
         ref = rows.get((name, predictor, "presto"))
         vs = paired(r["acc"], ref["acc"]) if ref is not None and method != "presto" else None
         out.append({
-            "dataset": name, "predictor": predictor, "method": PAPER_NAMES[method], "K": r["k"], "seeds": len(accs),
+            "dataset": name, "predictor": predictor, "method": paper_name(method, "table1"), "K": r["k"], "seeds": len(accs),
             "accuracy": fmt(*acc), "accuracy_ci": _ci_text(acc[0], acc_h), "macro_f1": fmt(*f1),
             "vs_presto": marked(vs),
             "accuracy_mean": round(acc[0], 4), "accuracy_std": round(acc[1], 4), "accuracy_ci95": round(acc_h, 4),
@@ -149,7 +149,7 @@ def table1_frame(metric_files: Iterable[str | Path], predict: str = "combiner") 
         best = df.groupby(["dataset", "predictor"])["accuracy_mean"].transform("max") == df["accuracy_mean"]
         df.loc[best, "accuracy"] = BOLD + df.loc[best, "accuracy"] + BOLD
         df = _int_columns(df, ["vs_presto_wins", "vs_presto_ties", "vs_presto_losses"])
-    described = [f"{PAPER_NAMES[m]}, {p}: {text}" for (p, m), text in sorted(
+    described = [f"{paper_name(m, 'table1')}, {p}: {text}" for (p, m), text in sorted(
         routing.items(), key=lambda kv: (predictors.index(kv[0][0]), order.index(kv[0][1]))) if text]
     lead = (f"both test-time predictors on the same trained components (SPEC §3), {predict} first (presto.predict); "
             "the paper's numbers were produced with the combiner (its parameter totals contain exactly that layer), "

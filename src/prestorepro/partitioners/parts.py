@@ -1,5 +1,5 @@
-"""The parts' bookkeeping shared by the Table-1 partition baselines: the seeded fitting subsample,
-part centroids, and the deterministic repair of parts a method left (nearly) empty."""
+"""The parts' bookkeeping shared by the Table-1 partitioners: the seeded fitting subsample, part
+centroids, and the deterministic repair of parts a method left (nearly) empty."""
 from __future__ import annotations
 
 import warnings
@@ -20,7 +20,7 @@ class PartitionOptions:
     min_part_size: int = 1
 
 
-def _subsample(n: int, seed: int, opts: PartitionOptions) -> np.ndarray | None:
+def subsample(n: int, seed: int, opts: PartitionOptions) -> np.ndarray | None:
     """Sorted seeded subsample of ``max_fit_samples`` indices, or None when all N points fit."""
     m = opts.max_fit_samples
     if m is None or n <= m:
@@ -28,13 +28,13 @@ def _subsample(n: int, seed: int, opts: PartitionOptions) -> np.ndarray | None:
     return np.sort(np.random.default_rng(seed).choice(n, size=m, replace=False))
 
 
-def _subsample_note(idx: np.ndarray | None, n: int, rest_rule: str) -> list[str]:
+def subsample_note(idx: np.ndarray | None, n: int, rest_rule: str) -> list[str]:
     if idx is None:
         return [f"fit on all {n} points"]
     return [f"fit on a seeded subsample of {len(idx)} of {n} points, the rest assigned by {rest_rule}"]
 
 
-def _part_means(z: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+def part_means(z: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     counts = np.bincount(labels, minlength=k)
     if (counts == 0).any():
         raise RuntimeError(f"part(s) {np.flatnonzero(counts == 0).tolist()} are empty; cannot form centroids")
@@ -43,7 +43,7 @@ def _part_means(z: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     return sums / counts[:, None]
 
 
-def _top_up_small_parts(
+def top_up_small_parts(
     labels: np.ndarray, k: int, min_size: int, preference: np.ndarray, distance: np.ndarray
 ) -> list[tuple[int, int, int]]:
     """Bring every part up to ``min_size`` points (in place); returns (part, moved, donor) per repair.
@@ -74,7 +74,7 @@ def _top_up_small_parts(
         repairs.append((part, moved, donor))
 
 
-def _repair_note(repairs: list[tuple[int, int, int]], min_size: int, criterion: str) -> list[str]:
+def repair_note(repairs: list[tuple[int, int, int]], min_size: int, criterion: str) -> list[str]:
     return [
         f"part {part} was below {min_size} point(s) after fitting: moved into it the {moved} point(s) "
         f"of the largest part {donor} {criterion}"
@@ -82,7 +82,7 @@ def _repair_note(repairs: list[tuple[int, int, int]], min_size: int, criterion: 
     ]
 
 
-def _flatten(features: np.ndarray, what: str) -> np.ndarray:
+def flatten(features: np.ndarray, what: str) -> np.ndarray:
     x = np.asarray(features)
     if x.ndim < 2 or x.shape[0] < 1:
         raise ValueError(f"{what} must have shape (N, ...) with N >= 1, got {x.shape}")
@@ -93,7 +93,7 @@ def _flatten(features: np.ndarray, what: str) -> np.ndarray:
     return x
 
 
-def _quiet_fit(model, z: np.ndarray):
+def quiet_fit(model, z: np.ndarray):
     """Fit, turning scikit-learn's ConvergenceWarning into a flag for the notes."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)

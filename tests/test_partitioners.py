@@ -6,7 +6,8 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
-from prestorepro.baselines.partition import PARTITIONERS, _top_up_small_parts, fit_partition
+from prestorepro.partitioners.base import PARTITIONERS, fit_partition
+from prestorepro.partitioners.parts import top_up_small_parts
 from prestorepro.presto.assignment import InfeasibleConstraintError
 
 METHODS = ["equal_kmeans", "kmeans_pp", "agglomerative", "gmm", "bgmm"]
@@ -162,7 +163,7 @@ def test_top_up_rule_golden_case():
     preference[:, 2] = [0.1, 0.9, 0.9, 0.2, 0.3, 0.1]
     distance = np.ones((6, 3))
     distance[:, 2] = [1.0, 3.0, 2.0, 5.0, 4.0, 6.0]
-    repairs = _top_up_small_parts(labels, 3, 2, preference, distance)
+    repairs = top_up_small_parts(labels, 3, 2, preference, distance)
     assert repairs == [(2, 1, 0), (2, 1, 1)]
     assert labels.tolist() == [0, 0, 2, 1, 2, 1]
 
@@ -207,7 +208,7 @@ def test_invalid_inputs_are_rejected_with_the_values():
 @pytest.mark.parametrize("name", ["gmm", "bgmm"])
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
 def test_mixture_covariance_type_reaches_scikit_learn(name, covariance_type, monkeypatch):
-    from prestorepro.baselines import partition
+    from prestorepro.partitioners import mixtures as partition
 
     seen = []
     cls = {"gmm": "GaussianMixture", "bgmm": "BayesianGaussianMixture"}[name]
@@ -230,8 +231,8 @@ def test_mixture_covariance_type_reaches_scikit_learn(name, covariance_type, mon
 def test_singular_full_covariance_raises_reg_covar_and_says_so():
     # two clusters on lines in 3-d at a scale where reg_covar = 1e-6 cannot make the covariances
     # definite (scikit-learn refuses the fit); the mixture is fitted on them as they are (no PCA)
-    from prestorepro.baselines.partition import _gmm
-    from prestorepro.baselines.parts import PartitionOptions
+    from prestorepro.partitioners.mixtures import _gmm
+    from prestorepro.partitioners.parts import PartitionOptions
 
     rng = np.random.default_rng(0)
     t = rng.normal(size=(60, 1))

@@ -1,0 +1,125 @@
+"""The resource-constrained comparison (SPEC §6, paper §4.2, App. B.5): SNIP, GraSP, KD, DGKD and PRESTO in
+sequential mode at PRESTO's parameter budget (Table 2), and accuracy against peak training / inference
+memory while the budget is swept (Fig. 3 and 8); workflow/rules/compress.smk. Design: docs/compress.md.
+
+    {R}/compress/{dataset}/guide/{role}/seed{seed}/model.pt      teacher, assistant (and reference)
+    {R}/compress/{dataset}/{cmethod}/{point}/seed{seed}/metrics.json   point: table2 | sweep<i>
+    {R}/compress/{dataset}/presto/k{k}/seed{seed}/metrics.json        from the Table-1 partition at K
+"""
+from __future__ import annotations
+
+from prestorepro.catalogue import method as catalogue_method
+from prestorepro.compress.budget import guide_roles as budget_guide_roles
+from prestorepro.config import paper_dataset
+from prestorepro.plan.base import PlanBase, fill
+
+CMP_FIGURES = {"fig3": ("cifar10", "pathmnist"), "fig8": ("dermamnist", "svhn")}  # paper Fig. 3 / Fig. 8
+# The settings each kind of job reads: only these reach the job (as params), so editing a key re-runs exactly
+# the jobs that use it.
+_COMMON = ["batch_size", "l2", "infer_batch_size", "tolerance"]
+_BUDGET = ["student_param_range", "student_param_scale", "student_sweep_points"]
+CMP_KEYS = {
+    "guide": ["lr"] + _COMMON,
+    "pruning": ["reference_widths", "prune_at", "pruned_epochs", "lr_pruned", "lr_paper", "score_samples_per_class",
+                "score_batch_size", "grasp_temperature"] + _COMMON + _BUDGET,
+    "student": ["student_base_widths", "student_epochs", "lr", "kd_temperature", "kd_alpha", "dgkd_drop_prob"]
+               + _COMMON + _BUDGET,
+}
+GUIDE_WIDTHS = {"teacher": "teacher_widths", "assistant": "assistant_widths", "reference": "reference_widths"}
+GUIDE_EPOCHS = {"teacher": "guide_epochs", "assistant": "guide_epochs", "reference": "reference_epochs"}
+
+
+class CompressPlan(PlanBase):
+    def __init__(self, config):
+        super().__init__(config)
+        self.CMP = c = config["compress"]
+        self.CMP_METHODS = c["methods"]
+        self.CMP_SINGLE = [m for m in self.CMP_METHODS if catalogue_method("compress", m).role != "presto"]
+        self.CMP_STUDENTS = [m for m in self.CMP_SINGLE if catalogue_method("compress", m).role == "student"]
+        self.CMP_SWEEP_SEEDS = c["sweep_seeds"] or self.SEEDS
+        self.CMP_POINTS = ["table2"] + [f"sweep{i}" for i in range(c["student_sweep_points"])]
+        self.PRESTO_POINTS = self._presto_points()
+
+    def cmethod_constraint(self) -> str:
+        from prestorepro.catalogue import methods
+
+        return "|".join(m.key for m in methods("compress") if m.role != "presto")
+
+    def _settings(self, kind: str, **extra) -> dict:
+        return dict({key: self.CMP[key] for key in CMP_KEYS[kind]}, **extra)
+
+    def _presto_points(self) -> set[tuple[str, int, int]]:
+        """(dataset, K, seed) of the compress stage's PRESTO points: their Table-1 runs run Algorithm 1 in
+        sequential mode with the memory measured (one run serves Table 1 and Table 2)."""
+        if "presto" not in self.CMP_METHODS:
+            return set()
+        points = set()
+        for d in self.IMAGE_DATASETS:
+            points |= {(d, self.dataset_k(d), s) for s in self.SEEDS}
+            points |= {(d, k, s) for k in self.CMP["presto_k_sweep"] if k != self.dataset_k(d) for s in self.CMP_SWEEP_SEEDS}
+        return points
+
+    def table1_sequential(self, wildcards) -> bool:
+        """Whether a Table-1 run is one of the compress stage's PRESTO points (then sequential, measured)."""
+        return wildcards.method == "presto" and (wildcards.dataset, int(wildcards.k), int(wildcards.seed)) in self.PRESTO_POINTS
+
+    def guide_settings(self, wildcards) -> dict:
+        role = wildcards.role
+        return self._settings("guide", widths=self.CMP[GUIDE_WIDTHS[role]], epochs=self.CMP[GUIDE_EPOCHS[role]])
+
+    def method_settings(self, wildcards) -> dict:
+        return self._settings(catalogue_method("compress", wildcards.cmethod).role)
+
+    def guide_roles(self, method: str) -> list[str]:
+        return budget_guide_roles(method, self.CMP["prune_at"])
+
+    def guide_inputs(self, wildcards) -> dict[str, str]:
+        """The trained guide(s) a method needs, as named inputs guide_<role> and guide_<role>_metrics."""
+        out = {}
+        for r in self.guide_roles(wildcards.cmethod):
+            base = f"{self.R}/compress/{wildcards.dataset}/guide/{r}/seed{wildcards.seed}"
+            out[f"guide_{r}"], out[f"guide_{r}_metrics"] = f"{base}/model.pt", f"{base}/metrics.json"
+        return out
+
+    def method_guide_roles(self, wildcards) -> list[str]:
+        return self.guide_roles(wildcards.cmethod)
+
+    def presto_table1_metrics(self, wildcards) -> str:
+        return f"{self.R}/table1/{wildcards.dataset}/k{wildcards.k}/presto/seed{wildcards.seed}/metrics.json"
+
+    def compress_metrics(self, dataset: str, table2: bool = True, sweep: bool = True) -> list[str]:
+        """Metrics files of one dataset: the Table-2 row (every seed) and / or the sweep (sweep seeds)."""
+        R, files = self.R, []
+        if table2:
+            files += fill(f"{R}/compress/{dataset}/{{m}}/table2/seed{{s}}/metrics.json", m=self.CMP_SINGLE, s=self.SEEDS)
+            if "presto" in self.CMP_METHODS:
+                files += fill(f"{R}/compress/{dataset}/presto/k{self.dataset_k(dataset)}/seed{{s}}/metrics.json",
+                              s=self.SEEDS)
+        if sweep:
+            files += fill(f"{R}/compress/{dataset}/{{m}}/{{p}}/seed{{s}}/metrics.json", m=self.CMP_STUDENTS,
+                          p=self.CMP_POINTS[1:], s=self.CMP_SWEEP_SEEDS)
+            if "presto" in self.CMP_METHODS:
+                files += fill(f"{R}/compress/{dataset}/presto/k{{k}}/seed{{s}}/metrics.json",
+                              k=[k for k in self.CMP["presto_k_sweep"] if k != self.dataset_k(dataset)],
+                              s=self.CMP_SWEEP_SEEDS)
+        return sorted(set(files))
+
+    def table2_metrics(self) -> list[str]:
+        return [f for d in self.IMAGE_DATASETS for f in self.compress_metrics(d, sweep=False)]
+
+    def figure_datasets(self, figure: str) -> list[str]:
+        return [d for d in self.IMAGE_DATASETS if paper_dataset(self.config["datasets"][d]) in CMP_FIGURES[figure]]
+
+    def figure_inputs(self, wildcards) -> list[str]:
+        return [f for d in self.figure_datasets(wildcards.figure) for f in self.compress_metrics(d)]
+
+    def tradeoff_inputs(self, wildcards) -> list[str]:
+        return self.compress_metrics(wildcards.image_dataset)
+
+    def compress_targets(self) -> list[str]:
+        if not (self.CMP_METHODS and self.IMAGE_DATASETS):
+            return []
+        R, F = self.R, self.FORMATS
+        return (fill(f"{R}/tables/table2.{{ext}}", ext=["csv", "md", "tex"])
+                + fill(f"{R}/figures/tradeoff_{{d}}.{{ext}}", d=self.IMAGE_DATASETS, ext=F)
+                + fill(f"{R}/figures/{{f}}.{{ext}}", f=[f for f in CMP_FIGURES if self.figure_datasets(f)], ext=F))
