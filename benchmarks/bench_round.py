@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
         model = FusedResNetTail(args.k, "layer1", args.widths, args.classes).to(dev)
-    settings = PrestoSettings(k=args.k, rounds=args.rounds, epochs=args.epochs, batch_size=args.batch_size,
+    settings = PrestoSettings.from_defaults(k=args.k, rounds=args.rounds, epochs=args.epochs, batch_size=args.batch_size,
                               leeway=args.leeway, epsilon=args.epsilon, accept_only_if_decreased=False)
     gens = [torch.Generator().manual_seed(1000 + j) for j in range(args.k)]
     lo, hi = size_bounds(args.n, args.k, args.leeway)

@@ -8,7 +8,7 @@ from prestorepro.models.parameters import combiner_parameter_count
 from prestorepro.presto import algorithm
 from prestorepro.presto.algorithm import PrestoSettings, centre_distances, run_presto
 from prestorepro.presto.assignment import InfeasibleConstraintError, greedy_capacity_assignment
-from prestorepro.presto.combiner import Combiner, authors_scores, combiner_predict, new_combiner, train_combiner
+from prestorepro.presto.combiner import Combiner, authors_scores, combiner_predict, train_combiner
 from prestorepro.streams import generator
 
 
@@ -124,7 +124,7 @@ def _image_problem(n=48, seed=0, classes=3):
 def test_authors_reassignment_scores_with_the_kept_combiner_and_assigns_by_their_rule(monkeypatch, reassign, sign):
     x, y = _image_problem()
     model = FusedResNetTail(3, "layer1", (2, 2, 4), 3)
-    settings = PrestoSettings(k=3, rounds=3, epochs=1, batch_size=8, lr=0.01, lam=1e-4, epsilon=3e-3, leeway=4,
+    settings = PrestoSettings.from_defaults(k=3, rounds=3, epochs=1, batch_size=8, lr=0.01, lam=1e-4, epsilon=3e-3, leeway=4,
                               keep="every", reassign=reassign, combiner_epochs=2)
     scores, costs = [], []
     real_scores = algorithm.authors_scores
@@ -152,7 +152,7 @@ def test_authors_reassignment_scores_with_the_kept_combiner_and_assigns_by_their
 
 def test_authors_reassignment_resumes_exactly(tmp_path):
     x, y = _image_problem()
-    settings = PrestoSettings(k=3, rounds=3, epochs=1, batch_size=8, lr=0.01, lam=1e-4, epsilon=3e-3, leeway=4,
+    settings = PrestoSettings.from_defaults(k=3, rounds=3, epochs=1, batch_size=8, lr=0.01, lam=1e-4, epsilon=3e-3, leeway=4,
                               reassign="authors", combiner_epochs=2)
 
     def run(rounds, ckpt):
@@ -174,14 +174,14 @@ def test_authors_reassignment_resumes_exactly(tmp_path):
 
 def test_settings_refuse_what_the_reassignment_cannot_do():
     with pytest.raises(ValueError, match="cannot bound the moves"):
-        PrestoSettings(k=2, reassign="bound_greedy", max_moves=0.1)
+        PrestoSettings.from_defaults(k=2, reassign="bound_greedy", max_moves=0.1)
     with pytest.raises(ValueError, match="class\\s+logits"):
-        PrestoSettings(k=2, reassign="authors", loss="hinge")
+        PrestoSettings.from_defaults(k=2, reassign="authors", loss="hinge")
     with pytest.raises(ValueError, match="reassign must be one of"):
-        PrestoSettings(k=2, reassign="nope")
+        PrestoSettings.from_defaults(k=2, reassign="nope")
     with pytest.raises(ValueError, match="combiner_generator"):
         run_presto(FusedResNetTail(2, "layer1", (2, 2, 4), 3), *_image_problem(), np.arange(48) % 2,
-                   PrestoSettings(k=2, rounds=1, epochs=1, leeway=2, reassign="authors"), [torch.Generator()] * 2)
+                   PrestoSettings.from_defaults(k=2, rounds=1, epochs=1, leeway=2, reassign="authors"), [torch.Generator()] * 2)
 
 
 def test_table1_baseline_is_evaluated_under_both_predictors_on_the_same_components():
@@ -197,7 +197,7 @@ def test_table1_baseline_is_evaluated_under_both_predictors_on_the_same_componen
         parts[f"{split}_x"] = torch.randn(m, 64, 4, 4, generator=g) + parts[f"{split}_y"].view(-1, 1, 1, 1).float()
     feats = Features(**parts, num_classes=3, cut="layer1")
     presto = {"rounds": 2, "epochs": 1, "batch_size": 8, "lr": 0.01, "lam": 1e-4, "alpha": 1.0, "singleton": "current",
-              "singleton_steps": 5, "keep": "decreased", "max_moves": 1.0, "reassign": "bound", "combiner_epochs": 3,
+              "singleton_steps": 5, "singleton_lr": 0.01, "keep": "decreased", "max_moves": 1.0, "reassign": "bound", "combiner_epochs": 3,
               "combiner_weight_decay": 1e-4}
     spec = RunSpec(method="equal_kmeans", k=3, seed=0, widths=(2, 2, 4), presto=presto,
                    table1={"pca_dim": 8, "max_fit_samples": 100, "n_init": 1, "covariance_type": "full"},

@@ -143,7 +143,7 @@ def _feature_files(tmp_path, feats):
 
 
 TABLE1_PRESTO = {"rounds": 3, "epochs": 2, "batch_size": 8, "lr": 0.01, "lam": 1e-4, "alpha": 1.0,
-                 "singleton": "current", "singleton_steps": 5, "keep": "decreased", "max_moves": 1.0,
+                 "singleton": "current", "singleton_steps": 5, "singleton_lr": 0.01, "keep": "decreased", "max_moves": 1.0,
                  "gate_input": "features", "gate_epochs": 2, "reassign": "bound", "combiner_epochs": 2,
                  "combiner_weight_decay": 1e-4}
 TABLE1_DATASET = {"source": "digits", "cut": "layer1", "k": 3, "init": "equal_kmeans", "leeway": 2, "epsilon": 0.003}

@@ -16,6 +16,9 @@ def digits(tmp_path_factory):
 
 def test_digits_split_sizes_and_format(digits):
     assert (len(digits.train_y), len(digits.val_y), len(digits.test_y)) == (1079, 359, 359)
+    from prestorepro.sizes import PREPARED_SIZES
+
+    assert PREPARED_SIZES["digits"] == (1079, 359, 359)  # what the config check assumes before preparing
     for split in ("train", "val", "test"):
         x, y = digits.split(split)
         assert x.shape[1:] == (32, 32, 3) and x.dtype == np.uint8 and y.dtype == np.int64

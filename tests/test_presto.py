@@ -30,7 +30,7 @@ def _run(n=400, rounds=6, leeway=10, seed=0, ckpt=None, **kw):
     a0 = np.random.default_rng(seed).permutation(np.arange(n) % 4)
     torch.manual_seed(seed)
     model = FusedLinearSVM(4, 2)
-    s = PrestoSettings(k=4, rounds=rounds, epochs=2, batch_size=32, lr=0.05, lam=1e-3, epsilon=3e-3,
+    s = PrestoSettings.from_defaults(k=4, rounds=rounds, epochs=2, batch_size=32, lr=0.05, lam=1e-3, epsilon=3e-3,
                        leeway=leeway, loss="hinge", **kw)
     gens = [torch.Generator().manual_seed(100 + j) for j in range(4)]
     res = run_presto(model, x, y, a0, s, gens, checkpoint_path=ckpt)
@@ -174,7 +174,7 @@ def test_learn_mlr_assigns_every_point_to_the_argmin_of_the_loss_matrix(singleto
     a0 = np.random.default_rng(0).permutation(np.arange(300) % 4)
     torch.manual_seed(0)
     model = FusedLinearSVM(4, 2)
-    s = PrestoSettings(k=4, rounds=4, epochs=2, batch_size=32, lr=0.05, lam=0.05, epsilon=0.0, leeway=None,
+    s = PrestoSettings.from_defaults(k=4, rounds=4, epochs=2, batch_size=32, lr=0.05, lam=0.05, epsilon=0.0, leeway=None,
                        keep="every", alpha=0.5, singleton=singleton, assign="lowest_loss", loss="hinge")
     res = run_presto(model, x, y, a0, s, [torch.Generator().manual_seed(100 + j) for j in range(4)],
                      on_round=on_round)
@@ -186,7 +186,7 @@ def test_learn_mlr_assigns_every_point_to_the_argmin_of_the_loss_matrix(singleto
     seen = {}
     monkeypatch.setattr(table1, "_gated", lambda feats, spec, settings, init, **kw: seen.update(s=settings, init=init))
     spec = type("Spec", (), {"k": 3, "presto": {"rounds": 2, "epochs": 1, "batch_size": 8, "lr": 0.01, "lam": 1e-4,
-                                                 "alpha": 0.5, "singleton": singleton, "singleton_steps": 5,
+                                                 "alpha": 0.5, "singleton": singleton, "singleton_steps": 5, "singleton_lr": 0.01,
                                                  "keep": "decreased", "max_moves": 0.1, "reassign": "bound",
                                                  "combiner_epochs": 2, "combiner_weight_decay": 1e-4},
                              "dataset": {"epsilon": 0.003, "leeway": 5}})()
@@ -208,7 +208,7 @@ def test_singleton_trained_matches_manual_gradient_steps():
     model = FusedLinearSVM(2, 2).double()
     x = torch.randn(5, 2, dtype=torch.float64)
     y = torch.tensor([1, -1, 1, 1, -1])
-    s = PrestoSettings(k=2, lam=1e-2, singleton="trained", singleton_steps=3, singleton_lr=0.1, loss="hinge")
+    s = PrestoSettings.from_defaults(k=2, lam=1e-2, singleton="trained", singleton_steps=3, singleton_lr=0.1, loss="hinge")
     G1 = singleton_objective(model, x, y, s)
     for k in range(2):
         for i in range(5):
@@ -280,7 +280,7 @@ def test_synthetic_err_s_falls_from_the_initial_partition():
     cfg = dict(k=4, rounds=10, epochs=3, batch_size=64, lr=0.01, lam=1e-4, epsilon=3e-3, leeway=0, init="random",
                diagnostics={"true_start_rounds": 1, "converged_epochs": 2, "converged_lr": 0.05,
                             "epsilons": [0.0, 0.03]})
-    algo = dict(alpha=1.0, singleton="current", singleton_steps=5, keep="decreased", max_moves=1.0,
+    algo = dict(alpha=1.0, singleton="current", singleton_steps=5, singleton_lr=0.01, keep="decreased", max_moves=1.0,
                 gate_input="features", gate_epochs=10, reassign="bound")
     metrics, arrays = run_synthetic(data, cfg, algo, 0, torch.device("cpu"))
     f = metrics["final"]

@@ -273,7 +273,7 @@ def _svm_run(tmp_path, lr=0.05, rounds=4, ckpt=True, logs=None):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = FusedLinearSVM(4, 2)
-    s = PrestoSettings(k=4, rounds=rounds, epochs=2, batch_size=32, lr=lr, lam=1e-3, epsilon=3e-3, leeway=5,
+    s = PrestoSettings.from_defaults(k=4, rounds=rounds, epochs=2, batch_size=32, lr=lr, lam=1e-3, epsilon=3e-3, leeway=5,
                        loss="hinge")
     gens = [torch.Generator().manual_seed(100 + j) for j in range(4)]
     log = logs.append if logs is not None else (lambda m: None)
@@ -321,7 +321,7 @@ def _fixed_run(tmp_path, feats, rounds=3, lr=0.01, logs=None, ckpt=True):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = FusedResNetTail(2, "layer1", (2, 2, 2), 3)
-    s = PrestoSettings(k=2, rounds=rounds, epochs=1, batch_size=8, lr=lr, leeway=None)
+    s = PrestoSettings.from_defaults(k=2, rounds=rounds, epochs=1, batch_size=8, lr=lr, leeway=None)
     gens = [torch.Generator().manual_seed(j) for j in range(2)]
     log = logs.append if logs is not None else (lambda m: None)
     train_fixed_partition(model, feats, np.arange(len(feats.train_y)) % 2, s, gens, log=log,

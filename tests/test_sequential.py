@@ -49,7 +49,7 @@ def test_presto_sequential_mode_equals_fused_mode():
     for mode in ("fused", "sequential"):
         torch.manual_seed(0)
         m = FusedLinearSVM(4, 2).double()
-        s = PrestoSettings(k=4, rounds=3, epochs=2, batch_size=16, lr=0.05, lam=1e-3, leeway=5, loss="hinge", mode=mode)
+        s = PrestoSettings.from_defaults(k=4, rounds=3, epochs=2, batch_size=16, lr=0.05, lam=1e-3, leeway=5, loss="hinge", mode=mode)
         res = run_presto(m, x, y, a0, s, [torch.Generator().manual_seed(j) for j in range(4)],
                          compute_device=torch.device("cpu"))
         results.append((res, m))

@@ -12,19 +12,19 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from prestorepro.sizes import PREPARED_SIZES
+
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
-# Training-split sizes of SPEC §1 (validation carved out where the dataset has none), used to check
-# K and the leeway before anything runs. npz files are checked when they are prepared.
-TRAIN_SIZES = {
-    "cifar10": 45000, "svhn": 65932, "pathmnist": 89996, "dermamnist": 7007, "digits": 1079,
-}
+# Training-split sizes of SPEC §1 (prestorepro.sizes), used to check K and the leeway before anything runs.
+# npz files are checked when they are prepared.
+TRAIN_SIZES = {source: sizes[0] for source, sizes in PREPARED_SIZES.items()}
 
 
 # Keys of the presto section that define the algorithm (not its budget); the synthetic experiment, which
 # has its own budget, runs Algorithm 1 with these too.
-ALGORITHM_KEYS = ("alpha", "singleton", "singleton_steps", "keep", "max_moves", "gate_input", "gate_epochs",
-                  "reassign")
+ALGORITHM_KEYS = ("alpha", "singleton", "singleton_steps", "singleton_lr", "keep", "max_moves", "gate_input",
+                  "gate_epochs", "reassign")
 
 
 class ConfigError(ValueError):
@@ -98,6 +98,16 @@ def _message(err: jsonschema.ValidationError) -> str:
         return (f"config key {key}: dataset name {err.instance!r} is not allowed: it becomes a folder of every "
                 "output path, so it must be letters, digits, _ and - only, starting with a letter or digit")
     return f"config key {key}: {err.message}"
+
+
+def section_defaults(section: str) -> dict:
+    """The schema's defaults of one top-level section (every key that has one)."""
+    config = {section: {}}
+    validator = _with_defaults(jsonschema.Draft202012Validator)(
+        {"type": "object", "properties": {section: load_schema()["properties"][section]}})
+    for _ in validator.iter_errors(config):
+        pass
+    return config[section]
 
 
 def _every_method(config: dict) -> None:

@@ -6,18 +6,21 @@ from typing import Mapping
 
 import numpy as np
 
+from prestorepro.catalogue import method as catalogue_method, methods
+
 GUIDE_ROLES = ("teacher", "assistant", "reference")
-# the trained guides a method reads: KD a teacher, DGKD a teacher and its assistant (App. B.5); the
-# pruning methods the trained reference only when they prune trained weights (``prune_at: trained``)
-GUIDES = {"snip": (), "grasp": (), "kd": ("teacher",), "dgkd": ("teacher", "assistant")}
-PRUNING = ("snip", "grasp")
-STUDENTS = ("kd", "dgkd")
+# the distilled students and the guides each reads (the catalogue's: KD a teacher, DGKD a teacher and its
+# assistant, App. B.5)
+STUDENTS = {m.key: m.guides for m in methods("compress") if m.role == "student"}
 
 
 def guide_roles(method: str, prune_at: str) -> list[str]:
-    if method in PRUNING and prune_at == "trained":
-        return ["reference"]
-    return list(GUIDES.get(method, ()))
+    """The trained guides a method reads: a student its catalogue guides; a pruning method the trained
+    reference only when it prunes trained weights (``prune_at: trained``)."""
+    entry = catalogue_method("compress", method)
+    if entry.role == "pruning":
+        return ["reference"] if prune_at == "trained" else []
+    return list(entry.guides)
 
 
 def student_targets(source: str, presto_total: int, cfg: Mapping) -> list[int]:

@@ -10,7 +10,7 @@ from typing import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
-from prestorepro.compress.budget import GUIDE_ROLES, GUIDES, STUDENTS
+from prestorepro.compress.budget import GUIDE_ROLES, STUDENTS
 from prestorepro.compress.distill import Distiller, match_student_widths
 from prestorepro.compress.ledger import MemoryLedger
 from prestorepro.compress.pruning import (
@@ -174,5 +174,5 @@ def _distilled(method: str, guide_roles: Sequence[str]):
     return run
 
 
-for _method in STUDENTS:
-    METHODS.register(_method)(_distilled(_method, GUIDES[_method]))
+for _method, _guides in STUDENTS.items():
+    METHODS.register(_method)(_distilled(_method, _guides))

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from prestorepro.sizes import PREPARED_SIZES
+
 SUBCLASSES = 3
 _CHUNK = 8192  # images generated at a time: the float32 working copy stays under 100 MB
 _CLASS_AMPLITUDE = 6.0  # class pattern amplitude, against pixel noise of std _NOISE
@@ -40,10 +42,10 @@ class StandinShape:
 
 
 STANDINS: dict[str, StandinShape] = {
-    "cifar10": StandinShape((32, 32, 3), 10, (45000, 5000, 10000)),
-    "svhn": StandinShape((32, 32, 3), 10, (65932, 7325, 26032)),
-    "pathmnist": StandinShape((28, 28, 3), 9, (89996, 10004, 7180)),
-    "dermamnist": StandinShape((28, 28, 3), 7, (7007, 1003, 2005)),
+    "cifar10": StandinShape((32, 32, 3), 10, PREPARED_SIZES["cifar10"]),
+    "svhn": StandinShape((32, 32, 3), 10, PREPARED_SIZES["svhn"]),
+    "pathmnist": StandinShape((28, 28, 3), 9, PREPARED_SIZES["pathmnist"]),
+    "dermamnist": StandinShape((28, 28, 3), 7, PREPARED_SIZES["dermamnist"]),
 }
 
 

@@ -157,11 +157,8 @@ def run_synthetic(data: Prepared, cfg: Mapping, algorithm: Mapping, seed: int, d
     else:
         a0 = fit_partition(cfg["init"], data.train_x, k, seed, pca_dim=2, leeway=cfg["leeway"], n_init=1).labels
     model = seeded(seed, lambda: FusedLinearSVM(k, x.shape[1])).to(device)
-    settings = PrestoSettings(k=k, rounds=cfg["rounds"], epochs=cfg["epochs"], batch_size=cfg["batch_size"],
-                              lr=cfg["lr"], lam=cfg["lam"], epsilon=cfg["epsilon"], leeway=cfg["leeway"],
-                              alpha=algorithm["alpha"], singleton=algorithm["singleton"],
-                              singleton_steps=algorithm["singleton_steps"], keep=algorithm["keep"],
-                              max_moves=algorithm["max_moves"], reassign=algorithm["reassign"], loss="hinge")
+    settings = PrestoSettings.from_config(algorithm, cfg, k=k, epsilon=cfg["epsilon"], leeway=cfg["leeway"],
+                                          loss="hinge")
     yn = data.train_y
 
     def on_round(r, m, assignment):

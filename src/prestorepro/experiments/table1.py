@@ -84,14 +84,10 @@ def _model(spec: RunSpec, feats: Features) -> FusedResNetTail:
 
 
 def _settings(spec: RunSpec, **overrides) -> PrestoSettings:
-    p = spec.presto
-    base = dict(k=spec.k, rounds=p["rounds"], epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"],
-                lam=p["lam"], alpha=p["alpha"], epsilon=spec.dataset["epsilon"], leeway=spec.dataset["leeway"],
-                singleton=p["singleton"], singleton_steps=p["singleton_steps"], keep=p["keep"],
-                max_moves=p["max_moves"], reassign=p["reassign"], combiner_epochs=p["combiner_epochs"],
-                combiner_weight_decay=p["combiner_weight_decay"])
-    base.update(overrides)
-    return PrestoSettings(**base)
+    """The run's settings: the presto section, the dataset's epsilon and leeway, and what the method fixes."""
+    dataset = {"epsilon": spec.dataset["epsilon"], "leeway": spec.dataset["leeway"]}
+    dataset.update({key: overrides.pop(key) for key in ("epsilon", "leeway") if key in overrides})
+    return PrestoSettings.from_config(spec.presto, spec.presto, k=spec.k, **dataset, **overrides)
 
 
 _PARTITIONS: dict[str, tuple[np.ndarray, str]] = {}
