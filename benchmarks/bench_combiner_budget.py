@@ -7,7 +7,7 @@ seed), the combiner then trained from the same seed for each budget, train and t
 App. B.3 trains the additional classifier 10 epochs; on the paper's 45,000-90,000 training points at batch
 256 that is 1,760-3,520 steps, on digits' 1,079 at the embedded default's batch 64 it is 170. The same
 question was asked of the router's gate (README: 10 epochs left it at 82-96 % agreement on digits, 50 at
-98 %). Components, partition and seeds are the Table-1 jobs' (``experiments.table1.run_method`` with the
+98 %). Components, partition and seeds are the Table-1 jobs' (``table1.run.run_method`` with the
 config's settings); only the combiner's budget changes.
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ def main() -> None:
     import torch
 
     from prestorepro.config import load_config, validate_config
-    from prestorepro.experiments.table1 import RunSpec, run_method
+    from prestorepro.table1.run import RunSpec, run_method
     from prestorepro.features import Features
     from prestorepro.presto.combiner import combiner_inputs, combiner_predict, train_combiner
     from prestorepro.streams import generator

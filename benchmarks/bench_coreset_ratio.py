@@ -32,7 +32,8 @@ import yaml
 from prestorepro.coreset.methods import CORESET_METHODS, SelectionContext
 from prestorepro.coreset.run import _train_epoch, build_model, model_widths, subset_budget
 from prestorepro.features import Features
-from prestorepro.models.resnet_tail import CUT_CHANNELS, count_parameters
+from prestorepro.models.parameters import CUT_CHANNELS
+from prestorepro.models.resnet_tail import count_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 

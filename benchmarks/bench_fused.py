@@ -33,8 +33,10 @@ import torch
 import torch.nn.functional as F
 
 from prestorepro.models.fused import FusedResNetTail
-from prestorepro.models.resnet_tail import CUT_CHANNELS, ResNetTail
-from prestorepro.training.fused import MaskedAdam, train_components, training_layout
+from prestorepro.models.parameters import CUT_CHANNELS
+from prestorepro.models.resnet_tail import ResNetTail
+from prestorepro.training.masked_adam import MaskedAdam
+from prestorepro.training.fused import train_components, training_layout
 
 
 class Timer:

@@ -32,7 +32,7 @@ def _measure(job: dict) -> dict:
     from prestorepro.compress.memory import MemoryProbe
     from prestorepro.compress.pruning import PRUNING_CRITERIA, class_balanced_sample, prune_to_budget
     from prestorepro.models import ResNetTail, count_parameters
-    from prestorepro.models.resnet_tail import CUT_CHANNELS
+    from prestorepro.models.parameters import CUT_CHANNELS
     from prestorepro.training.single import predict, train_single
 
     dev = torch.device(job["device"])

@@ -1,5 +1,7 @@
-"""Dry runs of the repository's workflow for the tests: how many jobs of each rule Snakemake plans."""
+"""Dry runs of the repository's workflow for the tests (how many jobs of each rule Snakemake plans), and
+copies of the repository to run it in."""
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,3 +15,14 @@ def planned_jobs(*args: str, results) -> dict[str, int]:
                           f"results={results}", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
     return {k: int(v) for k, v in re.findall(r"^(\w+)\s+(\d+)$", out.stdout, re.M)}
+
+
+def copy_repository(dest: Path) -> None:
+    """The checkout's files as git sees them (tracked and untracked, not ignored) copied to ``dest``."""
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for rel in filter(None, files):
+        src = ROOT / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)

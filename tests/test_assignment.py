@@ -186,7 +186,7 @@ def test_bad_cost_shape_is_rejected():
 def test_bounded_assignment_against_brute_force(seed):
     # Everett: the Lagrangian (stay-bonus) solution is optimal among all feasible partitions that move
     # at most as many instances as it does; and it never exceeds the budget
-    from prestorepro.presto.assignment import solve_assignment_bounded
+    from prestorepro.presto.moves import solve_assignment_bounded
 
     rng = np.random.default_rng(seed)
     n, k, lo, hi = 7, 3, 2, 3
@@ -204,7 +204,7 @@ def test_bounded_assignment_against_brute_force(seed):
 
 
 def test_unconstrained_move_limit_keeps_the_largest_gains():
-    from prestorepro.presto.assignment import limit_moves_unconstrained
+    from prestorepro.presto.moves import limit_moves_unconstrained
 
     cost = np.array([[1.0, 0.0], [1.0, 0.8], [0.0, 1.0], [1.0, 0.5]])
     current = np.zeros(4, dtype=int)

@@ -7,7 +7,8 @@ from prestorepro.models.fused import FusedResNetTail
 from prestorepro.models.parameters import combiner_parameter_count
 from prestorepro.presto import algorithm
 from prestorepro.presto.algorithm import PrestoSettings, centre_distances, run_presto
-from prestorepro.presto.assignment import InfeasibleConstraintError, greedy_capacity_assignment
+from prestorepro.presto.assignment import InfeasibleConstraintError
+from prestorepro.presto.moves import greedy_capacity_assignment
 from prestorepro.presto.combiner import Combiner, authors_scores, combiner_predict, train_combiner
 from prestorepro.streams import generator
 
@@ -185,7 +186,7 @@ def test_settings_refuse_what_the_reassignment_cannot_do():
 
 
 def test_table1_baseline_is_evaluated_under_both_predictors_on_the_same_components():
-    from prestorepro.experiments.table1 import RunSpec, run_method
+    from prestorepro.table1.run import RunSpec, run_method
     from prestorepro.features import Features
     from prestorepro.presto.combiner import combiner_inputs
     from prestorepro.training.fused import component_outputs

@@ -135,7 +135,7 @@ def test_floats_and_integers_stay_apart(default):
 def test_sweep_ks_of_a_prepared_bring_your_own_file_are_checked_when_the_workflow_is_parsed(default, tmp_path):
     import json
 
-    from prestorepro.config import check_prepared_sizes
+    from prestorepro.config_checks import check_prepared_sizes
 
     cfg = copy.deepcopy(default)
     cfg["results"] = str(tmp_path)

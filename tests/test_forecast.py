@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from prestorepro.config import load_config
-from prestorepro.forecast import (Measured, PlannedJob, critical_path, edges, match, measure, plan, project,
-                                  _table1, _coreset, _epochs_job)
+from prestorepro.forecast import Measured, PlannedJob, critical_path, edges, match, measure, plan, project
+from prestorepro.forecast.projections import _coreset, _epochs_job, _table1
 from snakemake_plan import planned_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,7 +184,7 @@ def test_downloads_are_an_assumption_and_missing_rules_are_flagged(configs):
 
 def test_an_ablation_job_is_projected_per_variant(configs):
     paper, reh = configs
-    from prestorepro.forecast import _merged
+    from prestorepro.forecast.measured import _merged
 
     # two variants of the rehearsal (2 rounds x 1 epoch each), 4 s of training each
     m = _merged([{"method": "presto", "k": 3, "rounds_run": 2, "seconds": {"train": 4.0, "gate": 1.0}},
@@ -197,7 +197,7 @@ def test_an_ablation_job_is_projected_per_variant(configs):
 
 def test_synthetic_rounds_are_scaled_by_rounds_epochs_and_n(configs):
     paper, reh = configs
-    from prestorepro.forecast import _synthetic
+    from prestorepro.forecast.projections import _synthetic
 
     # the rehearsal's App. C run: 2 rounds of 1 epoch, 3 s of training each, in a 10 s job
     m = {"history": [{"round": 1, "train_seconds": 3.0}, {"round": 2, "train_seconds": 3.0}]}

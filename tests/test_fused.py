@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from prestorepro.models.fused import FusedLinearSVM, FusedResNetTail
-from prestorepro.training.fused import MaskedAdam, loss_matrix, train_components, training_layout
+from prestorepro.training.masked_adam import MaskedAdam
+from prestorepro.training.fused import loss_matrix, train_components, training_layout
 
 
 def _data(n=37, c=64, hw=8, classes=5, seed=0):
@@ -183,7 +184,7 @@ def test_cuda_graph_capture_needs_cuda_and_can_be_switched_off(monkeypatch):
 def test_small_map_convolution_is_the_grouped_convolution(hw, kernel, stride, padding, layout):
     # the batched-matmul path (maps of <= SMALL_MAP pixels) against torch's grouped convolution, float64,
     # values and gradients of the input and the weights; a channels-last input gives a channels-last output
-    from prestorepro.models.fused import SMALL_MAP, FusedConv2d
+    from prestorepro.models.fused_layers import SMALL_MAP, FusedConv2d
 
     assert hw[0] * hw[1] <= SMALL_MAP
     torch.manual_seed(0)
@@ -205,7 +206,7 @@ def test_small_map_convolution_is_the_grouped_convolution(hw, kernel, stride, pa
 
 def test_wide_small_map_convolution_stays_a_convolution(monkeypatch):
     # 128 -> 128 channels on 4x4 maps would be a 4.2M-entry matrix per component: the grouped kernel runs
-    from prestorepro.models.fused import FusedConv2d
+    from prestorepro.models.fused_layers import FusedConv2d
 
     conv = FusedConv2d(2, 128, 128, 3, 1, 1)
     monkeypatch.setattr(FusedConv2d, "_small_map", lambda self, x: pytest.fail("matmul path taken"))

@@ -161,7 +161,7 @@ def test_unconstrained_assignment_is_row_argmin():
 @pytest.mark.parametrize("singleton", ["current", "trained"])
 def test_learn_mlr_assigns_every_point_to_the_argmin_of_the_loss_matrix(singleton, monkeypatch):
     # App. B.4: alternating minimisation; presto.singleton (and alpha, lambda) must not change the step
-    from prestorepro.experiments import table1
+    from prestorepro.table1 import run as table1
     from prestorepro.presto.algorithm import loss_matrix
 
     argmins = []
@@ -272,7 +272,7 @@ def test_probability_gate_learns_an_informative_routing():
 def test_synthetic_err_s_falls_from_the_initial_partition():
     # reduced App. C data: PRESTO's last partition splits fewer same-component pairs than the random start
     from prestorepro.data import Prepared
-    from prestorepro.experiments.synthetic import run_synthetic
+    from prestorepro.synthetic.run import run_synthetic
 
     x, y, g = make_synthetic(2000, np.random.default_rng(0))
     data = Prepared(train_x=x[:1600], train_y=y[:1600], val_x=x[1600:1800], val_y=y[1600:1800], test_x=x[1800:],

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from snakemake_plan import copy_repository
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -39,16 +40,6 @@ def _tiny_config(results) -> dict:
     cfg["table1"]["methods"] = ["gmm", "presto"]
     cfg["synthetic"].update(n=400, rounds=2, epochs=1, snapshot_rounds=[1, 2])
     return cfg
-
-
-def _copy_repository(dest: Path) -> None:
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split("\0")
-    for rel in filter(None, files):
-        src = ROOT / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
 
 
 def _snakemake(repo: Path, *args: str) -> str:
@@ -93,7 +84,7 @@ def _readers(module: str) -> set[str]:
 
 def test_report_edit_rebuilds_only_reports_training_edit_retrains(tmp_path):
     repo = tmp_path / "repo"
-    _copy_repository(repo)
+    copy_repository(repo)
     results = repo / "results"  # inside the checkout, as in the quick start: the copy below takes it along
     (repo / "tiny.yaml").write_text(yaml.safe_dump(_tiny_config("results")))
 
@@ -107,6 +98,22 @@ def test_report_edit_rebuilds_only_reports_training_edit_retrains(tmp_path):
     tables = {p: p.stat().st_mtime for p in [*results.glob("tables/*"), results / "paper_comparison.md"]}
     assert any(p.name == "fig7.png" for p in figures) and any(p.name == "table4.csv" for p in tables)
     trained_mtimes = {p: p.stat().st_mtime for p in trained}
+
+    # the HTML report of the finished run (README: `snakemake --report`): every experiment's category,
+    # the tables and figures as files, the captions rendered with the run's config
+    _snakemake(repo, "--report", str(tmp_path / "report.html"))
+    html = (tmp_path / "report.html").read_text()
+    for category in ("0. Paper comparison", "1. Table 1: partitioning and mixture baselines",
+                     "2. Fig. 7: accuracy against K", "3. PRESTO round by round",
+                     "6. App. C, Fig. 6: synthetic mixture of SVMs",
+                     "7. Set-up: datasets, hyper-parameters, parameter counts"):
+        assert category in html, category
+    for f in ("results/tables/table1.html", "results/figures/fig7.png", "results/figures/fig6_synthetic.png",
+              "results/paper_comparison.html"):
+        assert f'"{f}"' in html, f
+    # table1.rst's caption, its template filled from the config (the report stores captions JSON-escaped)
+    assert "mean \\u00b1 std over 1 seeds" in html
+    assert _planned(repo) == {}  # building the report ran and changed nothing
 
     # (0) the finished checkout copied elsewhere (a cluster mounting it under another path): nothing to do,
     # and an edit to plotting code there plans the figure jobs only

@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from prestorepro.data import make_synthetic
-from prestorepro.experiments.table1 import Features, train_fixed_partition
+from prestorepro.features import Features
+from prestorepro.table1.run import train_fixed_partition
 from prestorepro.io import (
     CheckpointError,
     atomic_path,

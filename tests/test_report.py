@@ -10,8 +10,9 @@ import pytest
 
 from prestorepro.config import load_config
 from prestorepro.data.synthetic import component_boxes
-from prestorepro.report import figures, tables
-from prestorepro.report.comparison import comparison_sections, render, render_html, table1_rows
+from prestorepro.report import figures, setup, synthetic, table1, tables
+from prestorepro.report.comparison import table1_rows
+from prestorepro.report.comparison_page import comparison_sections, render, render_html
 from prestorepro.report.paper import PRESTO_SHARED, TABLE1, TABLE4, TABLE5
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,17 +31,17 @@ def _meta(train, val, test):
 def test_per_class_statistics_reproduce_table4_as_printed():
     # the paper's "#Avg points per class" is the population std (ddof 0) of the training class counts
     for counts, src in ((SVHN_TRAIN, "svhn"), (DERMA_TRAIN, "dermamnist"), (PATH_TRAIN, "pathmnist")):
-        mean, std = tables.per_class_stats(counts)
+        mean, std = setup.per_class_stats(counts)
         assert sum(counts) == TABLE4[src]["train"]
         assert mean == pytest.approx(TABLE4[src]["per_class"][0], abs=0.01)
         assert std == pytest.approx(TABLE4[src]["per_class"][1], abs=0.01)
-    assert tables.per_class_stats([3, 5])[1] == 1.0  # not the sample std (1.414)
+    assert setup.per_class_stats([3, 5])[1] == 1.0  # not the sample std (1.414)
 
 
 def test_table4_compares_train_plus_carved_validation_and_lists_paper_only_rows():
     # CIFAR10: SPEC §1 carves 10% of the official train set out as validation
     metas = {"c10": _meta([4500] * 10, [500] * 10, [1000] * 10), "tiny": _meta([6, 4], [2, 2], [2, 2])}
-    df, notes = tables.table4_frame(metas, {"c10": "cifar10", "tiny": "digits"})
+    df, notes = setup.table4_frame(metas, {"c10": "cifar10", "tiny": "digits"})
     c10 = df.set_index("dataset").loc["c10"]
     assert (c10["train"], c10["val"], c10["train_compared"], c10["instances"]) == (45000, 5000, 50000, 60000)
     assert (c10["per_class_mean"], c10["per_class_std"]) == (5000.0, 0.0)
@@ -57,10 +58,10 @@ def test_table4_compares_train_plus_carved_validation_and_lists_paper_only_rows(
 def test_table5_of_the_paper_config_matches_the_paper():
     cfg = load_config(ROOT / "config" / "paper.yaml")
     images = {n: d for n, d in cfg["datasets"].items() if d["source"] != "synthetic"}
-    df, notes = tables.table5_frame(images, cfg["presto"], cfg["synthetic"])
+    df, notes = setup.table5_frame(images, cfg["presto"], cfg["synthetic"])
     paper_rows = df[df["dataset"].isin(list(TABLE5))]
     assert len(paper_rows) == 4
-    for key in tables.TABLE5_KEYS:
+    for key in setup.TABLE5_KEYS:
         assert (paper_rows[key].astype(str) == paper_rows[f"paper_{key}"].astype(str)).all(), key
     for key, value in PRESTO_SHARED.items():
         assert (paper_rows[key] == value).all(), key
@@ -71,7 +72,7 @@ def test_table5_of_the_paper_config_matches_the_paper():
 def test_table5_of_the_default_lists_paper_rows_without_ours():
     cfg = load_config(ROOT / "config" / "config.yaml")
     images = {n: d for n, d in cfg["datasets"].items() if d["source"] != "synthetic"}
-    df, _ = tables.table5_frame(images, cfg["presto"], None)
+    df, _ = setup.table5_frame(images, cfg["presto"], None)
     digits = df.set_index("dataset").loc["digits"]
     assert digits["k"] == cfg["datasets"]["digits"]["k"] and pd.isna(digits["paper_k"])
     assert digits["rounds"] == cfg["presto"]["rounds"]
@@ -97,7 +98,7 @@ def test_table1_frame_lists_every_method_under_both_predictors_configured_first(
     files = [_metrics_file(tmp_path, "c10", "cifar10", 4, s, acc, acc, method=m)
              for m, accs in (("presto", (0.90, 0.92)), ("equal_kmeans", (0.88, 0.86))) for s, acc in enumerate(accs)]
     for predict, first in (("combiner", "combiner"), ("router", "router")):
-        df, notes = tables.table1_frame(files, predict)
+        df, notes = table1.table1_frame(files, predict)
         assert list(df["predictor"]) == [first, first, *[p for p in ("combiner", "router") if p != first] * 2]
         assert list(df["method"])[:2] == ["Equal-KMeans", "PRESTO"]  # the paper's order within a predictor
         got = df.set_index(["predictor", "method"])
@@ -116,14 +117,14 @@ def test_table1_frame_names_a_metrics_file_without_both_predictors(tmp_path):
     path.write_text(json.dumps({"dataset": "c10", "source": "cifar10", "method": "presto", "k": 4, "seed": 0,
                                 "test_accuracy": 0.9, "test_macro_f1": 0.9}))
     with pytest.raises(ValueError, match=f"{path}.*combiner predictor.*re-run its training job"):
-        tables.table1_frame([str(path)])
+        table1.table1_frame([str(path)])
 
 
 def test_k_sweep_frame_means_stds_and_paper_value_only_at_table5_k(tmp_path):
     files = [_metrics_file(tmp_path, "c10", "cifar10", k, s, acc, f1)
              for k, s, acc, f1 in ((3, 0, 0.80, 0.70), (3, 1, 0.84, 0.74), (4, 0, 0.90, 0.88), (4, 1, 0.86, 0.80),
                                    (4, 2, 0.88, 0.81))]
-    both = tables.k_sweep_frame(files)
+    both = table1.k_sweep_frame(files)
     assert list(both["predictor"]) == ["combiner"] * 2 + ["router"] * 2
     assert both.set_index(["predictor", "K"]).loc[("router", 3), "accuracy_mean"] == pytest.approx(72.0)
     df = both[both["predictor"] == "combiner"].set_index("K")
@@ -144,7 +145,7 @@ def test_synthetic_frame_boxes_counts_and_differences():
                **{k: {"mean": 0.5, "std": 0.1} for k in ("initial_err_s_normalised", "err_s_normalised",
                                                           "train_accuracy_assigned", "test_accuracy_gated")},
                "rounds_run": {"mean": 50.0, "std": 0.0}, "device": "cpu:x"}
-    df = tables.synthetic_frame(summary, component_boxes(x, group)).set_index("quantity")
+    df = synthetic.synthetic_frame(summary, component_boxes(x, group)).set_index("quantity")
     assert df.loc["points in D", "ours"] == 20 and df.loc["points in D", "difference"] == 20 - 20000
     assert df.loc["points in S*_3", "ours"] == 5 and df.loc["points in S*_3", "paper"] == 5000
     assert df.loc["S*_2 x1 min", "ours"] == pytest.approx(round(x[5:10, 0].min(), 4))
@@ -289,7 +290,7 @@ def test_presto_rounds_adds_accuracy_and_err_s_for_the_synthetic_history(monkeyp
 def test_table5_comparison_lists_app_b3_once_and_escapes_pipes(tmp_path):
     cfg = load_config(ROOT / "config" / "config.yaml")
     images = {n: d for n, d in cfg["datasets"].items() if d["source"] != "synthetic"}
-    df, _ = tables.table5_frame(images, cfg["presto"], cfg["synthetic"])
+    df, _ = setup.table5_frame(images, cfg["presto"], cfg["synthetic"])
     df.to_csv(tmp_path / "table5.csv", index=False)
     sections = comparison_sections({"table5": str(tmp_path / "table5.csv")}, {}, {"digits": "digits"})
     rows = [r for _, _, rs in sections for r in rs]
@@ -308,7 +309,7 @@ def test_params_frame_counts_components_the_combiner_and_the_gate_on_x():
     from prestorepro.presto.combiner import new_combiner
     from prestorepro.presto.gate import new_gate
     from prestorepro.report.paper import PAPER_SETUP
-    from prestorepro.report.tables import params_frame
+    from prestorepro.report.setup import params_frame
 
     setup = {name: dict(d, features=f) for (name, d), f in zip(PAPER_SETUP.items(), (2048, 3136, 3136, 4096))}
     df = params_frame(setup, (4, 8, 16), "features").set_index("dataset")

@@ -4,7 +4,8 @@ import torch
 
 from prestorepro.models.fused import FusedResNetTail
 from prestorepro.presto.gate import mixture_predict
-from prestorepro.training.fused import MaskedAdam, component_outputs, train_components
+from prestorepro.training.masked_adam import MaskedAdam
+from prestorepro.training.fused import component_outputs, train_components
 from prestorepro.training.sequential import (
     component_outputs_sequential,
     sequential_predict,
@@ -49,9 +50,9 @@ def test_presto_sequential_mode_equals_fused_mode():
     for mode in ("fused", "sequential"):
         torch.manual_seed(0)
         m = FusedLinearSVM(4, 2).double()
-        s = PrestoSettings.from_defaults(k=4, rounds=3, epochs=2, batch_size=16, lr=0.05, lam=1e-3, leeway=5, loss="hinge", mode=mode)
+        s = PrestoSettings.from_defaults(k=4, rounds=3, epochs=2, batch_size=16, lr=0.05, lam=1e-3, leeway=5, loss="hinge")
         res = run_presto(m, x, y, a0, s, [torch.Generator().manual_seed(j) for j in range(4)],
-                         compute_device=torch.device("cpu"))
+                         compute_device=torch.device("cpu") if mode == "sequential" else None)
         results.append((res, m))
     (r1, m1), (r2, m2) = results
     assert np.array_equal(r1.assignment, r2.assignment)

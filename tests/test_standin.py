@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from prestorepro.config import TRAIN_SIZES, ConfigError, load_config, validate_config
+from prestorepro.config import ConfigError, load_config, validate_config
+from prestorepro.config_checks import TRAIN_SIZES
 from prestorepro.data import DataError, prepare_dataset
 from prestorepro.data.standin import STANDINS, make_standin, standin_sizes
 from prestorepro.sizes import PREPARED_SIZES

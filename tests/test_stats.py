@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prestorepro.report import stats, tables
+from prestorepro.report import stats, table1, tables
 
 
 def test_t_interval_golden():
@@ -58,7 +58,7 @@ def test_table1_carries_intervals_the_paired_comparison_and_the_best_method(tmp_
     files = [_metrics(tmp_path, "presto", s, c, r) for s, (c, r) in enumerate([(0.90, 0.95), (0.92, 0.97), (0.97, 0.93)])]
     files += [_metrics(tmp_path, "equal_kmeans", s, c, r)
               for s, (c, r) in enumerate([(0.93, 0.91), (0.94, 0.92), (0.98, 0.90)])]
-    df, notes = tables.table1_frame(files, "combiner")
+    df, notes = table1.table1_frame(files, "combiner")
     got = df.set_index(["predictor", "method"])
     presto = got.loc[("combiner", "PRESTO")]
     assert presto["accuracy_ci95"] == pytest.approx(4.302652729749462 * math.sqrt(13.0) / math.sqrt(3.0), abs=1e-4)
@@ -76,7 +76,7 @@ def test_table1_carries_intervals_the_paired_comparison_and_the_best_method(tmp_
     assert got.loc[("router", "Equal-KMeans"), "vs_presto"] == "-4.00 ± 2.48 (0/0/3)"
     assert any("Student's t" in n for n in notes)
     # the CSV keeps the raw numbers and no bold marker; the Markdown shows only the formatted columns
-    tables.write_table(df, tmp_path / "t1", notes=notes, shown=tables.TABLE1_SHOWN)
+    tables.write_table(df, tmp_path / "t1", notes=notes, shown=table1.TABLE1_SHOWN)
     csv = pd.read_csv(tmp_path / "t1.csv")
     assert "accuracy_mean" in csv and not csv["accuracy"].str.contains(r"\*\*").any()
     md = (tmp_path / "t1.md").read_text()

@@ -1,4 +1,4 @@
-"""App. C's diagnostics (experiments.synthetic): Eq. 1 at its optimum, the distance term, and the runs
+"""App. C's diagnostics (synthetic.diagnostics): Eq. 1 at its optimum, the distance term, and the runs
 started at the true partition."""
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import torch
 from scipy.optimize import minimize
 
 from prestorepro.data import make_synthetic
-from prestorepro.experiments.synthetic import distance_term, objective_vs_epsilon, optimal_objective, true_start_runs
+from prestorepro.synthetic.diagnostics import distance_term, objective_vs_epsilon, optimal_objective, true_start_runs
 from prestorepro.presto.algorithm import PrestoSettings
 
 
@@ -86,7 +86,7 @@ def test_true_start_runs_record_err_s_per_round():
 
 
 def test_synthetic_table_lists_the_diagnostics_in_epsilon_order_with_intervals():
-    from prestorepro.report.tables import diagnostic_scalars, synthetic_frame
+    from prestorepro.report.synthetic import diagnostic_scalars, synthetic_frame
 
     m = {"diagnostics": {
         "objective_vs_epsilon": {"epsilon": [0.0, 0.03, 0.003],

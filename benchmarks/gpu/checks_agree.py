@@ -40,7 +40,8 @@ def check_fused_equals_sequential(dev: torch.device, scale: dict) -> dict:
     from prestorepro.data import make_synthetic
     from prestorepro.models.fused import FusedLinearSVM, FusedResNetTail
     from prestorepro.presto.algorithm import PrestoSettings, run_presto
-    from prestorepro.training.fused import MaskedAdam, component_outputs, train_components
+    from prestorepro.training.masked_adam import MaskedAdam
+    from prestorepro.training.fused import component_outputs, train_components
     from prestorepro.training.sequential import component_outputs_sequential, train_components_sequential
 
     n = scale["n_small"]
@@ -74,12 +75,11 @@ def check_fused_equals_sequential(dev: torch.device, scale: dict) -> dict:
     for mode in ("fused", "sequential"):
         torch.manual_seed(0)
         m = FusedLinearSVM(4, 2).double()
-        s = PrestoSettings.from_defaults(k=4, rounds=3, epochs=2, batch_size=16, lr=0.05, lam=1e-3, leeway=5, loss="hinge",
-                           mode=mode)
+        s = PrestoSettings.from_defaults(k=4, rounds=3, epochs=2, batch_size=16, lr=0.05, lam=1e-3, leeway=5, loss="hinge")
         on_dev = mode == "fused"
         m = m.to(dev) if on_dev else m
         res = run_presto(m, xs.to(dev) if on_dev else xs, ys.to(dev) if on_dev else ys, a0, s,
-                         [torch.Generator().manual_seed(j) for j in range(4)], compute_device=dev)
+                         [torch.Generator().manual_seed(j) for j in range(4)], compute_device=None if on_dev else dev)
         runs[mode] = res
     same_partition = bool(np.array_equal(runs["fused"].assignment, runs["sequential"].assignment))
     g_f = [h["objective"] for h in runs["fused"].history]

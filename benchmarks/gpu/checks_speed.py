@@ -59,7 +59,8 @@ def check_compiled_step(dev: torch.device, scale: dict) -> dict:
     if not scale["compile_epochs"]:
         return {"ok": True, "skipped": "not at this scale"}
     from prestorepro.models.fused import FusedResNetTail
-    from prestorepro.training.fused import MaskedAdam, train_components
+    from prestorepro.training.masked_adam import MaskedAdam
+    from prestorepro.training.fused import train_components
 
     n, k, classes = scale["n_scale"], 4, 9
     x, y = _features(n, scale["hw"], classes, seed=3)
@@ -96,7 +97,8 @@ def check_fused_step_profile(dev: torch.device, scale: dict) -> dict:
     from torch.profiler import ProfilerActivity, profile
 
     from prestorepro.models.fused import FusedResNetTail
-    from prestorepro.training.fused import MaskedAdam, train_components
+    from prestorepro.training.masked_adam import MaskedAdam
+    from prestorepro.training.fused import train_components
 
     n, k, classes = scale["n_scale"], 4, 9
     x, y = _features(n, scale["hw"], classes, seed=4)
@@ -153,7 +155,8 @@ def check_captured_step(dev: torch.device, scale: dict) -> dict:
     if dev.type != "cuda":
         return {"ok": True, "skipped": "CUDA graphs need a CUDA device"}
     from prestorepro.models.fused import FusedResNetTail
-    from prestorepro.training.fused import MaskedAdam, train_components
+    from prestorepro.training.masked_adam import MaskedAdam
+    from prestorepro.training.fused import train_components
 
     n, k, classes = scale["n_scale"], 4, 9
     x, y = _features(n, scale["hw"], classes, seed=5)

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def paper_scale() -> dict:
     """The paper's figures the checks use, from config/paper.yaml (never re-typed): PathMNIST's training
     size, K and leeway, Train()'s epochs, the gate's epochs and the rounds of Algorithm 1."""
-    from prestorepro.config import load_config, train_size, validate_config
+    from prestorepro.config import load_config, validate_config
+    from prestorepro.config_checks import train_size
 
     cfg = validate_config(load_config(ROOT / "config" / "paper.yaml"))
     ds, p = cfg["datasets"]["pathmnist"], cfg["presto"]

@@ -14,7 +14,7 @@ Per seed it runs, on the same split, K, leeway and epsilon (``--configfile``'s d
   Equal-KMeans baseline, evaluated like PRESTO with their external classifier), and ``presto.py`` with the
   sign of the classifier term of their reassignment score flipped; each in a fresh temporary folder
   (their code caches its initial partition in the working directory), on the CPU unless ``--cuda``;
-- ours: the Table-1 jobs' PRESTO and Equal-KMeans runs (``experiments.table1.run_method``) with the
+- ours: the Table-1 jobs' PRESTO and Equal-KMeans runs (``table1.run.run_method``) with the
   config's settings, each evaluated under both test-time predictors (combiner and router).
 
 Their script reads only their own datasets (CIFAR10/100 and STL10 "rotate" feature files); the adapter
@@ -166,7 +166,7 @@ def run_theirs(authors: Path, data: Path, patched: str, args: list[str], log: Pa
 
 
 def run_ours(feats, cfg: dict, name: str, method: str, seed: int) -> dict:
-    from prestorepro.experiments.table1 import RunSpec, run_method
+    from prestorepro.table1.run import RunSpec, run_method
 
     ds = cfg["datasets"][name]
     spec = RunSpec(method=method, k=int(ds["k"]), seed=seed, widths=tuple(cfg["components"]["widths"]),

@@ -5,7 +5,8 @@ import os
 from pathlib import Path
 
 from prestorepro.codedeps import code_inputs
-from prestorepro.config import ConfigError, check_prepared_sizes, validate_config
+from prestorepro.config import ConfigError, validate_config
+from prestorepro.config_checks import check_prepared_sizes
 from prestorepro.plan import Plan
 
 try:

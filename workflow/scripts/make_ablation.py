@@ -1,6 +1,6 @@
 # Adapter: the ablation table and figure from the runs' metrics files.
 from prestorepro.jobs.common import job_log
-from prestorepro.jobs.report import make_ablation
+from prestorepro.jobs.ablation import make_ablation
 
 with job_log(snakemake.log[0], "make_ablation"):
     make_ablation(layout=snakemake.params.layout, sources=snakemake.params.datasets,

@@ -26,18 +26,12 @@ from prestorepro.features import Features
 from prestorepro.io import load_torch
 from prestorepro.models.resnet_tail import ResNetTail, count_parameters
 from prestorepro.registry import Registry
-from prestorepro.catalogue import paper_name
+from prestorepro.catalogue import check_implemented, paper_name
 from prestorepro.streams import generator, seeded
 from prestorepro.training.single import predict, train_single
 
 LogFn = Callable[[str], None]
 METHODS: Registry = Registry("compress method", stage="compress")
-
-
-def load_features(features_npz: str | Path, features_json: str | Path, context: str = "") -> Features:
-    """The embeddings on the host (float32): every method moves what it needs to the device itself,
-    inside its memory measurement."""
-    return Features.from_embedding(features_npz, features_json, torch.device("cpu"), context=context)
 
 
 def seeded_tail(cut: str, widths: Sequence[int], num_classes: int, seed: int) -> ResNetTail:
@@ -176,3 +170,4 @@ def _distilled(method: str, guide_roles: Sequence[str]):
 
 for _method, _guides in STUDENTS.items():
     METHODS.register(_method)(_distilled(_method, _guides))
+check_implemented("compress", METHODS)

@@ -13,10 +13,14 @@ a module here and its catalogue entry (docs/adding-a-method.md).
 from prestorepro.coreset.base import SELECTORS, Selection, split_budget
 from prestorepro.coreset.gradients import class_gradient_sums, last_layer_gradients, per_gradient_columns
 from prestorepro.coreset.schedule import SelectionSchedule
+from prestorepro.catalogue import check_implemented
 from prestorepro.registry import import_submodules
 
 # the selectors (SELECTORS) and the stage's methods (methods.CORESET_METHODS) register themselves
 import_submodules(__name__, __path__)
+from prestorepro.coreset import methods as _methods  # imported above; named here for the check
+
+check_implemented("coreset", _methods.CORESET_METHODS)
 
 __all__ = [
     "SELECTORS",

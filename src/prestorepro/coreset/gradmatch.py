@@ -9,9 +9,8 @@ c matches only the columns of its own output in the last-layer gradient (``per_g
 ``gradmatch_pb`` (§3 "GRAD-MATCH for mini-batch SGD"): the points are shuffled with ``rng`` into
 mini-batches of ``batch_size``; a batch's gradient is the sum of its points' gradients; OMP picks
 ``budget // batch_size`` batches matching the full (or ``target``) gradient, without the per-class
-split (§4: "we do not need these approximations for GRAD-MATCHPB"). Every point of a selected batch
-is returned with its batch's weight; ``gradmatch_pb_batches`` returns the batches themselves, which
-the trainer uses as they are (§4: "we use the subset of mini-batches selected directly without any
+split (§4: "we do not need these approximations for GRAD-MATCHPB"). ``gradmatch_pb_batches`` returns
+the selected batches with their weights, which the trainer uses as they are (§4: "we use the subset of mini-batches selected directly without any
 additional shuffling").
 
 Weights are the OMP weights themselves (they sum to about the class size, because they match a
@@ -107,17 +106,3 @@ def gradmatch_pb_batches(budget: int, *, grads: Any, labels: Any, rng: np.random
     res = orthogonal_matching_pursuit(batch_grads, t, min(budget // int(batch_size), len(batches)), lam=lam, tol=tol)
     sel, w = res.nonzero()
     return [batches[b] for b in sel], np.asarray(w, dtype=np.float64)
-
-
-@SELECTORS.register("gradmatch_pb")
-def select_gradmatch_pb(budget: int, *, grads: Any, labels: Any, rng: np.random.Generator, batch_size: int = 32,
-                        lam: float = 0.5, tol: float = 1e-10, target: Any = None) -> Selection:
-    """GRAD-MATCH-PB as a selection of points: every point of a selected batch with its batch's weight."""
-    batches, w = gradmatch_pb_batches(budget, grads=grads, labels=labels, rng=rng, batch_size=batch_size, lam=lam,
-                                      tol=tol, target=target)
-    n = check_labels(labels).size
-    if not batches:
-        return finish(np.zeros(0), np.zeros(0), budget, n)
-    indices = np.concatenate(batches)
-    point_w = np.concatenate([np.full(b.size, wb) for b, wb in zip(batches, w)])
-    return finish(indices, point_w, budget, n)

@@ -12,6 +12,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from prestorepro.errors import diverged
 from prestorepro.compress.distill import match_student_widths
 from prestorepro.compress.memory import MemoryProbe
 from prestorepro.coreset import SelectionSchedule
@@ -218,10 +219,9 @@ def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str
                                                 generator=gen, min_batch=2)
             if bad_step >= 0:
                 # epochs count from 1 in messages, as in every other stage
-                raise FloatingPointError(
-                    f"[{label}] epoch {epoch + 1}: non-finite training loss ({loss}) at step {bad_step + 1} of {steps} on "
-                    f"{rows.numel()} points (lr, batch size or inputs); lower the learning rate or check the "
-                    "embeddings for NaN/inf")
+                raise diverged(f"[{label}] epoch {epoch + 1}: non-finite training loss ({loss}) at step "
+                               f"{bad_step + 1} of {steps} on {rows.numel()} points (lr, batch size or inputs)",
+                               "the embeddings")
             synchronize(device)
             dt = time.perf_counter() - t0
             seconds["training"] += dt

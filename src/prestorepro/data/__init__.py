@@ -8,8 +8,10 @@
 Datasets are registered by name in ``DATASETS``: cifar10, svhn, pathmnist, dermamnist, digits,
 synthetic, standin, npz. Every data problem raises ``DataError`` naming the problem, the file and the fix.
 """
-from prestorepro.data.base import DATASETS, SPLITS, DataError, DatasetSpec, Prepared, RawFile
-from prestorepro.data.datasets import download_dataset, get_spec, prepare_dataset, stratified_split
+from prestorepro.data.assemble import stratified_split
+from prestorepro.data.base import DATASETS, SPLITS, DatasetSpec, Prepared, RawFile
+from prestorepro.data.datasets import download_dataset, get_spec, prepare_dataset
+from prestorepro.errors import DataError
 from prestorepro.data.store import load_prepared, meta_path, write_prepared
 from prestorepro.data.synthetic import make_synthetic
 

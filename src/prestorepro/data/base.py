@@ -14,7 +14,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from prestorepro.errors import DataError  # noqa: F401  (re-exported: prestorepro.data.DataError)
 from prestorepro.registry import Registry
 
 SPLITS = ("train", "val", "test")

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from prestorepro.data.assemble import (  # noqa: F401  (stratified_split is part of the package API)
+from prestorepro.data.assemble import (
     _assemble,
     _fetch_embedded,
     _fetch_npz,
@@ -28,7 +28,8 @@ from prestorepro.data.assemble import (  # noqa: F401  (stratified_split is part
     _sources,
     stratified_split,
 )
-from prestorepro.data.base import DATASETS, SPLITS, DataError, DatasetSpec, Prepared, RawFile
+from prestorepro.data.base import DATASETS, SPLITS, DatasetSpec, Prepared, RawFile
+from prestorepro.errors import DataError
 from prestorepro.data.formats import read_cifar10, read_npz, read_svhn_mat, to_nhwc3, validate_splits
 from prestorepro.data.synthetic import make_synthetic
 from prestorepro.io import sha256_array

@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Mapping
 
-from prestorepro.data.base import DataError, RawFile
+from prestorepro.data.base import RawFile
+from prestorepro.errors import DataError
 
 log = logging.getLogger(__name__)
 

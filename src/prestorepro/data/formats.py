@@ -24,7 +24,8 @@ from typing import IO, Any, Mapping
 
 import numpy as np
 
-from prestorepro.data.base import SPLITS, DataError
+from prestorepro.data.base import SPLITS
+from prestorepro.errors import DataError
 
 CIFAR_FOLDER = "cifar-10-batches-py"
 CIFAR_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))

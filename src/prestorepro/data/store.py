@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from prestorepro.data.base import SPLITS, DataError, Prepared
+from prestorepro.data.base import SPLITS, Prepared
+from prestorepro.errors import DataError
 from prestorepro.io import read_stage_npz, sha256_array, write_json, write_npz
 
 XY_KEYS = tuple(f"{s}_{k}" for s in SPLITS for k in ("x", "y"))

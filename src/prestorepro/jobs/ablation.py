@@ -1,13 +1,12 @@
-"""Jobs of workflow/rules/ablation.smk: every variant of one dataset and seed, in one job."""
+"""Jobs of workflow/rules/ablation.smk: every variant of one dataset and seed in one job, and the
+ablation table and figure from their metrics."""
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from prestorepro.ablation import CONFIGURED
 from prestorepro.io import atomic_path, fingerprint, write_text
-from prestorepro.jobs.presto import synthetic_experiment, train_table1
 
 
 def run_bundle(kind: str, variants: Mapping, outputs: Mapping, seed: int, checkpoint_dir: str, log, *,
@@ -45,6 +44,9 @@ def train_ablation(*, features: str, meta: str, dataset: str, variants: Sequence
                    table1: Mapping, widths: Sequence[int], embedding: Mapping, k: int, seed: int, device: str,
                    out_metrics: Sequence[str], out_assignments: Sequence[str], checkpoint_dir: str, log) -> None:
     """The image-data variants: each a Table-1 PRESTO run with its dataset entry and presto section."""
+    from prestorepro.ablation import CONFIGURED
+    from prestorepro.jobs.presto import train_table1
+
     outputs = {v: {"metrics": m, "assignment": a} for v, m, a in zip(variants, out_metrics, out_assignments)}
 
     def run_variant(name, s, paths, checkpoint):
@@ -61,6 +63,9 @@ def synthetic_ablation(*, prepared: str, dataset: str, dataset_config: Mapping, 
                        settings: Mapping, seed: int, device: str, out_metrics: Sequence[str],
                        out_rounds: Sequence[str], checkpoint_dir: str, log) -> None:
     """The synthetic-data variants: each a synthetic run with its synthetic section and algorithm settings."""
+    from prestorepro.ablation import CONFIGURED
+    from prestorepro.jobs.presto import synthetic_experiment
+
     outputs = {v: {"metrics": m, "rounds": r} for v, m, r in zip(variants, out_metrics, out_rounds)}
 
     def run_variant(name, s, paths, checkpoint):
@@ -71,3 +76,11 @@ def synthetic_ablation(*, prepared: str, dataset: str, dataset_config: Mapping, 
                              diagnostics=False)
 
     run_bundle("synthetic", settings, outputs, seed, checkpoint_dir, log, dataset=dataset, run_variant=run_variant)
+
+
+def make_ablation(*, layout: Mapping, sources: Mapping[str, str], presto: Mapping, table_stem: str, figure_stem: str,
+                  formats: Sequence[str], predict: str = "combiner") -> None:
+    """The ablation table and figure (``report.ablation``) from the variants' metrics files."""
+    from prestorepro.report.ablation import make_ablation as build
+
+    build(layout, sources, presto, table_stem, figure_stem, formats, predict)

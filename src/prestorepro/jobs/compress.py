@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from prestorepro.io import read_json
-from prestorepro.config import paper_dataset
+from prestorepro.config_checks import paper_dataset
 from prestorepro.jobs.common import finish, header, named_errors
 from prestorepro.provenance import provenance
 

@@ -51,7 +51,7 @@ def prepare_data(*, dataset_config: Mapping, data_root: str, split_seed: int, sy
             prepared.meta.setdefault("class_counts", {})["train"] = [
                 int((prepared.train_y == v).sum()) for v in values]
     if src == "npz":
-        from prestorepro.config import check_part_sizes
+        from prestorepro.config_checks import check_part_sizes
 
         check_part_sizes(dataset or "<dataset>", dict(dataset_config),
                          {dataset_config["k"]: f"datasets.{dataset or '<dataset>'}.k"}, len(prepared.train_y))

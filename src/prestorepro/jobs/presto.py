@@ -18,12 +18,12 @@ def train_table1(*, features: str, meta: str, dataset: str, dataset_config: Mapp
     and, for a non-finite value, the round (or "before round 1" for the embeddings).
 
     ``sequential`` (a PRESTO run that is also a point of the compress stage): Algorithm 1 in sequential
-    mode with the features on the host and its memory measured (``experiments.table1``), after the
+    mode with the features on the host and its memory measured (``table1.run``), after the
     compress jobs' warm-up, so that its peaks compare with theirs."""
     import torch
 
     from prestorepro.device import resolve_device
-    from prestorepro.experiments.table1 import RunSpec, run_method
+    from prestorepro.table1.run import RunSpec, run_method
     from prestorepro.features import Features
 
     label = label or f"{dataset} {method} seed {seed}"
@@ -72,7 +72,7 @@ def synthetic_experiment(*, prepared: str, dataset: str, dataset_config: Mapping
     """PRESTO with linear SVMs on the synthetic data (App. C): the run's history and Err_S per round."""
     from prestorepro.data import load_prepared
     from prestorepro.device import resolve_device
-    from prestorepro.experiments.synthetic import run_synthetic
+    from prestorepro.synthetic.run import run_synthetic
 
     label = label or dataset
     dev = resolve_device(device)

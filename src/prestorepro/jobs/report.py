@@ -11,7 +11,8 @@ from prestorepro.io import read_json, write_json
 
 
 def make_table1(*, metrics: Sequence[str], stem: str, predict: str = "combiner") -> None:
-    from prestorepro.report.tables import TABLE1_SHOWN, table1_frame, write_table
+    from prestorepro.report.table1 import TABLE1_SHOWN, table1_frame
+    from prestorepro.report.tables import write_table
 
     df, notes = table1_frame(metrics, predict)
     write_table(df, stem, caption="Table 1: test accuracy and macro-F1 (%) under each test-time predictor, mean ± std "
@@ -24,7 +25,8 @@ def make_params_table(*, sidecars: Mapping[str, str], datasets: Mapping, widths:
                       stem: str) -> None:
     from prestorepro.models.parameters import feature_size
     from prestorepro.report.paper import PAPER_SETUP
-    from prestorepro.report.tables import params_frame, write_table
+    from prestorepro.report.setup import params_frame
+    from prestorepro.report.tables import write_table
 
     # the paper's datasets at Table 5's K and at the ends of §4.2's sweep (K = 3 and 6), from the architecture
     rows = {name: dict(d, features=feature_size(d["cut"], d["image_side"]), ks=sorted({d["k"], 3, 6}))
@@ -47,7 +49,8 @@ def make_params_table(*, sidecars: Mapping[str, str], datasets: Mapping, widths:
 
 
 def summarize_synthetic(*, metrics: Sequence[str], out_json: str) -> None:
-    from prestorepro.report.tables import diagnostic_scalars, mean_std
+    from prestorepro.report.synthetic import diagnostic_scalars
+    from prestorepro.report.tables import mean_std
 
     runs = [read_json(f) for f in metrics]
     finals = [dict(m["final"], **diagnostic_scalars(m)) for m in runs]
@@ -73,7 +76,8 @@ def make_fig6(*, rounds: str, metrics: str, snapshot_rounds: Sequence[int], stem
 
 
 def make_table4(*, metas: Mapping[str, str], sources: Mapping[str, str], stem: str) -> None:
-    from prestorepro.report.tables import table4_frame, write_table
+    from prestorepro.report.setup import table4_frame
+    from prestorepro.report.tables import write_table
 
     metas = {name: read_json(path) for name, path in metas.items()}
     df, notes = table4_frame(metas, sources)
@@ -82,7 +86,8 @@ def make_table4(*, metas: Mapping[str, str], sources: Mapping[str, str], stem: s
 
 
 def make_table5(*, datasets: Mapping, presto: Mapping, synthetic: Mapping | None, stem: str) -> None:
-    from prestorepro.report.tables import table5_frame, write_table
+    from prestorepro.report.setup import table5_frame
+    from prestorepro.report.tables import write_table
 
     df, notes = table5_frame(datasets, presto, synthetic)
     write_table(df, stem, caption="Table 5 and App. B.3: PRESTO's hyper-parameters (ours from the resolved "
@@ -92,7 +97,8 @@ def make_table5(*, datasets: Mapping, presto: Mapping, synthetic: Mapping | None
 def make_fig7(*, metrics: Sequence[str], table_stem: str, figure_stem: str, formats: Sequence[str],
               predict: str = "combiner") -> None:
     from prestorepro.report.figures import fig7_k_sweep
-    from prestorepro.report.tables import k_sweep_frame, write_table
+    from prestorepro.report.table1 import k_sweep_frame
+    from prestorepro.report.tables import write_table
 
     df = k_sweep_frame(metrics, predict)
     write_table(df, table_stem, caption="Fig. 7: PRESTO's test accuracy and macro-F1 (%) against K under each "
@@ -116,7 +122,8 @@ def make_presto_rounds(*, metrics: Sequence[str], title: str, stem: str, formats
 
 
 def make_synthetic_table(*, summary: str, prepared_meta: str, stem: str) -> None:
-    from prestorepro.report.tables import synthetic_frame, write_table
+    from prestorepro.report.synthetic import synthetic_frame
+    from prestorepro.report.tables import write_table
 
     df = synthetic_frame(read_json(summary), read_json(prepared_meta)["components"])
     write_table(df, stem, caption="App. C / Fig. 6: synthetic data and PRESTO with linear SVMs (ours, "
@@ -138,7 +145,7 @@ def make_paper_comparison(*, tables: Mapping[str, str], sources: Mapping[str, st
     overrides the run used."""
     from prestorepro.io import write_text
     from prestorepro.provenance import git_commit
-    from prestorepro.report.comparison import comparison_sections, render, render_html
+    from prestorepro.report.comparison_page import comparison_sections, render, render_html
 
     synthetic = {k[len("synthetic_"):]: v for k, v in tables.items() if k.startswith("synthetic_")}
     main = {k: v for k, v in tables.items() if not k.startswith("synthetic_")}
@@ -156,10 +163,3 @@ def make_paper_comparison(*, tables: Mapping[str, str], sources: Mapping[str, st
     sections = comparison_sections(main, synthetic, sources, predict)
     write_text(out_md, render(sections, header) + "\n")
     write_text(out_html, render_html(sections, header))
-
-
-def make_ablation(*, layout: Mapping, sources: Mapping[str, str], presto: Mapping, table_stem: str, figure_stem: str,
-                  formats: Sequence[str], predict: str = "combiner") -> None:
-    from prestorepro.report.ablation import make_ablation as build
-
-    build(layout, sources, presto, table_stem, figure_stem, formats, predict)

@@ -11,7 +11,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from prestorepro.models.parameters import CUT_CHANNELS, STAGES_AFTER, stage_widths_for_cut  # noqa: F401
+from prestorepro.models.parameters import CUT_CHANNELS, stage_widths_for_cut
 
 
 class BasicBlock(nn.Module):

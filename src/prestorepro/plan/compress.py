@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from prestorepro.catalogue import method as catalogue_method
 from prestorepro.compress.budget import guide_roles as budget_guide_roles
-from prestorepro.config import paper_dataset
+from prestorepro.config_checks import paper_dataset
 from prestorepro.plan.base import PlanBase, fill
 
 CMP_FIGURES = {"fig3": ("cifar10", "pathmnist"), "fig8": ("dermamnist", "svhn")}  # paper Fig. 3 / Fig. 8

@@ -42,16 +42,18 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from prestorepro.errors import diverged
 from prestorepro.io import save_torch
 from prestorepro.models.fused import FusedModule
-from prestorepro.presto.assignment import (greedy_capacity_assignment, limit_moves_unconstrained, size_bounds,
-                                           solve_assignment_bounded)
+from prestorepro.presto.assignment import size_bounds
+from prestorepro.presto.moves import greedy_capacity_assignment, limit_moves_unconstrained, solve_assignment_bounded
 from prestorepro.presto.combiner import Combiner, authors_scores, combiner_inputs, train_combiner
 from prestorepro.presto.objective import centre_distances, modular_upper_bound, presto_objective, singleton_objective
-from prestorepro.presto.settings import KEEP_RULES, SINGLETON_MODES, TRAIN_MODES, PrestoSettings  # noqa: F401
+from prestorepro.presto.settings import PrestoSettings
 from prestorepro.checkpoint import matching_checkpoint
 from prestorepro.presto.resume import restore_training_state, run_key, training_state
-from prestorepro.training.fused import MaskedAdam, loss_matrix, per_sample_loss, train_components, training_layout
+from prestorepro.training.masked_adam import MaskedAdam
+from prestorepro.training.fused import loss_matrix, per_sample_loss, train_components, training_layout
 from prestorepro.training.sequential import component_outputs_sequential, train_components_sequential
 
 @dataclass
@@ -113,8 +115,9 @@ def run_presto(
     written atomically after every round, and a run that finds a checkpoint resumes from it; the
     result is then identical to an uninterrupted run (CPU). ``on_round(r, model, assignment)`` is
     called after each round's training (before keep/reject) and its dict joins the round's history
-    entry. On return ``model`` holds the kept components. In ``sequential`` mode model, x and y stay
-    on the host and each component trains (and computes its losses) alone on ``compute_device``.
+    entry. On return ``model`` holds the kept components. With ``compute_device`` the run is in its
+    sequential mode (§2.4): model, x and y stay on the host and each component trains (and computes its
+    losses) alone on that device; without it the K components train fused where x is.
     ``combiner_generator`` (needed by the authors' score, ``settings.reassign``) draws the combiner's
     initial weights and batch order. Raises FloatingPointError (naming ``label`` and the round) on a
     non-finite objective.
@@ -148,7 +151,8 @@ def run_presto(
     # resumed run may extend): a stale checkpoint of a run with other settings, data, seed or initial
     # parameters is never spliced into this one
     streams = list(generators) + ([combiner_generator] if scored_by_combiner else [])
-    key = run_key(settings, x, y, assignment, streams, model) if ckpt is not None else None
+    sequential = compute_device is not None
+    key = run_key(settings, x, y, assignment, streams, model, sequential) if ckpt is not None else None
     state = matching_checkpoint(ckpt, key, dev, log=log, label=label, start="round 1")
     if state is not None:
         restore_training_state(state, model, opt, streams)
@@ -184,19 +188,19 @@ def run_presto(
             "stop_reason": stop_reason, "run_key": key,
         })
 
-    if settings.mode != "sequential":
+    if not sequential:
         # once for all rounds: the fused trainer's fastest layout on this device (channels-last on the CPU)
         x = training_layout(x)
     for r in range(start_round, settings.rounds + 1):
         per_round.append(assignment.cpu().numpy().astype(np.int16))
         t0 = time.perf_counter()
         try:
-            if settings.mode == "sequential":
-                train_components_sequential(model, x, y, assignment, device=compute_device or dev,
+            if sequential:
+                train_components_sequential(model, x, y, assignment, device=compute_device,
                                             epochs=settings.epochs, batch_size=settings.batch_size, optimizer=opt,
                                             lam=settings.lam, generators=generators, loss=settings.loss)
                 t1 = time.perf_counter()
-                L = per_sample_loss(component_outputs_sequential(model, x, compute_device or dev), y, settings.loss)
+                L = per_sample_loss(component_outputs_sequential(model, x, compute_device), y, settings.loss)
             else:
                 train_components(model, x, y, assignment, epochs=settings.epochs, batch_size=settings.batch_size,
                                  optimizer=opt, lam=settings.lam, generators=generators, loss=settings.loss)
@@ -206,8 +210,7 @@ def run_presto(
                 raise FloatingPointError(f"{int((~torch.isfinite(L)).sum())} non-finite entries in the loss matrix")
         except FloatingPointError as exc:
             # the trainers know the epoch and step; the user also needs the run and the round
-            raise FloatingPointError(f"[{label}] round {r}: {exc}; lower the learning rate or check the "
-                                     f"inputs for NaN/inf") from exc
+            raise diverged(f"[{label}] round {r}: {exc}") from exc
         G, data_loss, reg_term = presto_objective(L, assignment, model.sq_norm(), settings.lam)
         t2 = time.perf_counter()
         seconds["train"] += t1 - t0
@@ -230,7 +233,7 @@ def run_presto(
             # the authors' score: their combiner retrained on the kept components (warm from the last
             # round), its weight slice for each point's label dotted with each component's logits
             tc = time.perf_counter()
-            inputs = combiner_inputs(model, x, compute_device if settings.mode == "sequential" else None)
+            inputs = combiner_inputs(model, x, compute_device)
             combiner, info = train_combiner(
                 inputs, y, k=k, num_classes=model.num_classes, epochs=settings.combiner_epochs, lr=settings.lr,
                 weight_decay=settings.combiner_weight_decay, batch_size=settings.batch_size,

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from prestorepro.errors import diverged
 from prestorepro.models.fused import FusedModule
 from prestorepro.streams import seeded
 from prestorepro.training.fused import component_outputs
@@ -105,8 +106,8 @@ def train_combiner(inputs: torch.Tensor, y: torch.Tensor, *, k: int, num_classes
         loss, bad_step, _ = train_epoch(combiner, opt, inputs, y_dev, batch_size=batch_size, generator=generator,
                                         resident=resident, scheduler=sched)
         if bad_step >= 0:
-            raise FloatingPointError(f"{desc}: non-finite training loss at epoch {epoch + 1}, step {bad_step + 1} "
-                                     f"of {steps} (lr={lr}, batch_size={batch_size})")
+            raise diverged(f"{desc}: non-finite training loss at epoch {epoch + 1}, step {bad_step + 1} "
+                           f"of {steps} (lr={lr}, batch_size={batch_size})")
         losses.append(loss)
         if loss < best_loss:  # the authors keep the epoch with the lowest training loss
             best_state, best_loss, best_epoch = copy.deepcopy(combiner.state_dict()), loss, epoch + 1

@@ -6,8 +6,9 @@ trained with cross-entropy on the pairs (x_i, k) for i in S_k (§2.2) for ``gate
 the components' Adam settings (App. B.3). At test time an instance goes to component k = argmax
 pi_phi(x) and takes that component's prediction.
 
-``gate_input = "probabilities"`` keeps an earlier reading for the ablation: the same linear layer on the
-K components' concatenated class-probability vectors (K*C inputs).
+``gate_input = "probabilities"`` is the other reading §2.2 allows (pi_phi on what the components say
+rather than on x): the same linear layer on the K components' concatenated class-probability vectors
+(K*C inputs). The ablation runs it so that the choice is measured, not assumed.
 
 ``compute_device`` (sequential mode, §2.4): the components and x stay on the host; the components run
 one at a time on that device, and the gate trains and predicts there on batches streamed from the host.

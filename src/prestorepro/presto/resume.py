@@ -10,15 +10,15 @@ import torch
 from prestorepro.io import fingerprint
 from prestorepro.models.fused import FusedModule
 from prestorepro.presto.settings import PrestoSettings
-from prestorepro.training.fused import MaskedAdam
+from prestorepro.training.masked_adam import MaskedAdam
 
 
 def run_key(settings: PrestoSettings, x: torch.Tensor, y: torch.Tensor, assignment: torch.Tensor,
-            generators: Sequence[torch.Generator], model: FusedModule) -> str:
-    """Fingerprint of a run of Algorithm 1, taken before round 1: settings except ``rounds``, the data,
-    the initial partition, the generators' seeds and the initial parameters."""
+            generators: Sequence[torch.Generator], model: FusedModule, sequential: bool = False) -> str:
+    """Fingerprint of a run of Algorithm 1, taken before round 1: settings except ``rounds``, fused or
+    sequential training, the data, the initial partition, the generators' seeds and the initial parameters."""
     cfg = {k: v for k, v in asdict(settings).items() if k != "rounds"}
-    return fingerprint(settings=cfg, x=x, y=y, assignment=assignment,
+    return fingerprint(settings=cfg, sequential=bool(sequential), x=x, y=y, assignment=assignment,
                        generators=[g.get_state() for g in generators], model=dict(model.state_dict()))
 
 

@@ -6,7 +6,6 @@ from typing import Mapping
 
 
 SINGLETON_MODES = ("current", "trained")
-TRAIN_MODES = ("fused", "sequential")
 KEEP_RULES = ("decreased", "every")
 # "bound": the next partition minimises the modular bound of Eq. 8 (PRESTO); "lowest_loss": every point
 # goes to the component with its lowest loss (Learn-MLR's alternating minimisation, App. B.4)
@@ -38,7 +37,8 @@ OPTIONAL_FIELDS = ("combiner_epochs", "combiner_weight_decay")
 class PrestoSettings:
     """One run of Algorithm 1. The values come from the config only (``from_config``; the schema holds
     their defaults and the paper's values): nothing here has a default of its own but the kind of run
-    (``loss``, ``mode``, ``assign``), which the caller's method fixes, not the config."""
+    (``loss``, ``assign``), which the caller's method fixes, not the config. Fused or sequential training
+    (§2.4) is not a setting: ``run_presto``'s ``compute_device`` alone chooses it."""
 
     k: int
     rounds: int                 # "Iterations" of Algorithm 1 (App. B.3: 30)
@@ -58,7 +58,6 @@ class PrestoSettings:
     combiner_epochs: int | None  # the combiner behind the authors' score (needed by reassign authors*)
     combiner_weight_decay: float | None
     loss: str = "ce"            # the components' loss: cross-entropy, or "hinge" for App. C's SVMs
-    mode: str = "fused"         # "sequential": one component and its part on the device at a time (§2.4)
     assign: str = "bound"       # how the next partition is chosen (ASSIGN_RULES): Learn-MLR's is lowest_loss
 
     @classmethod
@@ -67,7 +66,7 @@ class PrestoSettings:
         """The one mapping from config to settings: Algorithm 1's own keys from ``algorithm`` (the presto
         section), the budget from ``budget`` (the presto section for Table 1, the synthetic section for
         App. C), epsilon and the leeway of the dataset; ``overrides`` for what a method fixes itself
-        (Learn-MLR's rules, the sequential mode, the hinge loss)."""
+        (Learn-MLR's rules, the hinge loss)."""
         missing = [f for f in ALGORITHM_FIELDS if f not in algorithm and f not in OPTIONAL_FIELDS] + [
             f for f in BUDGET_FIELDS if f not in budget]
         if missing:
@@ -102,8 +101,6 @@ class PrestoSettings:
             raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
         if self.singleton not in SINGLETON_MODES:
             raise ValueError(f"singleton must be one of {', '.join(SINGLETON_MODES)}, got {self.singleton!r}")
-        if self.mode not in TRAIN_MODES:
-            raise ValueError(f"mode must be one of {', '.join(TRAIN_MODES)}, got {self.mode!r}")
         if self.assign not in ASSIGN_RULES:
             raise ValueError(f"assign must be one of {', '.join(ASSIGN_RULES)}, got {self.assign!r}")
         if self.reassign not in REASSIGN_RULES:

@@ -18,9 +18,10 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from prestorepro.models.fused import FusedModule, is_channels_last
+from prestorepro.models.fused import FusedModule
+from prestorepro.models.fused_layers import is_channels_last
 from prestorepro.registry import Registry
-from prestorepro.training.masked_adam import MaskedAdam  # noqa: F401  (the trainers' optimiser, imported from here)
+from prestorepro.training.masked_adam import MaskedAdam
 
 
 
@@ -90,11 +91,10 @@ def training_layout(x: torch.Tensor) -> torch.Tensor:
     features (N, C, H, W) on the CPU channels-last, anything else as it is. Same values and shape.
 
     On the CPU oneDNN reorders an NCHW batch into its blocked layout before the input convolution,
-    forward and again backward; a channels-last batch goes straight in. Gathering each step's rows from
-    channels-last features made fused epochs 12-20 % faster on a 2-core CPU
-    (benchmarks/RESULTS.md, target 1). Converting costs one pass over the features (about 0.13 s for
-    8192 x 64 x 8 x 8 there), so a caller converts once and trains on the result for all its rounds;
-    the result is a second copy of ``x`` unless the caller drops the first.
+    forward and again backward; a channels-last batch goes straight in, so gathering each step's rows
+    from channels-last features saves those reorders (measured: benchmarks/RESULTS.md, target 1).
+    Converting costs one pass over the features, so a caller converts once and trains on the result
+    for all its rounds; the result is a second copy of ``x`` unless the caller drops the first.
     """
     if x.dim() == 4 and x.device.type == "cpu":
         return x.contiguous(memory_format=torch.channels_last)
@@ -111,9 +111,10 @@ class _Step:
     """One training step of all K components: gather the step's rows, forward, each component's mean
     loss, backward, masked Adam. The rows and the row mask are read from static buffers (``rows``,
     ``mask``) and the step's objective is written to ``total``, so the step can be recorded as a CUDA
-    graph and replayed with new rows: one launch instead of the ~450 kernels of an eager step, which
-    on a GPU is bound by the host launching them (benchmarks/RESULTS.md, "GPU check"). One graph per
-    kind of step: every component's batch full (plain batch norm), or some rows masked.
+    graph and replayed with new rows: one launch instead of one per kernel of an eager step, whose
+    small kernels leave a GPU waiting on the host that launches them (benchmarks/RESULTS.md, "GPU
+    check"). One graph per kind of step: every component's batch full (plain batch norm), or some rows
+    masked.
     """
 
     def __init__(self, model: FusedModule, x: torch.Tensor, y: torch.Tensor, optimizer: "MaskedAdam", lam: float,

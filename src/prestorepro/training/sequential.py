@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from prestorepro.models.fused import FusedModule
-from prestorepro.training.fused import MaskedAdam, train_components
+from prestorepro.training.masked_adam import MaskedAdam
+from prestorepro.training.fused import train_components
 
 
 def train_components_sequential(

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from prestorepro.errors import diverged
 from prestorepro.checkpoint import matching_checkpoint
 from prestorepro.io import fingerprint, save_torch
 
@@ -263,9 +264,8 @@ def train_single(
             model, optimizer, x_dev, y_dev, batch_size=batch_size, generator=generator, weights=w_dev, l2=l2,
             distill=distill, mask_pairs=mask_pairs, resident=resident)
         if bad_step >= 0:
-            raise FloatingPointError(
-                f"{desc}: non-finite training loss at epoch {epoch + 1}, step {bad_step + 1} of {steps} "
-                f"(lr={lr}, batch_size={batch_size}); lower the learning rate or check the inputs for NaN/inf")
+            raise diverged(f"{desc}: non-finite training loss at epoch {epoch + 1}, step {bad_step + 1} of {steps} "
+                           f"(lr={lr}, batch_size={batch_size})")
         history["loss"].append(epoch_loss)
         history["time_s"].append(time.perf_counter() - t0)
         if ckpt is not None:

@@ -30,16 +30,16 @@ run is both Table 1's PRESTO and Table 2's, so the two tables print the same acc
 """
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable
 
 import numpy as np
 import torch
 
+from prestorepro.catalogue import check_implemented
+from prestorepro.errors import diverged
 from prestorepro.partitioners.base import PARTITIONERS, fit_partition
 from prestorepro.features import Features
 from prestorepro.io import fingerprint, save_torch
@@ -48,13 +48,12 @@ from prestorepro.checkpoint import matching_checkpoint
 from prestorepro.presto.algorithm import PrestoSettings, run_presto
 from prestorepro.presto.resume import restore_training_state, run_key, training_state
 from prestorepro.models.parameters import GATE_INPUTS
-from prestorepro.models.parameters import combiner_parameter_count
-from prestorepro.presto.combiner import combiner_inputs, combiner_predict, train_combiner
-from prestorepro.presto.gate import gate_routes, mixture_predict, train_gate
 from prestorepro.registry import Registry
-from prestorepro.streams import component_generators, gate_generator, generator, seeded
-from prestorepro.training.fused import MaskedAdam, train_components, training_layout
-from prestorepro.training.sequential import sequential_predict
+from prestorepro.streams import component_generators, generator, seeded
+from prestorepro.table1.predictors import (COMBINER_KEYS, _evaluate, _measure, fit_combiner, fit_gate, gate_scores,
+                                           predictor_entry)
+from prestorepro.training.masked_adam import MaskedAdam
+from prestorepro.training.fused import train_components, training_layout
 
 METHODS: Registry[Callable] = Registry("Table-1 method", stage="table1")
 
@@ -72,10 +71,6 @@ class RunSpec:
     other_gates: bool = True  # also train pi_phi on the other inputs (GATE_INPUTS), for the ablation
     # sequential mode (features on the host, one component at a time on this device) with memory measured
     compute_device: torch.device | None = None
-
-
-def _measure(ledger, phase: str):
-    return ledger.measure(phase) if ledger is not None else contextlib.nullcontext()
 
 
 def _model(spec: RunSpec, feats: Features) -> FusedResNetTail:
@@ -112,48 +107,6 @@ def initial_partition(init: str, feats: Features, spec: RunSpec) -> tuple[np.nda
     return labels.copy(), notes
 
 
-def _evaluate(feats: Features, model, routes_test: np.ndarray, routes_val: np.ndarray) -> dict:
-    routes = {"test": routes_test, "val": routes_val}
-    return feats.evaluate(lambda split: mixture_predict(model, feats.x(split), routes[split], "ce"))
-
-
-SCORES = ("test_accuracy", "test_macro_f1", "val_accuracy", "val_macro_f1")
-
-
-def fit_combiner(feats: Features, model, spec: RunSpec, *, log, compute_device: torch.device | None = None,
-                 ledger=None) -> dict:
-    """The combiner (``presto.combiner``) on the trained components: trained on every training point,
-    then evaluated on test and val. In sequential mode (``compute_device``) the training logits are
-    computed one component at a time and streamed; at test time all K components sit on the device, as
-    the combiner needs every component's logits for every instance (measured as ``combiner_inference``)."""
-    p = spec.presto
-    dev = compute_device if compute_device is not None else feats.train_x.device
-    with _measure(ledger, "combiner_training"):
-        inputs = combiner_inputs(model, feats.train_x, compute_device)
-        comb, info = train_combiner(inputs, feats.train_y, k=model.k, num_classes=feats.num_classes,
-                                    epochs=p["combiner_epochs"], lr=p["lr"], weight_decay=p["combiner_weight_decay"],
-                                    batch_size=p["batch_size"], generator=generator(spec.seed, "combiner"), device=dev,
-                                    log=log, desc=f"[{spec.label or spec.method}] combiner")
-    resident = None if compute_device is None else compute_device
-
-    def predict_split(split: str) -> np.ndarray:
-        return combiner_predict(comb, combiner_inputs(model, feats.x(split), resident, all_components=True))
-
-    with _measure(ledger, "combiner_inference"):
-        test_pred = predict_split("test")
-    predicted = {"test": test_pred, "val": predict_split("val")}
-    train_acc = float((combiner_predict(comb, inputs) == feats.train_y.cpu().numpy()).mean())
-    return {"combiner": comb, "parameters": combiner_parameter_count(model.k, feats.num_classes),
-            "best_epoch": info["best_epoch"], "train_loss": info["best_loss"], "train_accuracy": train_acc,
-            "predictor": "combiner: one linear layer over the K components' logits",
-            **feats.evaluate(predicted.__getitem__)}
-
-
-def predictor_entry(scores: Mapping, extra: Sequence[str] = ()) -> dict:
-    """What a metrics file keeps of one predictor: its scores and the named extra keys."""
-    return {key: scores[key] for key in (*SCORES, *extra) if key in scores}
-
-
 def train_fixed_partition(model, feats: Features, assignment: np.ndarray, settings: PrestoSettings,
                           generators, *, log, checkpoint_path: Path | None, label: str = "") -> dict:
     """Train the components on a fixed partition for rounds x epochs epochs, checkpointed per round.
@@ -179,8 +132,7 @@ def train_fixed_partition(model, feats: Features, assignment: np.ndarray, settin
                                     batch_size=settings.batch_size, optimizer=opt, lam=settings.lam,
                                     generators=generators)
         except FloatingPointError as exc:
-            raise FloatingPointError(f"[{label}] round {r}: {exc}; lower the learning rate or check the "
-                                     f"inputs for NaN/inf") from exc
+            raise diverged(f"[{label}] round {r}: {exc}") from exc
         seconds += info["train_seconds"]
         log(f"[{label}] round {r}/{settings.rounds}: last batch loss {info['last_loss']:.4f}")
         if checkpoint_path is not None:
@@ -205,7 +157,7 @@ def _partition_method(name: str):
         router = {"predictor": "router: the clustering's own assignment rule", "parameters": 0,
                   **_evaluate(feats, model, routes_test, routes_val)}
         t1 = time.perf_counter()
-        combiner = fit_combiner(feats, model, spec, log=log)
+        combiner = fit_combiner(feats, model, spec.presto, spec.seed, label=spec.label or spec.method, log=log)
         seconds["combiner"] = time.perf_counter() - t1
         return {"assignment": res.labels, "test_routes": routes_test, "model": model, "notes": res.notes,
                 "history": [], "seconds": seconds, "combiner": combiner["combiner"],
@@ -215,41 +167,8 @@ def _partition_method(name: str):
     return run
 
 
-COMBINER_KEYS = ("predictor", "parameters", "best_epoch", "train_loss", "train_accuracy")
-
-
 for _name in PARTITIONERS:
     METHODS.register(_name)(_partition_method(_name))
-
-
-def fit_gate(feats: Features, model, assignment: np.ndarray, *, source: str, epochs: int, lr: float, batch_size: int,
-             seed: int, log, compute_device: torch.device | None = None):
-    """pi_phi reading ``source``, trained on the final partition (its stream: ``streams.gate_generator``)."""
-    return train_gate(model, feats.train_x, assignment, epochs=epochs, lr=lr, batch_size=batch_size,
-                      generator=gate_generator(seed), source=source, log=log, compute_device=compute_device)
-
-
-def _routed_predict(model, x: torch.Tensor, routes: np.ndarray, compute_device: torch.device | None) -> np.ndarray:
-    """Each instance predicted by the component it is routed to: fused where x is, or (sequential mode)
-    one component at a time on ``compute_device``, each predicting only the instances routed to it."""
-    if compute_device is None:
-        return mixture_predict(model, x, routes, "ce")
-    return sequential_predict(model, x, routes, compute_device)
-
-
-def gate_scores(feats: Features, model, gate, assignment: np.ndarray, compute_device: torch.device | None = None,
-                ledger=None) -> dict:
-    """The gated mixture: routes, accuracy and macro-F1 on test and val, and the gate's agreement with
-    the partition it learnt. With ``ledger``, the test-time prediction (§2.2: route by pi_phi, predict by
-    the routed component) is measured as the ``router_inference`` phase."""
-    with _measure(ledger, "router_inference"):
-        routes = {"test": gate_routes(gate, model, feats.test_x, "ce", compute_device)}
-        predicted = {"test": _routed_predict(model, feats.test_x, routes["test"], compute_device)}
-    routes["val"] = gate_routes(gate, model, feats.val_x, "ce", compute_device)
-    predicted["val"] = _routed_predict(model, feats.val_x, routes["val"], compute_device)
-    agreement = float((gate_routes(gate, model, feats.train_x, "ce", compute_device) == assignment).mean())
-    return {"gate": gate, "test_routes": routes["test"], "gate_train_agreement": agreement,
-            **feats.evaluate(predicted.__getitem__)}
 
 
 def _gated(feats: Features, spec: RunSpec, settings: PrestoSettings, init: str, *, log, checkpoint_path) -> dict:
@@ -263,7 +182,6 @@ def _gated(feats: Features, spec: RunSpec, settings: PrestoSettings, init: str, 
     if dev is not None:
         from prestorepro.compress.ledger import MemoryLedger
 
-        settings = dataclasses.replace(settings, mode="sequential")
         ledger = MemoryLedger(dev)  # the job's baseline: features, model and optimiser state on the host
     primary = spec.presto["gate_input"]
     gate_args = dict(epochs=spec.presto["gate_epochs"], lr=settings.lr, batch_size=settings.batch_size, seed=spec.seed,
@@ -285,7 +203,8 @@ def _gated(feats: Features, spec: RunSpec, settings: PrestoSettings, init: str, 
     gate_s = time.perf_counter() - t1
     main = gate_scores(feats, model, gate, res.assignment, dev, ledger)
     t2 = time.perf_counter()
-    combiner = fit_combiner(feats, model, spec, log=log, compute_device=dev, ledger=ledger)
+    combiner = fit_combiner(feats, model, spec.presto, spec.seed, label=label, log=log, compute_device=dev,
+                            ledger=ledger)
     combiner_s = time.perf_counter() - t2
     # the other reading of pi_phi's input is trained on the same components and partition for the
     # ablation (a few seconds, no second run of Algorithm 1)
@@ -329,6 +248,9 @@ def run_learn_mlr(feats: Features, spec: RunSpec, *, log, checkpoint_path=None) 
     settings = _settings(spec, leeway=None, epsilon=0.0, keep="every", alpha=1.0, max_moves=1.0,
                          assign="lowest_loss", singleton="current")
     return _gated(feats, spec, settings, "random", log=log, checkpoint_path=checkpoint_path)
+
+
+check_implemented("table1", METHODS)
 
 
 def run_method(feats: Features, spec: RunSpec, *, log=lambda m: None, checkpoint_path=None) -> dict:
