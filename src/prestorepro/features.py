@@ -1,4 +1,5 @@
-"""The embedding stage's output loaded for training: float32 feature maps and int64 labels per split.
+"""The embedding stage's output loaded for training: feature maps in the training precision (float32 unless
+``precision: float64``) and int64 labels per split.
 
 A module of its own (numpy and torch only), so that every training stage loads features the same way
 without importing another stage's dependencies (Table 1 pulls in the clustering stack)."""
@@ -66,7 +67,8 @@ class Features:
             x = arrays[f"{split}_x"]
             if not np.isfinite(x).all():
                 raise FloatingPointError(f"{path}: non-finite values in {split}_x; re-run the embedding stage")
-            t[f"{split}_x"] = torch.from_numpy(x.astype(np.float32)).to(device)
+            # float32 on disk; the training precision is torch's default dtype (jobs.common.set_precision)
+            t[f"{split}_x"] = torch.from_numpy(x.astype(np.float32)).to(device=device, dtype=torch.get_default_dtype())
             t[f"{split}_y"] = torch.from_numpy(arrays[f"{split}_y"].astype(np.int64)).to(device)
         return cls(**t, num_classes=int(num_classes), cut=cut)
 

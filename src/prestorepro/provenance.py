@@ -63,6 +63,9 @@ def provenance(config: dict | None = None, seed: int | None = None, device: Any 
     note = dev_module.fallback_note() if dev_module is not None else None
     if note:
         extra = {"device_fallback": note, **extra}
+    torch = sys.modules.get("torch")  # a job that trains records the precision it trained in
+    if torch is not None:
+        extra = {"precision": str(torch.get_default_dtype()).removeprefix("torch."), **extra}
     return {
         "config": config,
         "seed": seed,

@@ -18,6 +18,7 @@ rule train_ablation:
         assignments=P.variant_files("image", "image_dataset", "assignment.npz"),
     params:
         device=config["device"],
+        precision=config["precision"],
         embedding=config["embedding"],
         variants=P.ablation_runs("image"),
         settings=P.ablation_image_settings,
@@ -47,6 +48,7 @@ rule synthetic_ablation:
         rounds=P.variant_files("synthetic", "synthetic_dataset", "rounds.npz"),
     params:
         device=config["device"],
+        precision=config["precision"],
         dataset=P.dataset_cfg,
         variants=P.ablation_runs("synthetic"),
         settings=P.ablation_synthetic_settings,

@@ -20,6 +20,7 @@ rule train_guide:
         role="teacher|assistant|reference",
     params:
         device=config["device"],
+        precision=config["precision"],
         dataset=P.dataset_cfg,
         settings=P.guide_settings,
         checkpoint=f"{R}/checkpoints/compress/{{dataset}}/guide/{{role}}/seed{{seed}}.pt",
@@ -49,6 +50,7 @@ rule train_compress:
         point=r"table2|sweep\d+",
     params:
         device=config["device"],
+        precision=config["precision"],
         dataset=P.dataset_cfg,
         settings=P.method_settings,
         presto_widths=config["components"]["widths"],

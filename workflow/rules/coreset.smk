@@ -18,6 +18,7 @@ rule train_coreset:
         metrics=P.coreset_outputs(),
     params:
         device=config["device"],
+        precision=config["precision"],
         dataset=P.dataset_cfg,
         fractions=P.coreset_fractions,
         coreset=P.coreset_settings,
@@ -47,6 +48,7 @@ rule train_coreset_full:
         metrics=[f"{R}/coreset/{{dataset}}/full/f1/seed{{seed}}/metrics.json"],
     params:
         device=config["device"],
+        precision=config["precision"],
         dataset=P.dataset_cfg,
         fractions={"1": 1.0},
         coreset=P.coreset_settings,

@@ -12,6 +12,7 @@ rule train_table1:
         assignment=f"{R}/table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}/assignment.npz",
     params:
         device=config["device"],
+        precision=config["precision"],
         embedding=config["embedding"],
         dataset=P.dataset_cfg,
         presto=P.TRAIN_PRESTO,
@@ -41,6 +42,7 @@ rule synthetic_experiment:
         rounds=f"{R}/synthetic/{{dataset}}/seed{{seed}}/rounds.npz",
     params:
         device=config["device"],
+        precision=config["precision"],
         dataset=P.dataset_cfg,
         synthetic=config["synthetic"],
         algorithm=P.ALGORITHM,

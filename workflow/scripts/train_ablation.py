@@ -1,8 +1,9 @@
 # Adapter: the ablation variants of PRESTO on one image dataset and seed (Table-1 PRESTO runs, one factor changed).
 from prestorepro.jobs.ablation import train_ablation
-from prestorepro.jobs.common import job_log, set_threads
+from prestorepro.jobs.common import job_log, set_precision, set_threads
 
 set_threads(snakemake.threads)
+set_precision(snakemake.params.precision)
 w, p = snakemake.wildcards, snakemake.params
 with job_log(snakemake.log[0], "train_ablation") as log:
     train_ablation(features=snakemake.input.features, meta=snakemake.input.meta, dataset=w.image_dataset,

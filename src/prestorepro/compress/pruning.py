@@ -153,7 +153,7 @@ def prune_to_budget(model: nn.Module, scores: Mapping[str, torch.Tensor], target
             f"unprunable parameters (batch norm, biases) and {n_prunable} prunable weights, so the target must "
             f"lie in [{n_fixed + 1}, {n_fixed + n_prunable}]; choose a smaller reference network or a larger budget")
     names = list(prunable)
-    flat = torch.cat([scores[nm].detach().reshape(-1).float() for nm in names])
+    flat = torch.cat([scores[nm].detach().reshape(-1).to(torch.get_default_dtype()) for nm in names])
     if not bool(torch.isfinite(flat).all()):
         bad = int((~torch.isfinite(flat)).sum())
         raise FloatingPointError(f"{bad} pruning scores are NaN or inf; check the scoring batch and the initialisation")

@@ -192,7 +192,7 @@ def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str
                     batches = [torch.as_tensor(pos[b[keep[b]]], device=device) for b in batches if keep[b].any()]
                     info["batches"] = len(batches)
                 subset = (torch.as_tensor(idx[keep], device=device),
-                          torch.as_tensor(w[keep], dtype=torch.float32, device=device), batches)
+                          torch.as_tensor(w[keep], dtype=torch.get_default_dtype(), device=device), batches)
                 seconds["selection"] += dt
                 selections.append({"epoch": epoch, "selected": int(idx.size), "trained": int(keep.sum()),
                                    "weight_sum": float(w.sum()), "weight_min": float(w[keep].min()),

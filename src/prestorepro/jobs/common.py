@@ -76,6 +76,20 @@ def set_threads(n: int) -> None:
     torch.set_num_threads(max(1, int(n)))
 
 
+PRECISIONS = ("float32", "float64")
+
+
+def set_precision(name: str) -> None:
+    """The training jobs' floating-point precision (config ``precision``): torch's default dtype, which
+    every model, optimiser state and loaded feature map of the job then takes (features.Features, the
+    synthetic data). float64 makes a CPU run independent of the instruction set oneDNN picks (docs/drift.md)."""
+    import torch
+
+    if name not in PRECISIONS:
+        raise ValueError(f"precision {name!r}: use one of {', '.join(PRECISIONS)}")
+    torch.set_default_dtype(getattr(torch, name))
+
+
 def header(*, dataset: str, dataset_config: Mapping, method: str, seed: int | None) -> dict:
     """The fields every metrics file starts with."""
     return {"dataset": dataset, "dataset_config": dict(dataset_config), "source": dataset_config["source"],

@@ -26,7 +26,7 @@ def _done(metrics: dict, out: str, checkpoint: str | None, log) -> dict:
 
 
 def _host_features(features: str, meta: str, context: str):
-    """The embeddings on the host (float32): every method moves what it needs to the device itself,
+    """The embeddings on the host (in the training precision): every method moves what it needs to the device itself,
     inside its memory measurement."""
     import torch
 

@@ -128,7 +128,7 @@ def run_presto(
     dev = x.device
     constrained = settings.leeway is not None
     lo, hi = size_bounds(n, k, settings.leeway) if constrained else (0, n)
-    x_flat = x.reshape(n, -1).float() if settings.epsilon else None
+    x_flat = x.reshape(n, -1).to(torch.get_default_dtype()) if settings.epsilon else None
     opt = MaskedAdam(list(model.parameters()), k, lr=settings.lr)
     scored_by_combiner = settings.score != "bound"
     if scored_by_combiner and combiner_generator is None:

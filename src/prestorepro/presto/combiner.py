@@ -65,7 +65,7 @@ def combiner_inputs(model: FusedModule, x: torch.Tensor, compute_device: torch.d
             out = torch.cat([stack(x[s:s + batch_size].to(compute_device)).cpu()
                              for s in range(0, x.shape[0], batch_size)])
         del stack
-    return out.reshape(out.shape[0], -1).float()
+    return out.reshape(out.shape[0], -1).to(torch.get_default_dtype())
 
 
 def new_combiner(k: int, num_classes: int, seed: int) -> Combiner:

@@ -45,7 +45,7 @@ def run_synthetic(data: Prepared, cfg: Mapping, algorithm: Mapping, seed: int, d
     ``diagnostics``: also the objective-vs-epsilon comparison and the runs started at the true partition
     (``cfg["diagnostics"]``; the ablation's variants skip them)."""
     k = cfg["k"]
-    x = torch.from_numpy(data.train_x.astype(np.float32)).to(device)
+    x = torch.from_numpy(data.train_x.astype(np.float32)).to(device=device, dtype=torch.get_default_dtype())
     y = torch.from_numpy(data.train_y.astype(np.int64)).to(device)
     groups = data.train_group
     if cfg["init"] == "random":
@@ -69,7 +69,7 @@ def run_synthetic(data: Prepared, cfg: Mapping, algorithm: Mapping, seed: int, d
     gens = component_generators(seed, k)
     res = run_presto(model, x, y, a0, settings, gens, log=log, checkpoint_path=checkpoint_path,
                      label=label, on_round=on_round)
-    xt = torch.from_numpy(data.test_x.astype(np.float32)).to(device)
+    xt = torch.from_numpy(data.test_x.astype(np.float32)).to(device=device, dtype=torch.get_default_dtype())
     gated = {}
     sources = [algorithm["gate_input"]] + ([s for s in GATE_INPUTS if s != algorithm["gate_input"]]
                                            if other_gates else [])

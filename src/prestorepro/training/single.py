@@ -223,7 +223,7 @@ def train_single(
                          f"y {tuple(y_dev.shape)}")
     w_dev = None
     if sample_weights is not None:
-        w_dev = _as_device_tensor(sample_weights, device, torch.float32)
+        w_dev = _as_device_tensor(sample_weights, device, torch.get_default_dtype())
         if w_dev.shape != (n,) or bool((w_dev < 0).any()) or not bool(torch.isfinite(w_dev).all()):
             raise ValueError(f"sample_weights must be {n} finite non-negative numbers; got shape "
                              f"{tuple(w_dev.shape)}, min {float(w_dev.min()):.4g}")
