@@ -16,6 +16,7 @@ if not workflow.overwrite_configfiles:
 report: "workflow/report/workflow.rst"
 
 
+include: "workflow/rules/own_code.smk"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/embed.smk"
