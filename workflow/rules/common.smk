@@ -7,9 +7,14 @@ from pathlib import Path
 from prestorepro.codedeps import code_inputs
 from prestorepro.config import ConfigError, validate_config
 from prestorepro.config_checks import check_prepared_sizes
+from prestorepro.config_yaml import check_config_file
 from prestorepro.plan import Plan
 
 try:
+    # duplicate keys and YAML 1.1 forms that Snakemake's loader reads other than written, each with its line
+    for _file in workflow.configfiles:
+        if Path(_file).is_file():
+            check_config_file(_file)
     validate_config(config)
     check_prepared_sizes(config)
     P = Plan(config)
