@@ -11,8 +11,8 @@ from pathlib import Path
 OWN_SRC = Path(workflow.basedir).resolve() / "src"
 if (OWN_SRC / "prestorepro" / "__init__.py").is_file():
     sys.path.insert(0, str(OWN_SRC))
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [str(OWN_SRC)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p).resolve() != OWN_SRC])
+    os.environ.update(PYTHONPATH=os.pathsep.join(
+        [str(OWN_SRC)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p).resolve() != OWN_SRC]))
     loaded = sys.modules.get("prestorepro")
     if loaded is not None and Path(loaded.__file__).resolve().parent != OWN_SRC / "prestorepro":
         # imported before the workflow started (Snakemake's Python API in a process that had imported it)
