@@ -2,7 +2,6 @@
 the same numbers whichever instruction set oneDNN's convolutions use."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
