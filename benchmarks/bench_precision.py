@@ -1,8 +1,9 @@
 """float32 against float64 (config ``precision``) for the embedded default's PRESTO run on digits (K = 4),
-under the CPU's own oneDNN kernels and under another instruction set's (``ONEDNN_MAX_CPU_ISA``): what each
+under the CPU's own oneDNN kernels and under another instruction set's (``ONEDNN_MAX_CPU_ISA``, with ``--aten`` also ATen's own kernels'
+``ATEN_CPU_CAPABILITY``): what each
 precision costs in time and whether the run comes out the same (docs/drift.md).
 
-    python benchmarks/bench_precision.py --results results --seed 0 [--isa AVX2] [--json out.json]
+    python benchmarks/bench_precision.py --results results --seed 0 [--isa AVX2] [--aten avx2] [--json out.json]
 
 Needs a finished embedding of digits under RESULTS (``snakemake --cores 2`` or just its
 ``results/embeddings/digits/features.npz``). Each run is a fresh interpreter with one thread running
@@ -51,11 +52,13 @@ print(json.dumps({"seconds": round(seconds, 2), "digest": digest,
 """
 
 
-def run(results: str, precision: str, sequential: bool, seed: int, isa: str | None) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "ONEDNN_MAX_CPU_ISA"}
+def run(results: str, precision: str, sequential: bool, seed: int, isa: str | None, aten: str | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")}
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     if isa:
         env["ONEDNN_MAX_CPU_ISA"] = isa
+    if aten:
+        env["ATEN_CPU_CAPABILITY"] = aten
     out = subprocess.run([sys.executable, "-c", _RUN, results, precision, "1" if sequential else "0", str(seed)],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
     if out.returncode != 0:
@@ -68,6 +71,8 @@ def main() -> None:
     ap.add_argument("--results", default="results")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--isa", default="AVX2", help="the other instruction set (ONEDNN_MAX_CPU_ISA)")
+    ap.add_argument("--aten", default=None,
+                    help="also run ATen's own kernels at this level (ATEN_CPU_CAPABILITY: default, avx2, avx512)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     print(f"host: {os.uname().machine}, {os.cpu_count()} CPUs; load average {os.getloadavg()}")
@@ -75,7 +80,7 @@ def main() -> None:
     for mode in ("fused", "sequential"):
         for precision in ("float32", "float64"):
             own = run(args.results, precision, mode == "sequential", args.seed, None)
-            other = run(args.results, precision, mode == "sequential", args.seed, args.isa)
+            other = run(args.results, precision, mode == "sequential", args.seed, args.isa, args.aten)
             rows.append({"mode": mode, "precision": precision, "own": own, args.isa: other,
                          "same": own["digest"] == other["digest"] and own["test_accuracy"] == other["test_accuracy"]})
             acc = " / ".join(f"{p} {100 * own['test_accuracy'][p]:.2f} vs {100 * other['test_accuracy'][p]:.2f}"
