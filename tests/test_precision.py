@@ -76,9 +76,9 @@ print(json.dumps({"digest": h.hexdigest(), "dtype": str(next(m.parameters()).dty
 
 
 def _run(precision: str, isa: str | None) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "ONEDNN_MAX_CPU_ISA"}
-    if isa:
-        env["ONEDNN_MAX_CPU_ISA"] = isa
+    env = {k: v for k, v in os.environ.items() if k not in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")}
+    if isa:  # oneDNN's kernels and ATen's own vectorised ones both at that level
+        env.update(ONEDNN_MAX_CPU_ISA=isa, ATEN_CPU_CAPABILITY=isa.lower())
     out = subprocess.run([sys.executable, "-c", _RUN, precision], cwd=ROOT, env=dict(env, OMP_NUM_THREADS="1"),
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -86,8 +86,8 @@ def _run(precision: str, isa: str | None) -> dict:
 
 
 def test_float64_gives_the_same_run_whichever_instruction_set_onednn_uses():
-    # On a host with AVX-512, ONEDNN_MAX_CPU_ISA=AVX2 makes oneDNN run another machine's kernels; float64
-    # must come out bit for bit the same. (In float32 the three of default, AVX2 and SSE41 gave three
+    # On a host with AVX-512, ONEDNN_MAX_CPU_ISA=AVX2 and ATEN_CPU_CAPABILITY=avx2 make torch run another
+    # machine's kernels; float64 must come out bit for bit the same. (In float32 the three of default, AVX2 and SSE41 gave three
     # different digests on a 2-core AMD EPYC with AVX-512; docs/drift.md has what that does to the tables.)
     default, avx2 = _run("float64", None), _run("float64", "AVX2")
     assert default["dtype"] == "torch.float64"
