@@ -127,6 +127,13 @@ def check_semantics(config: dict) -> None:
         if n is not None:
             check_part_sizes(name, ds, partition_ks(config, name), n)
             _check_pb_budget(config, name, ds, n)
+    labels: dict[str, float] = {}
+    for f in config["coreset"]["fractions"]:
+        # a fraction's outputs are named by its label (f0.3): two fractions with one label would overwrite each other
+        if f"{f:g}" in labels:
+            raise ConfigError(f"config key coreset.fractions: {labels[f'{f:g}']!r} and {f!r} both name their outputs "
+                              f"f{f:g}; keep one of them")
+        labels[f"{f:g}"] = f
     seeds = set(config["seeds"])
     for key in ("ablation",):
         extra = sorted(set(config[key]["seeds"]) - seeds)
