@@ -33,3 +33,12 @@ localrules: all, download_data
 rule all:
     input:
         P.all_targets(),
+
+
+# Every job with parameters also reads its settings stamp (prestorepro.stamps): its parameters, and a
+# bring-your-own npz's sha256, in a file rewritten only when they change, so a config edit or a replaced
+# input re-runs the job whatever the state of Snakemake's metadata (a tree copied with cp -a, a deleted
+# .snakemake/). Added here, after every rule file, so a rule added later gets it too.
+for _rule in workflow.rules:
+    if len(_rule.params):
+        _rule.set_input(settings=settings_of(_rule))

@@ -9,6 +9,8 @@ from prestorepro.config import ConfigError, validate_config
 from prestorepro.config_checks import check_prepared_sizes
 from prestorepro.config_yaml import check_config_file
 from prestorepro.plan import Plan
+from prestorepro.lock import hold_results
+from prestorepro.stamps import settings_input
 
 try:
     # duplicate keys and YAML 1.1 forms that Snakemake's loader reads other than written, each with its line
@@ -18,6 +20,9 @@ try:
     validate_config(config)
     check_prepared_sizes(config)
     P = Plan(config)
+    if workflow.is_main_process:
+        # one workflow at a time on a results tree, whichever checkout or working directory it runs from
+        hold_results(P.R, workflow.basedir)
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 
@@ -97,3 +102,8 @@ def config_origin():
     files = [os.path.relpath(f, workflow.basedir) if os.path.isabs(f) else str(f) for f in workflow.configfiles]
     overrides = workflow.config_settings.overwrite_config or {}
     return {"files": files, "overrides": {k: str(v) for k, v in overrides.items()}}
+
+
+def settings_of(rule):
+    """The input function of ``rule``'s settings stamp; download_data's also holds its own files' digests."""
+    return settings_input(R, lambda _name: rule, rule.name, P.own_files if rule.name == "download_data" else None)

@@ -1,0 +1,59 @@
+"""One workflow at a time on a results tree.
+
+Snakemake locks the outputs of the runs started from one working directory (``.snakemake/locks``); two
+checkouts, or two working directories, with one absolute ``results:`` share no lock, and both would run
+the same job: the second resumes from the first's live checkpoint and wipes its log. The workflow's main
+process therefore holds an exclusive ``flock`` on ``{results}/.lock`` for as long as it lives (a dry run
+too: its plan would show the other run's jobs as incomplete). The kernel releases it when the process
+ends, however it ends (``kill -9``, a power loss), so a stale lock never needs removing. The jobs
+Snakemake starts (SLURM jobs re-read the Snakefile) run under their main process's lock and take none.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+from .errors import ConfigError
+
+_HELD: dict[str, int] = {}  # results tree -> the file descriptor this process holds its lock through
+
+
+class ResultsLocked(ConfigError):
+    """Another workflow is running on the same results tree."""
+
+
+def hold_results(results: str | os.PathLike, checkout: str | os.PathLike) -> Path:
+    """Take (or keep) this process's lock on ``results``; raise ResultsLocked, naming the other run's
+    process, host, checkout and start time, if another process holds it."""
+    tree = Path(results).resolve()
+    key = str(tree)
+    path = tree / ".lock"
+    if key in _HELD:
+        return path
+    tree.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            holder = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+        except (ValueError, UnicodeDecodeError):
+            holder = {}
+        os.close(fd)
+        who = (f"process {holder.get('pid', '?')} on {holder.get('host', '?')}, started "
+               f"{holder.get('started', '?')} from {holder.get('checkout', '?')}") if holder else "another process"
+        raise ResultsLocked(
+            f"results tree {tree} is in use by another snakemake ({who}); two workflows writing one tree would "
+            "run the same jobs and overwrite each other's checkpoints and logs. Wait for it to finish, or give "
+            "this run another results folder (--config results=...).") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "checkout": str(checkout),
+                              "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                              "command": " ".join(sys.argv)}).encode(), 0)
+    _HELD[key] = fd  # kept open (and locked) until the process exits
+    return path

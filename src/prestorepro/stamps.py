@@ -1,0 +1,111 @@
+"""Settings stamps: each job's parameters (and a bring-your-own file's sha256) as a small file that is
+one of the job's inputs, rewritten only when its content changes.
+
+Snakemake notices changed parameters only through its metadata (``.snakemake/metadata``), and changed
+inputs only through their modification times. A finished tree copied with ``cp -a``, or one whose
+metadata is gone, plans nothing after a config edit; a bring-your-own npz replaced by another file of
+the same size with its old mtime (``cp -p``, ``rsync -a``, ``tar x``) plans nothing either. A stamp
+turns both into an mtime Snakemake always sees: when the workflow plans a job it writes the job's
+parameters to ``{results}/.settings/<rule>/<wildcards>.json``, and only if they differ from what the
+file holds, so an edit makes the stamp newer than the job's outputs and the job (and everything after
+it) runs again, whatever the metadata's state. An unchanged config leaves every stamp untouched.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .io import read_json, sha256_file, write_json
+
+STAMPS = ".settings"
+
+
+def _canonical(value: Any, results: str) -> Any:
+    """JSON-able, deterministic form of a parameter value (mappings sorted, tuples as lists), with a
+    path inside the results tree written relative to it (``{results}/...``): a tree that moves, and
+    the config's ``results`` with it, keeps its stamps."""
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v, results) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v, results) for v in value]
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, str) and results and value.startswith(results.rstrip("/") + "/"):
+        return "{results}/" + value[len(results.rstrip("/")) + 1:]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"parameter value {value!r} of type {type(value).__name__} cannot be recorded in a settings "
+                    "stamp; give the rule a plain (JSON) value")
+
+
+def evaluate_params(params: Mapping[str, Any], wildcards: Mapping[str, str], results: str = "") -> dict[str, Any]:
+    """A rule's parameters for one job. A parameter given as a function of the wildcards alone is
+    called; one that also needs the job's input or output files (a path derived from them) is left
+    out: the paths are part of the stamp's own name already."""
+    values = {}
+    for name, value in params.items():
+        if callable(value):
+            if len(inspect.signature(value).parameters) != 1:
+                continue
+            value = value(wildcards)
+        values[name] = _canonical(value, results)
+    return values
+
+
+def _digest(path: Path, cache_dir: Path) -> str:
+    """sha256 of a file, cached by everything a rewrite changes (inode, size, mtime and ctime: ``cp -p``
+    can restore an mtime but not a ctime), so a large npz is hashed once, not at every plan."""
+    st = path.stat()
+    key = [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+    cache = cache_dir / "digests.json"
+    try:
+        known = read_json(cache)
+    except (OSError, ValueError):
+        known = {}
+    entry = known.get(str(path.resolve())) if isinstance(known, dict) else None
+    if isinstance(entry, dict) and entry.get("stat") == key and isinstance(entry.get("sha256"), str):
+        return entry["sha256"]
+    digest = sha256_file(path)
+    known = known if isinstance(known, dict) else {}
+    known[str(path.resolve())] = {"stat": key, "sha256": digest}
+    write_json(cache, known)
+    return digest
+
+
+def stamp_path(results: str | os.PathLike, rule: str, wildcards: Mapping[str, str]) -> Path:
+    parts = [f"{k}={v}" for k, v in sorted(wildcards.items())] or ["all"]
+    return Path(results) / STAMPS / rule / Path(*parts[:-1]) / f"{parts[-1]}.json"
+
+
+def write_stamp(results: str | os.PathLike, rule: str, wildcards: Mapping[str, str], params: Mapping[str, Any],
+                files: list[str] = ()) -> str:
+    """Write the stamp of one job (its parameters, and the sha256 of each of ``files``) if its content
+    differs from the file's; return its path."""
+    path = stamp_path(results, rule, wildcards)
+    content = {"rule": rule, "wildcards": dict(sorted(wildcards.items())), "params": dict(params)}
+    if files:
+        content["files"] = {os.fspath(f): _digest(Path(f), Path(results) / STAMPS) for f in files}
+    try:
+        current = read_json(path)
+    except (OSError, ValueError):
+        current = None
+    if current != json.loads(json.dumps(content)):
+        write_json(path, content)
+    return os.fspath(path)
+
+
+def settings_input(results: str, rule_of: Callable[[str], Any], rule: str,
+                   files: Callable[[Any], list[str]] | None = None) -> Callable[[Any], str]:
+    """An input function for ``rule``: its stamp, written from the rule's own ``params`` (looked up when
+    the job is planned, so the stamp records exactly what the job is given) and ``files``' digests."""
+
+    def stamp(wildcards) -> str:
+        params = dict(rule_of(rule).params.items())
+        wanted = {k: v for k, v in wildcards.items()}
+        return write_stamp(results, rule, wanted, evaluate_params(params, wildcards, os.fspath(results)),
+                           [f for f in (files(wildcards) if files else []) if Path(f).is_file()])
+
+    return stamp
