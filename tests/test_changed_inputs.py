@@ -54,14 +54,14 @@ def _own_npz(path: Path, flip: bool = False) -> Path:
 
 def test_a_stamp_is_rewritten_only_when_its_content_changes(tmp_path):
     first = write_stamp(tmp_path, "train", {"seed": "0", "dataset": "d"}, {"lr": 0.01, "k": [3, 4]})
-    assert Path(first) == tmp_path / ".settings" / "train" / "dataset=d" / "seed=0.json"
+    assert Path(first) == tmp_path / ".settings" / "train" / "dataset=d" / "seed=0" / "settings.json"
     os.utime(first, ns=(10**18, 10**18))
     assert write_stamp(tmp_path, "train", {"dataset": "d", "seed": "0"}, {"k": [3, 4], "lr": 0.01}) == first
     assert os.stat(first).st_mtime_ns == 10**18  # same content: untouched, so nothing re-runs
     write_stamp(tmp_path, "train", {"dataset": "d", "seed": "0"}, {"k": [3, 4], "lr": 0.02})
     assert os.stat(first).st_mtime_ns != 10**18
     assert json.loads(Path(first).read_text())["params"] == {"k": [3, 4], "lr": 0.02}
-    assert stamp_path(tmp_path, "make_table", {}) == tmp_path / ".settings" / "make_table" / "all.json"
+    assert stamp_path(tmp_path, "make_table", {}) == tmp_path / ".settings" / "make_table" / "settings.json"
 
 
 def test_a_stamp_holds_the_digest_of_a_file_even_when_size_and_mtime_are_restored(tmp_path):

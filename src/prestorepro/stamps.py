@@ -6,7 +6,7 @@ inputs only through their modification times. A finished tree copied with ``cp -
 metadata is gone, plans nothing after a config edit; a bring-your-own npz replaced by another file of
 the same size with its old mtime (``cp -p``, ``rsync -a``, ``tar x``) plans nothing either. A stamp
 turns both into an mtime Snakemake always sees: when the workflow plans a job it writes the job's
-parameters to ``{results}/.settings/<rule>/<wildcards>.json``, and only if they differ from what the
+parameters to ``{results}/.settings/<rule>/<wildcards>/settings.json``, and only if they differ from what the
 file holds, so an edit makes the stamp newer than the job's outputs and the job (and everything after
 it) runs again, whatever the metadata's state. An unchanged config leaves every stamp untouched.
 """
@@ -76,8 +76,11 @@ def _digest(path: Path, cache_dir: Path) -> str:
 
 
 def stamp_path(results: str | os.PathLike, rule: str, wildcards: Mapping[str, str]) -> Path:
-    parts = [f"{k}={v}" for k, v in sorted(wildcards.items())] or ["all"]
-    return Path(results) / STAMPS / rule / Path(*parts[:-1]) / f"{parts[-1]}.json"
+    """``{results}/.settings/<rule>/<wildcard>=<value>/.../settings.json``: one folder per job. Snakemake
+    lists a folder once while it plans and takes the listing for the truth, so a stamp written into a
+    folder it had already listed (another job's) would be reported missing."""
+    parts = [f"{k}={v}" for k, v in sorted(wildcards.items())]
+    return Path(results, STAMPS, rule, *parts, "settings.json")
 
 
 def write_stamp(results: str | os.PathLike, rule: str, wildcards: Mapping[str, str], params: Mapping[str, Any],
