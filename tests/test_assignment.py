@@ -210,3 +210,34 @@ def test_unconstrained_move_limit_keeps_the_largest_gains():
     current = np.zeros(4, dtype=int)
     assert limit_moves_unconstrained(cost, current, 4).tolist() == [1, 1, 0, 1]
     assert limit_moves_unconstrained(cost, current, 2).tolist() == [1, 0, 0, 1]  # gains 1.0 and 0.5 move
+
+
+def test_a_one_move_budget_moves_the_best_point_where_the_relaxation_jumps_from_none_to_two():
+    # two points gain exactly 1 by moving: every stay bonus moves both or neither, so the Lagrangian
+    # alone moved nothing with a budget of one (Algorithm 1's one point per round "partition stable")
+    from prestorepro.presto.moves import solve_assignment_bounded
+
+    cost = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 2.0]])
+    current = np.array([0, 0, 1, 1])
+    labels = solve_assignment_bounded(cost, current, 1, 3, 1)
+    assert int((labels != current).sum()) == 1
+    assert cost[np.arange(4), labels].sum() == pytest.approx(cost[np.arange(4), current].sum() - 1.0)
+    assert solve_assignment_bounded(cost, current, 1, 3, 2).tolist() == [1, 0, 0, 1]
+    # sizes fixed at N/K: a single move cannot keep them, so a budget of one moves nothing
+    assert solve_assignment_bounded(cost, current, 2, 2, 1).tolist() == current.tolist()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_one_move_budget_is_exact_against_brute_force(seed):
+    from prestorepro.presto.moves import solve_assignment_bounded
+
+    rng = np.random.default_rng(seed)
+    n, k, lo, hi = 8, 3, 2, 4
+    cost = rng.integers(0, 3, (n, k)).astype(float)  # many ties: where the relaxation jumps
+    current = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    labels = solve_assignment_bounded(cost, current, lo, hi, 1)
+    assert int((labels != current).sum()) <= 1
+    best = min(cost[np.arange(n), a].sum() for a in itertools.product(range(k), repeat=n)
+               if lo <= min(np.bincount(a, minlength=k)) and max(np.bincount(a, minlength=k)) <= hi
+               and int((np.array(a) != current).sum()) <= 1)
+    assert cost[np.arange(n), labels].sum() == pytest.approx(best)

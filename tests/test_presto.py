@@ -324,3 +324,12 @@ def test_embedded_default_gate_budget_learns_a_partition_that_ten_epochs_do_not(
     assert cfg["gate_epochs"] == 50
     assert agreement(10) < 0.9  # the paper's 10 epochs, at digits' size
     assert agreement(cfg["gate_epochs"]) >= 0.98
+
+
+def test_a_one_move_budget_moves_one_point_each_round():
+    # Algorithm 1's literal one point per round (max_moves = 1/N): before, the Lagrangian bisection of
+    # the bounded assignment jumped from none to two moves, so nothing moved and round 1 reported
+    # "partition stable"
+    res, _, _ = _run(n=400, rounds=3, max_moves=1 / 400)
+    assert [h["moves"] for h in res.history] == [1, 1, 1]
+    assert res.stop_reason == "rounds exhausted"

@@ -20,8 +20,14 @@ def solve_assignment_bounded(cost: np.ndarray, current: np.ndarray, lo: int, hi:
     among all partitions with its number of moves (Everett's theorem). A bonus above the cost range
     leaves only the moves the size bounds force; if even those exceed the budget (``current`` violates
     the bounds), that least-moving partition is returned. ``iterations`` halvings of the bonus interval
-    (20: 1e-6 of the cost range) end early when a bonus moves exactly ``max_moves`` instances. Written
-    here because no solver we use takes a budget on the number of changed assignments directly.
+    (20: 1e-6 of the cost range) end early when a bonus moves exactly ``max_moves`` instances.
+
+    The relaxation reaches only the budgets on the lower convex hull of (moves, cost): where the optimum
+    jumps past the budget (from 0 to 2 moves, say, with a budget of one: Algorithm 1's literal one point
+    per round), the bisection's partition moves fewer instances than allowed, possibly none. The budget
+    left is then spent greedily (``_spend_budget``): the feasible single move that lowers the cost most,
+    repeated. With a budget of one this is exact (the best single move, or none if no move lowers the
+    cost). Written here because no solver we use takes a budget on the number of changed assignments.
     """
     cost = _check_cost(cost)
     current = np.asarray(current, dtype=np.int64)
@@ -52,7 +58,31 @@ def solve_assignment_bounded(cost: np.ndarray, current: np.ndarray, lo: int, hi:
                 break
         else:
             low = mu
-    return best
+    return _spend_budget(cost, current, best, lo, hi, max_moves)
+
+
+def _spend_budget(cost: np.ndarray, current: np.ndarray, labels: np.ndarray, lo: int, hi: int,
+                  max_moves: int) -> np.ndarray:
+    """Add moves of instances still in their ``current`` part, one at a time, each the feasible move
+    (part sizes kept in [lo, hi]) that lowers ``sum_i cost[i, labels_i]`` most, until ``max_moves``
+    instances have moved or no move lowers the cost."""
+    labels = labels.copy()
+    n, k = cost.shape
+    rows = np.arange(n)
+    sizes = np.bincount(labels, minlength=k)
+    for _ in range(max_moves - int((labels != current).sum())):
+        gain = cost[rows, labels][:, None] - cost
+        gain[labels != current] = -np.inf                      # an instance moves once
+        gain[sizes[labels] <= lo] = -np.inf                    # its part would fall below the minimum
+        gain[:, sizes >= hi] = -np.inf                         # the target part is full
+        gain[rows, labels] = -np.inf
+        i, j = np.unravel_index(int(np.argmax(gain)), gain.shape)
+        if not gain[i, j] > 0:
+            break
+        sizes[labels[i]] -= 1
+        sizes[j] += 1
+        labels[i] = j
+    return labels
 
 
 def limit_moves_unconstrained(cost: np.ndarray, current: np.ndarray, max_moves: int) -> np.ndarray:

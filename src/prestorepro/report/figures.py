@@ -48,13 +48,18 @@ def _scatter_partition(ax, x, y, parts, title, lines=None):
 
 
 def fig6_synthetic(arrays: dict, history: list[dict], snapshot_rounds: Sequence[int], stem: str | Path,
-                   formats: Sequence[str] = ("png", "pdf")) -> list[str]:
+                   formats: Sequence[str] = ("png", "pdf"), stop_reason: str = "partition stable") -> list[str]:
     """Paper Fig. 6: (a) the true partition; (b)-(d) PRESTO's partition and SVMs at three rounds.
 
     A run stops before its last round only when the partition is stable (every later round would train
     the same partition from the same state), so a requested round past the last one run shows that
-    stable state, labelled so."""
+    stable state, labelled so; past the last round of a run that did not stop early there is nothing
+    to show, and that is an error (the config check refuses such rounds before anything runs)."""
     x, y, group, per_round = arrays["x"], arrays["y"], arrays["group"], arrays["per_round"]
+    late = [r for r in snapshot_rounds if r > len(per_round)]
+    if late and stop_reason != "partition stable":
+        raise ValueError(f"Fig. 6 panel round(s) {late} come after the run's last round {len(per_round)} "
+                         f"(stopped: {stop_reason}); draw rounds <= {len(per_round)}")
     fig, axes = plt.subplots(1, 1 + len(snapshot_rounds), figsize=(4 * (1 + len(snapshot_rounds)), 3.8),
                              sharex=True, sharey=True)
     _scatter_partition(axes[0], x, y, group, "(a) true partition S*_k")
