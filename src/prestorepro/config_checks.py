@@ -91,6 +91,11 @@ def _check_pb_budget(config: dict, name: str, ds: dict, n: int) -> None:
         return
     fractions = list(cs["fractions"]) + ([1.0 / ds["k"]] if cs["one_over_k"] else [])
     budget = int(round(min(fractions) * n))
+    if budget < 2:  # the smallest batch_size the schema allows: no batch size fits
+        raise ConfigError(
+            f"config key coreset.fractions: GRAD-MATCH-PB selects whole mini-batches, but its smallest budget on "
+            f"dataset {name} is {budget} point(s) ({min(fractions):g} of about {n}), less than a batch of 2; raise "
+            "coreset.fractions or drop gradmatch_pb")
     if budget < cs["batch_size"]:
         raise ConfigError(
             f"config key coreset.batch_size: GRAD-MATCH-PB selects whole mini-batches of {cs['batch_size']} points, "
@@ -147,6 +152,11 @@ def check_semantics(config: dict) -> None:
     if cmp["prune_at"] == "trained" and cmp["reference_epochs"] < 1:
         raise ConfigError("config key compress.reference_epochs: prune_at: trained needs a trained reference "
                           f"network, but reference_epochs is {cmp['reference_epochs']}; set it >= 1")
+    for key in ("student_param_scale", *(f"student_param_range.{src}" for src in cmp["student_param_range"])):
+        low, high = cmp[key] if "." not in key else cmp["student_param_range"][key.split(".")[1]]
+        if low > high:
+            raise ConfigError(f"config key compress.{key}: [{low}, {high}] is not a range [low, high]; write the "
+                              "smaller value first")
     presto = config["presto"]
     from prestorepro.presto.settings import REASSIGN_RULES
 
@@ -162,6 +172,11 @@ def check_semantics(config: dict) -> None:
         raise ConfigError(f"config key presto.max_moves: {presto['max_moves']} bounds the moves per round, which the "
                           f"greedy assignment of reassign {greedy[0]!r} cannot; set max_moves: 1.0 or drop {greedy[0]!r}")
     syn = config["synthetic"]
+    late = [r for r in syn["snapshot_rounds"] if r > syn["rounds"]]
+    if late and has_synthetic:
+        raise ConfigError(f"config key synthetic.snapshot_rounds: round(s) {late} come after the last of the "
+                          f"synthetic.rounds: {syn['rounds']} rounds, so no panel could show them; draw rounds "
+                          f"<= {syn['rounds']} or raise synthetic.rounds")
     if syn["n"] % 4:
         raise ConfigError(f"config key synthetic.n: {syn['n']} is not a multiple of 4 (four equal components, App. C)")
     if has_synthetic:
