@@ -353,3 +353,42 @@ def test_params_table_lists_the_papers_sweep_end_points(tmp_path):
     assert got == {(n, k): t for n, k, t in PRINTED_TOTALS}
     assert (df["diff"] == 0).all()
 
+
+
+@pytest.mark.parametrize("damage, needle", [
+    # a NaN score printed "nan ± nan" in Table 1
+    (lambda p: p.write_text(p.read_text().replace('"test_accuracy": 0.9,', '"test_accuracy": NaN,', 1)),
+     "{path}: predictors.combiner.test_accuracy is nan, not a finite score; a run never writes that"),
+    # a truncated file raised a JSONDecodeError that did not name it
+    (lambda p: p.write_text(p.read_text()[:40]),
+     "cannot read {path} as JSON (Unterminated string starting at: line 1 column 39 (char 38)): it is truncated "
+     "or corrupt; delete {path} and run snakemake again"),
+    # {} raised KeyError: 'method'
+    (lambda p: p.write_text("{}"), "metrics file {path} has no scores for the combiner predictor"),
+    (lambda p: p.write_text(p.read_text().replace('"method"', '"methd"')), "{path} has no 'method' (it has: "),
+    (lambda p: p.write_text("[1, 2]"), "{path} holds a JSON list, not the mapping a job writes"),
+    (lambda p: p.write_bytes(b"\xff\xfe binary"), "cannot read {path} (UnicodeDecodeError"),
+], ids=["nan", "truncated", "empty-mapping", "key-missing", "not-a-mapping", "binary"])
+def test_the_report_names_a_damaged_metrics_file(tmp_path, damage, needle):
+    from prestorepro.errors import DataError
+
+    files = [_metrics_file(tmp_path, "c10", "cifar10", 4, s, 0.9, 0.8) for s in range(2)]
+    damage(Path(files[1]))
+    with pytest.raises((DataError, ValueError)) as err:
+        table1.table1_frame(files)
+    assert needle.format(path=files[1]) in str(err.value), str(err.value)
+
+
+def test_fig6_refuses_a_pickled_rounds_file_without_loading_it(tmp_path):
+    from prestorepro.errors import DataError
+    from prestorepro.jobs.report import make_fig6
+
+    rounds = tmp_path / "rounds.npz"
+    np.savez(rounds, x=np.zeros((4, 2)), per_round=np.array([{"evil": 1}], dtype=object))
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"history": [], "final": {"stop_reason": "rounds exhausted"}}))
+    with pytest.raises(DataError, match=rf"cannot read {rounds} \(ValueError: Object arrays cannot be loaded when "
+                                        r"allow_pickle=False\): it is truncated, corrupt or holds Python objects "
+                                        rf"\(never loaded\); delete {rounds} and run snakemake again"):
+        make_fig6(rounds=str(rounds), metrics=str(metrics), snapshot_rounds=[1], stem=str(tmp_path / "f"),
+                  formats=["png"])

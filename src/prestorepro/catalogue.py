@@ -159,9 +159,9 @@ def predictor_scores(metrics: dict, predictor: str, source: str = "") -> dict:
     naming the file and the fix when it holds none (a file written before both predictors existed)."""
     if predictor not in PREDICTORS:
         raise ValueError(f"unknown predictor {predictor!r}; valid: {', '.join(PREDICTORS)}")
-    try:
-        return metrics["predictors"][predictor]
-    except (KeyError, TypeError):
-        where = f" {source}" if source else ""
-        raise ValueError(f"metrics file{where} has no scores for the {predictor} predictor (written by an older "
-                         "version of the pipeline?); delete it and re-run its training job") from None
+    scores = metrics.get("predictors") if isinstance(metrics, dict) else None
+    if isinstance(scores, dict) and predictor in scores:
+        return scores[predictor]
+    where = f" {source}" if source else ""
+    raise ValueError(f"metrics file{where} has no scores for the {predictor} predictor (written by an older "
+                     "version of the pipeline?); delete it and re-run its training job")

@@ -7,7 +7,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from prestorepro.io import read_json, write_json
+from prestorepro.io import read_stage_npz, write_json
+from prestorepro.report.reading import read_metrics
 
 
 def make_table1(*, metrics: Sequence[str], stem: str, predict: str = "combiner") -> None:
@@ -32,7 +33,7 @@ def make_params_table(*, sidecars: Mapping[str, str], datasets: Mapping, widths:
     rows = {name: dict(d, features=feature_size(d["cut"], d["image_side"]), ks=sorted({d["k"], 3, 6}))
             for name, d in PAPER_SETUP.items()}
     for name, side in sidecars.items():
-        meta = read_json(side)
+        meta = read_metrics(side)
         d = datasets[name]
         rows[name] = {"source": d["source"], "cut": d["cut"], "num_classes": meta["num_classes"], "k": d["k"],
                       "features": int(np.prod(meta["feature_shape"]))}
@@ -52,7 +53,7 @@ def summarize_synthetic(*, metrics: Sequence[str], out_json: str) -> None:
     from prestorepro.report.synthetic import diagnostic_scalars
     from prestorepro.report.tables import mean_std
 
-    runs = [read_json(f) for f in metrics]
+    runs = [read_metrics(f) for f in metrics]
     finals = [dict(m["final"], **diagnostic_scalars(m)) for m in runs]
     devices = sorted({m.get("provenance", {}).get("device", "unknown") for m in runs})
     summary = {"seeds": len(finals), "runs": finals, "device": ", ".join(devices)}
@@ -69,17 +70,17 @@ def summarize_synthetic(*, metrics: Sequence[str], out_json: str) -> None:
 def make_fig6(*, rounds: str, metrics: str, snapshot_rounds: Sequence[int], stem: str, formats: Sequence[str]) -> None:
     from prestorepro.report.figures import fig6_synthetic
 
-    with np.load(rounds) as z:
-        arrays = {k: z[k] for k in z.files}
-    history = read_json(metrics)["history"]
-    fig6_synthetic(arrays, history, snapshot_rounds, stem, formats)
+    fix = f"delete {rounds} and run snakemake again (the synthetic experiment that wrote it runs again)"
+    arrays = read_stage_npz(rounds, f"{rounds} is missing; {fix}", fix)
+    run = read_metrics(metrics)
+    fig6_synthetic(arrays, run["history"], snapshot_rounds, stem, formats, stop_reason=run["final"]["stop_reason"])
 
 
 def make_table4(*, metas: Mapping[str, str], sources: Mapping[str, str], stem: str) -> None:
     from prestorepro.report.setup import table4_frame
     from prestorepro.report.tables import write_table
 
-    metas = {name: read_json(path) for name, path in metas.items()}
+    metas = {name: read_metrics(path) for name, path in metas.items()}
     df, notes = table4_frame(metas, sources)
     write_table(df, stem, caption="Table 4: dataset statistics (ours from the prepared splits; paper beside)",
                 notes=notes, html=True)
@@ -114,7 +115,7 @@ def make_presto_rounds(*, metrics: Sequence[str], title: str, stem: str, formats
 
     runs, bounds = [], None
     for f in metrics:
-        m = read_json(f)
+        m = read_metrics(f)
         runs.append((int(m["seed"]), m["history"]))
         bounds = None if m.get("size_bounds") is None else tuple(m["size_bounds"])
     runs.sort()
@@ -125,7 +126,7 @@ def make_synthetic_table(*, summary: str, prepared_meta: str, stem: str) -> None
     from prestorepro.report.synthetic import synthetic_frame
     from prestorepro.report.tables import write_table
 
-    df = synthetic_frame(read_json(summary), read_json(prepared_meta)["components"])
+    df = synthetic_frame(read_metrics(summary), read_metrics(prepared_meta)["components"])
     write_table(df, stem, caption="App. C / Fig. 6: synthetic data and PRESTO with linear SVMs (ours, "
                                       "mean ± std over seeds; paper beside)", html=True,
                 notes=["boxes: min and max of each standardised coordinate per true component S*_k against "

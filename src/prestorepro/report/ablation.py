@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from prestorepro.ablation import CONFIGURED, FACTORS, SCALES, format_value, parse_variant
-from prestorepro.io import read_json
+from prestorepro.report.reading import read_metrics
 from prestorepro.catalogue import PREDICTORS
 from prestorepro.report.figures import COLORS, save_figure
 from prestorepro.report.paper import PAPER_SETTING
@@ -78,7 +78,7 @@ def ablation_frame(layout: Mapping[str, Mapping[str, Sequence[str]]], sources: M
     for name, runs in layout.items():
         synthetic = sources[name] == "synthetic"
         measures = SYNTHETIC_MEASURES if synthetic else image_measures(predict)
-        base = [read_json(f) for f in runs[CONFIGURED]]
+        base = [read_metrics(f) for f in runs[CONFIGURED]]
         settings: list[tuple[str, str, str, list[dict]]] = [
             ("configured", "", "", [_measures(m, None) for m in base])]
         # the gate input is measured on the configured runs' own components and partition
@@ -90,7 +90,7 @@ def ablation_frame(layout: Mapping[str, Mapping[str, Sequence[str]]], sources: M
             if variant == CONFIGURED:
                 continue
             factor, value = parse_variant(variant)
-            settings.append((variant, factor, format_value(value), [_measures(read_json(f), None) for f in files]))
+            settings.append((variant, factor, format_value(value), [_measures(read_metrics(f), None) for f in files]))
         main_key, main_scale = measures[0][0], measures[0][2]
         base_mean = None
         by_seed = {m["seed"]: main_scale * m[main_key] for m in settings[0][3]

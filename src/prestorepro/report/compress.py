@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from prestorepro.io import read_json  # noqa: E402
+from prestorepro.report.reading import read_metrics  # noqa: E402
 from prestorepro.report.figures import COLORS, save_figure  # noqa: E402
 from prestorepro.catalogue import keys, method as catalogue_method, paper_name  # noqa: E402
 from prestorepro.report.paper import PARAMS, TABLE2, paper_value  # noqa: E402
@@ -51,7 +51,7 @@ def load_runs(metric_files: Iterable[str | Path]) -> pd.DataFrame:
     (``predictor`` empty)."""
     rows = []
     for f in metric_files:
-        m = read_json(f)
+        m = read_metrics(f)
         for predictor, p in (m["predictors"].items() if "predictors" in m else [("", m)]):
             mem = p["memory"]
             rows.append({

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from prestorepro.catalogue import methods
-from prestorepro.io import read_json, write_text
+from prestorepro.io import write_text
+from prestorepro.report.reading import read_metrics
 from prestorepro.report.figures import COLORS, save_figure
 from prestorepro.report.tables import fmt, mean_std, write_table
 from prestorepro.report.stats import interval
@@ -35,7 +36,7 @@ def _fraction_text(value: float, label: str) -> str:
 def _group(metric_files: Iterable[str | Path]) -> dict[tuple[str, str, str], list[dict]]:
     groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
     for f in metric_files:
-        m = read_json(f)
+        m = read_metrics(f)
         groups[(m["dataset"], m["method"], str(m["fraction_label"]))].append(m)
     return groups
 

@@ -9,7 +9,7 @@ from typing import Iterable
 import pandas as pd
 
 from prestorepro.catalogue import PREDICTORS, keys, paper_name, predictor_scores
-from prestorepro.io import read_json
+from prestorepro.report.reading import read_metrics
 from prestorepro.report.paper import TABLE1, TABLE5, paper_value
 from prestorepro.report.stats import NOTE as STATS_NOTE, interval, marked, paired
 from prestorepro.report.tables import BOLD, _int_columns, fmt, mean_std
@@ -33,7 +33,7 @@ def table1_frame(metric_files: Iterable[str | Path], predict: str = "combiner") 
     notes: dict[str, str] = {}
     routing: dict[tuple[str, str], str] = {}
     for f in metric_files:
-        m = read_json(f)
+        m = read_metrics(f)
         name = Path(f).parts[-5]  # <results>/table1/<dataset>/k<k>/<method>/seed<s>/metrics.json
         for predictor in PREDICTORS:
             p = predictor_scores(m, predictor, str(f))
@@ -95,7 +95,7 @@ def k_sweep_frame(metric_files: Iterable[str | Path], predict: str = "combiner")
     runs: dict[tuple[str, str, int], dict] = {}
     predictors = [predict] + [p for p in PREDICTORS if p != predict]
     for f in metric_files:
-        m = read_json(f)
+        m = read_metrics(f)
         name = Path(f).parts[-5]
         for predictor in predictors:
             p = predictor_scores(m, predictor, str(f))
