@@ -138,3 +138,80 @@ def test_a_folder_or_a_link_to_a_text_file_given_as_the_npz_path_is_named_for_wh
     (tmp_path / "link.npz").symlink_to(tmp_path / "notes.txt")
     with pytest.raises(DataError, match=r"link\.npz -> .*notes\.txt is not an npz \(zip\) file: it starts with b'labe'"):
         prepare_dataset("npz", tmp_path, 0, path=tmp_path / "link.npz")
+
+
+# ----------------------------------------------------------------------------- round three: hostile files
+
+
+def test_a_huge_stray_label_is_named_without_building_every_class(tmp_path, arrays):
+    # 2**40 as one val label: C = 2**40 + 1, and set(range(C)) was a MemoryError (or took the host's memory)
+    val = arrays["val_labels"].astype(np.int64)
+    val[0] = 2 ** 40
+    path = _write(tmp_path, dict(arrays, val_labels=val))
+    with pytest.raises(DataError, match=r"the largest label 1099511627776 implies C = 1099511627777 and class\(es\) "
+                                        r"3, 4, 5, 6, 7, 8, 9, 10, 11, 12, \.\.\. \(1099511627774 in all\) have no "
+                                        r"training example \(labels 1099511627776 occur only in val/test\)"):
+        prepare_dataset("npz", tmp_path, seed=0, path=path)
+
+
+def test_uint64_labels_beyond_int64_are_not_called_negative(tmp_path, arrays):
+    labels = arrays["train_labels"].astype(np.uint64)
+    labels[0] = 2 ** 64 - 1  # wrapped to -1 by the cast to int64: "negative labels (min -1)" before
+    path = _write(tmp_path, dict(arrays, train_labels=labels))
+    with pytest.raises(DataError, match=r"train_labels has label 18446744073709551615 \(dtype uint64\), beyond any "
+                                        r"class index; relabel the classes as 0..C-1"):
+        prepare_dataset("npz", tmp_path, seed=0, path=path)
+
+
+def test_an_npz_that_inflates_past_half_the_memory_is_refused_before_loading(tmp_path, arrays, monkeypatch):
+    import prestorepro.data.npz as npz
+
+    path = tmp_path / "bomb.npz"
+    np.savez_compressed(path, **dict(arrays, train_images=np.zeros((4000, 28, 28), np.uint8)))  # 3 MB -> 20 kB
+    monkeypatch.setattr(npz, "memory_bytes", lambda: 4 * 2 ** 20)  # a 4 MiB machine: half is 2 MiB
+    loaded = []
+    monkeypatch.setattr(npz.np, "load", lambda *a, **k: loaded.append(a) or pytest.fail("loaded"))
+    with pytest.raises(DataError, match=r"bomb.npz holds arrays of 0.0 GiB once inflated \(the file itself is 0.0 "
+                                        r"MiB\), more than half of this machine's memory \(0.0 GiB\); nothing was loaded"):
+        prepare_dataset("npz", tmp_path, seed=0, path=path)
+    assert not loaded
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_a_device_or_pipe_is_not_called_missing_and_never_read(tmp_path, kind):
+    import os
+
+    path = tmp_path / "pipe.npz"
+    if kind == "fifo":
+        os.mkfifo(path)  # opening it for reading would block until a writer comes
+    else:
+        path = type(path)("/dev/zero")  # reading it never ends
+    with pytest.raises(DataError, match=rf"npz path {path} is not a regular file \(a device, pipe or socket\)"):
+        prepare_dataset("npz", tmp_path, seed=0, path=path)
+
+
+def test_an_unreadable_file_is_named_with_the_fix(tmp_path, arrays, monkeypatch):
+    path = _write(tmp_path, arrays)
+    real_open = open
+
+    def refuse(file, *a, **k):  # root reads any file, so the permission is refused here
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(file, *a, **k)
+
+    monkeypatch.setattr("builtins.open", refuse)
+    with pytest.raises(DataError, match=rf"cannot read {path}: permission denied for this user \(Permission denied\); "
+                                        rf"make it readable \(chmod u\+r {path}\)"):
+        prepare_dataset("npz", tmp_path, seed=0, path=path)
+
+
+def test_max_train_with_a_one_image_class_names_the_class(tmp_path):
+    from prestorepro.jobs.data import _stratified_subsample
+
+    y = np.array([0] * 10 + [1] * 10 + [2])
+    with pytest.raises(DataError, match=r"dataset 'mine': cannot subsample its 21 training examples to max_train = 12 "
+                                        r"stratified by class .*class\(es\) 2 have a single training example"):
+        _stratified_subsample(y, 12, 0, "mine")
+    with pytest.raises(DataError, match=r"max_train must keep at least one example of each of the 3 classes: raise "
+                                        r"it to at least 3"):
+        _stratified_subsample(np.repeat([0, 1, 2], 5), 2, 0, "mine")

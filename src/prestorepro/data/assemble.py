@@ -11,7 +11,7 @@ import numpy as np
 from prestorepro.data.base import SPLITS, DatasetSpec, Prepared
 from prestorepro.errors import DataError
 from prestorepro.data.download import expected_md5, fetch_official
-from prestorepro.data.formats import read_npz, validate_splits
+from prestorepro.data.npz import read_npz, validate_splits
 from prestorepro.io import sha256_file
 
 

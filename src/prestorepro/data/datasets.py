@@ -30,7 +30,8 @@ from prestorepro.data.assemble import (
 )
 from prestorepro.data.base import DATASETS, SPLITS, DatasetSpec, Prepared, RawFile
 from prestorepro.errors import DataError
-from prestorepro.data.formats import read_cifar10, read_npz, read_svhn_mat, to_nhwc3, validate_splits
+from prestorepro.data.formats import read_cifar10, read_svhn_mat, to_nhwc3
+from prestorepro.data.npz import read_npz, validate_splits
 from prestorepro.data.synthetic import make_synthetic
 from prestorepro.io import sha256_array
 

@@ -40,7 +40,7 @@ def prepare_data(*, dataset_config: Mapping, data_root: str, split_seed: int, sy
         opts.update(like=dataset_config["like"], scale=dataset_config.get("scale", 1.0))
     prepared = prepare_dataset(src, Path(data_root), split_seed, **opts)
     if "max_train" in dataset_config and len(prepared.train_y) > dataset_config["max_train"]:
-        keep = _stratified_subsample(prepared.train_y, dataset_config["max_train"], split_seed)
+        keep = _stratified_subsample(prepared.train_y, dataset_config["max_train"], split_seed, dataset)
         prepared.train_x, prepared.train_y = prepared.train_x[keep], prepared.train_y[keep]
         if prepared.train_group is not None:
             prepared.train_group = prepared.train_group[keep]
@@ -67,9 +67,23 @@ def prepare_data(*, dataset_config: Mapping, data_root: str, split_seed: int, sy
     log.info(f"prepared {src}: train {len(prepared.train_y)}, val {len(prepared.val_y)}, test {len(prepared.test_y)}")
 
 
-def _stratified_subsample(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+def _stratified_subsample(y: np.ndarray, n: int, seed: int, dataset: str = "") -> np.ndarray:
     from sklearn.model_selection import train_test_split
 
+    from prestorepro.errors import DataError
+
     idx = np.arange(len(y))
-    keep, _ = train_test_split(idx, train_size=n, stratify=y, random_state=seed)
+    try:
+        keep, _ = train_test_split(idx, train_size=n, stratify=y, random_state=seed)
+    except ValueError as exc:
+        classes, counts = np.unique(y, return_counts=True)
+        rare = [int(c) for c, m in zip(classes, counts) if m < 2]
+        raise DataError(
+            f"dataset {dataset!r}: cannot subsample its {len(y)} training examples to max_train = {n} stratified "
+            f"by class ({exc}); "
+            + (f"class(es) {', '.join(map(str, rare[:10]))} have a single training example, and a stratified "
+               "subsample needs at least two of each: add examples of them, drop them, or remove max_train"
+               if rare else f"max_train must keep at least one example of each of the {len(classes)} classes: "
+                            f"raise it to at least {len(classes)}, or remove it")
+            + ".") from None
     return np.sort(keep)
