@@ -128,3 +128,19 @@ def test_a_config_edit_replans_whatever_the_metadata(tmp_path, how):
     cfg.write_text(yaml.safe_dump(data))
     text = _planned(_snakemake(work, results, cfg, target, extra=["-n"]))
     assert "rule prepare_data:" in text and "rule download_data:" not in text, text[-2000:]
+
+
+def test_a_dry_run_with_other_settings_leaves_the_next_plan_alone(tmp_path):
+    # previewing another setting must not make the next real run re-run jobs whose settings never changed
+    cfg = _config(tmp_path / "digits.yaml", digits={"source": "digits", "cut": "layer1", "k": 3, "init": "equal_kmeans",
+                                                      "leeway": 20, "epsilon": 0.003, "max_train": 300})
+    results, work = tmp_path / "results", tmp_path / "work"
+    target = results / "data" / "digits" / "prepared.npz"
+    _planned(_snakemake(work, results, cfg, target))
+    shutil.rmtree(work / ".snakemake" / "metadata")  # only the stamps can tell
+    preview = [sys.executable, "-m", "snakemake", str(target), "-s", str(ROOT / "Snakefile"), "-d", str(work), "-n",
+               "--configfile", str(cfg), "--config", f"results={results}", "split_seed=7"]
+    out = subprocess.run(preview, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+    assert "rule prepare_data:" in _planned(out)
+    assert "Nothing to be done" in _planned(_snakemake(work, results, cfg, target, extra=["-n"]))
+    assert "Nothing to be done" in _planned(_snakemake(work, results, cfg, target))

@@ -1,5 +1,6 @@
 """Config validation: every bad value stops the run with a message naming the key (issue: foundation)."""
 import copy
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -186,3 +187,49 @@ def test_sweep_ks_of_a_prepared_bring_your_own_file_are_checked_when_the_workflo
     cfg["presto"]["k_sweep"], cfg["compress"]["presto_k_sweep"] = [], [3]
     check_prepared_sizes(cfg)
 
+
+
+def test_command_line_values_get_the_types_a_config_file_gives():
+    from prestorepro.config_yaml import retype_overrides
+
+    # what Snakemake's --config hands over for seeds=[0,1] presto={rounds: 2, lr: 1e-3} download=false ...
+    overrides = {"seeds": ["0", "1"], "presto": {"rounds": "2", "lr": "1e-3", "keep": "every"}, "download": "false",
+                 "results": "r-010", "threads": 2, "device": "null"}
+    config = {"seeds": ["0", "1"], "presto": {"rounds": "2", "lr": "1e-3", "keep": "every", "epochs": 10},
+              "download": "false", "results": "r-010", "threads": 2, "device": "null", "split_seed": "3"}
+    retype_overrides(config, overrides)
+    assert config == {"seeds": [0, 1], "presto": {"rounds": 2, "lr": 1e-3, "keep": "every", "epochs": 10},
+                      "download": False, "results": "r-010", "threads": 2, "device": None,
+                      "split_seed": "3"}  # a config file's value is the config file's business
+
+
+def test_snakemake_takes_lists_mappings_and_booleans_on_the_command_line(tmp_path):
+    # each was refused as the wrong type ("'0' has the wrong type, expected integer (write a whole number
+    # without a decimal point)")
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--config",
+                          f"results={tmp_path / 'r'}", "seeds=[0,1]", "presto={rounds: 2, epochs: 1}",
+                          "download=false"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "train_table1" in out.stdout
+
+
+def test_a_home_folder_in_a_path_is_expanded(default, monkeypatch, tmp_path):
+    # results: ~/x made a folder named "~" inside the working directory
+    monkeypatch.setenv("HOME", str(tmp_path))
+    cfg = copy.deepcopy(default)
+    cfg.update(results="~/x", data_root="~/data")
+    validate_config(cfg)
+    assert cfg["results"] == str(tmp_path / "x") and cfg["data_root"] == str(tmp_path / "data")
+
+
+@pytest.mark.parametrize("name, needle", [
+    ("a" * 20, "dataset name 'aaaaaaaaaaaaaaaaaaaa' ends with 'a' repeated 20 times, which Snakemake takes for a "
+               "runaway recursion of its rules (PeriodicWildcardError)"),
+    ("mix" + "ab" * 25, "ends with 'ab' repeated 25 times"),
+    ("x" * 101, "is too long"),
+])
+def test_a_dataset_name_snakemake_cannot_take_is_refused(default, name, needle):
+    cfg = copy.deepcopy(default)
+    cfg["datasets"][name] = cfg["datasets"].pop("digits")
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        validate_config(cfg)

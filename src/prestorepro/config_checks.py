@@ -6,6 +6,8 @@ size checks for datasets whose size is known only once they are prepared.
 from __future__ import annotations
 
 import math
+import os
+import re
 from pathlib import Path
 
 from prestorepro.errors import ConfigError
@@ -32,6 +34,31 @@ def _non_finite(obj, path=()):
         if found:
             return found
     return None
+
+
+# Snakemake takes a wildcard value ending in one substring repeated 20 times for a runaway recursion
+# (PeriodicWildcardError, snakemake.io.PeriodicityDetector): refused here with the reason instead
+PERIODIC = re.compile(r"(.+?)\1{19,}$")
+
+
+def _check_names(config: dict) -> None:
+    for name in config["datasets"]:
+        m = PERIODIC.search(name)
+        if m:
+            raise ConfigError(f"config key datasets: dataset name {name!r} ends with {m.group(1)!r} repeated "
+                              f"{len(m.group(0)) // len(m.group(1))} times, which Snakemake takes for a runaway "
+                              "recursion of its rules (PeriodicWildcardError); shorten the repetition")
+
+
+def _expand_home(config: dict) -> None:
+    """``~`` in the config's paths means the home folder, as in a shell (Snakemake would create a folder
+    named ``~`` in the working directory)."""
+    for key in ("results", "data_root"):
+        if isinstance(config.get(key), str) and config[key].startswith("~"):
+            config[key] = os.path.expanduser(config[key])
+    for ds in config["datasets"].values():
+        if isinstance(ds.get("path"), str) and ds["path"].startswith("~"):
+            ds["path"] = os.path.expanduser(ds["path"])
 
 
 def _check_results(config: dict) -> None:
@@ -109,6 +136,8 @@ def check_semantics(config: dict) -> None:
     bad = _non_finite(config)
     if bad:
         raise ConfigError(f"config key {bad[0]}: {bad[1]!r} is not a finite number; give a finite value")
+    _check_names(config)
+    _expand_home(config)
     _check_results(config)
 
     for name, ds in config["datasets"].items():

@@ -79,3 +79,49 @@ def check_config_file(path: str | Path) -> None:
     _problems(root, str(path), problems)
     if problems:
         raise ConfigError("config file read other than written:\n  " + "\n  ".join(problems))
+
+
+# YAML 1.2 core-schema scalars, the forms a command line gives (decimal integers, floats, true / false, null)
+_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+
+
+def _scalar(text: str):
+    if _INT.fullmatch(text):
+        return int(text)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if text.lower() in ("null", "~"):
+        return None
+    return text
+
+
+def _retype(value):
+    if isinstance(value, str):
+        return _scalar(value)
+    if isinstance(value, list):
+        return [_retype(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _retype(v) for k, v in value.items()}
+    return value
+
+
+def retype_overrides(config: dict, overrides: dict | None) -> None:
+    """Give the values of ``--config`` their types, in ``config`` (where Snakemake merged them).
+
+    Snakemake reads a value it cannot take for an int, a float or True / False with YAML's base loader,
+    which makes every scalar a string: ``seeds=[0,1]`` gives ``['0', '1']``, ``presto={rounds: 2}``
+    ``{'rounds': '2'}``, ``download=false`` ``'false'``, each then refused as the wrong type. Their
+    strings are read here as YAML 1.2 would (decimal integers, floats, true / false, null), so the
+    command line means what the same text means in a config file."""
+    def apply(node: dict, key, value) -> None:
+        if isinstance(value, dict) and isinstance(node.get(key), dict):
+            for k, v in value.items():
+                apply(node[key], k, v)
+        else:
+            node[key] = _retype(value)
+
+    for key, value in (overrides or {}).items():
+        apply(config, key, value)

@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping
 from .io import read_json, sha256_file, write_json
 
 STAMPS = ".settings"
+DRY_RUN = ".dry-run"
 
 
 def _canonical(value: Any, results: str) -> Any:
@@ -84,9 +85,12 @@ def stamp_path(results: str | os.PathLike, rule: str, wildcards: Mapping[str, st
 
 
 def write_stamp(results: str | os.PathLike, rule: str, wildcards: Mapping[str, str], params: Mapping[str, Any],
-                files: list[str] = ()) -> str:
+                files: list[str] = (), dry_run: bool = False) -> str:
     """Write the stamp of one job (its parameters, and the sha256 of each of ``files``) if its content
-    differs from the file's; return its path."""
+    differs from the file's; return its path. A dry run leaves the stamp alone and writes a changed one
+    under ``{results}/.settings/.dry-run/`` instead, returning that path: the plan shows the job, and
+    previewing another setting (``snakemake -n --config ...``) does not make the next real run re-run
+    jobs whose settings never changed."""
     path = stamp_path(results, rule, wildcards)
     content = {"rule": rule, "wildcards": dict(sorted(wildcards.items())), "params": dict(params)}
     if files:
@@ -96,19 +100,23 @@ def write_stamp(results: str | os.PathLike, rule: str, wildcards: Mapping[str, s
     except (OSError, ValueError):
         current = None
     if current != json.loads(json.dumps(content)):
+        if dry_run:
+            path = Path(results, STAMPS, DRY_RUN, path.relative_to(Path(results, STAMPS)))
         write_json(path, content)
     return os.fspath(path)
 
 
 def settings_input(results: str, rule_of: Callable[[str], Any], rule: str,
-                   files: Callable[[Any], list[str]] | None = None) -> Callable[[Any], str]:
+                   files: Callable[[Any], list[str]] | None = None,
+                   dry_run: Callable[[], bool] = lambda: False) -> Callable[[Any], str]:
     """An input function for ``rule``: its stamp, written from the rule's own ``params`` (looked up when
-    the job is planned, so the stamp records exactly what the job is given) and ``files``' digests."""
+    the job is planned, so the stamp records exactly what the job is given) and ``files``' digests;
+    ``dry_run()`` says whether this plan is a dry run (known once Snakemake plans, not when it parses)."""
 
     def stamp(wildcards) -> str:
         params = dict(rule_of(rule).params.items())
         wanted = {k: v for k, v in wildcards.items()}
         return write_stamp(results, rule, wanted, evaluate_params(params, wildcards, os.fspath(results)),
-                           [f for f in (files(wildcards) if files else []) if Path(f).is_file()])
+                           [f for f in (files(wildcards) if files else []) if Path(f).is_file()], dry_run())
 
     return stamp

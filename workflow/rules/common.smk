@@ -7,9 +7,10 @@ from pathlib import Path
 from prestorepro.codedeps import code_inputs
 from prestorepro.config import ConfigError, validate_config
 from prestorepro.config_checks import check_prepared_sizes
-from prestorepro.config_yaml import check_config_file
+from prestorepro.config_yaml import check_config_file, retype_overrides
 from prestorepro.plan import Plan
 from prestorepro.lock import hold_results
+from prestorepro.snakemake_state import check_metadata
 from prestorepro.stamps import settings_input
 
 try:
@@ -17,14 +18,22 @@ try:
     for _file in workflow.configfiles:
         if Path(_file).is_file():
             check_config_file(_file)
+    retype_overrides(config, workflow.config_settings.overwrite_config)
     validate_config(config)
     check_prepared_sizes(config)
     P = Plan(config)
     if workflow.is_main_process:
         # one workflow at a time on a results tree, whichever checkout or working directory it runs from
         hold_results(P.R, workflow.basedir)
+        # Snakemake's records in the working directory, before Snakemake reads them
+        check_metadata(os.getcwd())
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
+
+# The jobs' caches (matplotlib's font list, torch's compile cache) go under the results tree rather than
+# $HOME and $TMPDIR, unless the user points them elsewhere; every job inherits this environment.
+for _var, _sub in (("MPLCONFIGDIR", "matplotlib"), ("TORCHINDUCTOR_CACHE_DIR", "torchinductor")):
+    os.environ.setdefault(_var, os.path.join(os.path.abspath(P.R), ".cache", _sub))
 
 # Every job runs in this environment under --use-conda (one environment for the one package);
 # the path is relative to the files under workflow/rules.
@@ -106,4 +115,5 @@ def config_origin():
 
 def settings_of(rule):
     """The input function of ``rule``'s settings stamp; download_data's also holds its own files' digests."""
-    return settings_input(R, lambda _name: rule, rule.name, P.own_files if rule.name == "download_data" else None)
+    return settings_input(R, lambda _name: rule, rule.name, P.own_files if rule.name == "download_data" else None,
+                          dry_run=lambda: workflow.dryrun)

@@ -99,9 +99,21 @@ def header(*, dataset: str, dataset_config: Mapping, method: str, seed: int | No
 def finish(metrics: dict, out: str | Path, checkpoint: str | Path | None = None) -> dict:
     """Write a job's metrics (atomically), then drop its checkpoint: the run is over."""
     write_json(out, metrics)
-    if checkpoint and Path(checkpoint).exists():
-        Path(checkpoint).unlink()
+    drop_checkpoint(checkpoint)
     return metrics
+
+
+def drop_checkpoint(checkpoint: str | Path | None) -> None:
+    """Delete a finished run's checkpoint. One that cannot be deleted (a read-only checkpoints folder) is
+    left with a warning, not an error: the run's results are written, and a rerun with the same inputs
+    only resumes from it to the same result."""
+    if not checkpoint or not Path(checkpoint).exists():
+        return
+    try:
+        Path(checkpoint).unlink()
+    except OSError as exc:
+        print(f"warning: could not delete the finished run's checkpoint {checkpoint} ({exc.strerror}); the "
+              f"results are written. Make {Path(checkpoint).parent} writable and delete it by hand.", file=sys.stderr)
 
 
 @contextlib.contextmanager

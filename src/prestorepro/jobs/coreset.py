@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from prestorepro.jobs.common import finish, header
+from prestorepro.jobs.common import drop_checkpoint, finish, header
 from prestorepro.provenance import provenance
 
 
@@ -44,9 +44,7 @@ def train_coreset(*, features: str, meta: str, dataset: str, dataset_config: Map
     # later fraction resumes without redoing the earlier ones
     if checkpoint_dir is not None:
         for label in fractions:
-            p = Path(checkpoint_dir) / f"f{label}.pt"
-            if p.exists():
-                p.unlink()
+            drop_checkpoint(Path(checkpoint_dir) / f"f{label}.pt")
     return results
 
 

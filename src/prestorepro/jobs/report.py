@@ -8,7 +8,6 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from prestorepro.io import read_stage_npz, write_json
-from prestorepro.report.reading import read_metrics
 
 
 def make_table1(*, metrics: Sequence[str], stem: str, predict: str = "combiner") -> None:
@@ -26,6 +25,7 @@ def make_params_table(*, sidecars: Mapping[str, str], datasets: Mapping, widths:
                       stem: str) -> None:
     from prestorepro.models.parameters import feature_size
     from prestorepro.report.paper import PAPER_SETUP
+    from prestorepro.report.reading import read_metrics
     from prestorepro.report.setup import params_frame
     from prestorepro.report.tables import write_table
 
@@ -51,6 +51,7 @@ def make_params_table(*, sidecars: Mapping[str, str], datasets: Mapping, widths:
 
 def summarize_synthetic(*, metrics: Sequence[str], out_json: str) -> None:
     from prestorepro.report.synthetic import diagnostic_scalars
+    from prestorepro.report.reading import read_metrics
     from prestorepro.report.tables import mean_std
 
     runs = [read_metrics(f) for f in metrics]
@@ -69,6 +70,7 @@ def summarize_synthetic(*, metrics: Sequence[str], out_json: str) -> None:
 
 def make_fig6(*, rounds: str, metrics: str, snapshot_rounds: Sequence[int], stem: str, formats: Sequence[str]) -> None:
     from prestorepro.report.figures import fig6_synthetic
+    from prestorepro.report.reading import read_metrics
 
     fix = f"delete {rounds} and run snakemake again (the synthetic experiment that wrote it runs again)"
     arrays = read_stage_npz(rounds, f"{rounds} is missing; {fix}", fix)
@@ -78,6 +80,7 @@ def make_fig6(*, rounds: str, metrics: str, snapshot_rounds: Sequence[int], stem
 
 def make_table4(*, metas: Mapping[str, str], sources: Mapping[str, str], stem: str) -> None:
     from prestorepro.report.setup import table4_frame
+    from prestorepro.report.reading import read_metrics
     from prestorepro.report.tables import write_table
 
     metas = {name: read_metrics(path) for name, path in metas.items()}
@@ -112,6 +115,7 @@ def make_fig7(*, metrics: Sequence[str], table_stem: str, figure_stem: str, form
 def make_presto_rounds(*, metrics: Sequence[str], title: str, stem: str, formats: Sequence[str]) -> None:
     """PRESTO's objective, part sizes and moves per round from Table-1 or synthetic metrics files."""
     from prestorepro.report.figures import presto_rounds
+    from prestorepro.report.reading import read_metrics
 
     runs, bounds = [], None
     for f in metrics:
@@ -124,6 +128,7 @@ def make_presto_rounds(*, metrics: Sequence[str], title: str, stem: str, formats
 
 def make_synthetic_table(*, summary: str, prepared_meta: str, stem: str) -> None:
     from prestorepro.report.synthetic import synthetic_frame
+    from prestorepro.report.reading import read_metrics
     from prestorepro.report.tables import write_table
 
     df = synthetic_frame(read_metrics(summary), read_metrics(prepared_meta)["components"])
