@@ -107,6 +107,7 @@ def test_a_same_size_replacement_with_its_old_mtime_reruns_the_download(tmp_path
     assert "rule download_data:" in text and "rule prepare_data:" in text, text[-2000:]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["metadata-deleted", "copied-with-cp-a"])
 def test_a_config_edit_replans_whatever_the_metadata(tmp_path, how):
     cfg = _config(tmp_path / "digits.yaml", digits={"source": "digits", "cut": "layer1", "k": 3,
@@ -130,6 +131,7 @@ def test_a_config_edit_replans_whatever_the_metadata(tmp_path, how):
     assert "rule prepare_data:" in text and "rule download_data:" not in text, text[-2000:]
 
 
+@pytest.mark.slow
 def test_a_dry_run_with_other_settings_leaves_the_next_plan_alone(tmp_path):
     # previewing another setting must not make the next real run re-run jobs whose settings never changed
     cfg = _config(tmp_path / "digits.yaml", digits={"source": "digits", "cut": "layer1", "k": 3, "init": "equal_kmeans",

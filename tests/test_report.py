@@ -388,7 +388,7 @@ def test_fig6_refuses_a_pickled_rounds_file_without_loading_it(tmp_path):
     metrics = tmp_path / "metrics.json"
     metrics.write_text(json.dumps({"history": [], "final": {"stop_reason": "rounds exhausted"}}))
     with pytest.raises(DataError, match=rf"cannot read {rounds} \(ValueError: Object arrays cannot be loaded when "
-                                        r"allow_pickle=False\): it is truncated, corrupt or holds Python objects "
+                                        r"allow_pickle=False\): it is truncated or corrupt, or holds Python objects "
                                         rf"\(never loaded\); delete {rounds} and run snakemake again"):
         make_fig6(rounds=str(rounds), metrics=str(metrics), snapshot_rounds=[1], stem=str(tmp_path / "f"),
                   formats=["png"])

@@ -69,6 +69,7 @@ def test_a_checkpoint_that_cannot_be_deleted_is_a_warning(tmp_path, monkeypatch,
     assert not ckpt.exists()
 
 
+@pytest.mark.slow
 def test_jobs_write_nothing_under_home_or_tmpdir(tmp_path):
     # matplotlib's font cache went to $HOME/.cache/matplotlib (or $HOME/.config) and torch made an empty
     # $TMPDIR/torchinductor_<user>; both now sit under {results}/.cache. Snakemake's own source cache

@@ -199,7 +199,7 @@ def read_stage_npz(path: str | os.PathLike, missing: str, fix: str) -> dict[str,
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
-        raise DataError(f"cannot read {path} ({type(exc).__name__}: {exc}): it is truncated, corrupt or holds Python "
+        raise DataError(f"cannot read {path} ({type(exc).__name__}: {exc}): it is truncated or corrupt, or holds Python "
                         f"objects (never loaded); {fix}.") from exc
 
 
