@@ -84,7 +84,7 @@ def test_parameters_are_evaluated_per_job_and_results_paths_made_relative():
     values = evaluate_params(params, {"dataset": "d", "k": "3"}, results="/abs/results")
     assert values == {"dataset": {"k": 3, "name": "d"}, "checkpoint": "{results}/checkpoints/x.pt", "lr": 0.1,
                       "widths": [4, 8]}
-    with pytest.raises(TypeError, match="cannot be recorded in a settings stamp"):
+    with pytest.raises(TypeError, match="parameter obj: parameter value <object object at .*> of type object cannot be recorded in a settings stamp"):
         evaluate_params({"obj": object()}, {})
 
 

@@ -52,7 +52,10 @@ def evaluate_params(params: Mapping[str, Any], wildcards: Mapping[str, str], res
             if len(inspect.signature(value).parameters) != 1:
                 continue
             value = value(wildcards)
-        values[name] = _canonical(value, results)
+        try:
+            values[name] = _canonical(value, results)
+        except TypeError as exc:
+            raise TypeError(f"parameter {name}: {exc}") from None
     return values
 
 
