@@ -56,6 +56,16 @@ def test_plan_lists_every_job_of_the_embedded_default_with_its_files(tmp_path):
     assert all(a in deps[b] for a, b in zip(chain, chain[1:])) and total == len(chain)
 
 
+def test_planning_under_a_name_writes_nothing_into_the_checkout():
+    # the forecast plans under "__forecast__"; the plan's lock and dry-run stamps went into a folder of
+    # that name in the checkout
+    from snakemake_plan import ROOT
+
+    jobs = plan("config/config.yaml", "__plan_name__")
+    assert not (ROOT / "__plan_name__").exists()
+    assert jobs and all(o.startswith("__plan_name__/") for j in jobs for o in j.outputs)
+
+
 def test_plan_lists_the_jobs_in_the_same_order_whatever_the_hash_seed(tmp_path, monkeypatch):
     # Snakemake's dry run orders jobs by set iteration, which the hash seed changes; the forecast's job
     # indices (edges, critical path, per-job rows) must name the same job in every call

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,12 +33,18 @@ def plan(configfile: str | Path, results: str | Path, cwd: Path = ROOT) -> list[
     """Every job of the workflow for ``configfile`` writing into ``results`` (``snakemake -n --forceall``),
     sorted by rule and outputs: Snakemake's dry run lists them in an order that changes from run to run, and
     job indices (edges, critical path, per-job rows) must mean the same job in every call."""
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall", "--configfile", str(configfile),
-                          "--config", f"results={results}"], cwd=cwd, capture_output=True, text=True)
+    # A results tree that does not exist (a name to plan under, as the forecast's "__forecast__") is planned in a
+    # scratch folder and its paths written back as given: a plan writes the tree's lock and dry-run stamps, and
+    # they must not land in the checkout.
+    with tempfile.TemporaryDirectory(prefix="plan-") as scratch:
+        where = results if Path(cwd, results).is_dir() else Path(scratch) / "results"
+        out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall", "--configfile", str(configfile),
+                              "--config", f"results={where}"], cwd=cwd, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"snakemake could not plan {configfile}:\n{out.stdout[-3000:]}{out.stderr[-3000:]}")
+    text = out.stdout.replace(str(where), str(results)) if where != results else out.stdout
     jobs, cur = [], None
-    for line in out.stdout.splitlines():
+    for line in text.splitlines():
         m = re.match(r"^(?:local)?rule (\w+):$", line)
         if m:
             cur = PlannedJob(m.group(1), {}, [], [])
