@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from prestorepro.config_checks import check_semantics, config_key
+from prestorepro.config_checks import check_semantics, config_key, expand_home
 from prestorepro.errors import ConfigError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -120,6 +120,7 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     if errors:
         lines = [_message(e) for e in errors[:8]]
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+    expand_home(config)  # ~ is the home folder, as in a shell, before any path is checked
     check_semantics(config)
     return config
 

@@ -50,7 +50,7 @@ def _check_names(config: dict) -> None:
                               "recursion of its rules (PeriodicWildcardError); shorten the repetition")
 
 
-def _expand_home(config: dict) -> None:
+def expand_home(config: dict) -> None:
     """``~`` in the config's paths means the home folder, as in a shell (Snakemake would create a folder
     named ``~`` in the working directory)."""
     for key in ("results", "data_root"):
@@ -137,7 +137,6 @@ def check_semantics(config: dict) -> None:
     if bad:
         raise ConfigError(f"config key {bad[0]}: {bad[1]!r} is not a finite number; give a finite value")
     _check_names(config)
-    _expand_home(config)
     _check_results(config)
 
     for name, ds in config["datasets"].items():
@@ -181,8 +180,9 @@ def check_semantics(config: dict) -> None:
     if cmp["prune_at"] == "trained" and cmp["reference_epochs"] < 1:
         raise ConfigError("config key compress.reference_epochs: prune_at: trained needs a trained reference "
                           f"network, but reference_epochs is {cmp['reference_epochs']}; set it >= 1")
-    for key in ("student_param_scale", *(f"student_param_range.{src}" for src in cmp["student_param_range"])):
-        low, high = cmp[key] if "." not in key else cmp["student_param_range"][key.split(".")[1]]
+    ranges = {"student_param_scale": cmp["student_param_scale"],
+              **{f"student_param_range.{src}": r for src, r in cmp["student_param_range"].items()}}
+    for key, (low, high) in ranges.items():
         if low > high:
             raise ConfigError(f"config key compress.{key}: [{low}, {high}] is not a range [low, high]; write the "
                               "smaller value first")

@@ -109,17 +109,16 @@ def write_stamp(results: str | os.PathLike, rule: str, wildcards: Mapping[str, s
     return os.fspath(path)
 
 
-def settings_input(results: str, rule_of: Callable[[str], Any], rule: str,
-                   files: Callable[[Any], list[str]] | None = None,
+def settings_input(results: str, rule: Any, files: Callable[[Any], list[str]] | None = None,
                    dry_run: Callable[[], bool] = lambda: False) -> Callable[[Any], str]:
-    """An input function for ``rule``: its stamp, written from the rule's own ``params`` (looked up when
-    the job is planned, so the stamp records exactly what the job is given) and ``files``' digests;
-    ``dry_run()`` says whether this plan is a dry run (known once Snakemake plans, not when it parses)."""
+    """An input function for the Snakemake ``rule``: its stamp, written from the rule's own ``params``
+    (read when the job is planned, so the stamp records exactly what the job is given) and ``files``'
+    digests; ``dry_run()`` says whether this plan is a dry run (known once Snakemake plans, not when it
+    parses)."""
 
     def stamp(wildcards) -> str:
-        params = dict(rule_of(rule).params.items())
-        wanted = {k: v for k, v in wildcards.items()}
-        return write_stamp(results, rule, wanted, evaluate_params(params, wildcards, os.fspath(results)),
-                           [f for f in (files(wildcards) if files else []) if Path(f).is_file()], dry_run())
+        params = evaluate_params(dict(rule.params.items()), wildcards, os.fspath(results))
+        own = [f for f in (files(wildcards) if files else []) if Path(f).is_file()]
+        return write_stamp(results, rule.name, dict(wildcards.items()), params, own, dry_run())
 
     return stamp

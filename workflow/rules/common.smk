@@ -115,5 +115,5 @@ def config_origin():
 
 def settings_of(rule):
     """The input function of ``rule``'s settings stamp; download_data's also holds its own files' digests."""
-    return settings_input(R, lambda _name: rule, rule.name, P.own_files if rule.name == "download_data" else None,
+    return settings_input(R, rule, P.own_files if rule.name == "download_data" else None,
                           dry_run=lambda: workflow.dryrun)

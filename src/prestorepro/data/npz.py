@@ -23,6 +23,11 @@ _NPZ_FIX = (
 )
 
 
+def _unreadable(path: Path, exc: PermissionError) -> DataError:
+    return DataError(f"cannot read {path}: permission denied for this user ({exc.strerror}); make it readable "
+                     f"(chmod u+r {path}) and run snakemake again.")
+
+
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     """Load every array of an npz file, refusing pickled objects; DataError for a broken file."""
     path = Path(path)
@@ -39,8 +44,7 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         with open(path, "rb") as f:
             head = f.read(4)
     except PermissionError as exc:
-        raise DataError(f"cannot read {path}: permission denied for this user ({exc.strerror}); make it readable "
-                        f"(chmod u+r {path}) and run snakemake again.") from None
+        raise _unreadable(path, exc) from None
     if head != b"PK\x03\x04" and head[:4] != b"PK\x05\x06":
         shown = f" -> {path.resolve()}" if path.is_symlink() else ""
         raise DataError(f"{path}{shown} is not an npz (zip) file: it starts with {head!r}; give the path of an "
@@ -50,8 +54,7 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except PermissionError as exc:
-        raise DataError(f"cannot read {path}: permission denied for this user ({exc.strerror}); make it readable "
-                        f"(chmod u+r {path}) and run snakemake again.") from None
+        raise _unreadable(path, exc) from None
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
         raise DataError(
             f"cannot read {path} as an npz file ({type(exc).__name__}: {exc}); it is truncated, corrupt or "

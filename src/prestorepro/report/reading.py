@@ -9,7 +9,6 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any
 
 from prestorepro.errors import DataError
 
@@ -71,11 +70,3 @@ def read_metrics(path: str | Path) -> Metrics:
         raise DataError(f"{path} holds a JSON {type(obj).__name__}, not the mapping a job writes; {_fix(path)}")
     return Metrics(obj, path)
 
-
-def as_plain(value: Any) -> Any:
-    """A Metrics (and what it holds) as plain containers, e.g. to write it out again."""
-    if isinstance(value, dict):
-        return {k: as_plain(v) for k, v in dict.items(value)}
-    if isinstance(value, list):
-        return [as_plain(v) for v in value]
-    return value
