@@ -1,10 +1,13 @@
 """A new method is two files: its module and its catalogue entry (docs/adding-a-method.md).
 
 The toy methods are the ones docs/adding-a-method.md shows, read from its code blocks (so the page's
-code is the code tested): a Table-1 partitioner (PC slices) and a coreset method (large loss). They are
-written into a copy of the repository; nothing else in the copy changes. The fast tests check that the
-copy's package holds them and that the workflow plans them; the slow one runs them into their tables,
-after a run without them, and checks the page's recipe for keeping the results already there.
+code is the code tested): a Table-1 method of each kind (a partitioner, PC slices; a jointly trained
+mixture with a predictor of its own, PRESTO-Vote; a single model, a linear probe) and a coreset method
+(large loss). They are written into a copy of the repository; nothing else in the copy changes. The fast
+tests check that the copy's package holds them, that each kind took the files the page says and that the
+workflow plans them; the slow ones run the copy's whole default test suite (a test, caption or doc that
+lists the methods by hand fails there) and run the toys into their tables under every one of their
+predictors, after a run without them, checking the page's recipe for keeping the results already there.
 """
 import os
 import re
@@ -18,34 +21,47 @@ from snakemake_plan import ROOT, copy_repository
 
 DOC = ROOT / "docs" / "adding-a-method.md"
 CATALOGUE = Path("src") / "prestorepro" / "catalogue.py"
+TOYS = {"table1": ["pc_slices", "presto_vote", "linear_probe"], "coreset": ["large_loss"]}
+# the toys' own predictors, besides the shared ones
+TOY_PREDICTORS = {"pc_slices": ("combiner", "router"), "presto_vote": ("combiner", "router", "vote"),
+                  "linear_probe": ("model",)}
 
 
-def doc_additions() -> tuple[dict[str, str], dict[str, str]]:
-    """From the page: module path -> its code, and stage -> the catalogue entry line it adds."""
+def doc_additions() -> tuple[dict[str, str], list[tuple[str, str, str]], list[str]]:
+    """From the page: module path -> its code; (key, stage, line) of every catalogue entry it adds; the
+    ``PREDICTORS`` lines it adds."""
     text = DOC.read_text()
-    modules, entries = {}, {}
+    modules, entries, predictors = {}, [], []
     for before, code in re.findall(r"([^\n]*)\n+```python\n(.*?)```", text, re.S):
         path = re.search(r"`(src/prestorepro/[\w/]+\.py)`:\s*$", before)
         entry = re.fullmatch(r'\s*Method\("(\w+)", "(\w+)", .*\),\n', code)
+        predictor = re.fullmatch(r'\s*"(\w+)": ".*",\n', code)
         if path:
             modules[path.group(1)] = code
         elif entry:
-            entries[entry.group(2)] = code.rstrip("\n")
-    return modules, entries
+            entries.append((entry.group(1), entry.group(2), code.rstrip("\n")))
+        elif predictor:
+            predictors.append(code.rstrip("\n"))
+    return modules, entries, predictors
 
 
 def add_toy_methods(repo: Path) -> None:
-    """Write the page's two modules and insert each entry after the last entry of its stage."""
-    modules, entries = doc_additions()
-    assert set(modules) == {"src/prestorepro/partitioners/pc_slices.py", "src/prestorepro/coreset/large_loss.py"}
-    assert set(entries) == {"table1", "coreset"}
+    """Write the page's modules, insert each entry after the last entry of its stage and each predictor at
+    the end of ``PREDICTORS``."""
+    modules, entries, predictors = doc_additions()
+    assert set(modules) == {"src/prestorepro/partitioners/pc_slices.py", "src/prestorepro/table1/presto_vote.py",
+                            "src/prestorepro/table1/linear_probe.py", "src/prestorepro/coreset/large_loss.py"}
+    assert sorted(k for k, _, _ in entries) == sorted(k for keys in TOYS.values() for k in keys)
     for rel, code in modules.items():
         assert not (repo / rel).exists()
         (repo / rel).write_text(code)
     cat = (repo / CATALOGUE).read_text()
-    for stage, line in entries.items():
+    for _, stage, line in entries:
         last = list(re.finditer(rf'^    Method\("\w+", "{stage}", .*\),$', cat, re.M))[-1]
         cat = cat[:last.end()] + "\n" + line + cat[last.end():]
+    for line in predictors:
+        end = re.search(r"^PREDICTORS: dict\[str, str\] = \{\n.*?^\}", cat, re.M | re.S)
+        cat = cat[:end.end() - 1] + line + "\n" + cat[end.end() - 1:]
     (repo / CATALOGUE).write_text(cat)
 
 
@@ -76,9 +92,9 @@ def _config(results: str, *, toys: bool) -> dict:
     cfg["results"] = results
     cfg["datasets"].pop("synthetic")
     cfg["presto"].update(rounds=2, epochs=1, k_sweep=[])
-    cfg["table1"]["methods"] = ["equal_kmeans", "pc_slices"] if toys else ["equal_kmeans"]
+    cfg["table1"]["methods"] = ["equal_kmeans"] + (TOYS["table1"] if toys else [])
     cfg["compress"] = {"methods": []}
-    cfg["coreset"].update(methods=["full", "large_loss"] if toys else ["full"], epochs=4, interval=2)
+    cfg["coreset"].update(methods=["full"] + (TOYS["coreset"] if toys else []), epochs=4, interval=2)
     return cfg
 
 
@@ -90,18 +106,36 @@ def _snakemake(repo: Path, config: dict, *args: str) -> str:
     return out.stdout + out.stderr
 
 
-def test_the_page_adds_two_files_and_the_copy_registers_both(repo):
-    changed = subprocess.run(["git", "diff", "--no-index", "--name-only", str(ROOT / CATALOGUE), str(repo / CATALOGUE)],
-                             capture_output=True, text=True).stdout
-    assert changed.strip()  # the catalogue is the one existing file edited
+def _changed_files(repo: Path) -> set[str]:
+    """The copy's files (the repository's, without caches) that differ from the checkout's or are new."""
+    changed = set()
+    for f in repo.rglob("*"):
+        rel = f.relative_to(repo)
+        if not f.is_file() or "__pycache__" in rel.parts or rel.name == "extended.yaml":
+            continue
+        if not (ROOT / rel).is_file() or (ROOT / rel).read_bytes() != f.read_bytes():
+            changed.add(str(rel))
+    return changed
+
+
+def test_each_kind_takes_the_files_the_page_says_and_the_copy_registers_them(repo):
+    changed = _changed_files(repo)
+    # one module per toy, and the catalogue: a partitioner, a mixture with its own predictor, a single model
+    # and a coreset method each in two files (their module and the one shared catalogue)
+    assert changed == {f"src/prestorepro/{f}" for f in ("catalogue.py", "partitioners/pc_slices.py",
+                                                         "table1/presto_vote.py", "table1/linear_probe.py",
+                                                         "coreset/large_loss.py")}, changed
     out = _python(repo, "from prestorepro import catalogue as c\n"
                         "from prestorepro.table1.run import METHODS\n"
                         "from prestorepro.coreset.methods import CORESET_METHODS\n"
-                        "print(c.keys('table1')); print(c.partitioners()); print('pc_slices' in METHODS,"
-                        " 'large_loss' in CORESET_METHODS, c.paper_name('large_loss'))")
+                        "print(c.keys('table1')[-3:]); print(c.partitioners());"
+                        " print(all(k in METHODS for k in ['pc_slices', 'presto_vote', 'linear_probe']),"
+                        " 'large_loss' in CORESET_METHODS, c.paper_name('large_loss'));"
+                        " print(c.method_predictors('presto_vote'), c.method('table1', 'linear_probe').kind)")
     lines = out.splitlines()
-    assert lines[0].endswith("'presto', 'pc_slices']") and "'pc_slices'" in lines[1]
+    assert lines[0] == "['pc_slices', 'presto_vote', 'linear_probe']" and "'pc_slices'" in lines[1]
     assert lines[2] == "True True Large-Loss"
+    assert lines[3] == "('combiner', 'router', 'vote') single"
 
 
 def test_the_toy_partitioner_cuts_equal_slices_and_routes_by_them(repo):
@@ -124,7 +158,8 @@ print(res.notes)
 
 def test_the_workflow_plans_the_new_methods(repo, tmp_path):
     text = _snakemake(repo, _config(str(tmp_path / "r"), toys=True), "-n")
-    assert re.search(r"rule train_table1:.*?wildcards: dataset=digits, k=3, method=pc_slices, seed=0", text, re.S)
+    for toy in TOYS["table1"]:
+        assert re.search(rf"rule train_table1:.*?wildcards: dataset=digits, k=3, method={toy}, seed=0", text, re.S)
     assert re.search(r"rule train_coreset:.*?coreset_method=large_loss", text, re.S)
     # a key the catalogue lacks is still refused when the workflow is parsed
     bad = _config(str(tmp_path / "r"), toys=True)
@@ -132,7 +167,8 @@ def test_the_workflow_plans_the_new_methods(repo, tmp_path):
     (repo / "extended.yaml").write_text(yaml.safe_dump(bad))
     out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", "extended.yaml"], cwd=repo,
                          env=_env(repo), capture_output=True, text=True, timeout=300)
-    assert out.returncode != 0 and "config key table1.methods.2: 'pc_slicez' is not valid" in out.stdout + out.stderr
+    index = len(bad["table1"]["methods"]) - 1
+    assert out.returncode != 0 and f"config key table1.methods.{index}: 'pc_slicez' is not valid" in out.stdout + out.stderr
 
 
 def _row(md: Path, *cells: str) -> list[str]:
@@ -163,18 +199,41 @@ def test_new_methods_run_into_their_tables_and_the_results_there_are_kept(tmp_pa
                       "--quiet", "rules")
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", plan.split("Job stats:")[1], re.M))
     counts.pop("total")
-    assert counts == {"train_table1": "1", "train_coreset": "1", "make_table1": "1", "make_coreset_table": "1"}, counts
+    assert counts == {"train_table1": str(len(TOYS["table1"])), "train_coreset": "1", "make_table1": "1",
+                      "make_coreset_table": "1"}, counts
     _snakemake(repo, extended, "--cores", "2", "results/tables/table1.md", "results/tables/coreset.md")
     assert all(p.read_bytes() == b for p, b in before.items())  # nothing retrained (--touch moved the mtimes)
 
     results = repo / "results"
-    metrics = yaml.safe_load((results / "table1" / "digits" / "k3" / "pc_slices" / "seed0" / "metrics.json").read_text())
-    assert metrics["method"] == "pc_slices"
-    for predictor in ("combiner", "router"):
-        row = _row(results / "tables" / "table1.md", predictor, "PC-Slices")
-        shown = float(re.search(r"(\d+\.\d+) ± 0\.00", " ".join(row[3:])).group(1))
-        assert shown == round(100 * metrics["predictors"][predictor]["test_accuracy"], 2), row
+    names = {"pc_slices": "PC-Slices", "presto_vote": "PRESTO-Vote", "linear_probe": "Linear probe"}
+    table = (results / "tables" / "table1.md").read_text()
+    for toy, predictors in TOY_PREDICTORS.items():
+        metrics = yaml.safe_load((results / "table1" / "digits" / "k3" / toy / "seed0" / "metrics.json").read_text())
+        assert metrics["method"] == toy and set(metrics["predictors"]) == set(predictors)
+        for predictor in predictors:  # every predictor the method has, and no other
+            row = _row(results / "tables" / "table1.md", predictor, names[toy])
+            shown = float(re.search(r"(\d+\.\d+) ± 0\.00", " ".join(row[3:])).group(1))
+            assert shown == round(100 * metrics["predictors"][predictor]["test_accuracy"], 2), row
+        others = {"combiner", "router", "vote", "model"} - set(predictors)
+        assert not any(re.search(rf"\| {p} \| {re.escape(names[toy])} \|", table) for p in others), toy
     assert _row(results / "tables" / "table1.md", "combiner", "Equal-KMeans")
     row = _row(results / "tables" / "coreset.md", "Large-Loss")
     assert row[2:5] == ["0.5", "1", "150"], row  # fraction 0.5 of digits' 300 training points, one seed
     assert re.fullmatch(r"\d+\.\d+ ± 0\.00", row[5]), row
+
+
+@pytest.mark.slow
+def test_the_copys_whole_default_suite_passes_with_the_toy_methods(tmp_path):
+    # a test, caption or doc of the copy that lists the methods by hand fails here, not only in a user's fork
+    repo = tmp_path / "repo"
+    copy_repository(repo)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "copy"], cwd=repo, check=True)
+    add_toy_methods(repo)
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
+                          "--deselect", "tests/test_catalogue_extension.py"], cwd=repo, env=_env(repo),
+                         capture_output=True, text=True, timeout=1800)
+    assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-3000:]
+    assert re.search(r"\d+ passed", out.stdout), out.stdout[-2000:]

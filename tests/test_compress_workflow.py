@@ -158,12 +158,12 @@ def _table1_presto(tmp_path, name, npz, js, sequential):
                                                               "covariance_type": "full"},
                         widths=(2, 2, 4), embedding={}, device="cpu", out_metrics=out / "metrics.json",
                         out_assignment=out / "assignment.npz", checkpoint=None,
-                        log=logging.getLogger("test_presto_point"), sequential=sequential)
+                        log=logging.getLogger("test_table1_point"), sequential=sequential)
 
 
 def test_table2_presto_is_the_table1_run_in_sequential_mode(tmp_path):
     # §4.2: the same PRESTO accuracy in Table 1 and Table 2; the memory measured while Algorithm 1 ran
-    from prestorepro.jobs.compress import presto_point
+    from prestorepro.jobs.compress import table1_point
 
     npz, js = _feature_files(tmp_path, tiny_features(n=(30, 12, 12)))
     fused = _table1_presto(tmp_path, "fused", npz, js, sequential=False)
@@ -183,9 +183,9 @@ def test_table2_presto_is_the_table1_run_in_sequential_mode(tmp_path):
     mem = seq["memory"]
     assert mem["kind"] == "cpu_rss" and set(mem["phases"]) == {"training", "router_training", "router_inference",
                                                                  "combiner_training", "combiner_inference"}
-    point = presto_point(table1_metrics=str(tmp_path / "seq" / "metrics.json"), meta=js, dataset="tiny",
-                         dataset_config=TABLE1_DATASET, k=3, seed=5, out_metrics=tmp_path / "point.json",
-                         log=logging.getLogger("test_presto_point"))
+    point = table1_point(table1_metrics=str(tmp_path / "seq" / "metrics.json"), meta=js, dataset="tiny",
+                         dataset_config=TABLE1_DATASET, method="presto", k=3, seed=5,
+                         out_metrics=tmp_path / "point.json", log=logging.getLogger("test_table1_point"))
     stored = read_json(tmp_path / "point.json")
     assert stored == point
     for key in ("num_parameters", "memory"):
@@ -203,11 +203,41 @@ def test_table2_presto_is_the_table1_run_in_sequential_mode(tmp_path):
         assert p["memory"]["inference_mib"] == mem[f"{predictor}_inference_mib"]
     assert stored["method"] == "presto" and stored["point"] == "k3" and stored["train_size"] == 30
     # a Table-1 run without a measured sequential run behind it is refused, naming the way out
-    with pytest.raises(ValueError, match="not a sequential-mode run"):
-        presto_point(table1_metrics=str(tmp_path / "fused" / "metrics.json"), meta=js, dataset="tiny",
-                     dataset_config=TABLE1_DATASET, k=3, seed=5, out_metrics=tmp_path / "bad.json",
-                     log=logging.getLogger("test_presto_point"))
+    with pytest.raises(ValueError, match=r"not a run with its memory measured \(PRESTO: in sequential mode\)"):
+        table1_point(table1_metrics=str(tmp_path / "fused" / "metrics.json"), meta=js, dataset="tiny",
+                     dataset_config=TABLE1_DATASET, method="presto", k=3, seed=5, out_metrics=tmp_path / "bad.json",
+                     log=logging.getLogger("test_table1_point"))
     assert not (tmp_path / "bad.json").exists()
+
+
+def test_table2_one_model_is_its_table1_run_measured(tmp_path):
+    # SPEC §5b: the one model of PRESTO's size in Table 1 and Table 2, its memory measured like the others'
+    from prestorepro.jobs.compress import table1_point
+    from prestorepro.jobs.presto import train_table1
+
+    npz, js = _feature_files(tmp_path, tiny_features(n=(30, 12, 12)))
+    t1 = train_table1(features=npz, meta=js, dataset="tiny", dataset_config=TABLE1_DATASET, method="single", k=3,
+                      seed=5, presto=TABLE1_PRESTO, table1={"pca_dim": 8, "max_fit_samples": 100, "n_init": 1,
+                                                            "covariance_type": "full"},
+                      widths=(2, 2, 4), embedding={}, device="cpu", out_metrics=tmp_path / "t1" / "metrics.json",
+                      out_assignment=tmp_path / "t1" / "assignment.npz", checkpoint=None,
+                      log=logging.getLogger("test_table1_point"))
+    assert set(t1["predictors"]) == {"model"} and t1["memory"]["kind"] == "cpu_rss"
+    assert set(t1["memory"]["phases"]) == {"training", "inference"}
+    total = 3 * tail_parameter_count("layer1", (2, 2, 4), 3) + (3 * 3 + 1) * 3
+    assert t1["presto_parameters"] == total and abs(t1["num_parameters"] - total) / total <= 0.05
+    point = table1_point(table1_metrics=str(tmp_path / "t1" / "metrics.json"), meta=js, dataset="tiny",
+                         dataset_config=TABLE1_DATASET, method="single", k=3, seed=5,
+                         out_metrics=tmp_path / "point.json", log=logging.getLogger("test_table1_point"))
+    assert read_json(tmp_path / "point.json") == point
+    for key in ("test_accuracy", "test_macro_f1", "val_accuracy"):
+        assert point[key] == t1["predictors"]["model"][key], key
+    assert point["num_parameters"] == t1["num_parameters"] and point["target_parameters"] == total
+    assert point["memory"]["training_mib"] == t1["memory"]["training_mib"]
+    assert point["memory"]["inference_mib"] == t1["memory"]["inference_mib"]
+    assert "predictors" not in point and point["point"] == "k3" and point["table1_run"] == "table1/tiny/k3/single/seed5"
+    df, _ = table2_frame([str(tmp_path / "point.json")])
+    assert list(df["method"]) == ["One model"] and df["parameters"].iloc[0] == t1["num_parameters"]
 
 
 # ------------------------------------------------------------------------------------------- memory
@@ -354,7 +384,8 @@ def test_default_config_plans_the_compress_stage(tmp_path):
     # digits: 4 single-model methods x 3 seeds + KD, DGKD at 2 sweep budgets x 1 sweep seed
     assert jobs["train_compress"] == 4 * 3 + 2 * 2
     assert jobs["train_guide"] == 2 * 3  # teacher and assistant; no reference with prune_at: init
-    assert jobs["presto_point"] == 3 + 1  # K = 4 for every seed, K = 3 for the sweep seed
+    # PRESTO: K = 4 for every seed, K = 3 for the sweep seed; the one model: every seed at K = 4
+    assert jobs["table1_point"] == 3 + 1 + 3
     assert jobs["make_table2"] == 1 and jobs["make_tradeoff_figure"] == 1
     assert "make_paper_tradeoff_figure" not in jobs  # digits is in neither Fig. 3 nor Fig. 8
 
@@ -363,6 +394,6 @@ def test_paper_config_plans_the_compress_stage_for_four_datasets(tmp_path):
     jobs = planned_jobs("--configfile", "config/paper.yaml", results=tmp_path / "r")
     assert jobs["train_compress"] == 4 * (4 * 3 + 2 * 5 * 3)
     assert jobs["train_guide"] == 4 * 2 * 3
-    assert jobs["presto_point"] == 4 * 5 * 3  # K = 2..6, every seed
+    assert jobs["table1_point"] == 4 * 5 * 3 + 4 * 3  # PRESTO at K = 2..6, the one model, every seed
     assert jobs["make_tradeoff_figure"] == 4 and jobs["make_paper_tradeoff_figure"] == 2
     assert jobs["make_table2"] == 1

@@ -140,7 +140,10 @@ def test_snakemake_dry_run_stops_on_a_bad_config(tmp_path, default):
 @pytest.mark.parametrize("mutate, needle", [
     # the compress stage's checks, made with every other config check (no longer in its rule file)
     (lambda c: c["table1"].update(methods=["gmm"]) or c["presto"].update(k_sweep=[]),
-     "config key compress.methods: presto needs the Table-1 PRESTO runs"),
+     "config key compress.methods: presto's Table-2 row is its Table-1 run; add presto to table1.methods"),
+    (lambda c: c["table1"].update(methods=["gmm", "presto"]),
+     "config key compress.methods: single's Table-2 row is its Table-1 run; add single to table1.methods or "
+     "remove it from compress.methods"),
     (lambda c: c["compress"].update(prune_at="trained", reference_epochs=0),
      "config key compress.reference_epochs: prune_at: trained needs a trained reference network"),
     (lambda c: c["compress"].update(presto_k_sweep=[3, 400]),

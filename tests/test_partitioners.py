@@ -6,11 +6,12 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
+from prestorepro import catalogue
 from prestorepro.partitioners.base import PARTITIONERS, fit_partition
 from prestorepro.partitioners.parts import top_up_small_parts
 from prestorepro.presto.assignment import InfeasibleConstraintError
 
-METHODS = ["equal_kmeans", "kmeans_pp", "agglomerative", "gmm", "bgmm"]
+METHODS = catalogue.partitioners()  # every partitioner of the catalogue, a new one included
 RECOVERING = ["equal_kmeans", "kmeans_pp", "agglomerative", "gmm"]
 
 
@@ -28,8 +29,9 @@ def assert_partition(labels: np.ndarray, n: int, k: int) -> None:
     assert sizes.sum() == n and (sizes >= 1).all(), sizes
 
 
-def test_registry_holds_the_five_table1_methods():
+def test_registry_holds_every_partitioner_of_the_catalogue():
     assert PARTITIONERS.names() == sorted(METHODS)
+    assert {"equal_kmeans", "kmeans_pp", "agglomerative", "gmm", "bgmm", "random"} <= set(METHODS)
 
 
 @pytest.mark.parametrize("name", METHODS)
@@ -38,8 +40,36 @@ def test_each_method_returns_k_nonempty_parts_covering_every_point(name):
     res = fit_partition(name, x, 3, seed=0, n_init=1)
     assert res.method == name and res.k == 3
     assert_partition(res.labels, 120, 3)
-    assert res.notes.startswith(f"{name}: PCA of the 10-dim flattened embeddings to 10 dims")
+    # PCA is a partitioner's declared need: run (and named in the notes) only for those that have it
+    if catalogue.method("table1", name).pca:
+        assert res.notes.startswith(f"{name}: PCA of the 10-dim flattened embeddings to 10 dims")
+        assert res.pca is not None and res.pca.n_components_ == 10
+    else:
+        assert res.pca is None and "PCA" not in res.notes and res.notes.startswith(f"{name}: ")
     assert "test points routed by" in res.notes
+    routed = res.route(x[:7])
+    assert routed.shape == (7,) and routed.dtype == np.int64 and routed.min() >= 0 and routed.max() < 3
+
+
+def test_the_random_partition_is_balanced_seeded_and_routes_uniformly_at_random():
+    x = np.zeros((103, 2, 5), dtype=np.float32)  # its features are never read
+    res = fit_partition("random", x, 4, seed=0)
+    assert sorted(np.bincount(res.labels).tolist()) == [25, 26, 26, 26]  # balanced to within one point
+    # the same permutation PRESTO's and Learn-MLR's random start always used (one copy of that logic)
+    np.testing.assert_array_equal(res.labels, np.random.default_rng(0).permutation(np.arange(103) % 4))
+    again, other = fit_partition("random", x, 4, seed=0), fit_partition("random", x, 4, seed=1)
+    np.testing.assert_array_equal(res.labels, again.labels)
+    assert (res.labels != other.labels).mean() > 0.5
+    for n, k in ((10, 3), (11, 3), (1000, 7)):
+        sizes = np.bincount(fit_partition("random", np.zeros((n, 1)), k, seed=5).labels, minlength=k)
+        assert sizes.max() - sizes.min() <= 1 and sizes.sum() == n
+    # test points: a seeded uniform draw, the same in every call; not the training partition's rule
+    big = np.zeros((40000, 1))
+    routes = res.route(big.reshape(40000, 1, 1).repeat(2, 1).repeat(5, 2))
+    np.testing.assert_array_equal(routes, res.route(np.zeros((40000, 2, 5))))
+    counts = np.bincount(routes, minlength=4)
+    assert np.abs(counts / 40000 - 0.25).max() < 0.01  # uniform: 10000 each, within 400
+    assert (fit_partition("random", x, 4, seed=1).route(np.zeros((1000, 2, 5))) != routes[:1000]).mean() > 0.5
 
 
 @pytest.mark.parametrize("name", RECOVERING)

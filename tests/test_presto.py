@@ -161,7 +161,7 @@ def test_unconstrained_assignment_is_row_argmin():
 @pytest.mark.parametrize("singleton", ["current", "trained"])
 def test_learn_mlr_assigns_every_point_to_the_argmin_of_the_loss_matrix(singleton, monkeypatch):
     # App. B.4: alternating minimisation; presto.singleton (and alpha, lambda) must not change the step
-    from prestorepro.table1 import run as table1
+    from prestorepro.table1 import gated as table1
     from prestorepro.presto.algorithm import loss_matrix
 
     argmins = []
@@ -184,7 +184,7 @@ def test_learn_mlr_assigns_every_point_to_the_argmin_of_the_loss_matrix(singleto
         np.testing.assert_array_equal(res.assignments_per_round[r], argmins[r - 1])
     # the Table-1 method builds exactly these settings whatever the config says
     seen = {}
-    monkeypatch.setattr(table1, "_gated", lambda feats, spec, settings, init, **kw: seen.update(s=settings, init=init))
+    monkeypatch.setattr(table1, "train_alternating", lambda feats, spec, settings, init, **kw: seen.update(s=settings, init=init))
     spec = type("Spec", (), {"k": 3, "presto": {"rounds": 2, "epochs": 1, "batch_size": 8, "lr": 0.01, "lam": 1e-4,
                                                  "alpha": 0.5, "singleton": singleton, "singleton_steps": 5, "singleton_lr": 0.01,
                                                  "keep": "decreased", "max_moves": 0.1, "reassign": "bound",

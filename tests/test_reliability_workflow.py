@@ -49,7 +49,7 @@ VOLATILE = {"created", "git_commit", "seconds", "train_seconds", "time_s", "epoc
 RESUME_VOLATILE = VOLATILE | {"resumed_from_epoch"}
 
 DIGITS_RUN = "table1/digits/k3/{method}/seed0"
-TABLE1_METHODS = ("equal_kmeans", "gmm", "learn_mlr", "presto")
+TABLE1_METHODS = tuple(yaml.safe_load(TINY.read_text())["table1"]["methods"])
 ENV = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
 
 
@@ -152,11 +152,13 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
 
 # Rules the tiny config may run: data, embedding, the training stages, and reports (make_*, summarize_*).
 TINY_RULES = {"all", "download_data", "prepare_data", "embed", "train_table1", "synthetic_experiment",
-              "train_guide", "train_compress", "presto_point", "train_coreset", "train_coreset_full"}
+              "synthetic_method", "train_guide", "train_compress", "table1_point", "train_coreset",
+              "train_coreset_full"}
 # The outputs of every training job of the tiny config (the reports are built from these).
 TRAINING_OUTPUTS = [
     *(f"{DIGITS_RUN.format(method=m)}/{f}" for m in TABLE1_METHODS for f in ("metrics.json", "assignment.npz")),
     "synthetic/synthetic/seed0/metrics.json", "synthetic/synthetic/seed0/rounds.npz",
+    "synthetic/synthetic/moe/seed0/metrics.json", "synthetic/synthetic/moe/seed0/rounds.npz",
     "compress/digits/guide/teacher/seed0/metrics.json", "compress/digits/guide/teacher/seed0/model.pt",
     "compress/digits/snip/table2/seed0/metrics.json", "compress/digits/kd/table2/seed0/metrics.json",
     "compress/digits/presto/k3/seed0/metrics.json",
@@ -194,7 +196,7 @@ def test_two_runs_give_identical_metrics_and_assignments(two_runs):
     for f in metrics:
         assert_same_metrics(a / f, b / f)
     arrays = [f for f in files if f.endswith(".npz") and not f.endswith("prepared.npz")]
-    assert len(arrays) == len(TABLE1_METHODS) + 2  # assignments, synthetic rounds, features
+    assert len(arrays) == len(TABLE1_METHODS) + 3  # assignments, PRESTO's and the MoE's synthetic rounds, features
     for f in arrays:
         assert filecmp.cmp(a / f, b / f, shallow=False), f"{f} differs between two identical runs"
     for f in files:
@@ -245,11 +247,15 @@ def _kill_midway(cmd, checkpoint: Path, whole_group: bool) -> None:
     (DIGITS_RUN.format(method="equal_kmeans"), "table1/digits/k3/equal_kmeans/seed0.pt",
      "train_table1/digits/k3/equal_kmeans/seed0.log", False),
     ("synthetic/synthetic/seed0", "synthetic/synthetic/seed0.pt", "synthetic_experiment/synthetic/seed0.log", False),
+    # the mixture of experts' own trainer (checkpointed per round) and the one model's (per epoch)
+    (DIGITS_RUN.format(method="moe"), "table1/digits/k3/moe/seed0.pt", "train_table1/digits/k3/moe/seed0.log", False),
+    (DIGITS_RUN.format(method="single"), "table1/digits/k3/single/seed0.pt", "train_table1/digits/k3/single/seed0.log",
+     False),
     ("compress/digits/guide/teacher/seed0", "compress/digits/guide/teacher/seed0.pt",
      "train_guide/digits/teacher/seed0.log", False),
     ("coreset/digits/craig/f0.5/seed0", "coreset/digits/craig/seed0/f0.5.pt", "train_coreset/digits/craig/seed0.log",
      False),
-], ids=["presto-whole-run", "equal_kmeans-job", "synthetic-job", "teacher-job", "craig-job"])
+], ids=["presto-whole-run", "equal_kmeans-job", "synthetic-job", "moe-job", "single-job", "teacher-job", "craig-job"])
 def test_resume_after_sigkill_equals_uninterrupted_run(two_runs, tmp_path, target, checkpoint, log, whole_group):
     reference = two_runs[0]
     results, work = tmp_path / "results", tmp_path / "work"
@@ -410,6 +416,9 @@ def test_non_finite_losses_and_unsafe_checkpoint_stop_the_job(two_runs, tmp_path
         DIGITS_RUN.format(method="equal_kmeans"): ("train_table1/digits/k3/equal_kmeans/seed0.log",
                                                    "FloatingPointError: [digits equal_kmeans seed 0] round 1: non-finite "
                                                    "training loss nan at epoch 1, step 2; lower the learning rate"),
+        DIGITS_RUN.format(method="moe"): ("train_table1/digits/k3/moe/seed0.log",
+                                          "FloatingPointError: [digits moe seed 0] round 1, epoch 1: non-finite mixture "
+                                          "likelihood (nan); lower the learning rate"),
         DIGITS_RUN.format(method="gmm"): ("train_table1/digits/k3/gmm/seed0.log",
                                           f"CheckpointError: refusing to load {evil}: it holds Python objects other than "
                                           f"tensors and plain containers (Trying to load unsupported GLOBAL posix.system"),

@@ -111,6 +111,40 @@ def test_table1_frame_lists_every_method_under_both_predictors_configured_first(
         assert any("PRESTO, router: router: own rule" in n for n in notes)
 
 
+def test_table1_frame_shows_every_predictor_a_method_has_and_nothing_else(tmp_path):
+    files = [_metrics_file(tmp_path, "d", "digits", 4, s, acc, acc, method=m)
+             for m, accs in (("presto", (0.90, 0.92)), ("random", (0.85, 0.83))) for s, acc in enumerate(accs)]
+    for s, (mix, comb) in enumerate(((0.95, 0.91), (0.94, 0.93))):
+        path = Path(_metrics_file(tmp_path, "d", "digits", 4, s, comb, comb, method="moe"))
+        m = json.loads(path.read_text())
+        m["predictors"]["mixture"] = {"test_accuracy": mix, "test_macro_f1": mix, "predictor": "mixture: gate-weighted"}
+        path.write_text(json.dumps(m))
+        files.append(str(path))
+        path = Path(_metrics_file(tmp_path, "d", "digits", 4, s, 0.96 - s / 100, 0.9, method="single"))
+        m = json.loads(path.read_text())
+        m["predictors"] = {"model": m["predictors"]["combiner"]}  # one model: its own predictor only
+        path.write_text(json.dumps(m))
+        files.append(str(path))
+    df, notes = table1.table1_frame(files, "combiner")
+    shown = {(r["predictor"], r["method"]) for _, r in df.iterrows()}
+    assert shown == {("combiner", "PRESTO"), ("router", "PRESTO"), ("combiner", "Random partition"),
+                     ("router", "Random partition"), ("combiner", "Mixture of experts"),
+                     ("router", "Mixture of experts"), ("mixture", "Mixture of experts"), ("model", "One model")}
+    assert list(dict.fromkeys(df["predictor"])) == ["combiner", "router", "mixture", "model"]
+    got = df.set_index(["predictor", "method"])
+    # the paired difference from PRESTO under the same predictor; under PRESTO's configured one where PRESTO
+    # has no such predictor (the text says which)
+    assert got.loc[("combiner", "Random partition"), "vs_presto_mean"] == pytest.approx(-7.0)
+    assert got.loc[("mixture", "Mixture of experts"), "vs_presto_mean"] == pytest.approx(3.5)
+    assert got.loc[("mixture", "Mixture of experts"), "vs_presto"].endswith("vs combiner")
+    assert got.loc[("model", "One model"), "vs_presto_mean"] == pytest.approx(((96 - 90) + (95 - 92)) / 2)
+    assert got.loc[("model", "One model"), "vs_presto_predictor"] == "combiner"
+    assert pd.isna(got.loc[("combiner", "Random partition"), "paper_accuracy"])  # not a paper method
+    assert got.loc[("model", "One model"), "accuracy"].startswith("**")  # the best of its (only) block
+    assert any(n.startswith("every method under each of its test-time predictors") and "mixture: the gate-weighted"
+               in n for n in notes)
+
+
 def test_table1_frame_names_a_metrics_file_without_both_predictors(tmp_path):
     path = tmp_path / "table1" / "c10" / "k4" / "presto" / "seed0" / "metrics.json"
     path.parent.mkdir(parents=True)
@@ -363,8 +397,8 @@ def test_params_table_lists_the_papers_sweep_end_points(tmp_path):
     (lambda p: p.write_text(p.read_text()[:40]),
      "cannot read {path} as JSON (Unterminated string starting at: line 1 column 39 (char 38)): it is truncated "
      "or corrupt; delete {path} and run snakemake again"),
-    # {} raised KeyError: 'method'
-    (lambda p: p.write_text("{}"), "metrics file {path} has no scores for the combiner predictor"),
+    # {} raised KeyError: 'method' (the method says which predictors the file must hold)
+    (lambda p: p.write_text("{}"), "{path} has no 'method' (it has: nothing); it was written by another version"),
     (lambda p: p.write_text(p.read_text().replace('"method"', '"methd"')), "{path} has no 'method' (it has: "),
     (lambda p: p.write_text("[1, 2]"), "{path} holds a JSON list, not the mapping a job writes"),
     (lambda p: p.write_bytes(b"\xff\xfe binary"), "cannot read {path} (UnicodeDecodeError"),

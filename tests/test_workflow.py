@@ -17,9 +17,14 @@ def test_default_plans_every_stage(tmp_path):
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     extra_k = [k for k in cfg["presto"]["k_sweep"] if k != cfg["datasets"]["digits"]["k"]]
     sweep_seeds = len(cfg["presto"]["k_sweep_seeds"])
-    # 7 methods x 3 seeds on digits at its K, plus PRESTO at the other K of Fig. 7's sweep
-    assert jobs["train_table1"] == 7 * 3 + len(extra_k) * sweep_seeds
+    from prestorepro.catalogue import keys, synthetic_methods
+
+    # every Table-1 method x 3 seeds on digits at its K, plus PRESTO at the other K of Fig. 7's sweep
+    assert jobs["train_table1"] == len(keys("table1")) * 3 + len(extra_k) * sweep_seeds
     assert jobs["synthetic_experiment"] == 3
+    # the methods beside PRESTO on the synthetic data (the mixture of experts), every seed, and their Fig. 6
+    beside = [m for m in synthetic_methods() if m != "presto"]
+    assert "moe" in beside and jobs["synthetic_method"] == 3 * len(beside) and jobs["make_fig6_method"] == len(beside)
     for rule in ("make_table1", "make_params_table", "make_fig6", "summarize_synthetic"):
         assert jobs[rule] == 1
 
@@ -28,7 +33,7 @@ def test_paper_config_plans_the_four_datasets(tmp_path):
     jobs = planned_jobs("--configfile", "config/paper.yaml", results=tmp_path / "r")
     assert jobs["download_data"] == 5 and jobs["prepare_data"] == 5  # 4 paper datasets + synthetic
     assert jobs["embed"] == 4
-    assert jobs["train_table1"] >= 4 * 7 * 3
+    assert jobs["train_table1"] >= 4 * 10 * 3  # the paper's seven methods and SPEC §5b's three
 
 
 def test_ablation_plans_one_run_per_variant_and_seed(tmp_path):
@@ -73,10 +78,12 @@ def test_ablation_stage_is_skipped_without_factors(tmp_path):
     assert "train_ablation" not in jobs and "synthetic_ablation" not in jobs and "make_ablation" not in jobs
 
 
-def test_ten_seed_table1_plans_seven_methods_times_ten_seeds_and_nothing_else(tmp_path):
+def test_ten_seed_table1_plans_every_method_times_ten_seeds_and_nothing_else(tmp_path):
     # config/ten_seeds.yaml: the ranking of README's Table 1, every method on digits at its K for ten seeds
+    from prestorepro.catalogue import keys
+
     res = tmp_path / "r"
     jobs = planned_jobs("--configfile", "config/config.yaml", "config/ten_seeds.yaml", "--",
                         str(res / "tables" / "table1.md"), results=res)
-    assert jobs["train_table1"] == 7 * 10 and jobs["make_table1"] == 1
+    assert jobs["train_table1"] == len(keys("table1")) * 10 and jobs["make_table1"] == 1
     assert set(jobs) == {"download_data", "prepare_data", "embed", "train_table1", "make_table1", "total"}

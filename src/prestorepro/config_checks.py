@@ -174,9 +174,12 @@ def check_semantics(config: dict) -> None:
             raise ConfigError(f"config key {key}.seeds: {extra} are not among seeds {sorted(seeds)}; the "
                               f"ablation's configured setting is the seed's Table-1 / synthetic run")
     cmp = config["compress"]
-    if "presto" in cmp["methods"] and "presto" not in config["table1"]["methods"]:
-        raise ConfigError("config key compress.methods: presto needs the Table-1 PRESTO runs for its partition; "
-                          "add presto to table1.methods or remove it from compress.methods")
+    from prestorepro.catalogue import TABLE1_ROLES, method as catalogue_method
+
+    for key in cmp["methods"]:
+        if catalogue_method("compress", key).role in TABLE1_ROLES and key not in config["table1"]["methods"]:
+            raise ConfigError(f"config key compress.methods: {key}'s Table-2 row is its Table-1 run; add {key} to "
+                              f"table1.methods or remove it from compress.methods")
     if cmp["prune_at"] == "trained" and cmp["reference_epochs"] < 1:
         raise ConfigError("config key compress.reference_epochs: prune_at: trained needs a trained reference "
                           f"network, but reference_epochs is {cmp['reference_epochs']}; set it >= 1")

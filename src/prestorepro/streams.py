@@ -6,8 +6,9 @@ other:
 
 - ``component_generators(s, K)``: component k's batch order, seed ``s * 1000 + k`` (Algorithm 1's
   Train(), the sequential retraining of the same partition, the synthetic runs);
-- ``generator(s, name)``: seed ``s * 1000 + OFFSETS[name]`` for the compress stage's trainings and the
-  combiner (``"combiner"``: its initial weights and batch order, in every run that trains one);
+- ``generator(s, name)``: seed ``s * 1000 + OFFSETS[name]`` for the compress stage's trainings, the
+  combiner (``"combiner"``: its initial weights and batch order, in every run that trains one), the mixture of
+  experts' batches (``"moe"``) and the one model's (``"single"``: its initial weights and batch order);
 - ``gate_generator(s)``: pi_phi's initial weights and batch order, seed ``s + 77`` (every gate:
   Table 1, the synthetic runs, Table 2's sequential PRESTO);
 - ``seeded(s, build)``: a model built under ``torch.manual_seed(s)`` with the caller's global RNG
@@ -21,7 +22,7 @@ from typing import Callable, TypeVar
 import torch
 
 OFFSETS = {"teacher": 11, "assistant": 12, "reference": 13, "snip": 21, "grasp": 22, "kd": 31, "dgkd": 32,
-           "score": 41, "guide_drop": 42, "combiner": 51}
+           "score": 41, "guide_drop": 42, "combiner": 51, "moe": 61, "single": 62}
 GATE_OFFSET = 77
 
 T = TypeVar("T")

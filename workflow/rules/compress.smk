@@ -4,7 +4,7 @@
 #
 #   {R}/compress/{dataset}/guide/{role}/seed{seed}/model.pt      teacher, assistant (and reference)
 #   {R}/compress/{dataset}/{cmethod}/{point}/seed{seed}/metrics.json   point: table2 | sweep<i>
-#   {R}/compress/{dataset}/presto/k{k}/seed{seed}/metrics.json        from the Table-1 partition at K
+#   {R}/compress/{dataset}/{t1method}/k{k}/seed{seed}/metrics.json    a Table-1 run at K (PRESTO, the one model)
 # Settings, file lists and helper functions: prestorepro/plan/compress.py.
 
 
@@ -69,21 +69,23 @@ rule train_compress:
         "../scripts/train_compress.py"
 
 
-rule presto_point:
+rule table1_point:
     input:
         meta=f"{R}/embeddings/{{dataset}}/features.json",
-        table1=P.presto_table1_metrics,
-        code=code_of("presto_point"),
+        table1=P.point_table1_metrics,
+        code=code_of("table1_point"),
     output:
-        metrics=f"{R}/compress/{{dataset}}/presto/k{{k}}/seed{{seed}}/metrics.json",
+        metrics=f"{R}/compress/{{dataset}}/{{t1method}}/k{{k}}/seed{{seed}}/metrics.json",
+    wildcard_constraints:
+        t1method=P.t1method_constraint(),
     params:
         dataset=P.dataset_cfg,
     log:
-        f"{R}/logs/presto_point/{{dataset}}/k{{k}}/seed{{seed}}.log",
+        f"{R}/logs/table1_point/{{dataset}}/{{t1method}}/k{{k}}/seed{{seed}}.log",
     conda:
         ENV
     script:
-        "../scripts/presto_point.py"
+        "../scripts/table1_point.py"
 
 
 rule make_table2:

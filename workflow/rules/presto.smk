@@ -1,4 +1,5 @@
-# PRESTO and the Table-1 baselines (SPEC §3-5), and the synthetic experiment (SPEC §8). What a training
+# PRESTO and the Table-1 baselines (SPEC §3-5, §5b), and the synthetic experiment (SPEC §8) with the methods
+# that run beside PRESTO there (the mixture of experts). What a training
 # job reads of the config (P.TRAIN_PRESTO, P.TRAIN_TABLE1, P.ALGORITHM): prestorepro/plan/base.py.
 
 
@@ -17,6 +18,7 @@ rule train_table1:
         dataset=P.dataset_cfg,
         presto=P.TRAIN_PRESTO,
         table1=P.TRAIN_TABLE1,
+        options=P.method_options,
         widths=config["components"]["widths"],
         checkpoint=f"{R}/checkpoints/table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}.pt",
         sequential=P.table1_sequential,
@@ -56,3 +58,28 @@ rule synthetic_experiment:
         ENV
     script:
         "../scripts/synthetic_experiment.py"
+
+
+rule synthetic_method:
+    input:
+        data=f"{R}/data/{{dataset}}/prepared.npz",
+        code=code_of("synthetic_method"),
+    output:
+        metrics=f"{R}/synthetic/{{dataset}}/{{smethod}}/seed{{seed}}/metrics.json",
+        rounds=f"{R}/synthetic/{{dataset}}/{{smethod}}/seed{{seed}}/rounds.npz",
+    params:
+        device=config["device"],
+        precision=config["precision"],
+        dataset=P.dataset_cfg,
+        synthetic=config["synthetic"],
+        options=P.method_options,
+        checkpoint=f"{R}/checkpoints/synthetic/{{dataset}}/{{smethod}}/seed{{seed}}.pt",
+    threads: config["threads"]
+    log:
+        f"{R}/logs/synthetic_method/{{dataset}}/{{smethod}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/synthetic_method/{{dataset}}/{{smethod}}/seed{{seed}}.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/synthetic_method.py"

@@ -17,6 +17,7 @@ rule make_table1:
     params:
         stem=stem_of("table"),
         predict=config["presto"]["predict"],
+        names=P.table1_names(),  # the report caption's list of methods
     log:
         f"{R}/logs/report/table1.log",
     conda:
@@ -84,6 +85,7 @@ rule make_table5:
 rule summarize_synthetic:
     input:
         metrics=P.synthetic_seed_metrics,
+        methods=P.synthetic_method_metrics,
         code=code_of("summarize_synthetic"),
     output:
         f"{R}/synthetic/{{dataset}}/summary.json",
@@ -125,6 +127,25 @@ rule make_fig6:
         formats=FORMATS,
     log:
         f"{R}/logs/report/fig6_{{dataset}}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/make_fig6.py"
+
+
+rule make_fig6_method:
+    input:
+        rounds=f"{R}/synthetic/{{dataset}}/{{smethod}}/seed{P.SEEDS[0]}/rounds.npz",
+        metrics=f"{R}/synthetic/{{dataset}}/{{smethod}}/seed{P.SEEDS[0]}/metrics.json",
+        code=code_of("make_fig6"),
+    output:
+        figure_outputs(f"{R}/figures/fig6_{{dataset}}_{{smethod}}", "../report/fig6_method.rst", CAT_SYNTHETIC),
+    params:
+        stem=stem_of("figure"),
+        snapshot_rounds=config["synthetic"]["snapshot_rounds"],
+        formats=FORMATS,
+    log:
+        f"{R}/logs/report/fig6_{{dataset}}_{{smethod}}.log",
     conda:
         ENV
     script:

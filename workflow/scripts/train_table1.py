@@ -10,4 +10,4 @@ with job_log(snakemake.log[0], "train_table1") as log:
                  dataset_config=p.dataset, method=w.method, k=int(w.k), seed=int(w.seed), presto=p.presto,
                  table1=p.table1, widths=p.widths, embedding=p.embedding, device=p.device,
                  out_metrics=snakemake.output.metrics, out_assignment=snakemake.output.assignment,
-                 checkpoint=p.checkpoint, log=log, sequential=p.sequential)
+                 checkpoint=p.checkpoint, log=log, sequential=p.sequential, options=p.options)

@@ -215,6 +215,7 @@ MODELS: dict[str, Callable[..., Projection]] = {
     "train_coreset_full": _coreset,
     "embed": _embed,
     "synthetic_experiment": _synthetic,
+    "synthetic_method": _synthetic,
     "synthetic_ablation": _synthetic,
 }
 

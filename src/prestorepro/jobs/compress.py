@@ -92,19 +92,37 @@ def train_compress(*, features: str, meta: str, dataset: str, dataset_config: Ma
     return _done(metrics, out_metrics, checkpoint, log)
 
 
-def presto_point(*, table1_metrics: str, meta: str, dataset: str, dataset_config: Mapping, k: int, seed: int,
-                 out_metrics: str, log) -> dict:
-    """PRESTO's Table-2 / sweep point at K: the Table-1 run itself (Algorithm 1 in sequential mode, its
-    memory measured while it ran; ``jobs.presto.train_table1(sequential=True)``), so Table 2 prints
-    Table 1's accuracy (§4.2). Trains nothing."""
+def table1_point(*, table1_metrics: str, meta: str, dataset: str, dataset_config: Mapping, method: str, k: int,
+                 seed: int, out_metrics: str, log) -> dict:
+    """A Table-1 run as a point of the compress stage (Table 2, Fig. 3/8), so Table 2 prints Table 1's accuracy
+    (§4.2). Trains nothing. PRESTO at K: Algorithm 1 in sequential mode, its memory measured while it ran
+    (``jobs.presto.train_table1(sequential=True)``), one entry per test-time predictor; the one model: its run,
+    measured as the compress stage measures its networks."""
+    from prestorepro.catalogue import method as catalogue_method
+
     t1 = read_json(table1_metrics)
     side = read_json(meta)
-    label = f"[{dataset} presto k{k} seed {seed}]"
-    if t1.get("mode") != "sequential" or "memory" not in t1:
-        raise ValueError(f"{label} {table1_metrics} is not a sequential-mode run with its memory measured; "
-                         "re-run it through the workflow (it plans the Table-1 PRESTO runs of the compress stage "
-                         "in sequential mode)")
+    label = f"[{dataset} {method} k{k} seed {seed}]"
+    if "memory" not in t1 or (catalogue_method("compress", method).role == "presto" and t1.get("mode") != "sequential"):
+        raise ValueError(f"{label} {table1_metrics} is not a run with its memory measured (PRESTO: in sequential "
+                         "mode); re-run it through the workflow (it plans the Table-1 runs of the compress stage so)")
     mem = t1["memory"]
+    common = {**header(dataset=dataset, dataset_config=dataset_config, method=method, seed=seed),
+              "point": f"k{k}", "cut": side["cut"], "num_classes": side["num_classes"],
+              "train_size": int(sum(t1["part_sizes"])), "k": int(k), "guides": {},
+              "table1_run": f"table1/{dataset}/k{k}/{method}/seed{seed}",  # under the results root
+              "provenance": t1["provenance"]}
+    if method != "presto":
+        (name, scores), = t1["predictors"].items()
+        memory = {key: mem[key] for key in ("kind", "device", "training_mib", "inference_mib", "training_peak_abs_mib",
+                                            "inference_peak_abs_mib")}
+        metrics = {**common, **{key: scores[key] for key in scores if key.startswith(("test_", "val_"))},
+                   "num_parameters": t1["num_parameters"], "widths": t1["widths"], "memory": memory,
+                   "target_parameters": t1["presto_parameters"], "presto_parameters": t1["presto_parameters"],
+                   "parameter_gap": abs(t1["num_parameters"] - t1["presto_parameters"]) / t1["presto_parameters"],
+                   "notes": f"{catalogue_method('compress', method).paper_name}: the Table-1 run (K={k}, seed {seed}); "
+                            + t1["notes"]}
+        return _done(metrics, out_metrics, None, log)
     # the paper's printed total (components + combiner, SPEC §3): the other methods' budget
     total = t1["num_parameters"] + t1["predictors"]["combiner"]["parameters"]
     predictors = {}
@@ -117,20 +135,16 @@ def presto_point(*, table1_metrics: str, meta: str, dataset: str, dataset_config
             "inference_mib": mem[f"{name}_inference_mib"],
             "training_peak_abs_mib": max(mem["training_peak_abs_mib"], mem[f"{name}_training_peak_abs_mib"]),
             "inference_peak_abs_mib": mem[f"{name}_inference_peak_abs_mib"]}}
-    metrics = {**header(dataset=dataset, dataset_config=dataset_config, method="presto", seed=seed),
-               "point": f"k{k}", "cut": side["cut"], "num_classes": side["num_classes"],
-               "train_size": int(sum(t1["part_sizes"])), "k": int(k), "predictors": predictors,
+    metrics = {**common, "predictors": predictors,
                **{key: t1[key] for key in ("num_parameters", "part_sizes", "memory")},
                "widths": t1["provenance"]["config"]["components"]["widths"],
                "gate_input": t1["provenance"]["config"]["presto"]["gate_input"],
                "target_parameters": total, "presto_parameters": total,
-               "guides": {}, "table1_run": f"table1/{dataset}/k{k}/presto/seed{seed}",  # under the results root
                "notes": (f"PRESTO: the Table-1 run (K={k}, seed {seed}), Algorithm 1 in sequential mode: one component "
                          "and its part on the device at a time; then the router (the gate, each test instance "
                          "predicted by its routed component, one component on the device at a time) and the "
                          "combiner (trained on logits computed one component at a time; at test time all K "
-                         "components on the device at once); memory measured while it ran"),
-               "provenance": t1["provenance"]}
+                         "components on the device at once); memory measured while it ran")}
     return _done(metrics, out_metrics, None, log)
 
 

@@ -13,15 +13,17 @@ from prestorepro.provenance import provenance
 def train_table1(*, features: str, meta: str, dataset: str, dataset_config: Mapping, method: str, k: int, seed: int,
                  presto: Mapping, table1: Mapping, widths: Sequence[int], embedding: Mapping, device: str,
                  out_metrics: str, out_assignment: str, checkpoint: str | None, log, label: str | None = None,
-                 other_gates: bool = True, sequential: bool = False) -> dict:
+                 other_gates: bool = True, sequential: bool = False, options: Mapping | None = None) -> dict:
     """One Table-1 run. Every error names the run as ``[<label>]`` (default ``<dataset> <method> seed <s>``)
     and, for a non-finite value, the round (or "before round 1" for the embeddings).
 
     ``sequential`` (a PRESTO run that is also a point of the compress stage): Algorithm 1 in sequential
-    mode with the features on the host and its memory measured (``table1.run``), after the
-    compress jobs' warm-up, so that its peaks compare with theirs."""
+    mode with the features on the host and its memory measured (``table1.gated``), after the compress
+    jobs' warm-up, so that its peaks compare with theirs. The one model (kind ``single``) is always
+    measured so, being Table 2's row too. ``options``: the method's own option section (``table1.<options>``)."""
     import torch
 
+    from prestorepro.catalogue import method as catalogue_method
     from prestorepro.device import resolve_device
     from prestorepro.table1.run import RunSpec, run_method
     from prestorepro.features import Features
@@ -30,20 +32,23 @@ def train_table1(*, features: str, meta: str, dataset: str, dataset_config: Mapp
     dev = resolve_device(device)
     if sequential and method != "presto":
         raise ValueError(f"[{label}] only PRESTO runs in sequential mode (the compress stage's PRESTO point)")
-    feats = Features.from_embedding(features, meta, torch.device("cpu") if sequential else dev,
+    measured = sequential or catalogue_method("table1", method).kind == "single"
+    feats = Features.from_embedding(features, meta, torch.device("cpu") if measured else dev,
                                     context=f"[{label}] before round 1")
-    if sequential:
+    if measured:
         from prestorepro.training.warmup import warm_up
 
         warm_up(dev, feats.cut, feats.num_classes, feats.train_x.shape[1:], freeze=True)
     spec = RunSpec(method=method, k=int(k), seed=int(seed), widths=tuple(widths), presto=dict(presto),
                    table1=dict(table1), dataset=dict(dataset_config), label=label, other_gates=other_gates,
-                   compute_device=dev if sequential else None)
+                   compute_device=dev if measured else None, options=dict(options or {}))
     out = run_method(feats, spec, log=log.info, checkpoint_path=checkpoint)
     model = out["model"]
-    # the K components, sum_k dim(theta_k); each predictor's own count is in its entry (the combiner's
-    # (K*C+1)*C completes the paper's printed total, SPEC §3)
-    n_params = model.num_parameters_per_component() * model.k
+    # the K components, sum_k dim(theta_k) (the one model: its own count); each predictor's own count is in
+    # its entry (the combiner's (K*C+1)*C completes the paper's printed total, SPEC §3)
+    n_params = out.get("num_parameters", None)
+    if n_params is None:
+        n_params = model.num_parameters_per_component() * model.k
     metrics = {
         **header(dataset=dataset, dataset_config=dataset_config, method=method, seed=seed), "k": int(k),
         "predictors": out["predictors"],
@@ -51,9 +56,11 @@ def train_table1(*, features: str, meta: str, dataset: str, dataset_config: Mapp
         "part_sizes": np.bincount(out["assignment"], minlength=k).tolist(),
         "notes": out["notes"], "seconds": out["seconds"], "history": out["history"],
         "provenance": provenance({"presto": dict(presto), "table1": dict(table1), "components": {"widths": list(widths)},
-                                  "embedding": dict(embedding)}, seed, dev),
+                                  "embedding": dict(embedding), **({"options": dict(options)} if options else {})},
+                                 seed, dev),
     }
-    for key in ("objective", "rounds_run", "stop_reason", "size_bounds", "gate_inputs", "mode", "memory"):
+    for key in ("objective", "rounds_run", "stop_reason", "size_bounds", "gate_inputs", "mode", "memory", "widths",
+                "presto_parameters", "gradient_steps", "loss", "epoch_seconds"):
         if key in out:
             metrics[key] = out[key]
     write_npz(out_assignment, train_assignment=out["assignment"].astype(np.int16),
@@ -91,4 +98,25 @@ def synthetic_experiment(*, prepared: str, dataset: str, dataset_config: Mapping
     f = metrics["final"]
     log.info(f"synthetic seed {seed}: accuracy {f['train_accuracy_assigned']:.4f}, "
              f"Err_S {f['err_s']} ({f['err_s_normalised']:.4f})")
+    return metrics
+
+
+def synthetic_method(*, prepared: str, dataset: str, dataset_config: Mapping, method: str, synthetic: Mapping,
+                     options: Mapping, seed: int, device: str, out_metrics: str, out_rounds: str,
+                     checkpoint: str | None, log) -> dict:
+    """A Table-1 method other than PRESTO on App. C's synthetic data (catalogue ``synthetic``): the mixture of
+    experts with K linear experts; its rounds and Err_S in PRESTO's synthetic format."""
+    from prestorepro.data import load_prepared
+    from prestorepro.device import resolve_device
+    from prestorepro.synthetic.methods import SYNTHETIC_RUNNERS
+
+    label = f"{dataset} {method} seed {seed}"
+    dev = resolve_device(device)
+    data = load_prepared(prepared)
+    metrics, arrays = SYNTHETIC_RUNNERS.get(method)(data, synthetic, options, int(seed), dev, log=log.info,
+                                                    checkpoint_path=checkpoint, label=label)
+    metrics = {**header(dataset=dataset, dataset_config=dataset_config, method=method, seed=seed), **metrics,
+               "provenance": provenance({"synthetic": dict(synthetic), "options": dict(options)}, seed, dev)}
+    write_npz(out_rounds, **arrays)
+    finish(metrics, out_metrics, checkpoint)
     return metrics

@@ -49,7 +49,13 @@ def make_params_table(*, sidecars: Mapping[str, str], datasets: Mapping, widths:
                        "K logits; no printed total contains it"], html=True)
 
 
-def summarize_synthetic(*, metrics: Sequence[str], out_json: str) -> None:
+METHOD_SUMMARY_KEYS = ("train_accuracy_assigned", "test_accuracy_gated", "test_accuracy_mixture", "err_s_normalised",
+                       "initial_err_s_normalised", "rounds_run")
+
+
+def summarize_synthetic(*, metrics: Sequence[str], out_json: str, methods: Sequence[str] = ()) -> None:
+    """PRESTO's synthetic runs (``metrics``, one per seed) and those of the methods beside it (``methods``): mean
+    and std over seeds of every final number; the other methods' under ``methods.<key>``."""
     from prestorepro.report.synthetic import diagnostic_scalars
     from prestorepro.report.reading import read_metrics
     from prestorepro.report.tables import mean_std
@@ -65,6 +71,19 @@ def summarize_synthetic(*, metrics: Sequence[str], out_json: str) -> None:
         if values:
             m, s = mean_std(values)
             summary[key] = {"mean": m, "std": s}
+    others: dict[str, list[dict]] = {}
+    for f in methods:
+        m = read_metrics(f)
+        others.setdefault(m["method"], []).append(m["final"])
+    summary["methods"] = {}
+    for method, method_finals in others.items():
+        entry = {"seeds": len(method_finals)}
+        for key in METHOD_SUMMARY_KEYS:
+            values = [f[key] for f in method_finals if f.get(key) is not None]
+            if values:
+                m, s = mean_std(values)
+                entry[key] = {"mean": m, "std": s}
+        summary["methods"][method] = entry
     write_json(out_json, summary)
 
 
@@ -75,7 +94,8 @@ def make_fig6(*, rounds: str, metrics: str, snapshot_rounds: Sequence[int], stem
     fix = f"delete {rounds} and run snakemake again (the synthetic experiment that wrote it runs again)"
     arrays = read_stage_npz(rounds, f"{rounds} is missing; {fix}", fix)
     run = read_metrics(metrics)
-    fig6_synthetic(arrays, run["history"], snapshot_rounds, stem, formats, stop_reason=run["final"]["stop_reason"])
+    fig6_synthetic(arrays, run["history"], snapshot_rounds, stem, formats, stop_reason=run["final"]["stop_reason"],
+                   method=run.get("method", "presto"), expert=run["final"].get("expert"))
 
 
 def make_table4(*, metas: Mapping[str, str], sources: Mapping[str, str], stem: str) -> None:

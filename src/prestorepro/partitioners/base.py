@@ -4,8 +4,9 @@ Paper §4 ("Comparison with unsupervised partitioning methods and mixture models
 SPEC §5. Each method slices the training set into K parts, one component model is trained per part,
 and at test time an instance is routed to a component by the method's own assignment rule.
 
-All methods run on a PCA projection of the flattened embeddings (sklearn PCA, seeded, dimension
-``min(pca_dim, D, N)``), fit on every training point:
+A method whose catalogue entry says ``pca`` (every clustering here) runs on a PCA projection of the
+flattened embeddings (sklearn PCA, seeded, dimension ``min(pca_dim, D, N)``), fit on every training point;
+one that does not (the random partition) receives the flattened embeddings and no PCA is run:
 
 - ``equal_kmeans``: k-means with part sizes in ``[N/K - leeway, N/K + leeway]`` (k-means-constrained,
   Bennett et al. 2000), k-means++ init, n_init, max_iter 300, tol 1e-4. Routing: nearest centroid.
@@ -14,6 +15,8 @@ All methods run on a PCA projection of the flattened embeddings (sklearn PCA, se
 - ``gmm``: scikit-learn GaussianMixture, k-means init, tol 1e-3. Routing: predict.
 - ``bgmm``: scikit-learn BayesianGaussianMixture, k-means init, tol 1e-3, Dirichlet-process weight
   prior. Routing: predict.
+- ``random``: a seeded uniformly random partition with part sizes within one point of each other (SPEC §5b;
+  also PRESTO's and Learn-MLR's random start). Routing: a seeded uniformly random part.
 
 The mixtures' covariances are scikit-learn's default, ``full`` (App. B.4 uses "the scikit-learn
 implementation" and names no other; ``table1.covariance_type`` offers ``diag`` and the rest). Where a
@@ -27,7 +30,8 @@ rest by their own rule (predict for mixtures, nearest part centroid for agglomer
 the paper's restart count for the two k-means methods (App. B.4 gives 10); the paper gives none for
 the mixtures, which keep scikit-learn's single k-means-initialised run.
 
-The methods themselves: ``kmeans`` (Equal-KMeans, KMeans++), ``agglomerative``, ``mixtures`` (GMM, BGMM).
+The methods themselves: ``kmeans`` (Equal-KMeans, KMeans++), ``agglomerative``, ``mixtures`` (GMM, BGMM),
+``random_partition``.
 Every method returns K non-empty parts. A mixture can leave a component with no points (the
 Dirichlet-process prior of BGMM often switches components off); such parts are repaired by the
 deterministic rule in ``parts.top_up_small_parts`` and the repair is written into ``PartitionResult.notes``.
@@ -35,15 +39,27 @@ deterministic rule in ``parts.top_up_small_parts`` and the repair is written int
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.metrics import pairwise_distances_argmin
 
+from prestorepro.catalogue import method as catalogue_method
 from prestorepro.partitioners.parts import PartitionOptions, flatten
 from prestorepro.presto.assignment import size_bounds
 from prestorepro.registry import Registry
+
+
+class Rule(Protocol):
+    """How a partitioner routes a new point at test time: ``assign(z)`` gives the part (M,) int64 of each
+    row of ``z`` (the points in the space the method was fitted in: the PCA projection, or the flattened
+    embeddings for a method without one); ``description`` completes "test points routed by ..." in the
+    table's notes."""
+
+    description: str
+
+    def assign(self, z: np.ndarray) -> np.ndarray: ...
 
 
 class PredictRule:
@@ -72,7 +88,7 @@ class NearestCentroidRule:
 @dataclass
 class Fitted:
     labels: np.ndarray
-    rule: PredictRule | NearestCentroidRule
+    rule: Rule
     notes: list[str]
     fit_indices: np.ndarray | None = None
     repairs: list[tuple[int, int, int]] = field(default_factory=list)
@@ -82,17 +98,18 @@ class Fitted:
 class PartitionResult:
     """K non-empty parts of the training set and the rule that routes new points to them.
 
-    ``labels`` (N,) int64 in 0..K-1; ``route(features)`` applies the same PCA and the method's own
-    assignment rule to new points; ``notes`` is a sentence for table footnotes; ``fit_indices`` are
-    the training points the method was fit on when it used a subsample (None: all of them).
+    ``labels`` (N,) int64 in 0..K-1; ``route(features)`` applies the same PCA (``pca``: None for a method
+    fitted without one) and the method's own assignment rule to new points; ``notes`` is a sentence for
+    table footnotes; ``fit_indices`` are the training points the method was fit on when it used a
+    subsample (None: all of them).
     """
 
     method: str
     k: int
     labels: np.ndarray
     notes: str
-    pca: PCA
-    rule: PredictRule | NearestCentroidRule
+    pca: PCA | None
+    rule: Rule
     feature_shape: tuple[int, ...]
     fit_indices: np.ndarray | None = None
     repairs: list[tuple[int, int, int]] = field(default_factory=list)  # (part, points moved, donor part)
@@ -105,7 +122,7 @@ class PartitionResult:
                 f"features to route have per-point shape {tuple(np.shape(features)[1:])}, but the "
                 f"partition was fit on {self.feature_shape}; route embeddings from the same cut point"
             )
-        return self.rule.assign(self.pca.transform(x).astype(np.float64))
+        return self.rule.assign(x if self.pca is None else self.pca.transform(x).astype(np.float64))
 
 
 # every Table-1 partitioner, by its catalogue key (the registry refuses one the catalogue lacks)
@@ -131,8 +148,8 @@ def fit_partition(
 ) -> PartitionResult:
     """Partition the training embeddings into K non-empty parts with the Table-1 baseline ``name``.
 
-    ``features`` (N, ...) are flattened and projected by a seeded PCA to ``min(pca_dim, D, N)``
-    dimensions; the method runs there (SPEC §5). ``max_fit_samples`` caps the points that
+    ``features`` (N, ...) are flattened and, for a method whose catalogue entry says ``pca``, projected by
+    a seeded PCA to ``min(pca_dim, D, N)`` dimensions; the method runs there (SPEC §5). ``max_fit_samples`` caps the points that
     agglomerative and the mixtures are fit on; ``leeway`` sets Equal-KMeans' size bounds;
     ``n_init`` is the k-means restart count; ``covariance_type`` is the mixtures' covariance;
     parts smaller than ``min_part_size`` (default: empty ones) are repaired as documented in
@@ -154,20 +171,20 @@ def fit_partition(
         raise ValueError(f"min_part_size must be >= 1 (parts must be non-empty), got {min_part_size}")
     opts = PartitionOptions(max_fit_samples, leeway, n_init, covariance_type, min_part_size)
 
-    dim = min(pca_dim, d, n)
-    pca = PCA(n_components=dim, random_state=seed)
-    z = pca.fit_transform(x).astype(np.float64)
+    if catalogue_method("table1", name).pca:
+        dim = min(pca_dim, d, n)
+        pca = PCA(n_components=dim, random_state=seed)
+        z = pca.fit_transform(x).astype(np.float64)
+        space = [f"PCA of the {d}-dim flattened embeddings to {dim} dims (seeded)"]
+    else:
+        pca, z, space = None, x, []
     fitted = method(z, k, seed, opts)
 
     labels = fitted.labels
     sizes = np.bincount(labels, minlength=k)
     if labels.shape != (n,) or labels.min() < 0 or len(sizes) != k or sizes.min() < min_part_size:
         raise RuntimeError(f"{name} returned invalid parts: sizes {sizes.tolist()} for N={n}, K={k}")
-    notes = "; ".join(
-        [f"{name}: PCA of the {d}-dim flattened embeddings to {dim} dims (seeded)"]
-        + fitted.notes
-        + [f"test points routed by {fitted.rule.description}"]
-    )
+    notes = f"{name}: " + "; ".join(space + fitted.notes + [f"test points routed by {fitted.rule.description}"])
     return PartitionResult(
         method=name,
         k=k,

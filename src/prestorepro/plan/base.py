@@ -6,6 +6,7 @@ import itertools
 import re
 from typing import Iterable, Mapping
 
+from prestorepro.catalogue import method as catalogue_method, option_sections
 from prestorepro.config import ALGORITHM_KEYS, dataset_names
 
 
@@ -32,6 +33,8 @@ class PlanBase:
         self.IMAGE_DATASETS = dataset_names(config, images_only=True)
         self.SYNTHETIC_DATASETS = [d for d in self.ALL_DATASETS if d not in self.IMAGE_DATASETS]
         self.METHODS = config["table1"]["methods"]
+        # the Table-1 methods that also run on App. C's data beside PRESTO's own experiment (the catalogue's)
+        self.SYNTHETIC_METHODS = [m for m in self.METHODS if catalogue_method("table1", m).synthetic and m != "presto"]
         self.SEEDS = config["seeds"]
         self.GPU = 1 if config["device"] == "cuda" else 0
         self.FORMATS = config["report"]["formats"]
@@ -39,13 +42,17 @@ class PlanBase:
         # list) or what the tables lead with (the predictor: every run evaluates both) stay out of its params,
         # so that editing them does not re-run the jobs already done.
         self.TRAIN_PRESTO = {k: v for k, v in config["presto"].items() if k not in ("k_sweep", "k_sweep_seeds", "predict")}
-        self.TRAIN_TABLE1 = {k: v for k, v in config["table1"].items() if k != "methods"}
+        # a method's option section (catalogue ``options``, e.g. table1.moe) reaches only that method's jobs
+        self.TABLE1_OPTIONS = set(option_sections("table1"))
+        self.TRAIN_TABLE1 = {k: v for k, v in config["table1"].items()
+                             if k != "methods" and k not in self.TABLE1_OPTIONS}
         # the algorithm's settings in the presto section; the synthetic experiment runs Algorithm 1 with them
         self.ALGORITHM = {key: config["presto"][key] for key in ALGORITHM_KEYS}
 
     def constraints(self) -> dict[str, str]:
         return {"dataset": alternatives(self.ALL_DATASETS), "image_dataset": alternatives(self.IMAGE_DATASETS),
                 "synthetic_dataset": alternatives(self.SYNTHETIC_DATASETS), "method": alternatives(self.METHODS),
+                "smethod": alternatives(self.SYNTHETIC_METHODS),
                 "seed": r"\d+", "k": r"\d+"}
 
     def dataset_cfg(self, wildcards) -> dict:
@@ -59,6 +66,19 @@ class PlanBase:
         everything that depends on it (its checksum is then recorded again)."""
         ds = self.dataset_cfg(wildcards)
         return [ds["path"]] if ds["source"] == "npz" else []
+
+    def table1_names(self) -> list[str]:
+        """The configured Table-1 methods' names, in the catalogue's (Table 1's) order."""
+        from prestorepro.catalogue import keys, paper_name
+
+        return [paper_name(m, "table1") for m in keys("table1") if m in self.METHODS]
+
+    def method_options(self, wildcards) -> dict:
+        """A Table-1 method's own option section (``table1.<options>`` of its catalogue entry), or {}, for a job
+        of that method (its ``method`` wildcard, or ``smethod`` on the synthetic data)."""
+        key = wildcards.method if hasattr(wildcards, "method") else wildcards.smethod
+        section = catalogue_method("table1", key).options
+        return dict(self.config["table1"][section]) if section else {}
 
     def dataset_k(self, name: str) -> int:
         return self.config["datasets"][name]["k"]

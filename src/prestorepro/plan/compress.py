@@ -4,11 +4,11 @@ memory while the budget is swept (Fig. 3 and 8); workflow/rules/compress.smk. De
 
     {R}/compress/{dataset}/guide/{role}/seed{seed}/model.pt      teacher, assistant (and reference)
     {R}/compress/{dataset}/{cmethod}/{point}/seed{seed}/metrics.json   point: table2 | sweep<i>
-    {R}/compress/{dataset}/presto/k{k}/seed{seed}/metrics.json        from the Table-1 partition at K
+    {R}/compress/{dataset}/{t1method}/k{k}/seed{seed}/metrics.json    a Table-1 run at K (PRESTO, the one model)
 """
 from __future__ import annotations
 
-from prestorepro.catalogue import method as catalogue_method
+from prestorepro.catalogue import TABLE1_ROLES, method as catalogue_method
 from prestorepro.compress.budget import guide_roles as budget_guide_roles
 from prestorepro.config_checks import paper_dataset
 from prestorepro.plan.base import PlanBase, fill
@@ -34,7 +34,9 @@ class CompressPlan(PlanBase):
         super().__init__(config)
         self.CMP = c = config["compress"]
         self.CMP_METHODS = c["methods"]
-        self.CMP_SINGLE = [m for m in self.CMP_METHODS if catalogue_method("compress", m).role != "presto"]
+        # the methods trained by compress jobs of their own, and those whose row is a Table-1 run
+        self.CMP_SINGLE = [m for m in self.CMP_METHODS if catalogue_method("compress", m).role not in TABLE1_ROLES]
+        self.CMP_TABLE1 = [m for m in self.CMP_METHODS if catalogue_method("compress", m).role in TABLE1_ROLES]
         self.CMP_STUDENTS = [m for m in self.CMP_SINGLE if catalogue_method("compress", m).role == "student"]
         self.CMP_SWEEP_SEEDS = c["sweep_seeds"] or self.SEEDS
         self.CMP_POINTS = ["table2"] + [f"sweep{i}" for i in range(c["student_sweep_points"])]
@@ -43,7 +45,12 @@ class CompressPlan(PlanBase):
     def cmethod_constraint(self) -> str:
         from prestorepro.catalogue import methods
 
-        return "|".join(m.key for m in methods("compress") if m.role != "presto")
+        return "|".join(m.key for m in methods("compress") if m.role not in TABLE1_ROLES)
+
+    def t1method_constraint(self) -> str:
+        from prestorepro.catalogue import methods
+
+        return "|".join(m.key for m in methods("compress") if m.role in TABLE1_ROLES)
 
     def _settings(self, kind: str, **extra) -> dict:
         return dict({key: self.CMP[key] for key in CMP_KEYS[kind]}, **extra)
@@ -84,17 +91,17 @@ class CompressPlan(PlanBase):
     def method_guide_roles(self, wildcards) -> list[str]:
         return self.guide_roles(wildcards.cmethod)
 
-    def presto_table1_metrics(self, wildcards) -> str:
-        return f"{self.R}/table1/{wildcards.dataset}/k{wildcards.k}/presto/seed{wildcards.seed}/metrics.json"
+    def point_table1_metrics(self, wildcards) -> str:
+        """The Table-1 run a Table-2 row (or sweep point) of PRESTO or the one model is."""
+        return f"{self.R}/table1/{wildcards.dataset}/k{wildcards.k}/{wildcards.t1method}/seed{wildcards.seed}/metrics.json"
 
     def compress_metrics(self, dataset: str, table2: bool = True, sweep: bool = True) -> list[str]:
         """Metrics files of one dataset: the Table-2 row (every seed) and / or the sweep (sweep seeds)."""
         R, files = self.R, []
         if table2:
             files += fill(f"{R}/compress/{dataset}/{{m}}/table2/seed{{s}}/metrics.json", m=self.CMP_SINGLE, s=self.SEEDS)
-            if "presto" in self.CMP_METHODS:
-                files += fill(f"{R}/compress/{dataset}/presto/k{self.dataset_k(dataset)}/seed{{s}}/metrics.json",
-                              s=self.SEEDS)
+            files += fill(f"{R}/compress/{dataset}/{{m}}/k{self.dataset_k(dataset)}/seed{{s}}/metrics.json",
+                          m=self.CMP_TABLE1, s=self.SEEDS)
         if sweep:
             files += fill(f"{R}/compress/{dataset}/{{m}}/{{p}}/seed{{s}}/metrics.json", m=self.CMP_STUDENTS,
                           p=self.CMP_POINTS[1:], s=self.CMP_SWEEP_SEEDS)

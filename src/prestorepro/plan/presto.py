@@ -37,6 +37,11 @@ class PrestoPlan(PlanBase):
     def synthetic_seed_metrics(self, wildcards) -> list[str]:
         return fill(f"{self.R}/synthetic/{wildcards.dataset}/seed{{seed}}/metrics.json", seed=self.SEEDS)
 
+    def synthetic_method_metrics(self, wildcards) -> list[str]:
+        """The runs of the methods beside PRESTO on a synthetic dataset (every seed)."""
+        return fill(f"{self.R}/synthetic/{wildcards.dataset}/{{m}}/seed{{seed}}/metrics.json", m=self.SYNTHETIC_METHODS,
+                    seed=self.SEEDS)
+
     def rounds_datasets(self) -> list[str]:
         return self.SYNTHETIC_DATASETS + (self.IMAGE_DATASETS if "presto" in self.METHODS else [])
 
@@ -49,6 +54,7 @@ class PrestoPlan(PlanBase):
         for d in self.SYNTHETIC_DATASETS:
             out += [f"{R}/data/{d}/prepared.npz"]
             out += fill(f"{R}/figures/fig6_{d}.{{ext}}", ext=F)
+            out += fill(f"{R}/figures/fig6_{d}_{{m}}.{{ext}}", m=self.SYNTHETIC_METHODS, ext=F)
             out += [f"{R}/synthetic/{d}/summary.json"]
         out += fill(f"{R}/figures/presto_rounds_{{d}}.{{ext}}", d=self.rounds_datasets(), ext=F)
         out += fill(f"{R}/tables/synthetic_{{d}}.{{ext}}", d=self.SYNTHETIC_DATASETS, ext=["csv", "md", "tex"])

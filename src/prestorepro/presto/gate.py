@@ -23,7 +23,7 @@ from torch import nn
 from prestorepro.models.fused import FusedModule
 from prestorepro.models.parameters import GATE_INPUTS, gate_in_features
 from prestorepro.streams import seeded
-from prestorepro.training.fused import class_probabilities, component_outputs, predict_labels
+from prestorepro.training.fused import class_probabilities, component_outputs, output_classes, predict_labels
 from prestorepro.training.sequential import component_outputs_sequential
 from prestorepro.training.single import predict, train_single
 
@@ -73,7 +73,7 @@ def train_gate(model: FusedModule, x: torch.Tensor, assignment: np.ndarray, *, e
     batch order from ``generator``. With ``compute_device`` its inputs stay on the host and stream to
     that device one batch at a time (the same batches, the same result on the CPU)."""
     inputs = gate_inputs(model, x, loss, source, compute_device)
-    classes = 2 if loss == "hinge" else model.num_classes  # an SVM's probabilities are (1 - p, p)
+    classes = output_classes(loss, getattr(model, "num_classes", 2))  # an SVM's probabilities are (1 - p, p)
     device = compute_device if compute_device is not None else x.device
     gate = new_gate(model.k, classes, x[0].numel(), source, generator.initial_seed()).to(device)
     targets = torch.as_tensor(np.asarray(assignment), dtype=torch.long, device=device)

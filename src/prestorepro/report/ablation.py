@@ -16,7 +16,7 @@ import pandas as pd
 
 from prestorepro.ablation import CONFIGURED, FACTORS, SCALES, format_value, parse_variant
 from prestorepro.report.reading import read_metrics
-from prestorepro.catalogue import PREDICTORS
+from prestorepro.catalogue import method_predictors, predictor_order
 from prestorepro.report.figures import COLORS, save_figure
 from prestorepro.report.paper import PAPER_SETTING
 from prestorepro.report.stats import NOTE as STATS_NOTE, marked, paired
@@ -28,7 +28,7 @@ from prestorepro.report.tables import mean_std, write_table
 def image_measures(predict: str = "combiner") -> tuple:
     """The image datasets' measures: accuracy under the configured predictor (the main measure), under
     the other, the configured one's macro-F1, the gate's agreement and the rounds run."""
-    other = [p for p in PREDICTORS if p != predict]
+    other = predictor_order(predict, ["presto"])[1:]
     return ((f"{predict}_test_accuracy", f"test accuracy, {predict} (%)", 100),
             *[(f"{p}_test_accuracy", f"test accuracy, {p} (%)", 100) for p in other],
             (f"{predict}_test_macro_f1", f"test macro-F1, {predict} (%)", 100),
@@ -146,7 +146,7 @@ def ablation_figure(df: pd.DataFrame, stem: str, formats: Sequence[str] = ("png"
         d = df[df["dataset"] == name].reset_index(drop=True)
         # the first measure column the dataset fills is its main one (the frame lists the configured
         # predictor's accuracy first)
-        main = {SYNTHETIC_MEASURES[0][1]} | {image_measures(p)[0][1] for p in PREDICTORS}
+        main = {SYNTHETIC_MEASURES[0][1]} | {image_measures(p)[0][1] for p in method_predictors("presto")}
         label = next(c for c in d.columns if c in main and d[c].notna().any())
         ypos = np.arange(len(d))[::-1]
         colours = [COLORS[0] if s == "configured" else COLORS[1] for s in d["setting"]]

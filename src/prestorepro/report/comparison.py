@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from prestorepro.catalogue import PREDICTORS, paper_name
+from prestorepro.catalogue import paper_name, predictor_order
 from prestorepro.report.paper import PAPER_DATASETS, PRESTO_SHARED, TABLE1, TABLE2, paper_value
 
 METRIC_LABELS = {"accuracy": "accuracy (%)", "macro_f1": "macro-F1 (%)"}
@@ -116,8 +116,8 @@ def _method_rows(df: pd.DataFrame | None, sources: Mapping[str, str], table: Map
 
 def table1_rows(df: pd.DataFrame | None, sources: Mapping[str, str], predict: str = "combiner") -> list[Row]:
     """Paper Table 1 (accuracy and macro-F1 of PRESTO and six baselines on four datasets), every method
-    under each test-time predictor (the configured ``predict`` first), each against the paper's number."""
-    predictors = [predict] + [p for p in PREDICTORS if p != predict]
+    under each of its test-time predictors (the configured ``predict`` first), each against the paper's number."""
+    predictors = predictor_order(predict, list(TABLE1))
     rows = []
     for predictor in predictors:
         part = None if df is None else df[df["predictor"].astype(str) == predictor]
@@ -140,7 +140,7 @@ def table2_rows(df: pd.DataFrame | None, sources: Mapping[str, str], predict: st
     seeds and device. A CPU run measures resident memory, which the device column says."""
     names = {m: paper_name(m, "compress") for m in TABLE2}
     columns = {"accuracy": "accuracy", "train_mib": "training_mib"}
-    predictors = [predict] + [p for p in PREDICTORS if p != predict]
+    predictors = predictor_order(predict, ["presto"])
 
     def measured(h: pd.Series, metric: str) -> tuple | None:
         column = columns[metric]

@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 from scipy import stats
 
-from prestorepro.catalogue import PREDICTORS
+from prestorepro.catalogue import predictor_order
 from prestorepro.report.comparison import (NOT_RUN, Row, _difference, _fmt, _missing, fig7_rows, params_rows,
                                            synthetic_rows, table1_rows, table2_rows, table4_rows, table5_rows)
 
@@ -101,7 +101,7 @@ def comparison_sections(tables: Mapping[str, str], synthetic_tables: Mapping[str
     dataset name to its table CSV; ``sources`` maps each configured dataset name to its loader;
     ``predict`` the test-time predictor listed first."""
     image_sources = {n: s for n, s in sources.items() if s != "synthetic"}
-    predictors = "; ".join([predict] + [p for p in PREDICTORS if p != predict])
+    predictors = "; ".join(predictor_order(predict, ["presto"]))
     sections = [
         ("Table 1: PRESTO against partitioning and mixture baselines", "Every method under each test-time "
          f"predictor ({predictors}; SPEC §3), on the same trained components. The paper's numbers were produced "

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
+from prestorepro.catalogue import paper_name  # noqa: E402
 from prestorepro.io import atomic_path  # noqa: E402
 
 COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray")
@@ -48,8 +49,10 @@ def _scatter_partition(ax, x, y, parts, title, lines=None):
 
 
 def fig6_synthetic(arrays: dict, history: list[dict], snapshot_rounds: Sequence[int], stem: str | Path,
-                   formats: Sequence[str] = ("png", "pdf"), stop_reason: str = "partition stable") -> list[str]:
-    """Paper Fig. 6: (a) the true partition; (b)-(d) PRESTO's partition and SVMs at three rounds.
+                   formats: Sequence[str] = ("png", "pdf"), stop_reason: str = "partition stable",
+                   method: str = "presto", expert: str | None = None) -> list[str]:
+    """Paper Fig. 6: (a) the true partition; (b)-(d) the method's partition and linear components at three
+    rounds (PRESTO's SVMs; a mixture of experts' experts, its partition the one its gate routes by).
 
     A run stops before its last round only when the partition is stable (every later round would train
     the same partition from the same state), so a requested round past the last one run shows that
@@ -57,7 +60,7 @@ def fig6_synthetic(arrays: dict, history: list[dict], snapshot_rounds: Sequence[
     to show, and that is an error (the config check refuses such rounds before anything runs)."""
     x, y, group, per_round = arrays["x"], arrays["y"], arrays["group"], arrays["per_round"]
     late = [r for r in snapshot_rounds if r > len(per_round)]
-    if late and stop_reason != "partition stable":
+    if late and not stop_reason.startswith("partition stable"):
         raise ValueError(f"Fig. 6 panel round(s) {late} come after the run's last round {len(per_round)} "
                          f"(stopped: {stop_reason}); draw rounds <= {len(per_round)}")
     fig, axes = plt.subplots(1, 1 + len(snapshot_rounds), figsize=(4 * (1 + len(snapshot_rounds)), 3.8),
@@ -71,7 +74,9 @@ def fig6_synthetic(arrays: dict, history: list[dict], snapshot_rounds: Sequence[
         _scatter_partition(axes[i + 1], x, y, per_round[j].astype(int),
                            f"({chr(98 + i)}) {title}: acc {100 * h['accuracy']:.1f}%, "
                            f"Err_S {h['err_s_normalised']:.3f}", lines=(h["w"], h["b"]))
-    fig.suptitle("Fig. 6: PRESTO with K linear SVMs on the synthetic data (colour: part; o: y=+1, x: y=-1; "
+    what = ("PRESTO with K linear SVMs" if method == "presto" else
+            f"{paper_name(method, 'table1')} with K linear {expert or 'hinge'} experts (parts: argmax of the gate)")
+    fig.suptitle(f"Fig. 6: {what} on the synthetic data (colour: part; o: y=+1, x: y=-1; "
                  "lines: w_k·x + b_k = 0; Err_S: split same-component pairs / all such pairs)", fontsize=10)
     fig.tight_layout()
     return save_figure(fig, stem, formats)

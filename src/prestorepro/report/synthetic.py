@@ -7,6 +7,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
+from prestorepro.catalogue import paper_name
 from prestorepro.report.paper import SYNTHETIC
 from prestorepro.report.tables import _int_columns
 
@@ -99,6 +100,23 @@ def synthetic_frame(summary: Mapping, components: Sequence[Mapping]) -> pd.DataF
                      "paper": None,
                      "seeds": int(summary["seeds"]),  # the data rows do not depend on the seed
                      "device": summary.get("device")})
+    # the methods run beside PRESTO (SPEC §5b): does any recover the true partition where PRESTO does not?
+    for method, entry in (summary.get("methods") or {}).items():
+        name = paper_name(method, "table1")
+        n = int(entry["seeds"])
+        for key, label, scale in (("initial_err_s_normalised", "Err_S / pairs after round 1", 1),
+                                  ("err_s_normalised", "Err_S / pairs, final (parts: argmax of the gate)", 1),
+                                  ("train_accuracy_assigned", "train accuracy (%) routed by the gate, final", 100),
+                                  ("test_accuracy_gated", "test accuracy (%) routed by the gate (top-1), final", 100),
+                                  ("test_accuracy_mixture", "test accuracy (%) of the gate-weighted mixture, final",
+                                   100),
+                                  ("rounds_run", "rounds run", 1)):
+            if key not in entry:
+                continue
+            rows.append({"quantity": f"{name}: {label}", "ours": scale * entry[key]["mean"],
+                         "ours_std": scale * entry[key]["std"],
+                         "ours_ci95": scale * entry[key]["std"] * (stats_t975(n) / math.sqrt(n) if n > 1 else math.nan),
+                         "paper": None, "seeds": n, "device": summary.get("device")})
     df = pd.DataFrame(rows)
     df["difference"] = df["ours"] - df["paper"]
     df = df.round(4)[["quantity", "ours", "ours_std", "ours_ci95", "paper", "difference", "seeds", "device"]]

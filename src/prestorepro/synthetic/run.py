@@ -48,10 +48,8 @@ def run_synthetic(data: Prepared, cfg: Mapping, algorithm: Mapping, seed: int, d
     x = torch.from_numpy(data.train_x.astype(np.float32)).to(device=device, dtype=torch.get_default_dtype())
     y = torch.from_numpy(data.train_y.astype(np.int64)).to(device)
     groups = data.train_group
-    if cfg["init"] == "random":
-        a0 = np.random.default_rng(seed).permutation(np.arange(len(x)) % k)
-    else:
-        a0 = fit_partition(cfg["init"], data.train_x, k, seed, pca_dim=2, leeway=cfg["leeway"], n_init=1).labels
+    # the initial partition is the partitioner of that name (a random one, the paper's synthetic start, among them)
+    a0 = fit_partition(cfg["init"], data.train_x, k, seed, pca_dim=2, leeway=cfg["leeway"], n_init=1).labels
     model = seeded(seed, lambda: FusedLinearSVM(k, x.shape[1])).to(device)
     settings = PrestoSettings.from_config(algorithm, cfg, k=k, epsilon=cfg["epsilon"], leeway=cfg["leeway"],
                                           loss="hinge")

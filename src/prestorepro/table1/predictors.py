@@ -1,7 +1,8 @@
-"""The two test-time predictors of a Table-1 run (SPEC §3), on its trained components: the router (§2.2: a
-test instance goes to one component, by the clustering's own rule or by the gate pi_phi) and the combiner
-(App. B.2: one linear layer over the K components' logits). With a ``compress.ledger`` (sequential mode,
-§2.4) each predictor's training and inference is measured as a phase of its own."""
+"""The test-time predictors of a Table-1 run (SPEC §3, §5b), on its trained components: the router (§2.2: a
+test instance goes to one component, by the partitioner's own rule or by the gate pi_phi), the combiner
+(App. B.2: one linear layer over the K components' logits) and a mixture of experts' own gate-weighted
+mixture. With a ``compress.ledger`` (sequential mode, §2.4) each predictor's training and inference is
+measured as a phase of its own."""
 from __future__ import annotations
 
 import contextlib
@@ -13,7 +14,7 @@ import torch
 from prestorepro.features import Features
 from prestorepro.models.parameters import combiner_parameter_count
 from prestorepro.presto.combiner import combiner_inputs, combiner_predict, train_combiner
-from prestorepro.presto.gate import gate_routes, mixture_predict, train_gate
+from prestorepro.presto.gate import gate_inputs, gate_routes, mixture_predict, train_gate
 from prestorepro.streams import gate_generator, generator
 from prestorepro.training.sequential import sequential_predict
 
@@ -94,3 +95,21 @@ def gate_scores(feats: Features, model, gate, assignment: np.ndarray, compute_de
     agreement = float((gate_routes(gate, model, feats.train_x, "ce", compute_device) == assignment).mean())
     return {"gate": gate, "test_routes": routes["test"], "gate_train_agreement": agreement,
             **feats.evaluate(predicted.__getitem__)}
+
+
+@torch.no_grad()
+def mixture_scores(feats: Features, model, gate, loss: str = "ce") -> dict:
+    """The gate-weighted mixture's prediction, argmax_c sum_k g_k(x) p_k(c | x) (a mixture of experts' own
+    predictor), on test and val."""
+    from prestorepro.mixture.objective import mixture_probabilities
+    from prestorepro.training.fused import component_outputs
+
+    gate.eval()
+
+    def predict(split: str) -> np.ndarray:
+        x = feats.x(split)
+        logits = gate(gate_inputs(model, x, loss, gate.source))
+        return mixture_probabilities(logits, component_outputs(model, x), loss).argmax(1).cpu().numpy()
+
+    return {"predictor": "mixture: the gate-weighted mixture sum_k g_k(x) p_k(y | x)",
+            "parameters": sum(p.numel() for p in gate.parameters()), **feats.evaluate(predict)}

@@ -28,11 +28,13 @@ from prestorepro.training.masked_adam import MaskedAdam
 @dataclass(frozen=True)
 class Loss:
     """What the trainers need of a component's loss: per-row values (out (B, K, C), y (B, K) -> (B, K)),
-    the class probabilities the gate may read, and the predicted labels."""
+    the class probabilities the gate may read, the predicted labels, and whether the component is a binary
+    one with a single signed score and labels in {-1, +1} (its probabilities are then (1 - p, p))."""
 
     per_sample: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     probabilities: Callable[[torch.Tensor], torch.Tensor]
     labels: Callable[[torch.Tensor], torch.Tensor]
+    binary: bool = False
 
 
 def _ce(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -51,7 +53,12 @@ LOSSES.register("ce")(Loss(per_sample=_ce, probabilities=lambda out: torch.softm
 # a linear SVM, y in {-1, +1} (paper App. C)
 LOSSES.register("hinge")(Loss(per_sample=lambda out, y: F.relu(1.0 - y.to(out.dtype) * out[..., 0]),
                               probabilities=_svm_probabilities,
-                              labels=lambda out: torch.where(out[..., 0] >= 0, 1, -1)))
+                              labels=lambda out: torch.where(out[..., 0] >= 0, 1, -1), binary=True))
+# logistic regression on the same signed score, y in {-1, +1}: -log sigmoid(y s), the negative log-likelihood
+# of p(y | x) = sigmoid(y s) (the mixture of experts' linear experts on the synthetic data)
+LOSSES.register("logistic")(Loss(per_sample=lambda out, y: F.softplus(-y.to(out.dtype) * out[..., 0]),
+                                 probabilities=_svm_probabilities,
+                                 labels=lambda out: torch.where(out[..., 0] >= 0, 1, -1), binary=True))
 
 
 def _loss(name: str) -> Loss:
@@ -268,6 +275,11 @@ def loss_matrix(model: FusedModule, x: torch.Tensor, y: torch.Tensor, loss: str 
         bad = int((~torch.isfinite(L)).sum())
         raise FloatingPointError(f"{bad} non-finite entries in the loss matrix")
     return L
+
+
+def output_classes(loss: str, num_classes: int) -> int:
+    """How many class probabilities a component with ``loss`` gives: 2 for a binary one, else ``num_classes``."""
+    return 2 if _loss(loss).binary else int(num_classes)
 
 
 def class_probabilities(out: torch.Tensor, loss: str) -> torch.Tensor:
