@@ -4,7 +4,7 @@
 the gate on it, and takes one Adam step on the mixture's negative log-likelihood (``objective``), plus
 ``lam * ||theta_k||^2`` per expert (Eq. 1's L2 term, as PRESTO's components) and the optional load-balancing
 term. The experts move with the fused stack's ``MaskedAdam`` (every expert active every step), the gate with
-``torch.optim.Adam`` at the same learning rate.
+``torch.optim.Adam`` at the same learning rate (or ``gate_lr``).
 
 ``hard_em``: the hard-assignment relative of EM and of PRESTO's alternation. Round 1 trains on the initial
 partition; every later round first assigns each point to argmax_k g_k(x_i) p_k(y_i | x_i), stopping when the
@@ -15,8 +15,8 @@ Both take ``rounds`` rounds of ``epochs`` epochs (PRESTO's budget: every trainin
 epochs`` times through training), are checkpointed after every round and resume only from a checkpoint of
 the very run that wrote it (``prestorepro.checkpoint``). A round's record: the mean training negative
 log-likelihood, the part sizes of the partition the gate induces (argmax_k g_k(x), the parts a test point
-would be routed to), how many points changed part since the last round, its training seconds, and what the
-caller's ``on_round`` adds.
+would be routed to), how many points changed part since the last round, the gate's mean confidence
+(mean_i max_k g_k(x_i)), its training seconds, and what the caller's ``on_round`` adds.
 """
 from __future__ import annotations
 
@@ -54,14 +54,15 @@ class MixtureSettings:
     training: str = "soft"
     balance: float = 0.0
     loss: str = "ce"
+    gate_lr: float | None = None  # None: lr (the gate trains with the components' Adam settings)
 
     def __post_init__(self):
         if self.training not in TRAININGS:
             raise ValueError(f"mixture of experts: training {self.training!r} is not one of {', '.join(TRAININGS)}")
         if self.rounds < 1 or self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.lam < 0 \
-                or self.balance < 0:
-            raise ValueError(f"mixture of experts: need rounds, epochs, batch_size >= 1, lr > 0, lam >= 0 and "
-                             f"balance >= 0; got {asdict(self)}")
+                or self.balance < 0 or (self.gate_lr is not None and not self.gate_lr > 0):
+            raise ValueError(f"mixture of experts: need rounds, epochs, batch_size >= 1, lr > 0, lam >= 0, "
+                             f"balance >= 0 and gate_lr > 0 (or None); got {asdict(self)}")
 
     @classmethod
     def from_config(cls, budget: Mapping, options: Mapping, loss: str = "ce") -> "MixtureSettings":
@@ -69,7 +70,8 @@ class MixtureSettings:
         ``options``: ``table1.moe``."""
         return cls(rounds=int(budget["rounds"]), epochs=int(budget["epochs"]), batch_size=int(budget["batch_size"]),
                    lr=float(budget["lr"]), lam=float(budget["lam"]), training=options["training"],
-                   balance=float(options["balance"]), loss=loss)
+                   balance=float(options["balance"]), loss=loss,
+                   gate_lr=None if options.get("gate_lr") is None else float(options["gate_lr"]))
 
 
 @dataclass
@@ -91,13 +93,18 @@ def gate_inputs(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def gate_partition(gate: torch.nn.Module, x: torch.Tensor, chunk: int = 4096) -> np.ndarray:
-    """argmax_k g_k(x_i) for every row: the part each point is routed to."""
+def gate_probabilities(gate: torch.nn.Module, x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """g(x_i) for every row, (N, K)."""
     gate.eval()
     flat = gate_inputs(x)
-    out = [gate(flat[s:s + chunk]).argmax(1).cpu() for s in range(0, flat.shape[0], chunk)]
+    out = torch.cat([torch.softmax(gate(flat[s:s + chunk]), 1) for s in range(0, flat.shape[0], chunk)])
     gate.train()
-    return torch.cat(out).numpy().astype(np.int64)
+    return out
+
+
+def gate_partition(gate: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
+    """argmax_k g_k(x_i) for every row: the part each point is routed to."""
+    return gate_probabilities(gate, x).argmax(1).cpu().numpy().astype(np.int64)
 
 
 @torch.no_grad()
@@ -135,7 +142,7 @@ def train_mixture(model: FusedModule, gate: torch.nn.Module, x: torch.Tensor, y:
         raise ValueError("soft training needs a generator for its batches")
     dev = x.device
     comp_opt = MaskedAdam(list(model.parameters()), k, lr=s.lr)
-    gate_opt = torch.optim.Adam(gate.parameters(), lr=s.lr)
+    gate_opt = torch.optim.Adam(gate.parameters(), lr=s.lr if s.gate_lr is None else s.gate_lr)
     key = _run_key(s, x, y, generators, model, gate, initial) if checkpoint_path is not None else None
     history: list[dict] = []
     per_round: list[np.ndarray] = []
@@ -178,12 +185,14 @@ def train_mixture(model: FusedModule, gate: torch.nn.Module, x: torch.Tensor, y:
             nll = _hard_round(model, gate, layout, x, y, assignment, s, comp_opt, gate_opt, generators, label, r)
         train_s = time.perf_counter() - t0
         seconds += train_s
-        parts = gate_partition(gate, x) if s.training == "soft" else assignment
+        g = gate_probabilities(gate, x)
+        parts = g.argmax(1).cpu().numpy().astype(np.int64) if s.training == "soft" else assignment
         if moves is None and per_round:
             moves = int((parts != per_round[-1]).sum())
         per_round.append(parts.astype(np.int16))
+        # the gate's confidence, mean_i max_k g_k(x_i): 1/K for a uniform gate, 1 for a saturated one
         rec = {"round": r, "train_nll": nll, "part_sizes": np.bincount(parts, minlength=k).tolist(),
-               "moves": moves, "train_seconds": train_s}
+               "moves": moves, "gate_confidence": float(g.max(1).values.mean()), "train_seconds": train_s}
         if on_round is not None:
             rec.update(on_round(r, model, gate, parts))
         history.append(rec)

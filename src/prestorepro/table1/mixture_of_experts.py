@@ -24,6 +24,7 @@ def run_mixture_of_experts(feats: Features, spec: RunSpec, *, log, checkpoint_pa
                     gate_generator(spec.seed).initial_seed()).to(feats.train_x.device)
     notes = [f"mixture of experts trained {s.training}"
              + (f" with load balancing {s.balance:g}" if s.balance else "")
+             + (f", gate lr {s.gate_lr:g}" if s.gate_lr is not None else "")
              + f": {s.rounds} rounds x {s.epochs} epochs over all {feats.train_x.shape[0]} training points, "
              f"Adam lr {s.lr:g}, batch {s.batch_size}, L2 {s.lam:g} per expert"]
     initial = None
