@@ -100,14 +100,15 @@ class PartitionResult:
 
     ``labels`` (N,) int64 in 0..K-1; ``route(features)`` applies the same PCA (``pca``: None for a method
     fitted without one) and the method's own assignment rule to new points; ``notes`` is a sentence for
-    table footnotes; ``fit_indices`` are the training points the method was fit on when it used a
-    subsample (None: all of them).
+    table footnotes (``fit_notes`` the same without the routing rule, for a partition used only as a start);
+    ``fit_indices`` are the training points the method was fit on when it used a subsample (None: all of them).
     """
 
     method: str
     k: int
     labels: np.ndarray
     notes: str
+    fit_notes: str
     pca: PCA | None
     rule: Rule
     feature_shape: tuple[int, ...]
@@ -184,12 +185,14 @@ def fit_partition(
     sizes = np.bincount(labels, minlength=k)
     if labels.shape != (n,) or labels.min() < 0 or len(sizes) != k or sizes.min() < min_part_size:
         raise RuntimeError(f"{name} returned invalid parts: sizes {sizes.tolist()} for N={n}, K={k}")
-    notes = f"{name}: " + "; ".join(space + fitted.notes + [f"test points routed by {fitted.rule.description}"])
+    fit_notes = f"{name}: " + "; ".join(space + fitted.notes)
+    notes = f"{fit_notes}; test points routed by {fitted.rule.description}"
     return PartitionResult(
         method=name,
         k=k,
         labels=labels,
         notes=notes,
+        fit_notes=fit_notes,
         pca=pca,
         rule=fitted.rule,
         feature_shape=tuple(np.shape(features)[1:]),

@@ -91,7 +91,7 @@ def initial_partition(init: str, feats: Features, spec: RunSpec) -> tuple[np.nda
                       covariance_type=t["covariance_type"])
     if key not in _PARTITIONS:
         res = fit_spec_partition(init, feats, spec)
-        _PARTITIONS[key] = (res.labels, res.notes)
+        _PARTITIONS[key] = (res.labels, res.fit_notes)
     labels, notes = _PARTITIONS[key]
     return labels.copy(), notes
 
