@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from prestorepro.catalogue import method as catalogue_method, methods as catalogue_methods
 from prestorepro.coreset import SELECTORS
 from prestorepro.coreset.methods import CORESET_METHODS
 from prestorepro.models.parameters import presto_parameter_total
@@ -53,7 +54,7 @@ def run(method, fraction=0.3, seed=0, data=None, cfg=CFG, **kw):
 
 # ------------------------------------------------------------------------------------ experiment
 
-EXPECTED_SELECTION_EPOCHS = {
+GOLDEN_SELECTION_EPOCHS = {
     # T = 6, R = 2; warm: T_s = int(0.5 * 6) = 3, T_f = round(3 * 0.3) = 1 full-data epoch (epoch 0),
     # epochs 1-2 skipped, subset epochs 3-5 selected at 3 and 5; PBCS once
     "random": [0, 2, 4], "craig": [0, 2, 4], "gradmatch": [0, 2, 4], "gradmatch_pb": [0, 2, 4],
@@ -61,8 +62,20 @@ EXPECTED_SELECTION_EPOCHS = {
 }
 
 
+def _expected_selection_epochs(method: str) -> list[int]:
+    """The schedule above from a method's catalogue flags: warm-started, one selection, or every R epochs."""
+    entry = catalogue_method("coreset", method)
+    return [3, 5] if entry.warm else [0] if not entry.reselects else [0, 2, 4]
+
+
+# every selecting method of the catalogue (a new one included), each with the schedule its flags give
+EXPECTED_SELECTION_EPOCHS = {m.key: _expected_selection_epochs(m.key) for m in catalogue_methods("coreset") if m.selects}
+
+
 def test_every_method_is_covered():
     assert sorted([*EXPECTED_SELECTION_EPOCHS, "full"]) == CORESET_METHODS.names()
+    assert set(GOLDEN_SELECTION_EPOCHS) <= set(EXPECTED_SELECTION_EPOCHS)
+    assert all(EXPECTED_SELECTION_EPOCHS[m] == e for m, e in GOLDEN_SELECTION_EPOCHS.items())
 
 
 @pytest.mark.parametrize("method", sorted(EXPECTED_SELECTION_EPOCHS))
@@ -346,14 +359,15 @@ def test_time_axis_labels_do_not_overlap(span):
 
 def test_default_config_plans_the_coreset_stage(tmp_path):
     jobs = planned_jobs(results=tmp_path / "r")
-    # digits: 7 subset methods x 3 seeds (each job runs fractions 0.1, 0.3, 1/K), full data x 3 seeds
-    assert jobs["train_coreset"] == 7 * 3 and jobs["train_coreset_full"] == 3
+    # digits: every subset method (7 in the paper's set) x 3 seeds (each job runs fractions 0.1, 0.3, 1/K), full data
+    selecting = len(EXPECTED_SELECTION_EPOCHS)
+    assert selecting >= 7 and jobs["train_coreset"] == selecting * 3 and jobs["train_coreset_full"] == 3
     assert jobs["make_coreset_table"] == 1 and jobs["make_coreset_figure"] == 1
 
 
 def test_paper_config_plans_the_coreset_stage_for_four_datasets(tmp_path):
     jobs = planned_jobs("--configfile", "config/paper.yaml", results=tmp_path / "r")
-    assert jobs["train_coreset"] == 4 * 7 * 3 and jobs["train_coreset_full"] == 4 * 3
+    assert jobs["train_coreset"] == 4 * len(EXPECTED_SELECTION_EPOCHS) * 3 and jobs["train_coreset_full"] == 4 * 3
     assert jobs["make_coreset_table"] == 1 and jobs["make_coreset_figure"] == 4
 
 

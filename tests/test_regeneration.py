@@ -113,6 +113,7 @@ def test_report_edit_rebuilds_only_reports_training_edit_retrains(tmp_path):
         assert f'"{f}"' in html, f
     # table1.rst's caption, its template filled from the config (the report stores captions JSON-escaped)
     assert "mean \\u00b1 std over 1 seeds" in html
+    assert "of GMM, PRESTO:" in html  # the configured methods' names, in Table 1's order
     assert _planned(repo) == {}  # building the report ran and changed nothing
 
     # (0) the finished checkout copied elsewhere (a cluster mounting it under another path): nothing to do,
