@@ -232,9 +232,15 @@ def test_the_copys_whole_default_suite_passes_with_the_toy_methods(tmp_path):
     subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-qm", "copy"], cwd=repo, check=True)
     add_toy_methods(repo)
-    # deselected: this file (it would copy the copy), and the two tests whose premise is that the active
-    # environment's editable install is the checkout under test, which a copy run beside it is not
+    # deselected: this file (it would copy the copy); the two tests whose premise is that the active
+    # environment's editable install is the checkout under test, which a copy run beside it is not; and the
+    # tiny workflow's two full runs and the resumes compared with them, whose runs read tests/configs/tiny.yaml's
+    # method list, which a new method does not join (the copy would repeat the checkout's runs; the rest of that
+    # file, its config errors included, runs)
+    tiny_runs = [f"tests/test_reliability_workflow.py::{name}" for name in
+                 ("test_two_runs_give_identical_metrics_and_assignments", "test_resume_after_sigkill_equals_uninterrupted_run")]
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          *(arg for name in tiny_runs for arg in ("--deselect", name)),
                           "--deselect", "tests/test_catalogue_extension.py",
                           "--deselect", "tests/test_own_code.py::test_the_environment_imports_the_original_checkout",
                           "--deselect", "tests/test_own_code.py::test_a_process_that_imported_another_checkouts_package"

@@ -29,6 +29,7 @@ import pytest
 import torch
 import yaml
 
+from prestorepro.catalogue import keys
 from prestorepro.io import sha256_array, write_npz
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -307,7 +308,7 @@ def _failed(out: subprocess.CompletedProcess) -> str:
     ({"datasets.digits.leeway": 150}, "config key datasets.digits.leeway / datasets.digits.k: leeway 150 allows "
                                       "empty parts for N=300, K=3 (N/K=100): use leeway <= 99"),
     ({"table1.methods": ["presto", "kmeans"]},
-     "'kmeans' is not valid; valid values are: equal_kmeans, kmeans_pp, agglomerative, gmm, bgmm, learn_mlr, presto"),
+     f"'kmeans' is not valid; valid values are: {', '.join(keys('table1'))}\n"),
     ({"datasets.digits.source": "mnist"},
      "'mnist' is not valid; valid values are: cifar10, svhn, pathmnist, dermamnist, digits, synthetic, npz"),
     ({"coreset.fractions": [0.5, 1.5]}, "config key coreset.fractions.1: 1.5 is greater than or equal to the maximum of 1"),
