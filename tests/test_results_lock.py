@@ -59,6 +59,10 @@ def test_two_workflows_on_one_results_tree(tmp_path):
         while not (results / "logs").exists():  # the first run is executing its jobs
             assert first.poll() is None and time.time() < deadline, first.stdout.read()
             time.sleep(0.2)
+        # held still while the others try: on an idle machine its one job can end before a second Snakemake
+        # has parsed the workflow (stopped, it keeps the lock; its job's own process may finish meanwhile)
+        first.send_signal(signal.SIGSTOP)
+        assert first.poll() is None, "the first run ended before it could be paused"
         # another working directory (or checkout), a dry run there, and the first run's own directory (where
         # Snakemake alone said to use --rerun-incomplete on the files being written)
         for work, extra in (("work-b", ()), ("work-b", ("-n",)), ("work-a", ())):
@@ -69,6 +73,7 @@ def test_two_workflows_on_one_results_tree(tmp_path):
             assert f"results tree {results} is in use by another snakemake (process {first.pid} on" in text, text[-2000:]
             assert f"from {ROOT})" in text and "--config results=" in text
     finally:
+        first.send_signal(signal.SIGCONT)
         out, _ = first.communicate(timeout=600)
     assert first.returncode == 0, out[-3000:]
     assert target.is_file()
