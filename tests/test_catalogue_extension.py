@@ -237,8 +237,8 @@ def test_the_copys_whole_default_suite_passes_with_the_toy_methods(tmp_path):
     # tiny workflow's two full runs and the resumes compared with them, whose runs read tests/configs/tiny.yaml's
     # method list, which a new method does not join (the copy would repeat the checkout's runs; the rest of that
     # file, its config errors included, runs)
-    tiny_runs = [f"tests/test_reliability_workflow.py::{name}" for name in
-                 ("test_two_runs_give_identical_metrics_and_assignments", "test_resume_after_sigkill_equals_uninterrupted_run")]
+    tiny_runs = ["tests/test_reliability_workflow.py::test_two_runs_give_identical_metrics_and_assignments",
+                 "tests/test_resume_workflow.py"]
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           *(arg for name in tiny_runs for arg in ("--deselect", name)),
                           "--deselect", "tests/test_catalogue_extension.py",

@@ -1,14 +1,10 @@
-"""Reliability of the workflow as a user runs it: resume after SIGKILL, determinism, bad input.
+"""Reliability of the workflow as a user runs it: determinism, bad input, non-finite values, unsafe
+checkpoints (resume after SIGKILL: test_resume_workflow.py).
 
 Every test here runs ``snakemake`` in a subprocess on ``tests/configs/tiny.yaml`` (a reduced embedded
 default: digits with 300 training images and the App. C synthetic data, one seed, PRESTO and one
-method per family), each in its own results folder and Snakemake working directory (``-d``), so
-locks and metadata never touch the repository's ``.snakemake``.
-
-What is compared between two runs: every metrics file (JSON) after dropping the fields listed in
-``VOLATILE`` -- the provenance timestamp and measurements of time and memory -- and every array file
-(``assignment.npz``, ``rounds.npz``, ``features.npz``) byte for byte; trained weights (``model.pt``)
-tensor for tensor.
+method of each kind), each in its own results folder and Snakemake working directory (``-d``), so
+locks and metadata never touch the repository's ``.snakemake`` (helpers: tests/tiny_workflow.py).
 """
 from __future__ import annotations
 
@@ -16,160 +12,25 @@ import filecmp
 import json
 import os
 import re
-import shutil
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import psutil
 import pytest
 import torch
-import yaml
 
 from prestorepro.catalogue import keys
 from prestorepro.io import sha256_array, write_npz
-
-ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "tests" / "configs" / "tiny.yaml"
-
-# Fields that legitimately differ between two identical runs, and nothing else:
-#   created                    provenance: when the file was written;
-#   seconds, train_seconds,    wall-clock timings (Table 1 phases, rounds of Algorithm 1, epochs of
-#   time_s, epoch_seconds,     the single-model trainer and of the guide / pruned / distilled networks,
-#                              the embedding's splits, coreset selection / training) and the ratio
-#   selection_training_ratio   of two of them;
-#   memory, training_mib,      measured memory (compress: the memory ledger, also copied into the
-#   inference_mib, peak_memory students' "guides"; coreset: the peak-memory probe).
-# git_commit: provenance, not a result (it gains "-dirty" or a new hash if the checkout changes mid-test)
-VOLATILE = {"created", "git_commit", "seconds", "train_seconds", "time_s", "epoch_seconds", "selection_training_ratio",
-            "memory", "training_mib", "inference_mib", "peak_memory"}
-# ... and between a resumed run and an uninterrupted one, also the epoch the run resumed from.
-RESUME_VOLATILE = VOLATILE | {"resumed_from_epoch"}
-
-DIGITS_RUN = "table1/digits/k3/{method}/seed0"
-TABLE1_METHODS = tuple(yaml.safe_load(TINY.read_text())["table1"]["methods"])
-ENV = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-def snakemake_cmd(work: Path, results: Path, *targets, config: Path = TINY, cores: int = 2, extra=()) -> list:
-    # targets come first: --config takes every word after it
-    return [sys.executable, "-m", "snakemake", *map(str, targets), "-s", str(ROOT / "Snakefile"),
-            "-d", str(work), "--cores", str(cores), "--configfile", str(config), *extra,
-            "--config", f"results={results}"]
-
-
-def run(cmd, timeout=600) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout)
-
-
-def normalised(obj, volatile=VOLATILE):
-    """A metrics object without the volatile fields (at any depth)."""
-    if isinstance(obj, dict):
-        return {k: normalised(v, volatile) for k, v in obj.items() if k not in volatile}
-    if isinstance(obj, list):
-        return [normalised(v, volatile) for v in obj]
-    return obj
-
-
-def volatile_paths(a, b, path=""):
-    """Paths of the leaves at which two JSON objects differ."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = [f"{path}.{k}" for k in set(a) ^ set(b)]
-        for k in set(a) & set(b):
-            out += volatile_paths(a[k], b[k], f"{path}.{k}")
-        return out
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [p for i, (x, y) in enumerate(zip(a, b)) for p in volatile_paths(x, y, f"{path}[{i}]")]
-    return [] if a == b else [path]
-
-
-def assert_same_metrics(a: Path, b: Path, volatile=VOLATILE) -> None:
-    ja, jb = json.loads(a.read_text()), json.loads(b.read_text())
-    diff = volatile_paths(ja, jb)
-    unexpected = [p for p in diff if not set(p.replace("[", ".").split(".")) & volatile]
-    assert not unexpected, f"{a} and {b} differ at {unexpected}"
-    assert normalised(ja, volatile) == normalised(jb, volatile)
-
-
-def assert_same_weights(a: Path, b: Path) -> None:
-    from prestorepro.io import load_torch
-
-    sa, sb = load_torch(a)["state_dict"], load_torch(b)["state_dict"]
-    assert list(sa) == list(sb)
-    for key in sa:
-        assert torch.equal(sa[key], sb[key]), f"{a}: {key} differs"
-
-
-def result_files(results: Path) -> list[str]:
-    """Every file under ``results`` except logs and benchmarks (what Snakemake could take for a result)."""
-    return sorted(str(p.relative_to(results)) for p in results.rglob("*")
-                  if p.is_file() and p.relative_to(results).parts[0] not in ("logs", "benchmarks"))
-
-
-def copy_inputs(src: Path, dst: Path) -> None:
-    """Prepared data and embeddings of a finished run, with the settings stamps they were made with
-    (prestorepro.stamps: without them the copy's stamps would be newer than its data, which would be
-    made again), so a test starts at the training stage."""
-    for part in ("data", "embeddings", ".settings"):
-        shutil.copytree(src / part, dst / part)
-
-
-def tiny_config(**changes) -> dict:
-    cfg = yaml.safe_load(TINY.read_text())
-    for dotted, value in changes.items():
-        node = cfg
-        *parents, leaf = dotted.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return cfg
-
-
-def write_config(path: Path, cfg: dict) -> Path:
-    path.write_text(yaml.safe_dump(cfg))
-    return path
-
-
-def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
-    t0 = time.monotonic()
-    while not path.exists():
-        if proc.poll() is not None:
-            out = proc.stdout.read() if proc.stdout else ""
-            pytest.fail(f"snakemake exited ({proc.returncode}) before {path} appeared:\n{out[-3000:]}")
-        if time.monotonic() - t0 > timeout:
-            proc.kill()
-            pytest.fail(f"{path} did not appear within {timeout} s")
-        time.sleep(0.01)
-
-
-# ----------------------------------------------------------------------------- two full runs
-
-
-# Rules the tiny config may run: data, embedding, the training stages, and reports (make_*, summarize_*).
-TINY_RULES = {"all", "download_data", "prepare_data", "embed", "train_table1", "synthetic_experiment",
-              "synthetic_method", "train_guide", "train_compress", "table1_point", "train_coreset",
-              "train_coreset_full"}
-# The outputs of every training job of the tiny config (the reports are built from these).
-TRAINING_OUTPUTS = [
-    *(f"{DIGITS_RUN.format(method=m)}/{f}" for m in TABLE1_METHODS for f in ("metrics.json", "assignment.npz")),
-    "synthetic/synthetic/seed0/metrics.json", "synthetic/synthetic/seed0/rounds.npz",
-    "synthetic/synthetic/moe/seed0/metrics.json", "synthetic/synthetic/moe/seed0/rounds.npz",
-    "compress/digits/guide/teacher/seed0/metrics.json", "compress/digits/guide/teacher/seed0/model.pt",
-    "compress/digits/snip/table2/seed0/metrics.json", "compress/digits/kd/table2/seed0/metrics.json",
-    "compress/digits/presto/k3/seed0/metrics.json",
-    "coreset/digits/craig/f0.5/seed0/metrics.json",
-]
+from tiny_workflow import (DIGITS_RUN, TABLE1_METHODS, TINY_RULES, TRAINING_OUTPUTS, assert_same_metrics,
+                           assert_same_weights, copy_inputs, normalised, result_files, run, run_whole, snakemake_cmd,
+                           tiny_config, write_config)
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory):
-    """The whole tiny workflow, twice from scratch into two results folders."""
+def two_runs(tiny_reference, tmp_path_factory):
+    """The whole tiny workflow, twice from scratch into two results folders (the first is the session's
+    shared reference run)."""
     base = tmp_path_factory.mktemp("two_runs")
     plan = run(snakemake_cmd(base / "work_plan", base / "plan", extra=["-n", "--quiet", "rules"]))  # rule all
     assert plan.returncode == 0, plan.stderr[-3000:]
@@ -177,15 +38,7 @@ def two_runs(tmp_path_factory):
     rules = set(re.findall(r"^(\w+)\s+\d+$", plan.stdout, re.M)) - {"total"}
     unexpected = {r for r in rules - TINY_RULES if not r.startswith(("make_", "summarize_"))}
     assert not unexpected, f"tests/configs/tiny.yaml now plans {unexpected}: keep the tiny run small"
-    runs = []
-    for name in ("a", "b"):
-        t0 = time.monotonic()
-        targets = [base / name / f for f in TRAINING_OUTPUTS]
-        out = run(snakemake_cmd(base / f"work_{name}", base / name, *targets), timeout=1200)
-        assert out.returncode == 0, out.stderr[-5000:]
-        runs.append(base / name)
-        print(f"tiny workflow run {name}: {time.monotonic() - t0:.0f} s")
-    return runs
+    return [tiny_reference, run_whole(base, "b")]
 
 
 def test_two_runs_give_identical_metrics_and_assignments(two_runs):
@@ -216,80 +69,6 @@ def test_two_runs_give_identical_metrics_and_assignments(two_runs):
     # nothing half-written is left behind (the one hidden file is the workflow's lock, prestorepro.lock)
     assert not [f for f in files if (Path(f).name.startswith(".") and f != ".lock") or f.endswith(".tmp")]
     assert not (a / "checkpoints").exists() or not any((a / "checkpoints").rglob("*.pt"))
-
-
-# ----------------------------------------------------------------------------- resume after SIGKILL
-
-
-def _kill_midway(cmd, checkpoint: Path, whole_group: bool) -> None:
-    """Start ``cmd``; once the job's first checkpoint exists, SIGKILL the job (or Snakemake with it)."""
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    try:
-        wait_for(checkpoint, proc)
-        if whole_group:
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
-            for child in psutil.Process(proc.pid).children(recursive=True):
-                child.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert proc.returncode != 0
-
-
-@pytest.mark.parametrize("target,checkpoint,log,whole_group", [
-    # Snakemake and the job both killed (a lost session or node): Snakemake's lock stays behind
-    (DIGITS_RUN.format(method="presto"), "table1/digits/k3/presto/seed0.pt",
-     "train_table1/digits/k3/presto/seed0.log", True),
-    # the job alone killed (out-of-memory killer, preemption): Snakemake reports the failure
-    (DIGITS_RUN.format(method="equal_kmeans"), "table1/digits/k3/equal_kmeans/seed0.pt",
-     "train_table1/digits/k3/equal_kmeans/seed0.log", False),
-    ("synthetic/synthetic/seed0", "synthetic/synthetic/seed0.pt", "synthetic_experiment/synthetic/seed0.log", False),
-    # the mixture of experts' own trainer (checkpointed per round) and the one model's (per epoch)
-    (DIGITS_RUN.format(method="moe"), "table1/digits/k3/moe/seed0.pt", "train_table1/digits/k3/moe/seed0.log", False),
-    (DIGITS_RUN.format(method="single"), "table1/digits/k3/single/seed0.pt", "train_table1/digits/k3/single/seed0.log",
-     False),
-    ("compress/digits/guide/teacher/seed0", "compress/digits/guide/teacher/seed0.pt",
-     "train_guide/digits/teacher/seed0.log", False),
-    ("coreset/digits/craig/f0.5/seed0", "coreset/digits/craig/seed0/f0.5.pt", "train_coreset/digits/craig/seed0.log",
-     False),
-], ids=["presto-whole-run", "equal_kmeans-job", "synthetic-job", "moe-job", "single-job", "teacher-job", "craig-job"])
-def test_resume_after_sigkill_equals_uninterrupted_run(two_runs, tmp_path, target, checkpoint, log, whole_group):
-    reference = two_runs[0]
-    results, work = tmp_path / "results", tmp_path / "work"
-    copy_inputs(reference, results)
-    metrics = results / target / "metrics.json"
-    cmd = snakemake_cmd(work, results, metrics, cores=1)
-    ckpt = results / "checkpoints" / checkpoint
-
-    _kill_midway(cmd, ckpt, whole_group)
-    assert ckpt.exists()
-    assert not (results / target).exists() or not any((results / target).iterdir()), \
-        "a killed job left files in its output folder"
-
-    again = run(cmd)
-    if whole_group:
-        # Snakemake cannot tell a killed instance from a running one; it says how to proceed
-        assert again.returncode != 0
-        assert "Directory cannot be locked" in again.stdout + again.stderr
-        assert "--unlock" in again.stdout + again.stderr
-        assert not metrics.exists()
-        assert run(cmd[:-2] + ["--unlock", "--config", cmd[-1]]).returncode == 0
-        again = run(cmd)
-    assert again.returncode == 0, again.stderr[-4000:]
-    text = (results / "logs" / log).read_text()
-    assert re.search(rf"resumed from (checkpoint )?{re.escape(str(ckpt))} (after round|at epoch) [1-9]", text), \
-        text[-2000:]
-    assert_same_metrics(metrics, reference / target / "metrics.json", RESUME_VOLATILE)
-    for name in ("assignment.npz", "rounds.npz"):
-        if (reference / target / name).exists():
-            assert filecmp.cmp(results / target / name, reference / target / name, shallow=False)
-    if (reference / target / "model.pt").exists():
-        assert_same_weights(results / target / "model.pt", reference / target / "model.pt")
-    assert not ckpt.exists(), "the checkpoint of a finished job is deleted"
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -394,10 +173,10 @@ def _last_error(log: Path) -> str:
     return lines[-1] if lines else ""
 
 
-def test_non_finite_losses_and_unsafe_checkpoint_stop_the_job(two_runs, tmp_path):
+def test_non_finite_losses_and_unsafe_checkpoint_stop_the_job(tiny_reference, tmp_path):
     """lr = 1e30 overflows the weights; a checkpoint holding pickled code is refused, never executed."""
     results = tmp_path / "results"
-    copy_inputs(two_runs[0], results)
+    copy_inputs(tiny_reference, results)
     marker = tmp_path / "executed"
 
     class Payload:  # what a tampered checkpoint would hold: unpickling it runs a command
@@ -449,9 +228,9 @@ def test_non_finite_losses_and_unsafe_checkpoint_stop_the_job(two_runs, tmp_path
         assert err.startswith(prefix) and words in err and "lower the learning rate" in err, err
 
 
-def test_nan_in_embeddings_names_dataset_method_and_round(two_runs, tmp_path):
+def test_nan_in_embeddings_names_dataset_method_and_round(tiny_reference, tmp_path):
     results = tmp_path / "results"
-    copy_inputs(two_runs[0], results)
+    copy_inputs(tiny_reference, results)
     features = results / "embeddings" / "digits" / "features.npz"
     with np.load(features) as z:
         arrays = {k: z[k] for k in z.files}
