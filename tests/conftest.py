@@ -1,7 +1,34 @@
 """Test-session settings shared by every test file."""
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
+
+NO_CONTROLLER = Path(__file__).resolve().parent / "slurm" / "no_controller"
+
+
+def _controller_down() -> bool:
+    """A SLURM client is installed and its controller does not answer (`scontrol ping` is quick either way)."""
+    if not shutil.which("scontrol"):
+        return False
+    try:
+        ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return True
+    return "UP" not in ping.stdout
+
+
+# Every Snakemake start asks `scontrol show config` (the SLURM executor plugin, at import); with a client but no
+# controller that waits about 9 s. The tests' Snakemake runs (their subprocesses inherit this) get a scontrol
+# that fails at once instead; with a live controller (the SLURM suite) nothing changes.
+if os.environ.get("PRESTOREPRO_TEST_SCONTROL") is None:
+    os.environ["PRESTOREPRO_TEST_SCONTROL"] = "stand-in" if _controller_down() else "real"
+    if os.environ["PRESTOREPRO_TEST_SCONTROL"] == "stand-in":
+        os.environ["PATH"] = f"{NO_CONTROLLER}{os.pathsep}{os.environ['PATH']}"
 
 # Files whose tests take minutes (test_resume_workflow.py kills and resumes seven jobs of the tiny workflow,
 # test_reliability_workflow.py runs it a second time and feeds it bad input: about four minutes each on 2
