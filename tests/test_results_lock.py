@@ -1,16 +1,21 @@
 """One workflow at a time on a results tree (prestorepro.lock): a second Snakemake on the same absolute
 ``results:``, from another checkout or working directory, is refused with the first one's process,
 host and checkout named; a killed holder leaves no stale lock."""
+import contextlib
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from prestorepro.errors import ConfigError
 from prestorepro.lock import ResultsLocked, hold_results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,3 +85,87 @@ def test_two_workflows_on_one_results_tree(tmp_path):
     after = subprocess.run(_snakemake(tmp_path / "work-b", results, config, target, extra=("-n",)), cwd=ROOT, env=ENV,
                            capture_output=True, text=True, timeout=300)
     assert after.returncode == 0 and "Nothing to be done" in after.stdout + after.stderr
+
+
+# ----------------------------------------------------------------------------- a damaged lock, named with the fix
+
+
+def test_a_lock_that_is_a_folder_or_not_a_file_is_named_with_the_fix(tmp_path):
+    folder = tmp_path / "a" / ".lock"
+    (folder / "inside").mkdir(parents=True)  # left by a tool or a user's mkdir
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(folder))} is a folder; it is the workflow's lock file "
+                                          rf".*remove it \(rm -rf {re.escape(str(folder))}\) and run again$"):
+        hold_results(tmp_path / "a", ROOT)
+    assert (folder / "inside").is_dir()  # nothing removed behind the user's back
+    fifo = tmp_path / "b" / ".lock"
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(fifo))} is not a regular file; .*\(rm -rf "):
+        hold_results(tmp_path / "b", ROOT)
+    # the fix given works
+    shutil.rmtree(folder)
+    assert hold_results(tmp_path / "a", ROOT) == folder
+
+
+@contextlib.contextmanager
+def _another_user(path: Path):
+    """This process acts as a user that cannot write ``path``: as root, the effective user becomes nobody
+    (root's own access ignores file modes); otherwise the file is made read-only for its owner."""
+    if os.geteuid() == 0:
+        os.seteuid(65534)
+        try:
+            yield
+        finally:
+            os.seteuid(0)
+    else:
+        path.chmod(0o444)
+        try:
+            yield
+        finally:
+            path.chmod(0o644)
+
+
+@pytest.fixture
+def shared_tmp():
+    """A folder every user can read (pytest's own is root's alone)."""
+    folder = Path(tempfile.mkdtemp(prefix="lock-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_a_lock_file_this_user_cannot_write_is_named_with_the_fix(shared_tmp):
+    tree = shared_tmp / "r"
+    hold = subprocess.run([sys.executable, "-c", f"from prestorepro.lock import hold_results; "
+                           f"hold_results({str(tree)!r}, '/other/checkout')"], env=ENV, check=True)
+    assert hold.returncode == 0  # made by another process (and user), which has ended: nobody holds it
+    lock = tree / ".lock"
+    lock.chmod(0o644)
+    with _another_user(lock):
+        with pytest.raises(ConfigError, match=rf"^{re.escape(str(lock))}: this user \(uid \d+\) cannot write the "
+                                              rf"workflow's lock file \(owner uid {lock.stat().st_uid}, mode \d+\); no "
+                                              rf"running workflow holds it. Remove it \(rm -f {re.escape(str(lock))}\)"):
+            hold_results(tree, ROOT)
+    # held by a live process of its owner: the usual refusal, naming that process
+    proc = _holder(tree)
+    try:
+        with _another_user(lock):
+            with pytest.raises(ResultsLocked, match=rf"is in use by another snakemake \(process {proc.pid} on "):
+                hold_results(tree, ROOT)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs a second user: as root, the effective user becomes nobody")
+def test_a_results_tree_this_user_cannot_write_is_named_with_the_fix(shared_tmp):
+    with _another_user(shared_tmp):
+        with pytest.raises(ConfigError, match=rf"^config key results: cannot make the results tree "
+                                              rf"{re.escape(str(shared_tmp / 'r'))} \(Permission denied\); name a "
+                                              rf"folder this user can write"):
+            hold_results(shared_tmp / "r", ROOT)
+    (shared_tmp / "r2").mkdir()
+    with _another_user(shared_tmp):
+        with pytest.raises(ConfigError, match=r"^config key results: this user cannot write the results tree "):
+            hold_results(shared_tmp / "r2", ROOT)
+    assert not (shared_tmp / "r").exists() and not any((shared_tmp / "r2").iterdir())

@@ -71,6 +71,38 @@ def _check_results(config: dict) -> None:
                           "the results tree (or move the file)")
 
 
+# The checkout this package runs from (src/prestorepro/ -> the checkout root), when it is one: an installed
+# package has no Snakefile two levels up, and nothing of its own to protect.
+CHECKOUT = Path(__file__).resolve().parents[2]
+# Its folders that hold what the workflow tracks as its code and inputs (and the git repository): a results
+# tree or data_root there would land beside the package's modules (its data/ and table1/ subpackages), be
+# collected by pytest, or be committed. The checkout root itself is refused too: its benchmarks/ and data/
+# already mean something else. Any other folder inside the checkout (results/, results-paper/) is fine.
+CODE_FOLDERS = (".ci", ".git", ".snakemake", "benchmarks", "config", "docs", "profiles", "src", "tests", "workflow")
+
+
+def _check_outside_code(config: dict, checkout: Path = CHECKOUT) -> None:
+    """``results`` and ``data_root`` (relative to the working directory, as Snakemake reads them; links
+    followed) are neither the checkout root nor inside one of its code folders."""
+    if not (checkout / "Snakefile").is_file():
+        return
+    root = checkout.resolve()
+    for key, example in (("results", "results"), ("data_root", "data")):
+        where = Path(str(config[key])).resolve()
+        if where == root:
+            raise ConfigError(
+                f"config key {key}: {config[key]!r} is the checkout itself ({root}), whose benchmarks/, data/ and "
+                f"code folders already mean something else; name a folder inside it ({key}: {example}) or "
+                "anywhere outside it")
+        if where.is_relative_to(root) and where.relative_to(root).parts[0] in CODE_FOLDERS:
+            folder = where.relative_to(root).parts[0]
+            raise ConfigError(
+                f"config key {key}: {config[key]!r} is inside the checkout's {folder}/ folder ({root / folder}), "
+                f"where the workflow's outputs would land beside its own code, tests or git repository; name a "
+                f"folder outside {', '.join(f + '/' for f in CODE_FOLDERS)} (e.g. {key}: {example}, or a path "
+                "outside the checkout)")
+
+
 def partition_ks(config: dict, name: str) -> dict[int, str]:
     """Every K the dataset ``name`` is partitioned into, with the config key that asks for it."""
     ks = {config["datasets"][name]["k"]: f"datasets.{name}.k"}
@@ -138,6 +170,7 @@ def check_semantics(config: dict) -> None:
         raise ConfigError(f"config key {bad[0]}: {bad[1]!r} is not a finite number; give a finite value")
     _check_names(config)
     _check_results(config)
+    _check_outside_code(config)
 
     for name, ds in config["datasets"].items():
         src = ds["source"]

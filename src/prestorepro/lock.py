@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import socket
+import stat
 import sys
 import time
 from pathlib import Path
@@ -27,16 +28,61 @@ class ResultsLocked(ConfigError):
     """Another workflow is running on the same results tree."""
 
 
+def _damaged(path: Path, what: str) -> ConfigError:
+    return ConfigError(
+        f"{path} {what}; it is the workflow's lock file (one workflow at a time on a results tree), which holds "
+        f"nothing else and which no running workflow holds now: remove it (rm -rf {path}) and run again")
+
+
+def _open_lock(tree: Path, path: Path) -> int:
+    """A file descriptor on the lock file, made if missing; a damaged one is named with the fix."""
+    try:
+        tree.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"config key results: cannot make the results tree {tree} ({exc.strerror}); name a "
+                          "folder this user can write (--config results=...)") from None
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except IsADirectoryError:
+        raise _damaged(path, "is a folder") from None
+    except PermissionError:
+        if not path.exists():
+            raise ConfigError(f"config key results: this user cannot write the results tree {tree} (its lock file "
+                              f"{path} cannot be made); name a folder this user can write (--config "
+                              "results=...)") from None
+        try:  # readable: another user's workflow may hold it (flock works on a read-only descriptor)
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            fd = None
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return fd  # held: the caller names the holder
+            os.close(fd)
+        st = path.stat()
+        raise ConfigError(
+            f"{path}: this user (uid {os.geteuid()}) cannot write the workflow's lock file (owner uid {st.st_uid}, "
+            f"mode {stat.S_IMODE(st.st_mode):o}); no running workflow holds it. Remove it (rm -f {path}) or run "
+            "as its owner, or give this run another results folder (--config results=...)") from None
+    except OSError as exc:
+        raise _damaged(path, f"cannot be opened ({exc.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _damaged(path, "is not a regular file")
+    return fd
+
+
 def hold_results(results: str | os.PathLike, checkout: str | os.PathLike) -> Path:
     """Take (or keep) this process's lock on ``results``; raise ResultsLocked, naming the other run's
-    process, host, checkout and start time, if another process holds it."""
+    process, host, checkout and start time, if another process holds it, and ConfigError, with the fix, if
+    the lock file is damaged (a folder, not a regular file, another user's)."""
     tree = Path(results).resolve()
     key = str(tree)
     path = tree / ".lock"
     if key in _HELD:
         return path
-    tree.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open_lock(tree, path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -46,7 +92,8 @@ def hold_results(results: str | os.PathLike, checkout: str | os.PathLike) -> Pat
             holder = {}
         os.close(fd)
         who = (f"process {holder.get('pid', '?')} on {holder.get('host', '?')}, started "
-               f"{holder.get('started', '?')} from {holder.get('checkout', '?')}") if holder else "another process"
+               f"{holder.get('started', '?')} from {holder.get('checkout', '?')}") if isinstance(holder, dict) and \
+            holder else "another process"
         raise ResultsLocked(
             f"results tree {tree} is in use by another snakemake ({who}); two workflows writing one tree would "
             "run the same jobs and overwrite each other's checkpoints and logs. Wait for it to finish, or give "
