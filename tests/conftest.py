@@ -22,6 +22,13 @@ def _controller_down() -> bool:
     return "UP" not in ping.stdout
 
 
+# One thread per pytest-xdist worker (one worker per core): two workers of two threads each on two cores spent
+# most of their time in OpenMP's spin-waits (tests/test_presto.py took 56 s instead of 5). Read by torch when it
+# is first imported, after this file; the tests' Snakemake runs inherit it, as most already set it.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+
 # Every Snakemake start asks `scontrol show config` (the SLURM executor plugin, at import); with a client but no
 # controller that waits about 9 s. The tests' Snakemake runs (their subprocesses inherit this) get a scontrol
 # that fails at once instead; with a live controller (the SLURM suite) nothing changes.
