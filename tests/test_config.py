@@ -67,6 +67,23 @@ def test_shipped_configs_are_valid_and_get_defaults():
     (lambda c: c.update(results=""), "config key results: '' would put every output at the file-system root"),
     (lambda c: c.update(results="/"), "config key results: '/' would put every output"),
     (lambda c: c.update(results="/tmp/.."), "config key results: '/tmp/..' would put every output"),
+    # a brace is a wildcard to Snakemake (the plan failed with KeyError: 'x')
+    (lambda c: c.update(results="/tmp/r{x}"), "config key results: '/tmp/r{x}' holds a brace, which Snakemake reads "
+                                              "as a wildcard"),
+    (lambda c: c.update(data_root="raw}"), "config key data_root: 'raw}' holds a brace"),
+    # one method's name where a list is meant (the schema said only "expected array")
+    (lambda c: c["table1"].update(methods="moe"), "config key table1.methods: 'moe' is one name, not a list of "
+                                                  "methods; write [moe] for that method alone, or all"),
+    (lambda c: c.setdefault("coreset", {}).update(methods="craig"), "coreset.methods: 'craig' is one name"),
+    # the mixture of experts' options
+    (lambda c: c["table1"].update(moe={"gate_lr": 0}), "table1.moe.gate_lr: 0 is less than or equal to the minimum"),
+    (lambda c: c["table1"].update(moe={"gate_lr": float("inf")}), "table1.moe.gate_lr: inf is not a finite number"),
+    (lambda c: c["table1"].update(moe={"balance": float("nan")}), "table1.moe.balance: nan is not a finite number"),
+    (lambda c: c["table1"].update(moe={"balance": -1}), "table1.moe.balance: -1 is less than the minimum of 0"),
+    (lambda c: c["table1"].update(moe={"training": "em"}), "table1.moe.training: 'em' is not valid; valid values "
+                                                           "are: soft, hard_em"),
+    (lambda c: c["table1"].update(moe={"gate_lr": 0.01, "gates": 2}), "table1.moe"),
+    (lambda c: c["table1"].update(moe=None), "table1.moe: None has the wrong type, expected object"),
     # whole-number floats where a whole number is meant
     (lambda c: c["datasets"]["digits"].update(k=3.0), "datasets.digits.k: 3.0 has the wrong type, expected integer "
                                                       "(write a whole number"),

@@ -152,3 +152,19 @@ def test_bad_settings_are_refused_with_the_valid_values():
     with pytest.raises(ValueError, match="hard EM needs the initial partition"):
         train_mixture(model, gate, x, y, MixtureSettings(rounds=1, epochs=1, batch_size=4, lr=0.1, lam=0.0,
                                                          training="hard_em", loss="logistic"), [torch.Generator()])
+
+
+def test_hard_em_leaves_an_expert_without_points_as_it_was():
+    # every point starts with expert 0: experts 1 and 2 get no batch, keep their weights (no L2 step either) and
+    # are recorded with part size 0; the run stops once no point changes its most responsible expert
+    x, y = _two_lines()
+    s = MixtureSettings(rounds=3, epochs=2, batch_size=32, lr=0.05, lam=1e-4, training="hard_em", loss="logistic")
+    model, gate = _mixture(k=3)
+    before = [p.detach().clone() for p in model.parameters()]
+    res = train_mixture(model, gate, x, y, s, [torch.Generator().manual_seed(j) for j in range(4)],
+                        initial=np.zeros(len(x), dtype=np.int64))
+    assert res.history[0]["part_sizes"] == [400, 0, 0]
+    assert np.isfinite([h["train_nll"] for h in res.history]).all()
+    for b, p in zip(before, model.parameters()):
+        assert not torch.equal(b[0], p.detach()[0])
+        torch.testing.assert_close(p.detach()[1:], b[1:], rtol=0, atol=0)

@@ -145,6 +145,24 @@ def test_table1_frame_shows_every_predictor_a_method_has_and_nothing_else(tmp_pa
                in n for n in notes)
 
 
+def test_table1_frame_without_presto_shows_the_others_with_no_difference(tmp_path):
+    # a Table 1 of the baselines alone (table1.methods: [random, single]) is written, with no paired difference
+    files = [_metrics_file(tmp_path, "d", "digits", 4, s, acc, acc, method="random")
+             for s, acc in enumerate((0.85, 0.83))]
+    for s in range(2):
+        path = Path(_metrics_file(tmp_path, "d", "digits", 4, s, 0.96 - s / 100, 0.9, method="single"))
+        m = json.loads(path.read_text())
+        m["predictors"] = {"model": m["predictors"]["combiner"]}
+        path.write_text(json.dumps(m))
+        files.append(str(path))
+    df, _ = table1.table1_frame(files, "combiner")
+    got = df.set_index(["predictor", "method"])
+    assert set(got.index) == {("combiner", "Random partition"), ("router", "Random partition"), ("model", "One model")}
+    assert got.loc[("combiner", "Random partition"), "accuracy_mean"] == pytest.approx(84.0)
+    assert got.loc[("model", "One model"), "accuracy_mean"] == pytest.approx(95.5)
+    assert df["vs_presto"].isna().all() and df["vs_presto_mean"].isna().all()  # "–" in the written table
+
+
 def test_table1_frame_names_a_metrics_file_without_both_predictors(tmp_path):
     path = tmp_path / "table1" / "c10" / "k4" / "presto" / "seed0" / "metrics.json"
     path.parent.mkdir(parents=True)

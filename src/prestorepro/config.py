@@ -107,6 +107,10 @@ def _every_method(config: dict) -> None:
         section = config.get(stage)
         if isinstance(section, dict) and section.get("methods") == "all":
             section["methods"] = keys(stage)
+        elif isinstance(section, dict) and isinstance(section.get("methods"), str):
+            one = section["methods"]
+            raise ConfigError(f"config key {stage}.methods: {one!r} is one name, not a list of methods; write "
+                              f"[{one}] for that method alone, or all for every method of the stage")
 
 
 def validate_config(config: dict, schema: dict | None = None) -> dict:

@@ -61,6 +61,18 @@ def expand_home(config: dict) -> None:
             ds["path"] = os.path.expanduser(ds["path"])
 
 
+def _check_braces(config: dict) -> None:
+    """Snakemake reads ``{name}`` in a path as a wildcard: a results tree, data_root or npz path holding a
+    brace would fail deep inside the plan (a KeyError naming the text between them)."""
+    paths = [("results", config["results"]), ("data_root", config["data_root"])]
+    paths += [(f"datasets.{n}.path", d["path"]) for n, d in config["datasets"].items() if "path" in d]
+    for key, value in paths:
+        if "{" in str(value) or "}" in str(value):
+            raise ConfigError(f"config key {key}: {value!r} holds a brace, which Snakemake reads as a wildcard in "
+                              "every path made from it; rename the folder or file, or point to it through a "
+                              "symbolic link whose path has no braces")
+
+
 def _check_results(config: dict) -> None:
     results = str(config["results"]).strip()
     if not results or Path(results).resolve() == Path(Path(results).resolve().anchor):
@@ -169,6 +181,7 @@ def check_semantics(config: dict) -> None:
     if bad:
         raise ConfigError(f"config key {bad[0]}: {bad[1]!r} is not a finite number; give a finite value")
     _check_names(config)
+    _check_braces(config)
     _check_results(config)
     _check_outside_code(config)
 
