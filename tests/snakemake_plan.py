@@ -17,8 +17,10 @@ def planned_jobs(*args: str, results) -> dict[str, int]:
     return {k: int(v) for k, v in re.findall(r"^(\w+)\s+(\d+)$", out.stdout, re.M)}
 
 
-def copy_repository(dest: Path) -> None:
-    """The checkout's files as git sees them (tracked and untracked, not ignored) copied to ``dest``."""
+def copy_repository(dest: Path, *, commit: bool = False) -> None:
+    """The checkout's files as git sees them (tracked and untracked, not ignored) copied to ``dest``; with
+    ``commit``, made a git repository of one commit holding them (a clean clone: ``git status`` shows what
+    is written into it afterwards)."""
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout.split("\0")
     for rel in filter(None, files):
@@ -26,3 +28,8 @@ def copy_repository(dest: Path) -> None:
         if src.is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / rel)
+    if commit:
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+        subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+        subprocess.run([*git, "add", "-A"], cwd=dest, check=True)
+        subprocess.run([*git, "commit", "-qm", "copy"], cwd=dest, check=True)

@@ -226,11 +226,7 @@ def test_new_methods_run_into_their_tables_and_the_results_there_are_kept(tmp_pa
 def test_the_copys_whole_default_suite_passes_with_the_toy_methods(tmp_path):
     # a test, caption or doc of the copy that lists the methods by hand fails here, not only in a user's fork
     repo = tmp_path / "repo"
-    copy_repository(repo)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
-    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
-    subprocess.run([*git, "commit", "-qm", "copy"], cwd=repo, check=True)
+    copy_repository(repo, commit=True)
     add_toy_methods(repo)
     # deselected: this file (it would copy the copy); the two tests whose premise is that the active
     # environment's editable install is the checkout under test, which a copy run beside it is not; and the

@@ -72,11 +72,7 @@ def test_a_tree_anywhere_else_is_accepted(tmp_path, monkeypatch):
 
 def test_planning_a_refused_tree_from_a_clean_checkout_writes_nothing(tmp_path):
     repo = tmp_path / "repo"
-    copy_repository(repo)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
-    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
-    subprocess.run([*git, "commit", "-qm", "copy"], cwd=repo, check=True)
+    copy_repository(repo, commit=True)
     env = dict(os.environ, PYTHONPATH=str(repo / "src"), OMP_NUM_THREADS="1")
     for key, value, folder in REFUSED:
         out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--config", f"{key}={value}"],

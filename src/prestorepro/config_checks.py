@@ -93,12 +93,12 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 CODE_FOLDERS = (".ci", ".git", ".snakemake", "benchmarks", "config", "docs", "profiles", "src", "tests", "workflow")
 
 
-def _check_outside_code(config: dict, checkout: Path = CHECKOUT) -> None:
+def _check_outside_code(config: dict) -> None:
     """``results`` and ``data_root`` (relative to the working directory, as Snakemake reads them; links
     followed) are neither the checkout root nor inside one of its code folders."""
-    if not (checkout / "Snakefile").is_file():
+    if not (CHECKOUT / "Snakefile").is_file():
         return
-    root = checkout.resolve()
+    root = CHECKOUT
     for key, example in (("results", "results"), ("data_root", "data")):
         where = Path(str(config[key])).resolve()
         if where == root:

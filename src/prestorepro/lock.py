@@ -34,15 +34,17 @@ def _damaged(path: Path, what: str) -> ConfigError:
         f"nothing else and which no running workflow holds now: remove it (rm -rf {path}) and run again")
 
 
-def _open_lock(tree: Path, path: Path) -> int:
-    """A file descriptor on the lock file, made if missing; a damaged one is named with the fix."""
+def _open_lock(tree: Path, path: Path) -> tuple[int, bool]:
+    """A file descriptor on the lock file, made if missing, and whether this user may write it (another
+    user's is opened read-only: flock works on it, so its holder can still be named); a damaged one is
+    named with the fix."""
     try:
         tree.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"config key results: cannot make the results tree {tree} ({exc.strerror}); name a "
                           "folder this user can write (--config results=...)") from None
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd, writable = os.open(path, os.O_RDWR | os.O_CREAT, 0o644), True
     except IsADirectoryError:
         raise _damaged(path, "is a folder") from None
     except PermissionError:
@@ -50,27 +52,24 @@ def _open_lock(tree: Path, path: Path) -> int:
             raise ConfigError(f"config key results: this user cannot write the results tree {tree} (its lock file "
                               f"{path} cannot be made); name a folder this user can write (--config "
                               "results=...)") from None
-        try:  # readable: another user's workflow may hold it (flock works on a read-only descriptor)
-            fd = os.open(path, os.O_RDONLY)
+        try:
+            fd, writable = os.open(path, os.O_RDONLY), False
         except OSError:
-            fd = None
-        if fd is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return fd  # held: the caller names the holder
-            os.close(fd)
-        st = path.stat()
-        raise ConfigError(
-            f"{path}: this user (uid {os.geteuid()}) cannot write the workflow's lock file (owner uid {st.st_uid}, "
-            f"mode {stat.S_IMODE(st.st_mode):o}); no running workflow holds it. Remove it (rm -f {path}) or run "
-            "as its owner, or give this run another results folder (--config results=...)") from None
+            raise _unwritable(path) from None
     except OSError as exc:
         raise _damaged(path, f"cannot be opened ({exc.strerror})") from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise _damaged(path, "is not a regular file")
-    return fd
+    return fd, writable
+
+
+def _unwritable(path: Path) -> ConfigError:
+    st = path.stat()
+    return ConfigError(
+        f"{path}: this user (uid {os.geteuid()}) cannot write the workflow's lock file (owner uid {st.st_uid}, "
+        f"mode {stat.S_IMODE(st.st_mode):o}); no running workflow holds it. Remove it (rm -f {path}) or run "
+        "as its owner, or give this run another results folder (--config results=...)")
 
 
 def hold_results(results: str | os.PathLike, checkout: str | os.PathLike) -> Path:
@@ -82,7 +81,7 @@ def hold_results(results: str | os.PathLike, checkout: str | os.PathLike) -> Pat
     path = tree / ".lock"
     if key in _HELD:
         return path
-    fd = _open_lock(tree, path)
+    fd, writable = _open_lock(tree, path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -98,6 +97,9 @@ def hold_results(results: str | os.PathLike, checkout: str | os.PathLike) -> Pat
             f"results tree {tree} is in use by another snakemake ({who}); two workflows writing one tree would "
             "run the same jobs and overwrite each other's checkpoints and logs. Wait for it to finish, or give "
             "this run another results folder (--config results=...).") from None
+    if not writable:
+        os.close(fd)
+        raise _unwritable(path)
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "checkout": str(checkout),
                               "started": time.strftime("%Y-%m-%d %H:%M:%S"),
