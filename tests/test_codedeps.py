@@ -1,5 +1,6 @@
-"""Every rule's code inputs are the package modules its job runs (prestorepro.codedeps), so that an edit
-to any of them re-plans exactly the jobs that run it."""
+"""Every rule's code input is the code stamp of its own script, holding the package modules its job runs
+(prestorepro.codedeps, prestorepro.stamps.code_stamp), so that an edit to any of them re-plans exactly the
+jobs that run it."""
 import ast
 import json
 import re
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from prestorepro.codedeps import code_inputs, import_closure
+from prestorepro.codedeps import closure_by_name, code_inputs, import_closure
+from prestorepro.io import read_json, sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((ROOT / "workflow" / "scripts").glob("*.py"))
@@ -94,7 +96,7 @@ def _third_party_modules_loaded() -> list[str]:
     return out.stdout.split()
 
 
-def test_every_rule_lists_its_jobs_modules_as_relative_code_inputs(tmp_path):
+def test_every_rule_lists_one_code_stamp_of_its_own_script(tmp_path):
     scripts = _rule_scripts()
     out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall", "--config",
                           f"results={tmp_path / 'r'}"], cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -104,12 +106,28 @@ def test_every_rule_lists_its_jobs_modules_as_relative_code_inputs(tmp_path):
     for rule, inputs in jobs:
         if rule not in scripts or rule == "download_data":
             continue
-        code = {i for i in inputs.split(", ") if i.startswith("src/prestorepro/")}
-        assert code == set(code_inputs(ROOT / "workflow" / "scripts" / f"{scripts[rule]}.py", ROOT)), rule
+        # one code input per job (not every module: the plan stays readable), its own script's stamp;
+        # a dry run writes it under Snakemake's temporary folder, not into the results tree
+        code = [i for i in inputs.split(", ") if "/.code/" in i]
+        assert [c.split("/.settings/.code/")[1] for c in code] == [f"{scripts[rule]}/code.json"], (rule, inputs)
+        assert not any("src/prestorepro" in i for i in inputs.split(", ")), rule
         checked.add(rule)
     # every rule with a script was seen in the plan, but download_data (a code edit never re-downloads)
     # and Fig. 3 / 8 (the paper's datasets only)
     assert checked == set(scripts) - {"download_data", "make_paper_tradeoff_figure"}, set(scripts) - checked
+    assert not (tmp_path / "r").exists()  # a dry run writes nothing into the results tree
+
+
+def test_the_code_stamps_of_a_finished_run_hold_each_scripts_closure(tiny_reference):
+    # the tiny reference run (tests/tiny_workflow.py) wrote one code stamp per job script it ran
+    stamps = sorted((tiny_reference / ".settings" / ".code").glob("*/code.json"))
+    assert len(stamps) >= 8, stamps  # the training jobs' scripts and table1_point
+    for stamp in stamps:
+        content = read_json(stamp)
+        script = ROOT / "workflow" / "scripts" / f"{content['script']}.py"
+        closure = closure_by_name(script)
+        assert sorted(content["modules"]) == sorted(closure), content["script"]
+        assert content["modules"] == {name: sha256_file(path) for name, path in closure.items()}
 
 
 @pytest.mark.parametrize("module, runs, never", [

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from snakemake_plan import copy_repository
 
+from prestorepro.io import read_json, sha256_file
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -39,10 +41,10 @@ def test_a_copied_checkout_plans_and_runs_its_own_code(tmp_path):
     plan = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall", "--config", f"results={results}"],
                           cwd=copy, env=_env(), capture_output=True, text=True, timeout=600)
     assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr[-3000:]
+    # one code stamp per job, the modules of the copy's package in it (read after the run below)
     inputs = [i for line in re.findall(r"^    input: ([^\n]*)", plan.stdout, re.M) for i in line.split(", ")]
-    code = [i for i in inputs if "prestorepro" in i and i.endswith(".py")]
-    assert code and all(i.startswith("src/prestorepro/") for i in code), sorted(set(code) - {
-        i for i in code if i.startswith("src/prestorepro/")})[:5]
+    assert any(i.endswith("/.code/prepare_data/code.json") for i in inputs)
+    assert not [i for i in inputs if i.endswith(".py")]
 
     target = results / "data" / "synthetic" / "prepared.npz"
     run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--config", f"results={results}", "--",
@@ -51,6 +53,10 @@ def test_a_copied_checkout_plans_and_runs_its_own_code(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert target.is_file()
     assert Path(sentinel.read_text()).resolve() == job.resolve()
+    # the job's code stamp holds the digest of the copy's edited module, not the original's
+    stamp = read_json(results / ".settings" / ".code" / "prepare_data" / "code.json")
+    assert stamp["modules"]["prestorepro/jobs/data.py"] == sha256_file(job)
+    assert stamp["modules"]["prestorepro/jobs/data.py"] != sha256_file(ROOT / "src" / "prestorepro" / "jobs" / "data.py")
 
 
 _API = """

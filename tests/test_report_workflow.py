@@ -75,15 +75,21 @@ def test_a_sweep_without_presto_in_table1_stops_with_a_message(tmp_path):
 
 
 def test_no_training_job_depends_on_report_code(tmp_path):
-    # what makes report edits cheap in every stage: a job reads src/prestorepro/report/ only if it is a
-    # table / figure job (make_*, summarize_*), so editing report code re-runs nothing that trains
+    # what makes report edits cheap in every stage: a job runs src/prestorepro/report/ only if it is a
+    # table / figure job (make_*, summarize_*), so editing report code re-runs nothing that trains. Each
+    # job's code input is its script's code stamp (prestorepro.stamps.code_stamp), which holds the
+    # script's import closure.
+    from prestorepro.codedeps import closure_by_name
+
     rc, text = _dry_run("--forceall", results=tmp_path / "r")
     assert rc == 0, text
     jobs = re.findall(r"^(?:local)?rule (\w+):\n    input: ([^\n]*)", text, re.M)
     assert len(jobs) > 50
-    # code inputs are relative to the working directory (a copied or moved checkout plans nothing new)
-    assert not [i for _, inputs in jobs for i in inputs.split(", ") if "src/prestorepro" in i and i.startswith("/")]
-    reading_report = {rule for rule, inputs in jobs if "src/prestorepro/report/" in inputs}
+    scripts = {rule: re.search(r"/\.settings/\.code/(\w+)/code\.json", inputs) for rule, inputs in jobs}
+    scripts = {rule: m.group(1) for rule, m in scripts.items() if m}
+    assert len(scripts) > 20
+    closures = {s: closure_by_name(ROOT / "workflow" / "scripts" / f"{s}.py") for s in set(scripts.values())}
+    reading_report = {rule for rule, s in scripts.items() if any(n.startswith("prestorepro/report/") for n in closures[s])}
     assert reading_report and all(r.startswith(("make_", "summarize_")) for r in reading_report), reading_report
     report_rules = {rule for rule, _ in jobs if rule.startswith(("make_", "summarize_"))}
     assert report_rules == reading_report  # and every one of them does

@@ -82,11 +82,11 @@ def _names_in(nodes, here: str, is_package: bool) -> set[str]:
     return names
 
 
-def _imported_names(path: Path, functions: set[str] | None = None) -> set[str]:
+def _imported_names(path: Path, functions: set[str] | None = None, text: str | None = None) -> set[str]:
     """Every module name an ``import`` or ``from ... import`` in ``path`` may load, relative imports
     resolved; for ``from m import x`` both ``m`` and ``m.x`` (x may be a submodule). With ``functions``:
     only the module's top level and those functions, and the module's functions they name, transitively."""
-    tree = ast.parse(path.read_text(), filename=str(path))
+    tree = ast.parse(path.read_text() if text is None else text, filename=str(path))
     here = _module_name(path) if path.resolve().is_relative_to(PACKAGE_DIR) else ""
     is_package = path.name == "__init__.py"
     if functions is None:
@@ -105,10 +105,10 @@ def _imported_names(path: Path, functions: set[str] | None = None) -> set[str]:
     return _names_in(top + [defs[f] for f in chosen], here, is_package)
 
 
-def _job_functions(path: Path) -> dict[str, set[str]]:
+def _job_functions(path: Path, text: str | None = None) -> dict[str, set[str]]:
     """For each ``from prestorepro.jobs.<stage> import f, ...`` in ``path``: the module and its names."""
     out: dict[str, set[str]] = {}
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+    for node in ast.walk(ast.parse(path.read_text() if text is None else text, filename=str(path))):
         if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").startswith(f"{PACKAGE}.jobs."):
             out.setdefault(node.module, set()).update(alias.name for alias in node.names)
     return out
@@ -120,27 +120,35 @@ def _with_parents(name: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def import_closure(script: str | Path) -> list[Path]:
+def import_closure(script: str | Path, text: str | None = None) -> list[Path]:
     """The package's files that ``script`` may run: its imports of ``prestorepro`` and theirs, sorted;
-    of a job module only the jobs ``script`` imports (see the module docstring)."""
+    of a job module only the jobs ``script`` imports (see the module docstring). ``text``: the script's
+    source, when it is not a local file (a workflow loaded as a module from a git repository)."""
     script = Path(script)
     seen: set[Path] = set()
-    todo: list[tuple[Path, set[str] | None]] = [(script, None)]
-    jobs = _job_functions(script)
+    todo: list[tuple[Path, set[str] | None]] = []
+    jobs = _job_functions(script, text)
     for module, functions in jobs.items():
         f = _module_file(module)
         if f is not None:
             seen.add(f)
             todo.append((f, functions))
-    while todo:
-        path, functions = todo.pop()
-        for name in _imported_names(path, functions):
+    first = [(script, None, text)]
+    while first or todo:
+        path, functions, source = first.pop() if first else (*todo.pop(), None)
+        for name in _imported_names(path, functions, source):
             for parent in _with_parents(name):
                 f = _module_file(parent)
                 if f is not None and f not in seen and parent not in jobs:
                     seen.add(f)
                     todo.append((f, None))
     return sorted(seen)
+
+
+def closure_by_name(script: str | Path, text: str | None = None) -> dict[str, Path]:
+    """``import_closure(script)`` keyed by each file's path inside the package's folder
+    (``prestorepro/io.py``): names that hold wherever the package is installed (a code stamp's keys)."""
+    return {p.relative_to(PACKAGE_DIR.parent).as_posix(): p for p in import_closure(script, text)}
 
 
 def code_inputs(script: str | Path, start: str | Path | None = None) -> list[str]:

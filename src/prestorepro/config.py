@@ -15,7 +15,8 @@ import yaml
 from prestorepro.config_checks import check_semantics, config_key, expand_home
 from prestorepro.errors import ConfigError
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+# package data: found wherever the package is installed (a wheel, or a workflow used as a module)
+SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"
 
 # Keys of the presto section that define the algorithm (not its budget); the synthetic experiment, which
 # has its own budget, runs Algorithm 1 with these too.

@@ -3,10 +3,12 @@
 Snakemake locks the outputs of the runs started from one working directory (``.snakemake/locks``); two
 checkouts, or two working directories, with one absolute ``results:`` share no lock, and both would run
 the same job: the second resumes from the first's live checkpoint and wipes its log. The workflow's main
-process therefore holds an exclusive ``flock`` on ``{results}/.lock`` for as long as it lives (a dry run
-too: its plan would show the other run's jobs as incomplete). The kernel releases it when the process
-ends, however it ends (``kill -9``, a power loss), so a stale lock never needs removing. The jobs
-Snakemake starts (SLURM jobs re-read the Snakefile) run under their main process's lock and take none.
+process therefore holds an exclusive ``flock`` on ``{results}/.lock`` from the moment it starts planning
+jobs to run for as long as it lives. The kernel releases it when the process ends, however it ends
+(``kill -9``, a power loss), so a stale lock never needs removing. The jobs Snakemake starts (SLURM jobs
+re-read the Snakefile) run under their main process's lock and take none. A plan that runs nothing
+(``-n``, ``--summary``, ``--dag``, ``--lint``) only checks the lock (``check_results``): it is refused while
+another run holds it (its plan would show that run's jobs as incomplete) and makes no file.
 """
 from __future__ import annotations
 
@@ -72,6 +74,46 @@ def _unwritable(path: Path) -> ConfigError:
         "as its owner, or give this run another results folder (--config results=...)")
 
 
+def _in_use(fd: int, tree: Path) -> ResultsLocked:
+    """The refusal for a lock another process holds, naming it from the lock file; closes ``fd``."""
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+    except (ValueError, UnicodeDecodeError, OSError):
+        holder = {}
+    os.close(fd)
+    who = (f"process {holder.get('pid', '?')} on {holder.get('host', '?')}, started "
+           f"{holder.get('started', '?')} from {holder.get('checkout', '?')}") if isinstance(holder, dict) and \
+        holder else "another process"
+    return ResultsLocked(
+        f"results tree {tree} is in use by another snakemake ({who}); two workflows writing one tree would "
+        "run the same jobs and overwrite each other's checkpoints and logs. Wait for it to finish, or give "
+        "this run another results folder (--config results=...).")
+
+
+def check_results(results: str | os.PathLike) -> None:
+    """Raise ResultsLocked if another process holds the lock on ``results``, or ConfigError if the lock file
+    is damaged (a folder, not a regular file); make and write nothing (no tree, no lock file). For a plan
+    that runs no job."""
+    tree = Path(results).resolve()
+    path = tree / ".lock"
+    if str(tree) in _HELD:
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # non-blocking: a FIFO would wait for a writer
+    except FileNotFoundError:
+        return  # nobody has held it
+    except OSError:
+        return  # unreadable: a run that writes names the problem (hold_results)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _damaged(path, "is a folder" if path.is_dir() else "is not a regular file")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise _in_use(fd, tree) from None
+    os.close(fd)  # closing releases the shared lock at once
+
+
 def hold_results(results: str | os.PathLike, checkout: str | os.PathLike) -> Path:
     """Take (or keep) this process's lock on ``results``; raise ResultsLocked, naming the other run's
     process, host, checkout and start time, if another process holds it, and ConfigError, with the fix, if
@@ -85,18 +127,7 @@ def hold_results(results: str | os.PathLike, checkout: str | os.PathLike) -> Pat
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        try:
-            holder = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
-        except (ValueError, UnicodeDecodeError):
-            holder = {}
-        os.close(fd)
-        who = (f"process {holder.get('pid', '?')} on {holder.get('host', '?')}, started "
-               f"{holder.get('started', '?')} from {holder.get('checkout', '?')}") if isinstance(holder, dict) and \
-            holder else "another process"
-        raise ResultsLocked(
-            f"results tree {tree} is in use by another snakemake ({who}); two workflows writing one tree would "
-            "run the same jobs and overwrite each other's checkpoints and logs. Wait for it to finish, or give "
-            "this run another results folder (--config results=...).") from None
+        raise _in_use(fd, tree) from None
     if not writable:
         os.close(fd)
         raise _unwritable(path)

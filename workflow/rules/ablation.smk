@@ -65,6 +65,7 @@ rule synthetic_ablation:
 
 
 rule make_ablation:
+    localrule: True
     input:
         metrics=P.ablation_metrics(),
         code=code_of("make_ablation"),

@@ -4,14 +4,14 @@
 import os
 from pathlib import Path
 
-from prestorepro.codedeps import code_inputs
+from prestorepro.codedeps import closure_by_name
 from prestorepro.config import ConfigError, validate_config
 from prestorepro.config_checks import check_prepared_sizes
 from prestorepro.config_yaml import check_config_file, retype_overrides
 from prestorepro.plan import Plan
-from prestorepro.lock import hold_results
+from prestorepro.lock import check_results, hold_results
 from prestorepro.snakemake_state import check_metadata
-from prestorepro.stamps import settings_input
+from prestorepro.stamps import code_stamp, settings_input
 
 try:
     # duplicate keys and YAML 1.1 forms that Snakemake's loader reads other than written, each with its line
@@ -23,12 +23,30 @@ try:
     check_prepared_sizes(config)
     P = Plan(config)
     if workflow.is_main_process:
-        # one workflow at a time on a results tree, whichever checkout or working directory it runs from
-        hold_results(P.R, workflow.basedir)
+        # one workflow at a time on a results tree, whichever checkout or working directory it runs from:
+        # refused here while another holds it; a plan that runs jobs takes it (stamp_scratch)
+        check_results(P.R)
         # Snakemake's records in the working directory, before Snakemake reads them
         check_metadata(os.getcwd())
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
+
+
+def stamp_scratch():
+    """Where this plan writes a stamp that changes: None (the results tree) when it runs jobs, after taking
+    the tree's lock; Snakemake's own temporary folder when it only inspects (-n, --summary, --dag,
+    --rulegraph, --report: no executor, or the dry-run one), so inspecting writes nothing into the tree.
+    Known once Snakemake plans, not when it parses; the jobs' own processes (a SLURM job re-reads the
+    Snakefile) write under their main process's lock."""
+    if not workflow.is_main_process:
+        return None
+    if workflow.executor_plugin is None or workflow.dryrun:
+        return str(workflow.snakemake_tmp_dir)
+    try:
+        hold_results(P.R, CHECKOUT or RULES_DIR)
+    except ConfigError as exc:
+        raise WorkflowError(str(exc)) from None
+    return None
 
 # The jobs' caches (matplotlib's font list, torch's compile cache) go under the results tree rather than
 # $HOME and $TMPDIR, unless the user points them elsewhere; every job inherits this environment.
@@ -47,16 +65,29 @@ wildcard_constraints:
     **P.constraints(),
 
 
-# The code of every job: the package modules its script's job imports (prestorepro.codedeps), as
-# inputs, so that editing a module re-runs exactly the jobs that run it (Snakemake does not see edits
-# to an imported package otherwise). Paths are relative to the working directory: a finished run
-# copied or mounted elsewhere plans nothing new. download_data has none: a code edit never re-downloads
-# (its files are verified by checksum whatever the code).
-SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+# The code of every job: one code stamp per job script (prestorepro.stamps.code_stamp), holding the
+# sha256 of each package module the script's job imports (prestorepro.codedeps), rewritten only when one
+# of them changes: editing a module re-runs exactly the jobs that run it (Snakemake does not see edits to
+# an imported package otherwise), and the plan lists one code input per job. download_data has none: a
+# code edit never re-downloads (its files are verified by checksum whatever the code).
+SCRIPTS = RULES_DIR.join("../scripts")
+_CLOSURES = {}
 
 
 def code_of(script):
-    return code_inputs(SCRIPTS / f"{script}.py")
+    source = SCRIPTS.join(f"{script}.py")
+    if isinstance(source, LocalSourceFile):
+        closure = closure_by_name(source.get_path_or_uri(secret_free=True))
+    else:  # read through Snakemake's source cache (a workflow loaded from a git repository)
+        with workflow.sourcecache.open(source) as f:
+            text = f.read()
+        closure = closure_by_name(f"{script}.py", text.decode() if isinstance(text, bytes) else text)
+    _CLOSURES[script] = closure
+
+    def code(wildcards):
+        return code_stamp(R, script, closure, stamp_scratch())
+
+    return code
 
 
 # Report categories, one per experiment (the report's sidebar lists them in this order).
@@ -114,6 +145,7 @@ def config_origin():
 
 
 def settings_of(rule):
-    """The input function of ``rule``'s settings stamp; download_data's also holds its own files' digests."""
-    return settings_input(R, rule, P.own_files if rule.name == "download_data" else None,
-                          dry_run=lambda: workflow.dryrun)
+    """The input function of ``rule``'s settings stamp; download_data's also holds its own files' digests
+    (known by its script: a module may rename the rules)."""
+    downloads = str(rule.script or "").endswith("download_data.py")
+    return settings_input(R, rule, P.own_files if downloads else None, stamp_scratch)

@@ -70,6 +70,7 @@ rule train_compress:
 
 
 rule table1_point:
+    localrule: True
     input:
         meta=f"{R}/embeddings/{{dataset}}/features.json",
         table1=P.point_table1_metrics,
@@ -89,6 +90,7 @@ rule table1_point:
 
 
 rule make_table2:
+    localrule: True
     input:
         metrics=P.table2_metrics(),
         code=code_of("make_table2"),
@@ -106,6 +108,7 @@ rule make_table2:
 
 
 rule make_tradeoff_figure:
+    localrule: True
     input:
         metrics=P.tradeoff_inputs,
         code=code_of("make_tradeoff_compress"),
@@ -123,6 +126,7 @@ rule make_tradeoff_figure:
 
 
 rule make_paper_tradeoff_figure:
+    localrule: True
     input:
         metrics=P.figure_inputs,
         code=code_of("make_fig3_fig8_compress"),

@@ -68,6 +68,7 @@ rule train_coreset_full:
 
 
 rule make_coreset_table:
+    localrule: True
     input:
         metrics=P.all_coreset_metrics(),
         code=code_of("make_coreset_table"),
@@ -84,6 +85,7 @@ rule make_coreset_table:
 
 
 rule make_coreset_figure:
+    localrule: True
     input:
         metrics=P.coreset_dataset_metrics,
         code=code_of("make_coreset_figure"),

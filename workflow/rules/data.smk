@@ -2,6 +2,7 @@
 
 
 rule download_data:
+    localrule: True
     input:
         own=P.own_files,
     output:

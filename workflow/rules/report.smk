@@ -9,6 +9,7 @@ from prestorepro.report.paper import PRESTO_SHARED
 
 
 rule make_table1:
+    localrule: True
     input:
         metrics=P.all_table1_metrics(),
         code=code_of("make_table1"),
@@ -27,6 +28,7 @@ rule make_table1:
 
 
 rule make_params_table:
+    localrule: True
     input:
         sidecars=[f"{R}/embeddings/{d}/features.json" for d in P.IMAGE_DATASETS],
         code=code_of("make_params_table"),
@@ -47,6 +49,7 @@ rule make_params_table:
 
 
 rule make_table4:
+    localrule: True
     input:
         metas=[f"{R}/data/{d}/prepared.meta.json" for d in P.ALL_DATASETS],
         code=code_of("make_table4"),
@@ -65,6 +68,7 @@ rule make_table4:
 
 
 rule make_table5:
+    localrule: True
     input:
         code=code_of("make_table5"),
     output:
@@ -83,6 +87,7 @@ rule make_table5:
 
 
 rule summarize_synthetic:
+    localrule: True
     input:
         metrics=P.synthetic_seed_metrics,
         methods=P.synthetic_method_metrics,
@@ -98,6 +103,7 @@ rule summarize_synthetic:
 
 
 rule make_synthetic_table:
+    localrule: True
     input:
         summary=f"{R}/synthetic/{{dataset}}/summary.json",
         prepared_meta=f"{R}/data/{{dataset}}/prepared.meta.json",
@@ -115,6 +121,7 @@ rule make_synthetic_table:
 
 
 rule make_fig6:
+    localrule: True
     input:
         rounds=f"{R}/synthetic/{{dataset}}/seed{P.SEEDS[0]}/rounds.npz",
         metrics=f"{R}/synthetic/{{dataset}}/seed{P.SEEDS[0]}/metrics.json",
@@ -134,6 +141,7 @@ rule make_fig6:
 
 
 rule make_fig6_method:
+    localrule: True
     input:
         rounds=f"{R}/synthetic/{{dataset}}/{{smethod}}/seed{P.SEEDS[0]}/rounds.npz",
         metrics=f"{R}/synthetic/{{dataset}}/{{smethod}}/seed{P.SEEDS[0]}/metrics.json",
@@ -153,6 +161,7 @@ rule make_fig6_method:
 
 
 rule make_fig7:
+    localrule: True
     input:
         metrics=P.all_k_sweep_metrics(),
         code=code_of("make_fig7"),
@@ -173,6 +182,7 @@ rule make_fig7:
 
 
 rule make_presto_rounds:
+    localrule: True
     input:
         metrics=P.presto_round_metrics,
         code=code_of("make_presto_rounds"),
@@ -190,6 +200,7 @@ rule make_presto_rounds:
 
 
 rule make_paper_comparison:
+    localrule: True
     input:
         unpack(P.comparison_tables),
         code=code_of("make_paper_comparison"),
