@@ -7,6 +7,7 @@
 
 include: "workflow/Snakefile"
 
+
 # An include leaves the including file's default target as it was (none: this file has no rule of its
 # own), so the target a bare `snakemake` builds is named here: workflow/Snakefile's `all`.
 workflow.default_target = "all"

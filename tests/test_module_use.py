@@ -1,9 +1,9 @@
 """The workflow used from another workflow: loaded as a module by path (``module x: snakefile:
 '<checkout>/workflow/Snakefile'``), and deployed with snakedeploy (a ``github()`` module and a copy of
-config/), as README's "Use it from another workflow" shows. Each plans the jobs the checkout itself plans
-for the same config, runs a job with the module's own code, and finds everything it reads at parse time
-(the rules, the scripts, the config schema) from the workflow's own folder or the package, never from
-the caller's folder.
+config/), as docs/modules.md shows. Each plans the jobs the checkout itself plans for the same config,
+runs a job with the workflow's own code (the module's checkout, or the package of the tagged commit),
+and finds everything it reads at parse time (the rules, the scripts, the config schema) from the
+workflow's own folder or the package, never from the caller's folder.
 
 snakedeploy and Snakemake's ``github()`` fetch from https://github.com/<owner>/<repo>; here git's
 ``url.<base>.insteadOf`` sends that address to a local repository holding this checkout (one commit,
@@ -116,21 +116,33 @@ def test_a_module_by_path_runs_the_modules_own_code(tmp_path):
     assert (caller / "results" / ".settings" / "presto_prepare_data").is_dir()
 
 
-@pytest.fixture
-def hosted(tmp_path) -> dict:
-    """A git repository holding this checkout at tag v0.0.1, reachable as https://github.com/<REPO>."""
-    repo = tmp_path / "hosted"
-    copy_repository(repo, commit=True)
-    subprocess.run(["git", "tag", TAG], cwd=repo, check=True)
+def _hosted(tmp_path: Path, repo: Path) -> dict:
+    """The environment in which https://github.com/<REPO> is the local repository ``repo``."""
     return _env(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0=f"url.{repo}.insteadOf",
                 GIT_CONFIG_VALUE_0=f"https://github.com/{REPO}", XDG_CACHE_HOME=str(tmp_path / "cache"))
 
 
-def test_a_snakedeploy_deployment_plans_and_runs_with_the_installed_package(tmp_path, hosted):
+@pytest.fixture
+def hosted(tmp_path) -> tuple[Path, dict]:
+    """A git repository holding this checkout at tag v0.0.1, reachable as https://github.com/<REPO>, whose
+    data job differs from this checkout's (it records where it was imported from)."""
+    repo = tmp_path / "hosted"
+    copy_repository(repo)
+    job = repo / "src" / "prestorepro" / "jobs" / "data.py"
+    job.write_text(job.read_text() + "\nimport os as _os\n\nif _os.environ.get('OWN_CODE_SENTINEL'):\n"
+                   "    Path(_os.environ['OWN_CODE_SENTINEL']).write_text(__file__)\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    for cmd in (["git", "init", "-q"], [*git, "add", "-A"], [*git, "commit", "-qm", "copy"], ["git", "tag", TAG]):
+        subprocess.run(cmd, cwd=repo, check=True)
+    return repo, _hosted(tmp_path, repo)
+
+
+def test_a_snakedeploy_deployment_plans_and_runs_the_tagged_code(tmp_path, hosted):
+    repo, env = hosted
     deployed = tmp_path / "deployed"
     if shutil.which("snakedeploy"):
         out = subprocess.run(["snakedeploy", "deploy-workflow", f"https://github.com/{REPO}", str(deployed),
-                              "--tag", TAG], env=hosted, capture_output=True, text=True, timeout=300)
+                              "--tag", TAG], env=env, capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     else:  # what snakedeploy 0.17 writes: the repository's config/ and a module Snakefile
         shutil.copytree(ROOT / "config", deployed / "config")
@@ -143,20 +155,57 @@ def test_a_snakedeploy_deployment_plans_and_runs_with_the_installed_package(tmp_
     assert sorted(p.name for p in (deployed / "config").iterdir()) == sorted(p.name for p in (ROOT / "config").iterdir())
     assert not (deployed / "src").exists()
 
-    # the embedded default, as deployed: the same plan as the checkout's, with the installed package
-    text = _snakemake(deployed, "-n", "--quiet", "rules", env=hosted)
-    assert "using the installed package at" in text
+    # the embedded default, as deployed: the same plan as the checkout's, with the package of the tag
+    text = _snakemake(deployed, "-n", "--quiet", "rules", env=env)
+    assert f"prestorepro: the package of {REPO}@{TAG}, unpacked at" in text
     assert _jobs(text) == _checkout_plan("--config", f"results={tmp_path / 'r'}")
     # the paper's config in place of the deployed one (Snakemake's --replace-workflow-config: a plain
     # --configfile is merged into config/config.yaml, and the default's digits would remain)
     paper = _jobs(_snakemake(deployed, "-n", "--quiet", "rules", "--configfile", "config/paper.yaml",
-                             "--replace-workflow-config", env=hosted))
+                             "--replace-workflow-config", env=env))
     assert paper == _checkout_plan("--configfile", "config/paper.yaml", "--config", f"results={tmp_path / 'p'}")
-    # a job runs its script from the fetched repository and the package from the environment
-    _snakemake(deployed, "--cores", "1", "results/data/synthetic/prepared.npz", env=hosted)
+    # a job runs its script from the fetched repository and the package of the same commit, not the
+    # environment's (this checkout's)
+    sentinel = tmp_path / "sentinel.txt"
+    _snakemake(deployed, "--cores", "1", "results/data/synthetic/prepared.npz",
+               env=dict(env, OWN_CODE_SENTINEL=str(sentinel)))
     assert (deployed / "results" / "data" / "synthetic" / "prepared.npz").is_file()
+    ran = Path(sentinel.read_text())
+    assert ran.is_relative_to(tmp_path / "cache") and ran.read_bytes() == (repo / "src/prestorepro/jobs/data.py").read_bytes()
     stamp = read_json(deployed / "results" / ".settings" / ".code" / "prepare_data" / "code.json")
-    assert stamp["modules"]["prestorepro/jobs/data.py"] == sha256_file(ROOT / "src" / "prestorepro" / "jobs" / "data.py")
-    # --use-conda cannot give the jobs the installed package: refused, saying what to do
-    refused = _snakemake(deployed, "-n", "--use-conda", env=hosted, ok=False)
+    assert stamp["modules"]["prestorepro/jobs/data.py"] == sha256_file(repo / "src" / "prestorepro" / "jobs" / "data.py")
+
+
+def test_a_module_from_another_git_source_uses_the_installed_package(tmp_path):
+    # gitfile() (a local repository) has no src/ beside the workflow and is not a GitHub or GitLab
+    # repository: the installed package (this checkout's editable install) is used and named, and
+    # --use-conda, whose jobs could not see it, is refused
+    repo = tmp_path / "repo"
+    copy_repository(repo, commit=True)
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+    caller = tmp_path / "caller"
+    shutil.copytree(ROOT / "config", caller / "config")
+    (caller / "Snakefile").write_text(
+        f'configfile: "config/config.yaml"\n\n\nmodule presto:\n    snakefile:\n        gitfile("{repo}", '
+        f'path="workflow/Snakefile", commit="{sha}")\n    config:\n        config\n\n\nuse rule * from presto\n')
+    text = _snakemake(caller, "--list-rules")
+    assert "using the installed package at" in text and "train_table1" in text
+    refused = _snakemake(caller, "--list-rules", "--use-conda", ok=False)
     assert "--use-conda with a workflow read from" in refused and "Run without --use-conda" in refused
+
+
+def test_an_installed_wheel_carries_the_config_schema(tmp_path):
+    # a github() module's jobs and plan import the installed package, which has no workflow/ beside it:
+    # the config schema is package data
+    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                          str(tmp_path / "wheel"), str(ROOT)], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    wheel = next((tmp_path / "wheel").glob("prestorepro-*.whl"))
+    shutil.unpack_archive(wheel, tmp_path / "site", "zip")
+    code = ("import prestorepro, prestorepro.config as c; print(prestorepro.__file__); "
+            "print(len(c.load_schema()['properties']))")
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=_env(PYTHONPATH=str(tmp_path / "site")),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    where, keys = run.stdout.split()
+    assert Path(where).is_relative_to(tmp_path / "site") and int(keys) > 10

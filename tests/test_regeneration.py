@@ -114,6 +114,13 @@ def test_report_edit_rebuilds_only_reports_training_edit_retrains(tmp_path):
     # table1.rst's caption, its template filled from the config (the report stores captions JSON-escaped)
     assert "mean \\u00b1 std over 1 seeds" in html
     assert "of GMM, PRESTO:" in html  # the configured methods' names, in Table 1's order
+    # each table and figure labelled with its name and dataset; per-dataset figures in their dataset's
+    # subcategory, the others under "All datasets"
+    assert '"labels": {"name": "Accuracy and loss by round", "dataset": "digits"}' in html
+    assert '"labels": {"name": "Fig. 6: moe", "dataset": "synthetic"}' in html
+    assert '"labels": {"name": "Table 1", "dataset": "All datasets"}' in html
+    rounds = re.search(r'"3\. PRESTO round by round": (\{[^}]*\})', html).group(1)
+    assert set(re.findall(r'"(\w+)": \[', rounds)) == {"digits", "synthetic"}, rounds
     assert _planned(repo) == {}  # building the report ran and changed nothing
 
     # (0) the finished checkout copied elsewhere (a cluster mounting it under another path): nothing to do,

@@ -16,6 +16,15 @@ rule train_ablation:
     output:
         metrics=P.variant_files("image", "image_dataset", "metrics.json"),
         assignments=P.variant_files("image", "image_dataset", "assignment.npz"),
+    log:
+        f"{R}/logs/train_ablation/{{image_dataset}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/train_ablation/{{image_dataset}}/seed{{seed}}.tsv"
+    conda:
+        ENV
+    threads: config["threads"]
+    resources:
+        gpu=P.GPU,
     params:
         device=config["device"],
         precision=config["precision"],
@@ -26,15 +35,6 @@ rule train_ablation:
         widths=config["components"]["widths"],
         k=P.ablation_k,
         checkpoint_dir=f"{R}/checkpoints/ablation/{{image_dataset}}/seed{{seed}}",
-    threads: config["threads"]
-    resources:
-        gpu=P.GPU,
-    log:
-        f"{R}/logs/train_ablation/{{image_dataset}}/seed{{seed}}.log",
-    benchmark:
-        f"{R}/benchmarks/train_ablation/{{image_dataset}}/seed{{seed}}.tsv"
-    conda:
-        ENV
     script:
         "../scripts/train_ablation.py"
 
@@ -46,6 +46,13 @@ rule synthetic_ablation:
     output:
         metrics=P.variant_files("synthetic", "synthetic_dataset", "metrics.json"),
         rounds=P.variant_files("synthetic", "synthetic_dataset", "rounds.npz"),
+    log:
+        f"{R}/logs/synthetic_ablation/{{synthetic_dataset}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/synthetic_ablation/{{synthetic_dataset}}/seed{{seed}}.tsv"
+    conda:
+        ENV
+    threads: config["threads"]
     params:
         device=config["device"],
         precision=config["precision"],
@@ -53,37 +60,31 @@ rule synthetic_ablation:
         variants=P.ablation_runs("synthetic"),
         settings=P.ablation_synthetic_settings,
         checkpoint_dir=f"{R}/checkpoints/ablation/{{synthetic_dataset}}/seed{{seed}}",
-    threads: config["threads"]
-    log:
-        f"{R}/logs/synthetic_ablation/{{synthetic_dataset}}/seed{{seed}}.log",
-    benchmark:
-        f"{R}/benchmarks/synthetic_ablation/{{synthetic_dataset}}/seed{{seed}}.tsv"
-    conda:
-        ENV
     script:
         "../scripts/synthetic_ablation.py"
 
 
 rule make_ablation:
-    localrule: True
     input:
         metrics=P.ablation_metrics(),
         code=code_of("make_ablation"),
     output:
-        table_outputs(f"{R}/tables/ablation", "../report/ablation_table.rst", CAT_ABLATION)
-        + figure_outputs(f"{R}/figures/ablation", "../report/ablation_figure.rst", CAT_ABLATION),
+        table_outputs(f"{R}/tables/ablation", "../report/ablation_table.rst", CAT_ABLATION, "Ablation of PRESTO")
+        + figure_outputs(f"{R}/figures/ablation", "../report/ablation_figure.rst", CAT_ABLATION, "Ablation of PRESTO"),
+    log:
+        f"{R}/logs/report/ablation.log",
+    localrule: True
+    conda:
+        ENV
     params:
         table_stem=stem_of("table"),
         figure_stem=stem_of("figure"),
         datasets={d: config["datasets"][d]["source"] for d in P.ALL_DATASETS},
-        presto={key: config["presto"][key] for key in ("gate_input", "singleton", "keep", "alpha", "max_moves",
-                                                      "reassign")},
+        presto={
+            key: config["presto"][key] for key in ("gate_input", "singleton", "keep", "alpha", "max_moves", "reassign")
+        },
         layout=P.ABLATION_LAYOUT,
         formats=FORMATS,
         predict=config["presto"]["predict"],
-    log:
-        f"{R}/logs/report/ablation.log",
-    conda:
-        ENV
     script:
         "../scripts/make_ablation.py"

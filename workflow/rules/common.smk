@@ -48,6 +48,7 @@ def stamp_scratch():
         raise WorkflowError(str(exc)) from None
     return None
 
+
 # The jobs' caches (matplotlib's font list, torch's compile cache) go under the results tree rather than
 # $HOME and $TMPDIR, unless the user points them elsewhere; every job inherits this environment.
 for _var, _sub in (("MPLCONFIGDIR", "matplotlib"), ("TORCHINDUCTOR_CACHE_DIR", "torchinductor")):
@@ -125,17 +126,29 @@ def results_dir(wildcards, output):
     return os.path.dirname(output.md)
 
 
-def table_outputs(stem, caption, category, subcategory=None):
-    """CSV, Markdown, LaTeX, and the HTML page the report shows (with its caption)."""
-    return [report(f"{stem}.html", caption=caption, category=category, subcategory=subcategory)] + [
-        f"{stem}.{ext}" for ext in ("csv", "md", "tex")]
+ALL_DATASETS = "All datasets"  # the report's subcategory of a table or figure that is not per dataset
 
 
-def figure_outputs(stem, caption, category, subcategory=None):
+def _shown(category, name, dataset):
+    """The report's placement of one table or figure: its experiment (category), its dataset
+    (subcategory, a wildcard filled per job) and labels naming it (the report lists them as columns)."""
+    labels = {"name": name, "dataset": dataset or ALL_DATASETS}
+    return dict(category=category, subcategory=dataset or ALL_DATASETS, labels=labels)
+
+
+def table_outputs(stem, caption, category, name, dataset=None):
+    """CSV, Markdown, LaTeX, and the HTML page the report shows (with its caption, its name and its
+    dataset: ``dataset`` is a wildcard such as ``"{dataset}"`` for a table per dataset)."""
+    return [report(f"{stem}.html", caption=caption, **_shown(category, name, dataset))] + [
+        f"{stem}.{ext}" for ext in ("csv", "md", "tex")
+    ]
+
+
+def figure_outputs(stem, caption, category, name, dataset=None):
     """Every configured format; the report shows the PNG (or the first format) with its caption."""
     shown = "png" if "png" in FORMATS else FORMATS[0]
-    return [report(f"{stem}.{ext}", caption=caption, category=category, subcategory=subcategory)
-            if ext == shown else f"{stem}.{ext}" for ext in FORMATS]
+    place = _shown(category, name, dataset)
+    return [report(f"{stem}.{ext}", caption=caption, **place) if ext == shown else f"{stem}.{ext}" for ext in FORMATS]
 
 
 def config_origin():

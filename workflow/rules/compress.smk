@@ -16,23 +16,23 @@ rule train_guide:
     output:
         model=f"{R}/compress/{{dataset}}/guide/{{role}}/seed{{seed}}/model.pt",
         metrics=f"{R}/compress/{{dataset}}/guide/{{role}}/seed{{seed}}/metrics.json",
+    log:
+        f"{R}/logs/train_guide/{{dataset}}/{{role}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/train_guide/{{dataset}}/{{role}}/seed{{seed}}.tsv"
     wildcard_constraints:
         role="teacher|assistant|reference",
+    conda:
+        ENV
+    threads: config["threads"]
+    resources:
+        gpu=P.GPU,
     params:
         device=config["device"],
         precision=config["precision"],
         dataset=P.dataset_cfg,
         settings=P.guide_settings,
         checkpoint=f"{R}/checkpoints/compress/{{dataset}}/guide/{{role}}/seed{{seed}}.pt",
-    threads: config["threads"]
-    resources:
-        gpu=P.GPU,
-    log:
-        f"{R}/logs/train_guide/{{dataset}}/{{role}}/seed{{seed}}.log",
-    benchmark:
-        f"{R}/benchmarks/train_guide/{{dataset}}/{{role}}/seed{{seed}}.tsv"
-    conda:
-        ENV
     script:
         "../scripts/train_guide_compress.py"
 
@@ -45,9 +45,18 @@ rule train_compress:
         code=code_of("train_compress"),
     output:
         metrics=f"{R}/compress/{{dataset}}/{{cmethod}}/{{point}}/seed{{seed}}/metrics.json",
+    log:
+        f"{R}/logs/train_compress/{{dataset}}/{{cmethod}}/{{point}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/train_compress/{{dataset}}/{{cmethod}}/{{point}}/seed{{seed}}.tsv"
     wildcard_constraints:
         cmethod=P.cmethod_constraint(),
         point=r"table2|sweep\d+",
+    conda:
+        ENV
+    threads: config["threads"]
+    resources:
+        gpu=P.GPU,
     params:
         device=config["device"],
         precision=config["precision"],
@@ -56,90 +65,87 @@ rule train_compress:
         presto_widths=config["components"]["widths"],
         roles=P.method_guide_roles,
         checkpoint=f"{R}/checkpoints/compress/{{dataset}}/{{cmethod}}/{{point}}/seed{{seed}}.pt",
-    threads: config["threads"]
-    resources:
-        gpu=P.GPU,
-    log:
-        f"{R}/logs/train_compress/{{dataset}}/{{cmethod}}/{{point}}/seed{{seed}}.log",
-    benchmark:
-        f"{R}/benchmarks/train_compress/{{dataset}}/{{cmethod}}/{{point}}/seed{{seed}}.tsv"
-    conda:
-        ENV
     script:
         "../scripts/train_compress.py"
 
 
 rule table1_point:
-    localrule: True
     input:
         meta=f"{R}/embeddings/{{dataset}}/features.json",
         table1=P.point_table1_metrics,
         code=code_of("table1_point"),
     output:
         metrics=f"{R}/compress/{{dataset}}/{{t1method}}/k{{k}}/seed{{seed}}/metrics.json",
-    wildcard_constraints:
-        t1method=P.t1method_constraint(),
-    params:
-        dataset=P.dataset_cfg,
     log:
         f"{R}/logs/table1_point/{{dataset}}/{{t1method}}/k{{k}}/seed{{seed}}.log",
+    wildcard_constraints:
+        t1method=P.t1method_constraint(),
+    localrule: True
     conda:
         ENV
+    params:
+        dataset=P.dataset_cfg,
     script:
         "../scripts/table1_point.py"
 
 
 rule make_table2:
-    localrule: True
     input:
         metrics=P.table2_metrics(),
         code=code_of("make_table2"),
     output:
-        table_outputs(f"{R}/tables/table2", "../report/table2.rst", CAT_COMPRESS),
+        table_outputs(f"{R}/tables/table2", "../report/table2.rst", CAT_COMPRESS, "Table 2"),
+    log:
+        f"{R}/logs/report/table2.log",
+    localrule: True
+    conda:
+        ENV
     params:
         stem=stem_of("table"),
         predict=config["presto"]["predict"],
-    log:
-        f"{R}/logs/report/table2.log",
-    conda:
-        ENV
     script:
         "../scripts/make_table2.py"
 
 
 rule make_tradeoff_figure:
-    localrule: True
     input:
         metrics=P.tradeoff_inputs,
         code=code_of("make_tradeoff_compress"),
     output:
-        figure_outputs(f"{R}/figures/tradeoff_{{image_dataset}}", "../report/tradeoff.rst", CAT_COMPRESS),
+        figure_outputs(
+            f"{R}/figures/tradeoff_{{image_dataset}}",
+            "../report/tradeoff.rst",
+            CAT_COMPRESS,
+            "Accuracy against memory",
+            "{image_dataset}",
+        ),
+    log:
+        f"{R}/logs/report/tradeoff_{{image_dataset}}.log",
+    localrule: True
+    conda:
+        ENV
     params:
         stem=stem_of("figure"),
         formats=config["report"]["formats"],
-    log:
-        f"{R}/logs/report/tradeoff_{{image_dataset}}.log",
-    conda:
-        ENV
     script:
         "../scripts/make_tradeoff_compress.py"
 
 
 rule make_paper_tradeoff_figure:
-    localrule: True
     input:
         metrics=P.figure_inputs,
         code=code_of("make_fig3_fig8_compress"),
     output:
-        figure_outputs(f"{R}/figures/{{figure}}", "../report/fig3_fig8.rst", CAT_COMPRESS),
+        figure_outputs(f"{R}/figures/{{figure}}", "../report/fig3_fig8.rst", CAT_COMPRESS, "{figure}"),
+    log:
+        f"{R}/logs/report/{{figure}}.log",
     wildcard_constraints:
         figure="fig3|fig8",
+    localrule: True
+    conda:
+        ENV
     params:
         stem=stem_of("figure"),
         formats=config["report"]["formats"],
-    log:
-        f"{R}/logs/report/{{figure}}.log",
-    conda:
-        ENV
     script:
         "../scripts/make_fig3_fig8_compress.py"

@@ -16,6 +16,17 @@ rule train_coreset:
         code=code_of("train_coreset"),
     output:
         metrics=P.coreset_outputs(),
+    log:
+        f"{R}/logs/train_coreset/{{dataset}}/{{coreset_method}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/train_coreset/{{dataset}}/{{coreset_method}}/seed{{seed}}.tsv"
+    wildcard_constraints:
+        coreset_method=P.coreset_method_constraint(),
+    conda:
+        ENV
+    threads: config["threads"]
+    resources:
+        gpu=P.GPU,
     params:
         device=config["device"],
         precision=config["precision"],
@@ -24,17 +35,6 @@ rule train_coreset:
         coreset=P.coreset_settings,
         widths=config["components"]["widths"],
         checkpoint_dir=f"{R}/checkpoints/coreset/{{dataset}}/{{coreset_method}}/seed{{seed}}",
-    wildcard_constraints:
-        coreset_method=P.coreset_method_constraint(),
-    threads: config["threads"]
-    resources:
-        gpu=P.GPU,
-    log:
-        f"{R}/logs/train_coreset/{{dataset}}/{{coreset_method}}/seed{{seed}}.log",
-    benchmark:
-        f"{R}/benchmarks/train_coreset/{{dataset}}/{{coreset_method}}/seed{{seed}}.tsv"
-    conda:
-        ENV
     script:
         "../scripts/train_coreset.py"
 
@@ -46,6 +46,15 @@ rule train_coreset_full:
         code=code_of("train_coreset"),
     output:
         metrics=[f"{R}/coreset/{{dataset}}/full/f1/seed{{seed}}/metrics.json"],
+    log:
+        f"{R}/logs/train_coreset/{{dataset}}/full/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/train_coreset/{{dataset}}/full/seed{{seed}}.tsv"
+    conda:
+        ENV
+    threads: config["threads"]
+    resources:
+        gpu=P.GPU,
     params:
         device=config["device"],
         precision=config["precision"],
@@ -54,49 +63,46 @@ rule train_coreset_full:
         coreset=P.coreset_settings,
         widths=config["components"]["widths"],
         checkpoint_dir=f"{R}/checkpoints/coreset/{{dataset}}/full/seed{{seed}}",
-    threads: config["threads"]
-    resources:
-        gpu=P.GPU,
-    log:
-        f"{R}/logs/train_coreset/{{dataset}}/full/seed{{seed}}.log",
-    benchmark:
-        f"{R}/benchmarks/train_coreset/{{dataset}}/full/seed{{seed}}.tsv"
-    conda:
-        ENV
     script:
         "../scripts/train_coreset.py"
 
 
 rule make_coreset_table:
-    localrule: True
     input:
         metrics=P.all_coreset_metrics(),
         code=code_of("make_coreset_table"),
     output:
-        table_outputs(f"{R}/tables/coreset", "../report/coreset_table.rst", CAT_CORESET),
-    params:
-        stem=stem_of("table"),
+        table_outputs(f"{R}/tables/coreset", "../report/coreset_table.rst", CAT_CORESET, "Coreset table"),
     log:
         f"{R}/logs/report/coreset_table.log",
+    localrule: True
     conda:
         ENV
+    params:
+        stem=stem_of("table"),
     script:
         "../scripts/make_coreset_table.py"
 
 
 rule make_coreset_figure:
-    localrule: True
     input:
         metrics=P.coreset_dataset_metrics,
         code=code_of("make_coreset_figure"),
     output:
-        figure_outputs(f"{R}/figures/coreset_{{dataset}}", "../report/coreset_figure.rst", CAT_CORESET),
+        figure_outputs(
+            f"{R}/figures/coreset_{{dataset}}",
+            "../report/coreset_figure.rst",
+            CAT_CORESET,
+            "Accuracy against subset size",
+            "{dataset}",
+        ),
+    log:
+        f"{R}/logs/report/coreset_{{dataset}}.log",
+    localrule: True
+    conda:
+        ENV
     params:
         stem=stem_of("figure"),
         formats=config["report"]["formats"],
-    log:
-        f"{R}/logs/report/coreset_{{dataset}}.log",
-    conda:
-        ENV
     script:
         "../scripts/make_coreset_figure.py"

@@ -2,19 +2,19 @@
 
 
 rule download_data:
-    localrule: True
     input:
         own=P.own_files,
     output:
         manifest=f"{R}/data/{{dataset}}/download.json",
+    log:
+        f"{R}/logs/download_data/{{dataset}}.log",
+    localrule: True
+    conda:
+        ENV
     params:
         dataset=P.dataset_cfg,
         data_root=config["data_root"],
         allow_download=config["download"],
-    log:
-        f"{R}/logs/download_data/{{dataset}}.log",
-    conda:
-        ENV
     script:
         "../scripts/download_data.py"
 
@@ -26,14 +26,14 @@ rule prepare_data:
     output:
         npz=f"{R}/data/{{dataset}}/prepared.npz",
         meta=f"{R}/data/{{dataset}}/prepared.meta.json",
+    log:
+        f"{R}/logs/prepare_data/{{dataset}}.log",
+    conda:
+        ENV
     params:
         data_root=config["data_root"],
         dataset=P.dataset_cfg,
         split_seed=config["split_seed"],
         synthetic_n=config["synthetic"]["n"],
-    log:
-        f"{R}/logs/prepare_data/{{dataset}}.log",
-    conda:
-        ENV
     script:
         "../scripts/prepare_data.py"

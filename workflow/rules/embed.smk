@@ -8,18 +8,18 @@ rule embed:
     output:
         npz=f"{R}/embeddings/{{image_dataset}}/features.npz",
         meta=f"{R}/embeddings/{{image_dataset}}/features.json",
-    params:
-        device=config["device"],
-        dataset=P.dataset_cfg,
-        embedding=config["embedding"],
-    threads: config["threads"]
-    resources:
-        gpu=P.GPU,
     log:
         f"{R}/logs/embed/{{image_dataset}}.log",
     benchmark:
         f"{R}/benchmarks/embed/{{image_dataset}}.tsv"
     conda:
         ENV
+    threads: config["threads"]
+    resources:
+        gpu=P.GPU,
+    params:
+        device=config["device"],
+        dataset=P.dataset_cfg,
+        embedding=config["embedding"],
     script:
         "../scripts/embed.py"

@@ -11,6 +11,15 @@ rule train_table1:
     output:
         metrics=f"{R}/table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}/metrics.json",
         assignment=f"{R}/table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}/assignment.npz",
+    log:
+        f"{R}/logs/train_table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/train_table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}.tsv"
+    conda:
+        ENV
+    threads: config["threads"]
+    resources:
+        gpu=P.GPU,
     params:
         device=config["device"],
         precision=config["precision"],
@@ -22,15 +31,6 @@ rule train_table1:
         widths=config["components"]["widths"],
         checkpoint=f"{R}/checkpoints/table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}.pt",
         sequential=P.table1_sequential,
-    threads: config["threads"]
-    resources:
-        gpu=P.GPU,
-    log:
-        f"{R}/logs/train_table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}.log",
-    benchmark:
-        f"{R}/benchmarks/train_table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}.tsv"
-    conda:
-        ENV
     script:
         "../scripts/train_table1.py"
 
@@ -42,6 +42,13 @@ rule synthetic_experiment:
     output:
         metrics=f"{R}/synthetic/{{dataset}}/seed{{seed}}/metrics.json",
         rounds=f"{R}/synthetic/{{dataset}}/seed{{seed}}/rounds.npz",
+    log:
+        f"{R}/logs/synthetic_experiment/{{dataset}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/synthetic_experiment/{{dataset}}/seed{{seed}}.tsv"
+    conda:
+        ENV
+    threads: config["threads"]
     params:
         device=config["device"],
         precision=config["precision"],
@@ -49,13 +56,6 @@ rule synthetic_experiment:
         synthetic=config["synthetic"],
         algorithm=P.ALGORITHM,
         checkpoint=f"{R}/checkpoints/synthetic/{{dataset}}/seed{{seed}}.pt",
-    threads: config["threads"]
-    log:
-        f"{R}/logs/synthetic_experiment/{{dataset}}/seed{{seed}}.log",
-    benchmark:
-        f"{R}/benchmarks/synthetic_experiment/{{dataset}}/seed{{seed}}.tsv"
-    conda:
-        ENV
     script:
         "../scripts/synthetic_experiment.py"
 
@@ -67,6 +67,13 @@ rule synthetic_method:
     output:
         metrics=f"{R}/synthetic/{{dataset}}/{{smethod}}/seed{{seed}}/metrics.json",
         rounds=f"{R}/synthetic/{{dataset}}/{{smethod}}/seed{{seed}}/rounds.npz",
+    log:
+        f"{R}/logs/synthetic_method/{{dataset}}/{{smethod}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/synthetic_method/{{dataset}}/{{smethod}}/seed{{seed}}.tsv"
+    conda:
+        ENV
+    threads: config["threads"]
     params:
         device=config["device"],
         precision=config["precision"],
@@ -74,12 +81,5 @@ rule synthetic_method:
         synthetic=config["synthetic"],
         options=P.method_options,
         checkpoint=f"{R}/checkpoints/synthetic/{{dataset}}/{{smethod}}/seed{{seed}}.pt",
-    threads: config["threads"]
-    log:
-        f"{R}/logs/synthetic_method/{{dataset}}/{{smethod}}/seed{{seed}}.log",
-    benchmark:
-        f"{R}/benchmarks/synthetic_method/{{dataset}}/{{smethod}}/seed{{seed}}.tsv"
-    conda:
-        ENV
     script:
         "../scripts/synthetic_method.py"

@@ -9,85 +9,84 @@ from prestorepro.report.paper import PRESTO_SHARED
 
 
 rule make_table1:
-    localrule: True
     input:
         metrics=P.all_table1_metrics(),
         code=code_of("make_table1"),
     output:
-        table_outputs(f"{R}/tables/table1", "../report/table1.rst", CAT_TABLE1),
+        table_outputs(f"{R}/tables/table1", "../report/table1.rst", CAT_TABLE1, "Table 1"),
+    log:
+        f"{R}/logs/report/table1.log",
+    localrule: True
+    conda:
+        ENV
     params:
         stem=stem_of("table"),
         predict=config["presto"]["predict"],
         names=P.table1_names(),  # the report caption's list of methods
-    log:
-        f"{R}/logs/report/table1.log",
-    conda:
-        ENV
     script:
         "../scripts/make_table1.py"
 
 
 rule make_params_table:
-    localrule: True
     input:
         sidecars=[f"{R}/embeddings/{d}/features.json" for d in P.IMAGE_DATASETS],
         code=code_of("make_params_table"),
     output:
-        table_outputs(f"{R}/tables/params", "../report/params.rst", CAT_SETUP),
+        table_outputs(f"{R}/tables/params", "../report/params.rst", CAT_SETUP, "Parameter counts"),
+    log:
+        f"{R}/logs/report/params.log",
+    localrule: True
+    conda:
+        ENV
     params:
         stem=stem_of("table"),
         names=P.IMAGE_DATASETS,
         datasets={d: config["datasets"][d] for d in P.IMAGE_DATASETS},
         widths=config["components"]["widths"],
         gate_input=config["presto"]["gate_input"],
-    log:
-        f"{R}/logs/report/params.log",
-    conda:
-        ENV
     script:
         "../scripts/make_params_table.py"
 
 
 rule make_table4:
-    localrule: True
     input:
         metas=[f"{R}/data/{d}/prepared.meta.json" for d in P.ALL_DATASETS],
         code=code_of("make_table4"),
     output:
-        table_outputs(f"{R}/tables/table4", "../report/table4.rst", CAT_SETUP),
+        table_outputs(f"{R}/tables/table4", "../report/table4.rst", CAT_SETUP, "Table 4: datasets"),
+    log:
+        f"{R}/logs/report/table4.log",
+    localrule: True
+    conda:
+        ENV
     params:
         stem=stem_of("table"),
         names=P.ALL_DATASETS,
         sources={d: config["datasets"][d]["source"] for d in P.ALL_DATASETS},
-    log:
-        f"{R}/logs/report/table4.log",
-    conda:
-        ENV
     script:
         "../scripts/make_table4.py"
 
 
 rule make_table5:
-    localrule: True
     input:
         code=code_of("make_table5"),
     output:
-        table_outputs(f"{R}/tables/table5", "../report/table5.rst", CAT_SETUP),
+        table_outputs(f"{R}/tables/table5", "../report/table5.rst", CAT_SETUP, "Table 5: hyper-parameters"),
+    log:
+        f"{R}/logs/report/table5.log",
+    localrule: True
+    conda:
+        ENV
     params:
         stem=stem_of("table"),
         datasets={d: config["datasets"][d] for d in P.IMAGE_DATASETS},
         presto={key: config["presto"][key] for key in PRESTO_SHARED},
         synthetic=config["synthetic"] if P.SYNTHETIC_DATASETS else None,
-    log:
-        f"{R}/logs/report/table5.log",
-    conda:
-        ENV
     script:
         "../scripts/make_table5.py"
 
 
 rule summarize_synthetic:
-    localrule: True
     input:
         metrics=P.synthetic_seed_metrics,
         methods=P.synthetic_method_metrics,
@@ -96,6 +95,7 @@ rule summarize_synthetic:
         f"{R}/synthetic/{{dataset}}/summary.json",
     log:
         f"{R}/logs/report/synthetic_{{dataset}}.log",
+    localrule: True
     conda:
         ENV
     script:
@@ -103,119 +103,143 @@ rule summarize_synthetic:
 
 
 rule make_synthetic_table:
-    localrule: True
     input:
         summary=f"{R}/synthetic/{{dataset}}/summary.json",
         prepared_meta=f"{R}/data/{{dataset}}/prepared.meta.json",
         code=code_of("make_synthetic_table"),
     output:
-        table_outputs(f"{R}/tables/synthetic_{{dataset}}", "../report/synthetic_table.rst", CAT_SYNTHETIC),
-    params:
-        stem=stem_of("table"),
+        table_outputs(
+            f"{R}/tables/synthetic_{{dataset}}",
+            "../report/synthetic_table.rst",
+            CAT_SYNTHETIC,
+            "Methods on the synthetic data",
+            "{dataset}",
+        ),
     log:
         f"{R}/logs/report/synthetic_table_{{dataset}}.log",
+    localrule: True
     conda:
         ENV
+    params:
+        stem=stem_of("table"),
     script:
         "../scripts/make_synthetic_table.py"
 
 
 rule make_fig6:
-    localrule: True
     input:
         rounds=f"{R}/synthetic/{{dataset}}/seed{P.SEEDS[0]}/rounds.npz",
         metrics=f"{R}/synthetic/{{dataset}}/seed{P.SEEDS[0]}/metrics.json",
         code=code_of("make_fig6"),
     output:
-        figure_outputs(f"{R}/figures/fig6_{{dataset}}", "../report/fig6.rst", CAT_SYNTHETIC),
+        figure_outputs(
+            f"{R}/figures/fig6_{{dataset}}", "../report/fig6.rst", CAT_SYNTHETIC, "Fig. 6: PRESTO", "{dataset}"
+        ),
+    log:
+        f"{R}/logs/report/fig6_{{dataset}}.log",
+    localrule: True
+    conda:
+        ENV
     params:
         stem=stem_of("figure"),
         snapshot_rounds=config["synthetic"]["snapshot_rounds"],
         formats=FORMATS,
-    log:
-        f"{R}/logs/report/fig6_{{dataset}}.log",
-    conda:
-        ENV
     script:
         "../scripts/make_fig6.py"
 
 
 rule make_fig6_method:
-    localrule: True
     input:
         rounds=f"{R}/synthetic/{{dataset}}/{{smethod}}/seed{P.SEEDS[0]}/rounds.npz",
         metrics=f"{R}/synthetic/{{dataset}}/{{smethod}}/seed{P.SEEDS[0]}/metrics.json",
         code=code_of("make_fig6"),
     output:
-        figure_outputs(f"{R}/figures/fig6_{{dataset}}_{{smethod}}", "../report/fig6_method.rst", CAT_SYNTHETIC),
+        figure_outputs(
+            f"{R}/figures/fig6_{{dataset}}_{{smethod}}",
+            "../report/fig6_method.rst",
+            CAT_SYNTHETIC,
+            "Fig. 6: {smethod}",
+            "{dataset}",
+        ),
+    log:
+        f"{R}/logs/report/fig6_{{dataset}}_{{smethod}}.log",
+    localrule: True
+    conda:
+        ENV
     params:
         stem=stem_of("figure"),
         snapshot_rounds=config["synthetic"]["snapshot_rounds"],
         formats=FORMATS,
-    log:
-        f"{R}/logs/report/fig6_{{dataset}}_{{smethod}}.log",
-    conda:
-        ENV
     script:
         "../scripts/make_fig6.py"
 
 
 rule make_fig7:
-    localrule: True
     input:
         metrics=P.all_k_sweep_metrics(),
         code=code_of("make_fig7"),
     output:
-        figure_outputs(f"{R}/figures/fig7", "../report/fig7.rst", CAT_K)
-        + table_outputs(f"{R}/tables/fig7_k_sweep", "../report/fig7_table.rst", CAT_K),
+        figure_outputs(f"{R}/figures/fig7", "../report/fig7.rst", CAT_K, "Fig. 7")
+        + table_outputs(f"{R}/tables/fig7_k_sweep", "../report/fig7_table.rst", CAT_K, "Fig. 7 as a table"),
+    log:
+        f"{R}/logs/report/fig7.log",
+    localrule: True
+    conda:
+        ENV
     params:
         table_stem=stem_of("table"),
         figure_stem=stem_of("figure"),
         formats=FORMATS,
         predict=config["presto"]["predict"],
-    log:
-        f"{R}/logs/report/fig7.log",
-    conda:
-        ENV
     script:
         "../scripts/make_fig7.py"
 
 
 rule make_presto_rounds:
-    localrule: True
     input:
         metrics=P.presto_round_metrics,
         code=code_of("make_presto_rounds"),
     output:
-        figure_outputs(f"{R}/figures/presto_rounds_{{dataset}}", "../report/presto_rounds.rst", CAT_ROUNDS),
+        figure_outputs(
+            f"{R}/figures/presto_rounds_{{dataset}}",
+            "../report/presto_rounds.rst",
+            CAT_ROUNDS,
+            "Accuracy and loss by round",
+            "{dataset}",
+        ),
+    log:
+        f"{R}/logs/report/presto_rounds_{{dataset}}.log",
+    localrule: True
+    conda:
+        ENV
     params:
         stem=stem_of("figure"),
         formats=FORMATS,
-    log:
-        f"{R}/logs/report/presto_rounds_{{dataset}}.log",
-    conda:
-        ENV
     script:
         "../scripts/make_presto_rounds.py"
 
 
 rule make_paper_comparison:
-    localrule: True
     input:
         unpack(P.comparison_tables),
         code=code_of("make_paper_comparison"),
     output:
         md=f"{R}/paper_comparison.md",
-        html=report(f"{R}/paper_comparison.html", caption="../report/paper_comparison.rst", category=CAT_PAPER),
+        html=report(
+            f"{R}/paper_comparison.html",
+            caption="../report/paper_comparison.rst",
+            **_shown(CAT_PAPER, "Results against the paper", None),
+        ),
+    log:
+        f"{R}/logs/report/paper_comparison.log",
+    localrule: True
+    conda:
+        ENV
     params:
         sources={d: config["datasets"][d]["source"] for d in P.ALL_DATASETS},
         results=results_dir,
         origin=config_origin(),
         device=config["device"],
         predict=config["presto"]["predict"],
-    log:
-        f"{R}/logs/report/paper_comparison.log",
-    conda:
-        ENV
     script:
         "../scripts/make_paper_comparison.py"

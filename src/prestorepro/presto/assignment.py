@@ -20,7 +20,6 @@ import operator
 from dataclasses import dataclass
 
 import numpy as np
-from ortools.graph.python import min_cost_flow
 
 # Largest integer cost after scaling. Integer rounding moves each entry by at most 0.5 units, so the
 # float objective of the returned partition is within N * (max - min) / _MAX_INT_COST of the optimum.
@@ -110,6 +109,10 @@ def _check_cost(cost: np.ndarray) -> np.ndarray:
 
 def _solve_integer(q: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """Exact min-cost flow on integer costs ``q`` (N, K); returns labels (N,) int64."""
+    # here, not at the top: the config check imports this module's size_bounds when the workflow is
+    # parsed, which must not need the solver (`snakemake --lint` with Snakemake and the package only)
+    from ortools.graph.python import min_cost_flow
+
     n, k = q.shape
     overflow = n + k
     smcf = min_cost_flow.SimpleMinCostFlow()
