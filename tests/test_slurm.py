@@ -221,6 +221,31 @@ def test_every_gpu_rule_can_be_sent_to_the_gpu_partition_with_the_training_entry
     assert profile_value("train_coreset", "runtime", 1) >= 240
 
 
+def test_one_line_sends_every_gpu_rule_and_nothing_else_to_the_gpu_partition():
+    text = (PROFILE_SLURM / "config.yaml").read_text()
+    line = re.findall(r"^( *)# (slurm_partition: \"gpu\") .*$", text, re.M)
+    assert len(line) == 1, line  # one line to uncomment, no other partition line
+    indent, setting = line[0]
+    uncommented = re.sub(r"^ *# slurm_partition: \"gpu\" .*$", indent + setting, text, flags=re.M)
+    per_rule = yaml.safe_load(uncommented)["set-resources"]
+    on_gpu = {rule for rule, res in per_rule.items() if res.get("slurm_partition") == "gpu"}
+    assert on_gpu == _rules_requesting_gpu(), on_gpu ^ _rules_requesting_gpu()
+    assert "slurm_partition" not in yaml.safe_load(uncommented).get("default-resources", {})
+
+
+def test_table_figure_and_summary_jobs_are_local_rules():
+    # they run on the submit host (seconds each), never queued alone: every rule but the data and
+    # training ones, by its `localrule: True`
+    local, queued = set(), set()
+    for smk in (REPO / "workflow" / "rules").glob("*.smk"):
+        for block in re.split(r"^(?=rule )", smk.read_text(), flags=re.M)[1:]:
+            name = re.match(r"rule (\w+):", block).group(1)
+            (local if re.search(r"^    localrule: True$", block, re.M) else queued).add(name)
+    assert {r for r in local | queued if r.startswith(("make_", "summarize_"))} | {"table1_point", "download_data"} == local
+    assert queued == {"prepare_data", "embed", "train_table1", "synthetic_experiment", "synthetic_method", "train_guide",
+                      "train_compress", "train_coreset", "train_coreset_full", "train_ablation", "synthetic_ablation"}
+
+
 def test_local_profile_is_local():
     profile = yaml.safe_load((PROFILE_LOCAL / "config.yaml").read_text())
     assert "executor" not in profile
@@ -367,6 +392,8 @@ def test_slurm_run_equals_local_run(name, tmp_path, slurm_env):
     assert not local_rules & set(ran_on_slurm)
     downloads_on_slurm = [r for r in ran_on_slurm if r.startswith("download")]
     assert not downloads_on_slurm, f"{downloads_on_slurm} ran on compute nodes; they must be localrules"
+    reports_on_slurm = [r for r in ran_on_slurm if r.startswith(("make_", "summarize_")) or r == "table1_point"]
+    assert not reports_on_slurm, f"{reports_on_slurm} ran on compute nodes; they must be local rules"
 
     per_rule = yaml.safe_load((PROFILE_SLURM / "config.yaml").read_text()).get("set-resources") or {}
     for log_dir, ids in attempts.items():
