@@ -13,7 +13,7 @@ from pathlib import Path
 from snakemake_plan import ROOT
 from tiny_workflow import TINY, TRAINING_OUTPUTS, run
 
-INSPECT = (["-n"], ["--summary"], ["--dag"], ["--rulegraph"], ["--lint"])
+INSPECT = (["-n"], ["--summary"], ["--detailed-summary"], ["--dag"], ["--rulegraph"], ["--lint"])
 
 
 def _snapshot(tree: Path) -> dict[str, tuple]:

@@ -96,3 +96,18 @@ def test_the_workflow_files_are_snakefmt_clean():
     out = subprocess.run(["snakefmt", "--check", "Snakefile", "workflow"], cwd=ROOT, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+
+
+def test_the_catalog_files_describe_every_config_file_and_key():
+    # the Snakemake Workflow Catalog's standardized usage: workflow/Snakefile, config/README.md and
+    # .snakemake-workflow-catalog.yml
+    from prestorepro.config import load_schema
+
+    assert (ROOT / "workflow" / "Snakefile").is_file() and (ROOT / "LICENSE").is_file()
+    catalog = yaml.safe_load((ROOT / ".snakemake-workflow-catalog.yml").read_text())["usage"]
+    assert catalog["report"] is True and any(catalog["software-stack-deployment"].values())
+    text = (ROOT / "config" / "README.md").read_text()
+    files = sorted(p.name for p in (ROOT / "config").glob("*.yaml"))
+    assert files and all(f"`{f}`" in text for f in files), files
+    keys = list(load_schema()["properties"])
+    assert [k for k in keys if f"`{k}`" not in text] == []

@@ -34,8 +34,8 @@ def plan(configfile: str | Path, results: str | Path, cwd: Path = ROOT) -> list[
     sorted by rule and outputs: Snakemake's dry run lists them in an order that changes from run to run, and
     job indices (edges, critical path, per-job rows) must mean the same job in every call."""
     # A results tree that does not exist (a name to plan under, as the forecast's "__forecast__") is planned in a
-    # scratch folder and its paths written back as given: a plan writes the tree's lock and dry-run stamps, and
-    # they must not land in the checkout.
+    # scratch folder and its paths written back as given, so that nothing of the plan can land in the checkout
+    # (a dry run writes nothing into its tree: tests/test_inspection.py).
     with tempfile.TemporaryDirectory(prefix="plan-") as scratch:
         where = results if Path(cwd, results).is_dir() else Path(scratch) / "results"
         out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall", "--configfile", str(configfile),
