@@ -117,7 +117,7 @@ def test_report_edit_rebuilds_only_reports_training_edit_retrains(tmp_path):
     # each table and figure labelled with its name and dataset; per-dataset figures in their dataset's
     # subcategory, the others under "All datasets"
     assert '"labels": {"name": "Accuracy and loss by round", "dataset": "digits"}' in html
-    assert '"labels": {"name": "Fig. 6: moe", "dataset": "synthetic"}' in html
+    assert '"labels": {"name": "Fig. 6: PRESTO", "dataset": "synthetic"}' in html
     assert '"labels": {"name": "Table 1", "dataset": "All datasets"}' in html
     rounds = re.search(r'"3\. PRESTO round by round": (\{[^}]*\})', html).group(1)
     assert set(re.findall(r'"(\w+)": \[', rounds)) == {"digits", "synthetic"}, rounds

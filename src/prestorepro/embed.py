@@ -11,7 +11,8 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+
+from prestorepro.progress import progress
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -71,7 +72,10 @@ def feature_shape(image_hw: tuple[int, int], cut: str) -> tuple[int, int, int]:
 @torch.no_grad()
 def extract_features(images: np.ndarray, trunk: nn.Module, *, batch_size: int, device: torch.device,
                      desc: str = "embed", log: Callable[[str], None] | None = None) -> np.ndarray:
-    """uint8 NHWC images -> float16 (N, C, H, W) feature maps, one batch on the device at a time."""
+    """uint8 NHWC images -> float16 (N, C, H, W) feature maps, one batch on the device at a time.
+
+    Progress: a bar on a terminal, else a few lines ``<desc>: 120/500 batches (24%), ...`` through
+    ``log`` (or stderr, the job's log), at most one per 30 s and 20 in all (``prestorepro.progress``)."""
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"expected uint8 images of shape (N, H, W, 3), got {images.dtype} {images.shape}")
     trunk = trunk.to(device).eval()
@@ -79,7 +83,7 @@ def extract_features(images: np.ndarray, trunk: nn.Module, *, batch_size: int, d
     std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
     c, h, w = feature_shape(images.shape[1:3], "layer2" if len(trunk) == 6 else "layer1")
     out = np.empty((len(images), c, h, w), dtype=np.float16)
-    for s in tqdm(range(0, len(images), batch_size), desc=desc, disable=None):
+    for s in progress(range(0, len(images), batch_size), desc=desc, unit="batches", log=log):
         batch = torch.from_numpy(images[s:s + batch_size]).to(device)
         batch = batch.permute(0, 3, 1, 2).float().div_(255.0).sub_(mean).div_(std)
         feats = trunk(batch)

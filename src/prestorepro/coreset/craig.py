@@ -15,6 +15,7 @@ import numpy as np
 from prestorepro.coreset.base import (SELECTORS, Selection, check_budget, check_grads, check_labels, check_rng,
                                       class_index_lists, finish, split_budget)
 from prestorepro.coreset.facility_location import DEFAULT_BLOCK_ROWS, DEFAULT_DENSE_LIMIT, greedy_facility_location
+from prestorepro.progress import progress
 
 
 @SELECTORS.register("craig")
@@ -31,7 +32,9 @@ def select_craig(budget: int, *, grads: Any, labels: Any, rng: np.random.Generat
     groups = class_index_lists(y)
     shares = split_budget(budget, np.array([idx.size for _, idx in groups]))
     chosen, sizes = [], []
-    for (_cls, idx), k in zip(groups, shares):
+    # a long selection (large classes) shows its progress per class on stderr (a job's log); a quick one is silent
+    for (_cls, idx), k in progress(zip(groups, shares), desc="craig selection", total=len(groups), unit="classes",
+                                   final=False, leave=False):
         if k == 0:
             continue
         res = greedy_facility_location(g[idx], int(k), greedy=greedy, rng=rng, epsilon=epsilon,

@@ -27,6 +27,7 @@ from prestorepro.coreset.base import (SELECTORS, Selection, as_numpy, check_budg
                                       check_rng, class_index_lists, finish, split_budget)
 from prestorepro.coreset.gradients import per_gradient_columns
 from prestorepro.coreset.omp import orthogonal_matching_pursuit
+from prestorepro.progress import progress
 
 
 def _targets(target: Any, num_classes: int, dim: int) -> np.ndarray | None:
@@ -66,7 +67,9 @@ def select_gradmatch(budget: int, *, grads: Any, labels: Any, rng: np.random.Gen
     groups = class_index_lists(y)
     shares = split_budget(budget, np.array([idx.size for _, idx in groups]))
     chosen, weights = [], []
-    for (cls, idx), k in zip(groups, shares):
+    # a long selection (large classes) shows its progress per class on stderr (a job's log); a quick one is silent
+    for (cls, idx), k in progress(zip(groups, shares), desc="gradmatch selection", total=len(groups), unit="classes",
+                                  final=False, leave=False):
         if k == 0:
             continue
         cols = per_gradient_columns(cls, c_total, dim) if per_gradient else np.arange(dim)

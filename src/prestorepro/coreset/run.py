@@ -23,6 +23,7 @@ from prestorepro.checkpoint import matching_checkpoint
 from prestorepro.io import fingerprint, save_torch
 from prestorepro.models.parameters import presto_parameter_total
 from prestorepro.models.resnet_tail import ResNetTail, count_parameters
+from prestorepro.progress import progress
 from prestorepro.registry import Registry
 from prestorepro.streams import seeded
 from prestorepro.training.single import predict, train_epoch
@@ -169,8 +170,10 @@ def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str
         if on_epoch_end is not None:
             on_epoch_end(epoch)
 
+    # only the selection epochs log a line of their own: progress lines for all (a bar on a terminal)
+    bar = progress(range(start, epochs), desc=label, total=epochs, initial=start, unit="epochs", log=log)
     with MemoryProbe(device) as probe:
-        for epoch in range(start, epochs):
+        for epoch in bar:
             if schedule is not None and schedule.reselects(epoch):
                 synchronize(device)
                 t0 = time.perf_counter()
@@ -228,7 +231,9 @@ def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str
             sched.step()
             history.append({"epoch": epoch, "loss": loss, "points": int(rows.numel()), "full_data": full_epoch,
                             "skipped": False, "seconds": dt})
+            bar.set_postfix(loss=f"{loss:.4f}")
             save_epoch(epoch)
+    bar.close()
     scores = data.evaluate(lambda split: predict(model, data.x(split), device=device).argmax(1))
     result = {
         "method": spec.method, "fraction": float(spec.fraction), "budget": budget, "n_train": n,

@@ -41,26 +41,43 @@ def die_with_parent(poll_s: float = PARENT_POLL_S) -> None:
 
 
 @contextlib.contextmanager
+def _package_loggers(handler: logging.Handler) -> Iterator[None]:
+    """The package modules' own loggers (``logging.getLogger(__name__)``: PBCS's steps, the facility
+    location's switch to the stochastic greedy, the downloads) write through ``handler`` too. Without
+    it their INFO lines reach only the root logger, whose WARNING level drops them."""
+    package = logging.getLogger("prestorepro")
+    level = package.level
+    package.addHandler(handler)
+    package.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        package.removeHandler(handler)
+        package.setLevel(level)
+
+
+@contextlib.contextmanager
 def job_log(path: str | Path | None, name: str) -> Iterator[logging.Logger]:
-    """A logger writing to the rule's log file; stderr (tqdm progress bars) goes there too. The job
-    ends if Snakemake dies (``die_with_parent``)."""
+    """A logger writing to the rule's log file; the package modules' loggers and stderr (the progress
+    lines of ``prestorepro.progress``) go there too. The job ends if Snakemake dies (``die_with_parent``)."""
     die_with_parent()
     logger = logging.getLogger(f"prestorepro.{name}")
     logger.setLevel(logging.INFO)
-    logger.propagate = False
+    logger.propagate = False  # its lines reach the handler once, not again through the package logger
     for h in list(logger.handlers):
         logger.removeHandler(h)
     if path is None:
         handler: logging.Handler = logging.StreamHandler(sys.stderr)
         logger.addHandler(handler)
-        yield logger
+        with _package_loggers(handler):
+            yield logger
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as stream:
         handler = logging.StreamHandler(stream)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
         logger.addHandler(handler)
-        with contextlib.redirect_stderr(stream):
+        with contextlib.redirect_stderr(stream), _package_loggers(handler):
             try:
                 yield logger
             except Exception:

@@ -34,6 +34,7 @@ from prestorepro.io import fingerprint, save_torch
 from prestorepro.mixture.objective import balance_penalty, expert_log_likelihood, mixture_nll
 from prestorepro.models.fused import FusedModule
 from prestorepro.models.fused_layers import is_channels_last
+from prestorepro.progress import progress
 from prestorepro.training.fused import loss_matrix, train_components, training_layout
 from prestorepro.training.masked_adam import MaskedAdam
 from prestorepro.training.single import batch_bounds, train_epoch
@@ -224,7 +225,7 @@ def _soft_round(model, gate, x, y, s: MixtureSettings, comp_opt: MaskedAdam, gat
     model.train()
     gate.train()
     nll_mean = float("nan")
-    for epoch in range(s.epochs):
+    for epoch in progress(range(s.epochs), desc=f"[{label}] round {r}", unit="epochs", final=False, leave=False):
         perm = torch.randperm(n, generator=generator).to(x.device)
         total = torch.zeros((), dtype=torch.float64, device=x.device)
         for a, b in batch_bounds(n, s.batch_size, min_batch=2):  # batch norm cannot train on one row
@@ -256,7 +257,7 @@ def _hard_round(model, gate, layout, x, y, assignment: np.ndarray, s: MixtureSet
     a = torch.as_tensor(assignment, dtype=torch.long, device=x.device)
     try:
         train_components(model, layout, y, a, epochs=s.epochs, batch_size=s.batch_size, optimizer=comp_opt,
-                         lam=s.lam, generators=generators[:k], loss=s.loss)
+                         lam=s.lam, generators=generators[:k], loss=s.loss, desc=f"[{label}] round {r} experts")
     except FloatingPointError as exc:
         raise diverged(f"[{label}] round {r}: {exc}") from exc
     flat = gate_inputs(x)

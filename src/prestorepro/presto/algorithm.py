@@ -198,12 +198,14 @@ def run_presto(
             if sequential:
                 train_components_sequential(model, x, y, assignment, device=compute_device,
                                             epochs=settings.epochs, batch_size=settings.batch_size, optimizer=opt,
-                                            lam=settings.lam, generators=generators, loss=settings.loss)
+                                            lam=settings.lam, generators=generators, loss=settings.loss,
+                                            desc=f"[{label}] round {r}")
                 t1 = time.perf_counter()
                 L = per_sample_loss(component_outputs_sequential(model, x, compute_device), y, settings.loss)
             else:
                 train_components(model, x, y, assignment, epochs=settings.epochs, batch_size=settings.batch_size,
-                                 optimizer=opt, lam=settings.lam, generators=generators, loss=settings.loss)
+                                 optimizer=opt, lam=settings.lam, generators=generators, loss=settings.loss,
+                                 desc=f"[{label}] round {r}")
                 t1 = time.perf_counter()
                 L = loss_matrix(model, x, y, settings.loss)
             if not bool(torch.isfinite(L).all()):

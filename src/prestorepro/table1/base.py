@@ -119,7 +119,7 @@ def train_fixed_partition(model, feats: Features, assignment: np.ndarray, settin
         try:
             info = train_components(model, x, feats.train_y, a, epochs=settings.epochs,
                                     batch_size=settings.batch_size, optimizer=opt, lam=settings.lam,
-                                    generators=generators)
+                                    generators=generators, desc=f"[{label}] round {r}/{settings.rounds}")
         except FloatingPointError as exc:
             raise diverged(f"[{label}] round {r}: {exc}") from exc
         seconds += info["train_seconds"]

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from prestorepro.models.fused import FusedModule
 from prestorepro.models.fused_layers import is_channels_last
+from prestorepro.progress import progress
 from prestorepro.registry import Registry
 from prestorepro.training.masked_adam import MaskedAdam
 
@@ -208,11 +209,14 @@ def train_components(
     loss: str = "ce",
     on_step: Callable[[int, float], None] | None = None,
     capture: bool | None = None,
+    desc: str = "components",
 ) -> dict:
     """Train every component k for ``epochs`` epochs on {i : assignment[i] == k}, warm-started.
 
     The per-component objective is mean loss over the batch + lam * ||theta_k||^2 (Eq. 1's L2 term).
     ``capture``: replay each step as a CUDA graph (default: on CUDA devices, see ``_capture_default``).
+    ``desc`` names the epochs' progress (``prestorepro.progress``: a bar on a terminal; else, when the
+    epochs take at least 30 s in all, a few lines on stderr, the job's log, between its per-round lines).
     Raises FloatingPointError on a NaN/inf loss.
     """
     model.train()
@@ -229,7 +233,7 @@ def train_components(
     # every step. A non-finite loss is still named by its epoch and step; the steps after it in that
     # epoch run on NaNs and are discarded with the raised error.
     last = None
-    for epoch in range(epochs):
+    for epoch in progress(range(epochs), desc=desc, unit="epochs", final=False, leave=False):
         idx, mask = epoch_batches(assignment, k, batch_size, generators)
         full = mask.all(dim=2).all(dim=1).tolist()  # steps where every component has a whole batch
         idx_km, mask = idx.transpose(1, 2).contiguous().to(dev), mask.to(dev)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from prestorepro.models.fused import FusedModule
+from prestorepro.progress import progress
 from prestorepro.training.masked_adam import MaskedAdam
 from prestorepro.training.fused import train_components
 
@@ -32,15 +33,17 @@ def train_components_sequential(
     lam: float,
     generators: Sequence[torch.Generator],
     loss: str = "ce",
+    desc: str = "components",
 ) -> dict:
     """Train component k on {i : assignment[i] == k} for k = 0..K-1, one at a time on ``device``.
 
     ``model``, ``optimizer``, ``x``, ``y`` live on the host; only component k, its optimiser moments
-    and its part are moved to the device while k trains.
+    and its part are moved to the device while k trains. ``desc`` names the progress of the components
+    and of each one's epochs (``prestorepro.progress``; on stderr only for loops of at least 30 s).
     """
     seconds = 0.0
     a = assignment.cpu()
-    for k in range(model.k):
+    for k in progress(range(model.k), desc=desc, unit="components", final=False, leave=False):
         part = torch.nonzero(a == k, as_tuple=True)[0]
         one = model.like(1).to(dtype=next(model.parameters()).dtype)
         one.load_components([model.component(k)])
@@ -55,7 +58,7 @@ def train_components_sequential(
         try:
             info = train_components(one, xk, yk, torch.zeros(len(part), dtype=torch.long, device=device),
                                     epochs=epochs, batch_size=batch_size, optimizer=opt1, lam=lam,
-                                    generators=[generators[k]], loss=loss)
+                                    generators=[generators[k]], loss=loss, desc=f"{desc} component {k + 1}")
         except FloatingPointError as exc:
             raise FloatingPointError(f"component {k}: {exc}") from exc
         seconds += info["train_seconds"]

@@ -29,11 +29,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from prestorepro.errors import diverged
 from prestorepro.checkpoint import matching_checkpoint
 from prestorepro.io import fingerprint, save_torch
+from prestorepro.progress import progress
 
 LogTarget = Callable[[str], Any] | logging.Logger | None
 
@@ -257,7 +257,10 @@ def train_single(
         _emit(log, f"{desc}: resumed from {ckpt} at epoch {start_epoch}/{epochs}")
 
     model.train()
-    bar = tqdm(range(start_epoch, epochs), desc=desc, disable=None, leave=False)
+    # a bar on a terminal; off one, the epoch lines below are the progress when there is a log, and
+    # rate-limited progress lines (prestorepro.progress) go to stderr when there is none
+    bar = progress(range(start_epoch, epochs), desc=desc, total=epochs, initial=start_epoch, unit="epochs",
+                   lines=log is None, final=False, leave=False)
     for epoch in bar:
         t0 = time.perf_counter()
         epoch_loss, bad_step, steps = train_epoch(
