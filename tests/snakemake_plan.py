@@ -1,5 +1,6 @@
 """Dry runs of the repository's workflow for the tests (how many jobs of each rule Snakemake plans), and
 copies of the repository to run it in."""
+import os
 import re
 import shutil
 import subprocess
@@ -29,7 +30,27 @@ def copy_repository(dest: Path, *, commit: bool = False) -> None:
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / rel)
     if commit:
-        git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
-        subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
-        subprocess.run([*git, "add", "-A"], cwd=dest, check=True)
-        subprocess.run([*git, "commit", "-qm", "copy"], cwd=dest, check=True)
+        commit_repository(dest)
+
+
+def commit_repository(dest: Path) -> None:
+    """``dest`` made a git repository of one commit holding its files."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=dest, check=True)
+    subprocess.run([*git, "commit", "-qm", "copy"], cwd=dest, check=True)
+
+
+def add_import_sentinel(repo: Path) -> Path:
+    """The data job module of the repository at ``repo``, edited to write the path it was imported from
+    into the file named by $OWN_CODE_SENTINEL (which copy of the code a job ran); returns the module."""
+    job = repo / "src" / "prestorepro" / "jobs" / "data.py"
+    job.write_text(job.read_text() + "\nimport os as _os\n\nif _os.environ.get('OWN_CODE_SENTINEL'):\n"
+                   "    Path(_os.environ['OWN_CODE_SENTINEL']).write_text(__file__)\n")
+    return job
+
+
+def env_without_pythonpath(**extra) -> dict:
+    """The environment with nothing on PYTHONPATH (the environment's own prestorepro is this checkout's)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return dict(env, OMP_NUM_THREADS="1", **extra)

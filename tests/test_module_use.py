@@ -11,7 +11,6 @@ tagged), so the real commands run offline.
 """
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -20,7 +19,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from snakemake_plan import copy_repository
+from snakemake_plan import (
+    add_import_sentinel,
+    commit_repository,
+    copy_repository,
+    env_without_pythonpath,
+)
 
 from prestorepro.io import read_json, sha256_file
 
@@ -46,9 +50,7 @@ use rule * from presto as presto_*
 """
 
 
-def _env(**extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return dict(env, OMP_NUM_THREADS="1", **extra)
+_env = env_without_pythonpath
 
 
 def _snakemake(cwd: Path, *args: str, env: dict | None = None, ok: bool = True) -> str:
@@ -102,9 +104,7 @@ def test_a_module_by_path_runs_the_modules_own_code(tmp_path):
     # environment's prestorepro is this checkout's (its editable install)
     module = tmp_path / "module"
     copy_repository(module)
-    job = module / "src" / "prestorepro" / "jobs" / "data.py"
-    job.write_text(job.read_text() + "\nimport os as _os\n\nif _os.environ.get('OWN_CODE_SENTINEL'):\n"
-                   "    Path(_os.environ['OWN_CODE_SENTINEL']).write_text(__file__)\n")
+    job = add_import_sentinel(module)
     caller = _caller(tmp_path / "caller", module / "workflow" / "Snakefile")
     sentinel = tmp_path / "sentinel.txt"
     _snakemake(caller, "--cores", "1", "results/data/synthetic/prepared.npz", env=_env(OWN_CODE_SENTINEL=str(sentinel)))
@@ -128,12 +128,9 @@ def hosted(tmp_path) -> tuple[Path, dict]:
     data job differs from this checkout's (it records where it was imported from)."""
     repo = tmp_path / "hosted"
     copy_repository(repo)
-    job = repo / "src" / "prestorepro" / "jobs" / "data.py"
-    job.write_text(job.read_text() + "\nimport os as _os\n\nif _os.environ.get('OWN_CODE_SENTINEL'):\n"
-                   "    Path(_os.environ['OWN_CODE_SENTINEL']).write_text(__file__)\n")
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
-    for cmd in (["git", "init", "-q"], [*git, "add", "-A"], [*git, "commit", "-qm", "copy"], ["git", "tag", TAG]):
-        subprocess.run(cmd, cwd=repo, check=True)
+    add_import_sentinel(repo)
+    commit_repository(repo)
+    subprocess.run(["git", "tag", TAG], cwd=repo, check=True)
     return repo, _hosted(tmp_path, repo)
 
 
@@ -197,8 +194,10 @@ def test_a_module_from_another_git_source_uses_the_installed_package(tmp_path):
 def test_an_installed_wheel_carries_the_config_schema(tmp_path):
     # a github() module's jobs and plan import the installed package, which has no workflow/ beside it:
     # the config schema is package data
+    source = tmp_path / "source"  # a copy: setuptools writes build/ and *.egg-info beside the sources
+    copy_repository(source)
     out = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
-                          str(tmp_path / "wheel"), str(ROOT)], capture_output=True, text=True, timeout=600)
+                          str(tmp_path / "wheel"), str(source)], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     wheel = next((tmp_path / "wheel").glob("prestorepro-*.whl"))
     shutil.unpack_archive(wheel, tmp_path / "site", "zip")

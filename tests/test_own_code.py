@@ -3,23 +3,19 @@ active environment imports: here the test's environment imports this repository'
 install), and a copy of the repository is run from that same environment."""
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-from snakemake_plan import copy_repository
+from snakemake_plan import add_import_sentinel, copy_repository, env_without_pythonpath
 
 from prestorepro.io import read_json, sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _env(**extra) -> dict:
-    # nothing on PYTHONPATH: the environment's own prestorepro is the original checkout's
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return dict(env, OMP_NUM_THREADS="1", **extra)
+_env = env_without_pythonpath  # nothing on PYTHONPATH: the environment's prestorepro is this checkout's
 
 
 def test_the_environment_imports_the_original_checkout():
@@ -34,9 +30,7 @@ def test_a_copied_checkout_plans_and_runs_its_own_code(tmp_path):
     copy_repository(copy)
     sentinel = tmp_path / "sentinel.txt"
     # the copy's data job records which file it was imported from
-    job = copy / "src" / "prestorepro" / "jobs" / "data.py"
-    job.write_text(job.read_text() + "\nimport os as _os\n\nif _os.environ.get('OWN_CODE_SENTINEL'):\n"
-                   "    Path(_os.environ['OWN_CODE_SENTINEL']).write_text(__file__)\n")
+    job = add_import_sentinel(copy)
     results = tmp_path / "results"
     plan = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall", "--config", f"results={results}"],
                           cwd=copy, env=_env(), capture_output=True, text=True, timeout=600)

@@ -7,6 +7,7 @@ import io
 import itertools
 import logging
 import re
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -43,11 +44,24 @@ class Terminal(io.StringIO):
         return True
 
 
+def shown(iterable, *, every_s=30.0, clock=None, stream=None, final=True, leave=True, **kw):
+    """``progress`` with the module's pace and clock replaced (``EVERY_S``, ``_monotonic``: read when a
+    loop starts) and stderr as ``stream`` (when given) while it starts; ``final=False`` or ``leave=False``
+    is an inner loop."""
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(prog, "EVERY_S", every_s))
+        if clock is not None:
+            stack.enter_context(mock.patch.object(prog, "_monotonic", clock))
+        if stream is not None:
+            stack.enter_context(contextlib.redirect_stderr(stream))
+        return progress(iterable, inner=not (final and leave), **kw)
+
+
 def run(n_items, per_item_s, *, every_s=30.0, total=None, iterable=None, **kw):
     """The lines of a loop over ``n_items`` items that each take ``per_item_s`` fake seconds."""
     clock, lines, seen = FakeClock(), [], []
     items = list(range(n_items)) if iterable is None else iterable
-    for i in progress(items, desc="work", unit="batches", log=lines.append, every_s=every_s, total=total,
+    for i in shown(items, desc="work", unit="batches", log=lines.append, every_s=every_s, total=total,
                       stream=io.StringIO(), clock=clock, **kw):
         seen.append(i)
         clock.advance(per_item_s)
@@ -77,7 +91,7 @@ def test_a_slow_loop_writes_at_most_twenty_lines():
                                                     (100, 3.0, 1), (5000, 0.01, 0), (333, 2.0, 10), (40, 0.7, 30)])
 def test_never_more_than_twenty_lines_nor_more_than_one_per_every_s(n, per_item_s, every_s):
     clock, written = FakeClock(), []
-    for _ in progress(range(n), desc="work", log=lambda text: written.append((clock(), text)), every_s=every_s,
+    for _ in shown(range(n), desc="work", log=lambda text: written.append((clock(), text)), every_s=every_s,
                       stream=io.StringIO(), clock=clock):
         clock.advance(per_item_s)
     assert 1 <= len(written) <= MAX_LINES
@@ -112,7 +126,7 @@ def test_unknown_length_uses_the_time_rule():
 
 def test_a_resumed_loop_counts_from_initial_and_estimates_from_this_runs_items():
     clock, lines = FakeClock(), []
-    for _ in progress(range(40, 100), desc="train", total=100, initial=40, unit="epochs", log=lines.append,
+    for _ in shown(range(40, 100), desc="train", total=100, initial=40, unit="epochs", log=lines.append,
                       every_s=10, stream=io.StringIO(), clock=clock):
         clock.advance(1.0)
     assert lines[0] == "train: 50/100 epochs (50%), 10s elapsed, ~50s left"
@@ -122,7 +136,7 @@ def test_a_resumed_loop_counts_from_initial_and_estimates_from_this_runs_items()
 
 def test_postfix_joins_the_next_line():
     clock, lines = FakeClock(), []
-    bar = progress(range(3), desc="fit", unit="epochs", log=lines.append, every_s=1, stream=io.StringIO(), clock=clock)
+    bar = shown(range(3), desc="fit", unit="epochs", log=lines.append, every_s=1, stream=io.StringIO(), clock=clock)
     for epoch in bar:
         clock.advance(1.0)
         bar.set_postfix(loss=f"{1.0 / (epoch + 1):.4f}")
@@ -134,14 +148,14 @@ def test_postfix_joins_the_next_line():
 
 def test_a_loop_left_early_writes_no_final_line():
     clock, lines = FakeClock(), []
-    for i in progress(range(10), desc="w", log=lines.append, every_s=1, stream=io.StringIO(), clock=clock):
+    for i in shown(range(10), desc="w", log=lines.append, every_s=1, stream=io.StringIO(), clock=clock):
         clock.advance(1.0)
         if i == 4:
             break
     assert lines == [f"w: {n}/10 items ({10 * n}%), {n}s elapsed, ~{10 - n}s left" for n in (1, 2, 3, 4)]
     lines.clear()
     with pytest.raises(RuntimeError):
-        for i in progress(range(10), desc="w", log=lines.append, every_s=100, stream=io.StringIO(), clock=clock):
+        for i in shown(range(10), desc="w", log=lines.append, every_s=100, stream=io.StringIO(), clock=clock):
             raise RuntimeError("job failed")
     assert lines == []
 
@@ -152,13 +166,13 @@ def test_without_log_the_lines_go_to_stderr_as_it_is_at_the_call():
         assert list(progress(range(4), desc="embed", unit="batches")) == [0, 1, 2, 3]
     assert err.getvalue() == "embed: 4/4 batches (100%), 0s elapsed\n"
     out = io.StringIO()
-    list(progress(range(4), desc="embed", stream=out, clock=Ticking(40.0)))
+    list(shown(range(4), desc="embed", stream=out, clock=Ticking(40.0)))
     assert out.getvalue().splitlines()[0] == "embed: 1/4 items (25%), 40s elapsed, ~2m00s left"
 
 
 def test_lines_false_writes_nothing_off_a_terminal():
     out, lines = io.StringIO(), []
-    p = progress(range(5), desc="epochs", log=lines.append, stream=out, lines=False, clock=Ticking(100.0))
+    p = shown(range(5), desc="epochs", log=lines.append, stream=out, lines=False, clock=Ticking(100.0))
     assert isinstance(p, PlainProgress) and list(p) == list(range(5))
     assert lines == [] and out.getvalue() == ""
 
@@ -167,7 +181,7 @@ def test_a_terminal_gets_the_tqdm_bar_and_no_plain_line():
     from tqdm.auto import tqdm
 
     tty, lines = Terminal(), []
-    bar = progress(range(5), desc="embed train", unit="batches", log=lines.append, stream=tty, every_s=0,
+    bar = shown(range(5), desc="embed train", unit="batches", log=lines.append, stream=tty, every_s=0,
                    clock=Ticking(100.0))
     assert isinstance(bar, tqdm)
     assert list(bar) == list(range(5))
@@ -175,7 +189,7 @@ def test_a_terminal_gets_the_tqdm_bar_and_no_plain_line():
     text = tty.getvalue()
     assert "embed train" in text and "5/5" in text and "\r" in text  # tqdm's redrawn bar
     # tqdm's own keywords pass through: a bar that is not left on the screen
-    bar = progress(range(2), desc="x", total=4, initial=2, stream=Terminal(), leave=False)
+    bar = shown(range(2), desc="x", total=4, initial=2, stream=Terminal(), leave=False)
     assert bar.n == 2 and bar.total == 4 and not bar.leave
     list(bar)
 
@@ -183,7 +197,7 @@ def test_a_terminal_gets_the_tqdm_bar_and_no_plain_line():
 def test_the_default_clock_is_the_modules_and_can_be_patched(monkeypatch):
     monkeypatch.setattr(prog, "_monotonic", Ticking(50.0))
     lines = []
-    list(progress(range(2), desc="d", log=lines.append, stream=io.StringIO()))
+    list(shown(range(2), desc="d", log=lines.append, stream=io.StringIO()))
     assert lines == ["d: 1/2 items (50%), 50s elapsed, ~50s left", "d: 2/2 items (100%), 1m40s elapsed"]
 
 

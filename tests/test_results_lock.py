@@ -169,3 +169,29 @@ def test_a_results_tree_this_user_cannot_write_is_named_with_the_fix(shared_tmp)
         with pytest.raises(ConfigError, match=r"^config key results: this user cannot write the results tree "):
             hold_results(shared_tmp / "r2", ROOT)
     assert not (shared_tmp / "r").exists() and not any((shared_tmp / "r2").iterdir())
+
+
+def test_a_plan_that_runs_nothing_only_checks_the_lock(tmp_path):
+    # -n, --summary, --dag: refused while another process holds the tree, told of a damaged lock, and
+    # nothing is made (no tree, no lock file)
+    from prestorepro.lock import check_results
+
+    check_results(tmp_path / "none")
+    assert not (tmp_path / "none").exists()
+    proc = _holder(tmp_path / "held")
+    try:
+        with pytest.raises(ResultsLocked, match=rf"is in use by another snakemake \(process {proc.pid} on "):
+            check_results(tmp_path / "held")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    before = (tmp_path / "held" / ".lock").read_bytes()
+    check_results(tmp_path / "held")  # its holder has gone: nothing to say, nothing rewritten
+    assert (tmp_path / "held" / ".lock").read_bytes() == before
+    (tmp_path / "d" / ".lock").mkdir(parents=True)
+    with pytest.raises(ConfigError, match=r"\.lock is a folder; it is the workflow's lock file"):
+        check_results(tmp_path / "d")
+    (tmp_path / "f").mkdir()
+    os.mkfifo(tmp_path / "f" / ".lock")
+    with pytest.raises(ConfigError, match=r"\.lock is not a regular file"):
+        check_results(tmp_path / "f")

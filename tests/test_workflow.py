@@ -34,6 +34,13 @@ def test_paper_config_plans_the_four_datasets(tmp_path):
     assert jobs["download_data"] == 5 and jobs["prepare_data"] == 5  # 4 paper datasets + synthetic
     assert jobs["embed"] == 4
     assert jobs["train_table1"] >= 4 * 10 * 3  # the paper's seven methods and SPEC §5b's three
+    # what a SLURM queue gets (docs/cluster.md): the data and training jobs; the table, figure and summary
+    # jobs, the downloads and `all` are local rules (`localrule: True`)
+    queued = {"prepare_data", "embed", "train_table1", "synthetic_experiment", "synthetic_method", "train_guide",
+              "train_compress", "train_coreset", "train_coreset_full", "train_ablation", "synthetic_ablation"}
+    assert jobs["total"] == 592
+    assert sum(n for rule, n in jobs.items() if rule in queued) == 486
+    assert sum(n for rule, n in jobs.items() if rule not in queued | {"total"}) == 106
 
 
 def test_ablation_plans_one_run_per_variant_and_seed(tmp_path):

@@ -1,4 +1,4 @@
-"""The package modules a job script runs, found from its import statements (for the rules' code inputs).
+"""The package modules a job script runs, found from its import statements (for the jobs' code stamps).
 
 Snakemake re-runs a job when one of its inputs changes, but it does not see edits to a package the job
 imports. Each rule therefore lists, as inputs, the modules of ``prestorepro`` that its script imports,
@@ -15,13 +15,12 @@ that editing plotting code plans no training job.
 A package whose ``__init__`` calls ``import_submodules`` (``prestorepro.registry``: the methods of a
 stage register themselves by being modules of it) imports every module beside it, and is read so.
 
-The paths are relative to the working directory (the repository root when Snakemake runs from it), so
-a finished run copied or mounted elsewhere plans nothing new.
+A code stamp names the modules by their path inside the package's folder (``closure_by_name``), so a
+finished run copied or mounted elsewhere plans nothing new.
 """
 from __future__ import annotations
 
 import ast
-import os
 from pathlib import Path
 
 PACKAGE = "prestorepro"
@@ -149,9 +148,3 @@ def closure_by_name(script: str | Path, text: str | None = None) -> dict[str, Pa
     """``import_closure(script)`` keyed by each file's path inside the package's folder
     (``prestorepro/io.py``): names that hold wherever the package is installed (a code stamp's keys)."""
     return {p.relative_to(PACKAGE_DIR.parent).as_posix(): p for p in import_closure(script, text)}
-
-
-def code_inputs(script: str | Path, start: str | Path | None = None) -> list[str]:
-    """``import_closure(script)`` as paths relative to ``start`` (default: the working directory)."""
-    start = Path(start) if start is not None else Path.cwd()
-    return [os.path.relpath(p, start) for p in import_closure(script)]

@@ -12,7 +12,7 @@ when at least ``every_s`` seconds have passed since the previous line (or the st
 at least a twentieth of the loop's items have been done since then; the last item is left to the
 final line, written when the loop runs out. So a loop writes at most one line per ``every_s`` seconds
 before its final line, and at most ``MAX_LINES`` (20) lines in all whatever its length; a loop shorter
-than ``every_s`` writes its final line only (or nothing, for ``final=False``).
+than ``every_s`` writes its final line only (or nothing, for an inner loop).
 
 Nothing here touches the loop's items or any random stream: a loop wrapped in ``progress`` computes
 exactly what it computed before.
@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import Any, Callable, Generic, Iterable, Iterator, TextIO, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 
@@ -31,7 +31,8 @@ MAX_LINES = 20   # at most this many plain lines per loop, the final one include
 
 
 def _monotonic() -> float:
-    """The plain lines' clock (a test replaces this name, or passes ``clock=``, to run without sleeping)."""
+    """The plain lines' clock (a test replaces this name, and ``EVERY_S``, to run without sleeping; both are
+    read when a loop starts)."""
     return time.monotonic()
 
 
@@ -60,10 +61,10 @@ class PlainProgress(Generic[T]):
     tqdm's ``set_postfix`` and ``close``, so a loop can treat both sides alike."""
 
     def __init__(self, iterable: Iterable[T], *, desc: str, total: int | None, unit: str,
-                 write: Callable[[str], Any] | None, every_s: float, initial: int, final: bool,
-                 clock: Callable[[], float] | None):
+                 write: Callable[[str], Any] | None, initial: int, final: bool):
         self.iterable, self.desc, self.total, self.unit = iterable, desc, total, unit
-        self.write, self.every_s, self.initial, self.final, self.clock = write, every_s, initial, final, clock
+        self.write, self.initial, self.final = write, initial, final
+        self.every_s, self.clock = float(EVERY_S), _monotonic
         self.postfix = ""
 
     def set_postfix(self, **values: Any) -> None:
@@ -88,7 +89,7 @@ class PlainProgress(Generic[T]):
         if self.write is None:
             yield from self.iterable
             return
-        clock = self.clock or _monotonic
+        clock = self.clock
         # the share rule: a twentieth of the items this run does (all of them after a resume's ``initial``)
         step = 1 if self.total is None else max(1, math.ceil((self.total - self.initial) / MAX_LINES))
         start = last_t = clock()
@@ -108,30 +109,27 @@ class PlainProgress(Generic[T]):
 
 
 def progress(iterable: Iterable[T], *, desc: str, total: int | None = None, unit: str = "items",
-             log: Callable[[str], Any] | None = None, every_s: float = EVERY_S, stream: TextIO | None = None,
-             initial: int = 0, lines: bool = True, final: bool = True, leave: bool = True,
-             clock: Callable[[], float] | None = None):
+             log: Callable[[str], Any] | None = None, initial: int = 0, inner: bool = False, lines: bool = True):
     """``iterable``'s items, unchanged, with their progress shown: a drop-in for ``tqdm(iterable, ...)``.
 
-    On a terminal (``stream.isatty()``; ``stream`` defaults to ``sys.stderr`` as it is at the call,
-    which inside ``job_log`` is the log file) this is a tqdm bar, as before. Elsewhere plain lines
+    On a terminal (``sys.stderr.isatty()``, stderr as it is at the call, which inside ``job_log`` is the
+    log file) this is a tqdm bar, as before. Elsewhere plain lines
     ``"<desc>: 120/500 batches (24%), 35s elapsed, ~1m50s left"`` go to ``log`` (a callable taking a
-    str, such as a job logger's ``info``) when given, else to ``stream``, at this rate:
+    str, such as a job logger's ``info``) when given, else to stderr, at this rate (``EVERY_S`` = 30 s):
 
-    - after an item, a line when at least ``every_s`` seconds have passed since the previous line (or
+    - after an item, a line when at least ``EVERY_S`` seconds have passed since the previous line (or
       the start) and at least ``ceil((total - initial) / 20)`` items have been done since it: at most
-      one line per ``every_s`` seconds and at most 19 such lines, whatever the loop's length;
+      one line per ``EVERY_S`` seconds and at most 19 such lines, whatever the loop's length;
     - the last item is left to the final line (``500/500 batches (100%), 2m25s elapsed``), written
-      when the loop runs out; with ``final=False`` only if the loop ran at least ``every_s`` (an inner
-      loop that ends quickly stays silent). A loop left early (``break``, an exception) writes no
-      final line;
+      when the loop runs out. A loop left early (``break``, an exception) writes no final line;
     - ``total`` defaults to ``len(iterable)``; where it is unknown only the time rule applies.
 
     ``initial``: items done before (a resumed run: ``progress(range(start, n), total=n, initial=start)``);
     counts include it, elapsed time and the estimate of the time left cover this run's items only.
-    ``lines=False``: no plain lines (a loop that logs every item itself), the bar still shows on a
-    terminal. ``leave``: tqdm's (keep the finished bar). ``clock``: the plain lines' time source
-    (default ``time.monotonic``, through this module's ``_monotonic``).
+    ``inner``: a loop inside a longer one (a round's epochs): its bar does not stay on the terminal, and
+    its final line is written only if it ran at least ``EVERY_S`` (an inner loop that ends quickly stays
+    silent). ``lines=False``: no plain lines (a loop that logs every item itself), the bar still shows
+    on a terminal.
 
     The result also has ``set_postfix(**values)`` (tqdm's; on the plain side the values join the next
     line) and ``close()``.
@@ -141,14 +139,14 @@ def progress(iterable: Iterable[T], *, desc: str, total: int | None = None, unit
             total = len(iterable)  # type: ignore[arg-type]
         except TypeError:
             total = None
-    stream = sys.stderr if stream is None else stream
+    stream = sys.stderr
     if _is_terminal(stream):
         from tqdm.auto import tqdm
 
-        return tqdm(iterable, desc=desc, total=total, initial=initial, unit=unit, file=stream, leave=leave,
+        return tqdm(iterable, desc=desc, total=total, initial=initial, unit=unit, file=stream, leave=not inner,
                     disable=False)
     write = None
     if lines:
         write = log if log is not None else (lambda text: (stream.write(text + "\n"), stream.flush()))
-    return PlainProgress(iterable, desc=desc, total=total, unit=unit, write=write, every_s=float(every_s),
-                         initial=int(initial), final=final, clock=clock)
+    return PlainProgress(iterable, desc=desc, total=total, unit=unit, write=write, initial=int(initial),
+                         final=not inner)

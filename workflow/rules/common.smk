@@ -72,7 +72,6 @@ wildcard_constraints:
 # an imported package otherwise), and the plan lists one code input per job. download_data has none: a
 # code edit never re-downloads (its files are verified by checksum whatever the code).
 SCRIPTS = RULES_DIR.join("../scripts")
-_CLOSURES = {}
 
 
 def code_of(script):
@@ -83,7 +82,6 @@ def code_of(script):
         with workflow.sourcecache.open(source) as f:
             text = f.read()
         closure = closure_by_name(f"{script}.py", text.decode() if isinstance(text, bytes) else text)
-    _CLOSURES[script] = closure
 
     def code(wildcards):
         return code_stamp(R, script, closure, stamp_scratch())

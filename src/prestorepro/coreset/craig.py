@@ -34,7 +34,7 @@ def select_craig(budget: int, *, grads: Any, labels: Any, rng: np.random.Generat
     chosen, sizes = [], []
     # a long selection (large classes) shows its progress per class on stderr (a job's log); a quick one is silent
     for (_cls, idx), k in progress(zip(groups, shares), desc="craig selection", total=len(groups), unit="classes",
-                                   final=False, leave=False):
+                                   inner=True):
         if k == 0:
             continue
         res = greedy_facility_location(g[idx], int(k), greedy=greedy, rng=rng, epsilon=epsilon,

@@ -69,7 +69,7 @@ def select_gradmatch(budget: int, *, grads: Any, labels: Any, rng: np.random.Gen
     chosen, weights = [], []
     # a long selection (large classes) shows its progress per class on stderr (a job's log); a quick one is silent
     for (cls, idx), k in progress(zip(groups, shares), desc="gradmatch selection", total=len(groups), unit="classes",
-                                  final=False, leave=False):
+                                  inner=True):
         if k == 0:
             continue
         cols = per_gradient_columns(cls, c_total, dim) if per_gradient else np.arange(dim)

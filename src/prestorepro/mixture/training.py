@@ -225,7 +225,7 @@ def _soft_round(model, gate, x, y, s: MixtureSettings, comp_opt: MaskedAdam, gat
     model.train()
     gate.train()
     nll_mean = float("nan")
-    for epoch in progress(range(s.epochs), desc=f"[{label}] round {r}", unit="epochs", final=False, leave=False):
+    for epoch in progress(range(s.epochs), desc=f"[{label}] round {r}", unit="epochs", inner=True):
         perm = torch.randperm(n, generator=generator).to(x.device)
         total = torch.zeros((), dtype=torch.float64, device=x.device)
         for a, b in batch_bounds(n, s.batch_size, min_batch=2):  # batch norm cannot train on one row

@@ -233,7 +233,7 @@ def train_components(
     # every step. A non-finite loss is still named by its epoch and step; the steps after it in that
     # epoch run on NaNs and are discarded with the raised error.
     last = None
-    for epoch in progress(range(epochs), desc=desc, unit="epochs", final=False, leave=False):
+    for epoch in progress(range(epochs), desc=desc, unit="epochs", inner=True):
         idx, mask = epoch_batches(assignment, k, batch_size, generators)
         full = mask.all(dim=2).all(dim=1).tolist()  # steps where every component has a whole batch
         idx_km, mask = idx.transpose(1, 2).contiguous().to(dev), mask.to(dev)

@@ -43,7 +43,7 @@ def train_components_sequential(
     """
     seconds = 0.0
     a = assignment.cpu()
-    for k in progress(range(model.k), desc=desc, unit="components", final=False, leave=False):
+    for k in progress(range(model.k), desc=desc, unit="components", inner=True):
         part = torch.nonzero(a == k, as_tuple=True)[0]
         one = model.like(1).to(dtype=next(model.parameters()).dtype)
         one.load_components([model.component(k)])

@@ -260,7 +260,7 @@ def train_single(
     # a bar on a terminal; off one, the epoch lines below are the progress when there is a log, and
     # rate-limited progress lines (prestorepro.progress) go to stderr when there is none
     bar = progress(range(start_epoch, epochs), desc=desc, total=epochs, initial=start_epoch, unit="epochs",
-                   lines=log is None, final=False, leave=False)
+                   lines=log is None, inner=True)
     for epoch in bar:
         t0 = time.perf_counter()
         epoch_loss, bad_step, steps = train_epoch(
