@@ -6,7 +6,7 @@ seed), the combiner then trained from the same seed for each budget, train and t
 
 App. B.3 trains the additional classifier 10 epochs; on the paper's 45,000-90,000 training points at batch
 256 that is 1,760-3,520 steps, on digits' 1,079 at the embedded default's batch 64 it is 170. The same
-question was asked of the router's gate (README: 10 epochs left it at 82-96 % agreement on digits, 50 at
+question was asked of the router's gate (docs/results.md: 10 epochs left it at 82-96 % agreement on digits, 50 at
 98 %). Components, partition and seeds are the Table-1 jobs' (``table1.run.run_method`` with the
 config's settings); only the combiner's budget changes.
 """
@@ -40,7 +40,8 @@ def main() -> None:
     from prestorepro.config import load_config, validate_config
     from prestorepro.table1.run import RunSpec, run_method
     from prestorepro.features import Features
-    from prestorepro.presto.combiner import combiner_inputs, combiner_predict, train_combiner
+    from prestorepro.presto.combiner import (CombinerSchedule, combiner_inputs, combiner_predict, new_combiner,
+                                             train_combiner)
     from prestorepro.streams import generator
 
     torch.set_num_threads(1)
@@ -61,10 +62,12 @@ def main() -> None:
             row = {"method": method, "seed": seed, "router": out["predictors"]["router"]["test_accuracy"],
                    "run_seconds": time.perf_counter() - t0}
             for epochs in args.epochs:
-                comb, info = train_combiner(train_in, feats.train_y, k=model.k, num_classes=feats.num_classes,
-                                            epochs=epochs, lr=presto["lr"], weight_decay=presto["combiner_weight_decay"],
-                                            batch_size=presto["batch_size"], generator=generator(seed, "combiner"),
-                                            device=torch.device("cpu"))
+                stream = generator(seed, "combiner")
+                schedule = CombinerSchedule(epochs=epochs, lr=presto["lr"],
+                                            weight_decay=presto["combiner_weight_decay"],
+                                            batch_size=presto["batch_size"])
+                comb, info = train_combiner(new_combiner(model.k, feats.num_classes, stream.initial_seed()), train_in,
+                                            feats.train_y, schedule, generator=stream, device=torch.device("cpu"))
                 row[f"train_{epochs}"] = float((combiner_predict(comb, train_in) == feats.train_y.numpy()).mean())
                 row[f"test_{epochs}"] = float((combiner_predict(comb, test_in) == feats.test_y.numpy()).mean())
                 row[f"loss_{epochs}"] = info["best_loss"]

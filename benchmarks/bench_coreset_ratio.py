@@ -30,10 +30,11 @@ import torch
 import yaml
 
 from prestorepro.coreset.methods import CORESET_METHODS, SelectionContext
-from prestorepro.coreset.run import _train_epoch, build_model, model_widths, subset_budget
+from prestorepro.coreset.run import build_model, model_widths, subset_budget
 from prestorepro.features import Features
 from prestorepro.models.parameters import CUT_CHANNELS
 from prestorepro.models.resnet_tail import count_parameters
+from prestorepro.training.single import Batching, EpochData, train_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,7 +94,8 @@ def main(argv: list[str] | None = None) -> dict:
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         t0 = time.perf_counter()
-        _train_epoch(model, opt, data.train_x, data.train_y, rows, None, bs, float(cfg["l2"]), gen)
+        train_epoch(model, opt, EpochData(data.train_x, data.train_y, rows=rows),
+                    batching=Batching(bs, gen, min_batch=2), l2=float(cfg["l2"]))
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         return time.perf_counter() - t0

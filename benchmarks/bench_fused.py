@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import os
 import platform
 import statistics
@@ -36,7 +37,7 @@ from prestorepro.models.fused import FusedResNetTail
 from prestorepro.models.parameters import CUT_CHANNELS
 from prestorepro.models.resnet_tail import ResNetTail
 from prestorepro.training.masked_adam import MaskedAdam
-from prestorepro.training.fused import train_components, training_layout
+from prestorepro.training.fused import ComponentTraining, train_components, training_layout
 
 
 class Timer:
@@ -88,6 +89,15 @@ def load_fused_at(commit: str):
         sys.modules[spec.name] = mods[name]
         spec.loader.exec_module(mods[name])
     return mods["models"].FusedResNetTail, mods["training"].MaskedAdam, mods["training"].train_components
+
+
+def train_with(train_fn, model, x, y, assignment, training: ComponentTraining):
+    """Run a fused trainer with ``training``: as one argument, or spelt out as keywords for a trainer of a
+    commit that took them one by one."""
+    if "training" in inspect.signature(train_fn).parameters:
+        return train_fn(model, x, y, assignment, training)
+    return train_fn(model, x, y, assignment, epochs=training.epochs, batch_size=training.batch_size,
+                    optimizer=training.optimizer, lam=training.lam, generators=training.generators)
 
 
 def per_model_loop(models, x, y, parts, epochs, batch_size, lr, seed):
@@ -157,8 +167,8 @@ def main(argv: list[str] | None = None) -> dict:
 
         def run(model=model, opt=opt, gens=gens, train_fn=train_fn, xv=xv):
             with Timer(dev) as t:
-                train_fn(model, xv, y, assignment, epochs=args.epochs, batch_size=args.batch_size,
-                         optimizer=opt, lam=1e-4, generators=gens)
+                train_with(train_fn, model, xv, y, assignment, ComponentTraining(
+                    epochs=args.epochs, batch_size=args.batch_size, optimizer=opt, lam=1e-4, generators=gens))
             return t.seconds
         runners[label] = run
 

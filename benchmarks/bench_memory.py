@@ -33,7 +33,7 @@ def _measure(job: dict) -> dict:
     from prestorepro.compress.pruning import PRUNING_CRITERIA, class_balanced_sample, prune_to_budget
     from prestorepro.models import ResNetTail, count_parameters
     from prestorepro.models.parameters import CUT_CHANNELS
-    from prestorepro.training.single import predict, train_single
+    from prestorepro.training.single import Recipe, TrainingSet, predict, train_single
 
     dev = torch.device(job["device"])
     cut, c, n, hw = job["cut"], job["classes"], job["n"], job["hw"]
@@ -65,7 +65,7 @@ def _measure(job: dict) -> dict:
         info["parameters"] = count_parameters(model)
         if phase == "train":
             distill = Distiller(guides, T=5.0, a=0.9) if guides else None
-            hist = train_single(model, x, y, epochs=job["epochs"], batch_size=job["batch_size"], lr=1e-3,
+            hist = train_single(model, TrainingSet(x, y), recipe=Recipe(job["epochs"], job["batch_size"], 1e-3),
                                 device=dev, generator=torch.Generator().manual_seed(2), distill=distill,
                                 masks=masks)
             info["seconds"] = sum(hist["time_s"])

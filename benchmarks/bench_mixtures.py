@@ -21,6 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from prestorepro.partitioners.base import fit_partition  # noqa: E402
+from prestorepro.partitioners.parts import PartitionOptions  # noqa: E402
 
 
 def stand_in(n: int, d: int = 256, classes: int = 10, seed: int = 0) -> np.ndarray:
@@ -45,8 +46,8 @@ def main() -> None:
     for method in ("gmm", "bgmm"):
         for cov in ("full", "diag"):
             t0 = time.perf_counter()
-            res = fit_partition(method, x, args.k, seed=0, pca_dim=args.dim, max_fit_samples=args.n,
-                                covariance_type=cov)
+            res = fit_partition(method, x, args.k, seed=0, pca_dim=args.dim,
+                                options=PartitionOptions(max_fit_samples=args.n, covariance_type=cov))
             dt = time.perf_counter() - t0
             model = res.rule.model
             row = {"method": method, "covariance_type": cov, "seconds": dt, "em_iterations": int(model.n_iter_),

@@ -30,6 +30,7 @@ import numpy as np, torch
 from prestorepro.config import load_config
 from prestorepro.jobs.common import set_precision, set_threads
 from prestorepro.jobs.presto import train_table1
+from prestorepro.jobs.specs import Embeddings, Table1Job
 from prestorepro.plan.base import PlanBase
 results, precision, sequential, seed = sys.argv[1], sys.argv[2], sys.argv[3] == "1", int(sys.argv[4])
 set_threads(1); set_precision(precision)
@@ -38,12 +39,13 @@ plan = PlanBase(cfg)
 out = Path(tempfile.mkdtemp())
 emb = Path(results) / "embeddings" / "digits"
 t = time.perf_counter()
-m = train_table1(features=str(emb / "features.npz"), meta=str(emb / "features.json"), dataset="digits",
-                 dataset_config=cfg["datasets"]["digits"], method="presto", k=cfg["datasets"]["digits"]["k"],
-                 seed=seed, presto=plan.TRAIN_PRESTO, table1=plan.TRAIN_TABLE1, widths=cfg["components"]["widths"],
-                 embedding=cfg["embedding"], device="cpu", out_metrics=str(out / "m.json"),
-                 out_assignment=str(out / "a.npz"), checkpoint=None, log=logging.getLogger("bench"),
-                 sequential=sequential)
+job = Table1Job(embeddings=Embeddings(str(emb / "features.npz"), str(emb / "features.json")), dataset="digits",
+                dataset_config=cfg["datasets"]["digits"], method="presto", k=cfg["datasets"]["digits"]["k"],
+                seed=seed, presto=plan.TRAIN_PRESTO, table1=plan.TRAIN_TABLE1, options={},
+                widths=cfg["components"]["widths"], embedding=cfg["embedding"], device="cpu", precision=precision,
+                out_metrics=str(out / "m.json"), out_assignment=str(out / "a.npz"), checkpoint=None,
+                sequential=sequential)
+m = train_table1(job, logging.getLogger("bench"))
 seconds = time.perf_counter() - t
 with np.load(out / "a.npz") as a:
     digest = hashlib.sha256(a["train_assignment"].tobytes() + a["test_routes"].tobytes()).hexdigest()[:16]

@@ -16,15 +16,20 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from prestorepro.models.fused import FusedResNetTail
-from prestorepro.presto.algorithm import PrestoSettings, centre_distances, modular_upper_bound, run_presto
+from prestorepro.presto.algorithm import PrestoStreams, RunHooks, centre_distances, modular_upper_bound, run_presto
 from prestorepro.presto.assignment import size_bounds, solve_assignment
 from prestorepro.training.fused import loss_matrix
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from presto_defaults import presto_settings  # noqa: E402  (Algorithm 1's settings from the schema's defaults)
 
 
 def synthetic_features(n: int, classes: int, hw: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,8 +68,8 @@ def main(argv: list[str] | None = None) -> dict:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
         model = FusedResNetTail(args.k, "layer1", args.widths, args.classes).to(dev)
-    settings = PrestoSettings.from_defaults(k=args.k, rounds=args.rounds, epochs=args.epochs, batch_size=args.batch_size,
-                              leeway=args.leeway, epsilon=args.epsilon, accept_only_if_decreased=False)
+    settings = presto_settings(k=args.k, rounds=args.rounds, epochs=args.epochs, batch_size=args.batch_size,
+                               leeway=args.leeway, epsilon=args.epsilon, keep="every")
     gens = [torch.Generator().manual_seed(1000 + j) for j in range(args.k)]
     lo, hi = size_bounds(args.n, args.k, args.leeway)
     load = os.getloadavg()
@@ -76,7 +81,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     marks: list[float] = []
     t0 = time.perf_counter()
-    res = run_presto(model, x, y, init, settings, gens, on_round=lambda r, m, a: marks.append(time.perf_counter()) or {})
+    res = run_presto(model, x, y, init, settings, PrestoStreams(gens),
+                     hooks=RunHooks(on_round=lambda r, m, a: marks.append(time.perf_counter()) or {}))
     wall = time.perf_counter() - t0
     s = res.seconds
     # everything but training, loss matrix and assignment: objective, snapshots, history, final restore

@@ -53,11 +53,12 @@ def _partition(work: str, method: str, n_init: int, leeway: int) -> dict:
     import numpy as np
 
     from prestorepro.partitioners.base import fit_partition
+    from prestorepro.partitioners.parts import PartitionOptions
 
     x = np.load(Path(work) / "x.npy").astype(np.float32)
     t0 = time.perf_counter()
-    res = fit_partition(method, x, 4, 0, pca_dim=64, max_fit_samples=20000, leeway=leeway, n_init=n_init,
-                        covariance_type="full")
+    res = fit_partition(method, x, 4, 0, pca_dim=64, options=PartitionOptions(
+        max_fit_samples=20000, leeway=leeway, n_init=n_init, covariance_type="full"))
     return {"n": int(len(x)), "n_init": n_init, "seconds": time.perf_counter() - t0,
             "part_sizes": np.bincount(res.labels, minlength=4).tolist()}
 

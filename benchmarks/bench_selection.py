@@ -20,13 +20,14 @@ import numpy as np
 import torch
 
 from prestorepro.coreset import SELECTORS, last_layer_gradients, per_gradient_columns
+from prestorepro.coreset.gradmatch import GradMatchOptions
 
 RUNS = [
     ("random", "random", {}),
     ("craig (lazy greedy)", "craig", {"greedy": "lazy"}),
     ("craig (stochastic greedy, eps 0.01)", "craig", {"greedy": "stochastic"}),
     ("gradmatch (per class, per gradient)", "gradmatch", {}),
-    ("gradmatch (per class, all 10 columns)", "gradmatch", {"per_gradient": False}),
+    ("gradmatch (per class, all 10 columns)", "gradmatch", {"options": GradMatchOptions(per_gradient=False)}),
     ("gradmatch_pb (batch 32)", "gradmatch_pb", {"batch_size": 32}),
 ]
 
@@ -48,7 +49,8 @@ def matched_residual(grads: np.ndarray, labels: np.ndarray, idx: np.ndarray, w: 
     classes = int(labels.max()) + 1
     res2 = tot2 = 0.0
     for c in range(classes):
-        cols = per_gradient_columns(c, classes, g.shape[1]) if options.get("per_gradient", True) else slice(None)
+        per_gradient = options.get("options", GradMatchOptions()).per_gradient
+        cols = per_gradient_columns(c, classes, g.shape[1]) if per_gradient else slice(None)
         t = g[labels == c][:, cols].sum(axis=0)
         mine = labels[idx] == c
         res2 += float(np.sum((t - w[mine] @ g[idx[mine]][:, cols]) ** 2))

@@ -167,3 +167,15 @@ def test_relative_imports_and_packages_are_followed(tmp_path):
     assert {"__init__.py", "presto/__init__.py", "presto/gate.py", "training/single.py", "streams.py"} <= files
     # a code stamp's names hold wherever the package lies (a copied checkout, a github() module's unpacked src/)
     assert sorted(closure_by_name(script)) == sorted(f"prestorepro/{f}" for f in files)
+
+
+def test_imports_for_annotations_only_are_not_code_a_job_runs(tmp_path):
+    # a job module names its spec's type under `if TYPE_CHECKING:` (never imported when it runs): the training
+    # job's code inputs hold no table or figure spec, and the table job's none of the training jobs' specs
+    script = tmp_path / "job.py"
+    script.write_text("from prestorepro.jobs.compress import train_compress\n")
+    names = {p.name for p in import_closure(script)}
+    assert "compress.py" in names and "report_specs.py" not in names and "specs.py" not in names
+    script.write_text("from prestorepro.jobs.compress import make_table2\n")
+    names = {str(p) for p in import_closure(script)}
+    assert not any(n.endswith(("jobs/specs.py", "jobs/report_specs.py", "features.py")) for n in names)

@@ -6,11 +6,13 @@ import torch
 from prestorepro.models.fused import FusedResNetTail
 from prestorepro.models.parameters import combiner_parameter_count
 from prestorepro.presto import algorithm
-from prestorepro.presto.algorithm import PrestoSettings, centre_distances, run_presto
+from prestorepro.presto.algorithm import PrestoSettings, PrestoStreams, RunHooks, centre_distances, run_presto
 from prestorepro.presto.assignment import InfeasibleConstraintError
 from prestorepro.presto.moves import greedy_capacity_assignment
-from prestorepro.presto.combiner import Combiner, authors_scores, combiner_predict, train_combiner
+from prestorepro.presto.combiner import (Combiner, CombinerSchedule, authors_scores, combiner_predict, new_combiner,
+                                         train_combiner)
 from prestorepro.streams import generator
+from presto_defaults import presto_settings
 
 
 def _authors_loop(scores: np.ndarray, part_size: int) -> np.ndarray:
@@ -76,17 +78,22 @@ def _routing_problem(n=240, k=3, c=4, seed=0):
     return z.reshape(n, k * c), y
 
 
+def _train_new(x, y, seed, *, epochs, weight_decay):
+    """A new combiner (K = 3, C = 4) drawn from the combiner stream of ``seed``, trained on (x, y) with it."""
+    stream = generator(seed, "combiner")
+    return train_combiner(new_combiner(3, 4, stream.initial_seed()), x, y,
+                          CombinerSchedule(epochs=epochs, lr=0.01, weight_decay=weight_decay, batch_size=32),
+                          generator=stream, device=torch.device("cpu"))
+
+
 def test_train_combiner_learns_to_read_the_informative_component_and_keeps_its_best_epoch():
     x, y = _routing_problem()
-    comb, info = train_combiner(x, y, k=3, num_classes=4, epochs=8, lr=0.01, weight_decay=1e-4, batch_size=32,
-                                generator=generator(0, "combiner"), device=torch.device("cpu"))
+    comb, info = _train_new(x, y, 0, epochs=8, weight_decay=1e-4)
     assert (combiner_predict(comb, x) == y.numpy()).mean() > 0.97
     assert info["best_epoch"] == int(np.argmin(info["loss"])) + 1 and info["best_loss"] == min(info["loss"])
     # the same seed gives the same weights; another seed others
-    again, _ = train_combiner(x, y, k=3, num_classes=4, epochs=8, lr=0.01, weight_decay=1e-4, batch_size=32,
-                              generator=generator(0, "combiner"), device=torch.device("cpu"))
-    other, _ = train_combiner(x, y, k=3, num_classes=4, epochs=8, lr=0.01, weight_decay=1e-4, batch_size=32,
-                              generator=generator(1, "combiner"), device=torch.device("cpu"))
+    again, _ = _train_new(x, y, 0, epochs=8, weight_decay=1e-4)
+    other, _ = _train_new(x, y, 1, epochs=8, weight_decay=1e-4)
     torch.testing.assert_close(comb.linear.weight, again.linear.weight, rtol=0, atol=0)
     assert not torch.equal(comb.linear.weight, other.linear.weight)
     # the weight rows read component 0's slice most
@@ -108,8 +115,7 @@ def test_train_combiner_returns_the_lowest_loss_epoch_not_the_last(monkeypatch):
         return next(losses), -1, 2
 
     monkeypatch.setattr(C, "train_epoch", fake_epoch)
-    comb, info = train_combiner(x, y, k=3, num_classes=4, epochs=3, lr=0.01, weight_decay=0.0, batch_size=32,
-                                generator=generator(0, "combiner"), device=torch.device("cpu"))
+    comb, info = _train_new(x, y, 0, epochs=3, weight_decay=0.0)
     assert info["best_epoch"] == 2
     torch.testing.assert_close(comb.linear.weight, seen[1])
 
@@ -125,8 +131,8 @@ def _image_problem(n=48, seed=0, classes=3):
 def test_authors_reassignment_scores_with_the_kept_combiner_and_assigns_by_their_rule(monkeypatch, reassign, sign):
     x, y = _image_problem()
     model = FusedResNetTail(3, "layer1", (2, 2, 4), 3)
-    settings = PrestoSettings.from_defaults(k=3, rounds=3, epochs=1, batch_size=8, lr=0.01, lam=1e-4, epsilon=3e-3, leeway=4,
-                              keep="every", reassign=reassign, combiner_epochs=2)
+    settings = presto_settings(k=3, rounds=3, epochs=1, batch_size=8, lr=0.01, lam=1e-4, epsilon=3e-3, leeway=4,
+                               keep="every", reassign=reassign, combiner_epochs=2)
     scores, costs = [], []
     real_scores = algorithm.authors_scores
     monkeypatch.setattr(algorithm, "authors_scores", lambda *a: scores.append(real_scores(*a)) or scores[-1])
@@ -135,8 +141,8 @@ def test_authors_reassignment_scores_with_the_kept_combiner_and_assigns_by_their
         monkeypatch.setattr(algorithm, name, lambda M, *a, _real=real, **kw: costs.append((M.copy(), a))
                             or _real(M, *a, **kw))
     a0 = np.arange(48) % 3
-    res = run_presto(model, x, y, a0, settings, [torch.Generator().manual_seed(j) for j in range(3)],
-                     combiner_generator=generator(0, "combiner"))
+    res = run_presto(model, x, y, a0, settings,
+                     PrestoStreams([torch.Generator().manual_seed(j) for j in range(3)], generator(0, "combiner")))
     assert len(scores) == len(costs) == res.rounds_run
     per_round = res.assignments_per_round.astype(np.int64)
     for r, (S, (M, args)) in enumerate(zip(scores, costs)):
@@ -153,15 +159,15 @@ def test_authors_reassignment_scores_with_the_kept_combiner_and_assigns_by_their
 
 def test_authors_reassignment_resumes_exactly(tmp_path):
     x, y = _image_problem()
-    settings = PrestoSettings.from_defaults(k=3, rounds=3, epochs=1, batch_size=8, lr=0.01, lam=1e-4, epsilon=3e-3, leeway=4,
-                              reassign="authors", combiner_epochs=2)
+    settings = presto_settings(k=3, rounds=3, epochs=1, batch_size=8, lr=0.01, lam=1e-4, epsilon=3e-3, leeway=4,
+                               reassign="authors", combiner_epochs=2)
 
     def run(rounds, ckpt):
         torch.manual_seed(0)
         model = FusedResNetTail(3, "layer1", (2, 2, 4), 3)
         s = PrestoSettings(**{**settings.__dict__, "rounds": rounds})
-        return run_presto(model, x, y, np.arange(48) % 3, s, [torch.Generator().manual_seed(j) for j in range(3)],
-                          combiner_generator=generator(0, "combiner"), checkpoint_path=ckpt), model
+        streams = PrestoStreams([torch.Generator().manual_seed(j) for j in range(3)], generator(0, "combiner"))
+        return run_presto(model, x, y, np.arange(48) % 3, s, streams, hooks=RunHooks(checkpoint_path=ckpt)), model
 
     full, m_full = run(3, None)
     ckpt = tmp_path / "ck.pt"
@@ -175,14 +181,15 @@ def test_authors_reassignment_resumes_exactly(tmp_path):
 
 def test_settings_refuse_what_the_reassignment_cannot_do():
     with pytest.raises(ValueError, match="cannot bound the moves"):
-        PrestoSettings.from_defaults(k=2, reassign="bound_greedy", max_moves=0.1)
+        presto_settings(k=2, reassign="bound_greedy", max_moves=0.1)
     with pytest.raises(ValueError, match="class\\s+logits"):
-        PrestoSettings.from_defaults(k=2, reassign="authors", loss="hinge")
+        presto_settings(k=2, reassign="authors", loss="hinge")
     with pytest.raises(ValueError, match="reassign must be one of"):
-        PrestoSettings.from_defaults(k=2, reassign="nope")
+        presto_settings(k=2, reassign="nope")
     with pytest.raises(ValueError, match="combiner_generator"):
         run_presto(FusedResNetTail(2, "layer1", (2, 2, 4), 3), *_image_problem(), np.arange(48) % 2,
-                   PrestoSettings.from_defaults(k=2, rounds=1, epochs=1, leeway=2, reassign="authors"), [torch.Generator()] * 2)
+                   presto_settings(k=2, rounds=1, epochs=1, leeway=2, reassign="authors"),
+                   PrestoStreams([torch.Generator()] * 2))
 
 
 def test_table1_baseline_is_evaluated_under_both_predictors_on_the_same_components():

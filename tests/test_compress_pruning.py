@@ -18,7 +18,7 @@ from prestorepro.compress.pruning import (
     snip_scores,
 )
 from prestorepro.models import ResNetTail, count_parameters
-from prestorepro.training.single import train_single
+from prestorepro.training.single import Recipe, TrainingSet, train_single
 
 
 def tiny_net(seed: int = 0, bias: bool = False) -> nn.Sequential:
@@ -187,7 +187,7 @@ def test_pruned_resnet_tail_stays_pruned_through_training(criterion):
     assert empty_layers(masks) == []
     assert sum(v["kept"] for v in mask_summary(masks).values()) == n_prunable // 2
     apply_masks(model, masks)
-    train_single(model, x, y, epochs=2, batch_size=8, lr=0.05, device="cpu",
+    train_single(model, TrainingSet(x, y), recipe=Recipe(2, 8, 0.05), device="cpu",
                  generator=torch.Generator().manual_seed(2), masks=masks)
     params = dict(model.named_parameters())
     for name, m in masks.items():

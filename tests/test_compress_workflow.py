@@ -15,6 +15,7 @@ from prestorepro.compress import budget as B
 from prestorepro.compress import methods as M
 from prestorepro.compress.ledger import MemoryLedger
 from prestorepro.jobs.compress import train_compress, train_guide
+from prestorepro.jobs.specs import CompressJob, Embeddings, GuideJob, Table1Job, Table1PointJob
 from prestorepro.models.parameters import presto_parameters
 from prestorepro.models.fused import FusedResNetTail
 from prestorepro.features import Features
@@ -153,12 +154,13 @@ def _table1_presto(tmp_path, name, npz, js, sequential):
     from prestorepro.jobs.presto import train_table1
 
     out = tmp_path / name
-    return train_table1(features=npz, meta=js, dataset="tiny", dataset_config=TABLE1_DATASET, method="presto", k=3,
-                        seed=5, presto=TABLE1_PRESTO, table1={"pca_dim": 8, "max_fit_samples": 100, "n_init": 1,
-                                                              "covariance_type": "full"},
-                        widths=(2, 2, 4), embedding={}, device="cpu", out_metrics=out / "metrics.json",
-                        out_assignment=out / "assignment.npz", checkpoint=None,
-                        log=logging.getLogger("test_table1_point"), sequential=sequential)
+    return train_table1(Table1Job(embeddings=Embeddings(npz, js), dataset="tiny", dataset_config=TABLE1_DATASET,
+                                  method="presto", k=3, seed=5, presto=TABLE1_PRESTO,
+                                  table1={"pca_dim": 8, "max_fit_samples": 100, "n_init": 1, "covariance_type": "full"},
+                                  widths=(2, 2, 4), embedding={}, device="cpu", precision="float32", options={},
+                                  out_metrics=out / "metrics.json", out_assignment=out / "assignment.npz",
+                                  checkpoint=None, sequential=sequential),
+                        logging.getLogger("test_table1_point"))
 
 
 def test_table2_presto_is_the_table1_run_in_sequential_mode(tmp_path):
@@ -183,9 +185,9 @@ def test_table2_presto_is_the_table1_run_in_sequential_mode(tmp_path):
     mem = seq["memory"]
     assert mem["kind"] == "cpu_rss" and set(mem["phases"]) == {"training", "router_training", "router_inference",
                                                                  "combiner_training", "combiner_inference"}
-    point = table1_point(table1_metrics=str(tmp_path / "seq" / "metrics.json"), meta=js, dataset="tiny",
-                         dataset_config=TABLE1_DATASET, method="presto", k=3, seed=5,
-                         out_metrics=tmp_path / "point.json", log=logging.getLogger("test_table1_point"))
+    point = table1_point(Table1PointJob(table1_metrics=str(tmp_path / "seq" / "metrics.json"), meta=js, dataset="tiny",
+                                        dataset_config=TABLE1_DATASET, method="presto", k=3, seed=5,
+                                        out_metrics=tmp_path / "point.json"), logging.getLogger("test_table1_point"))
     stored = read_json(tmp_path / "point.json")
     assert stored == point
     for key in ("num_parameters", "memory"):
@@ -204,9 +206,9 @@ def test_table2_presto_is_the_table1_run_in_sequential_mode(tmp_path):
     assert stored["method"] == "presto" and stored["point"] == "k3" and stored["train_size"] == 30
     # a Table-1 run without a measured sequential run behind it is refused, naming the way out
     with pytest.raises(ValueError, match=r"not a run with its memory measured \(PRESTO: in sequential mode\)"):
-        table1_point(table1_metrics=str(tmp_path / "fused" / "metrics.json"), meta=js, dataset="tiny",
-                     dataset_config=TABLE1_DATASET, method="presto", k=3, seed=5, out_metrics=tmp_path / "bad.json",
-                     log=logging.getLogger("test_table1_point"))
+        table1_point(Table1PointJob(table1_metrics=str(tmp_path / "fused" / "metrics.json"), meta=js, dataset="tiny",
+                                    dataset_config=TABLE1_DATASET, method="presto", k=3, seed=5,
+                                    out_metrics=tmp_path / "bad.json"), logging.getLogger("test_table1_point"))
     assert not (tmp_path / "bad.json").exists()
 
 
@@ -216,19 +218,20 @@ def test_table2_one_model_is_its_table1_run_measured(tmp_path):
     from prestorepro.jobs.presto import train_table1
 
     npz, js = _feature_files(tmp_path, tiny_features(n=(30, 12, 12)))
-    t1 = train_table1(features=npz, meta=js, dataset="tiny", dataset_config=TABLE1_DATASET, method="single", k=3,
-                      seed=5, presto=TABLE1_PRESTO, table1={"pca_dim": 8, "max_fit_samples": 100, "n_init": 1,
-                                                            "covariance_type": "full"},
-                      widths=(2, 2, 4), embedding={}, device="cpu", out_metrics=tmp_path / "t1" / "metrics.json",
-                      out_assignment=tmp_path / "t1" / "assignment.npz", checkpoint=None,
-                      log=logging.getLogger("test_table1_point"))
+    t1 = train_table1(Table1Job(embeddings=Embeddings(npz, js), dataset="tiny", dataset_config=TABLE1_DATASET,
+                                method="single", k=3, seed=5, presto=TABLE1_PRESTO,
+                                table1={"pca_dim": 8, "max_fit_samples": 100, "n_init": 1, "covariance_type": "full"},
+                                widths=(2, 2, 4), embedding={}, device="cpu", precision="float32", options={},
+                                out_metrics=tmp_path / "t1" / "metrics.json",
+                                out_assignment=tmp_path / "t1" / "assignment.npz", checkpoint=None, sequential=False),
+                      logging.getLogger("test_table1_point"))
     assert set(t1["predictors"]) == {"model"} and t1["memory"]["kind"] == "cpu_rss"
     assert set(t1["memory"]["phases"]) == {"training", "inference"}
     total = 3 * tail_parameter_count("layer1", (2, 2, 4), 3) + (3 * 3 + 1) * 3
     assert t1["presto_parameters"] == total and abs(t1["num_parameters"] - total) / total <= 0.05
-    point = table1_point(table1_metrics=str(tmp_path / "t1" / "metrics.json"), meta=js, dataset="tiny",
-                         dataset_config=TABLE1_DATASET, method="single", k=3, seed=5,
-                         out_metrics=tmp_path / "point.json", log=logging.getLogger("test_table1_point"))
+    point = table1_point(Table1PointJob(table1_metrics=str(tmp_path / "t1" / "metrics.json"), meta=js, dataset="tiny",
+                                        dataset_config=TABLE1_DATASET, method="single", k=3, seed=5,
+                                        out_metrics=tmp_path / "point.json"), logging.getLogger("test_table1_point"))
     assert read_json(tmp_path / "point.json") == point
     for key in ("test_accuracy", "test_macro_f1", "val_accuracy"):
         assert point[key] == t1["predictors"]["model"][key], key
@@ -274,19 +277,20 @@ def test_jobs_write_metrics_with_provenance_and_drop_checkpoints(tmp_path):
     ds = {"source": "digits", "cut": "layer1", "k": 2, "init": "equal_kmeans", "leeway": 2, "epsilon": 0.003}
     log = logging.getLogger("test_compress_jobs")
     ck = tmp_path / "ck.pt"
-    g = train_guide(features=npz, meta=js, dataset="tiny", dataset_config=ds, role="teacher",
-                    settings={"widths": [8, 8, 8], "epochs": 1, "lr": 0.01, "l2": 0.0, "batch_size": 8,
-                              "infer_batch_size": 16},
-                    seed=0, device="cpu", out_model=tmp_path / "teacher.pt", out_metrics=tmp_path / "teacher.json",
-                    checkpoint=ck, log=log)
+    g = train_guide(GuideJob(embeddings=Embeddings(npz, js), dataset="tiny", dataset_config=ds, role="teacher",
+                             settings={"widths": [8, 8, 8], "epochs": 1, "lr": 0.01, "l2": 0.0, "batch_size": 8,
+                                       "infer_batch_size": 16},
+                             seed=0, device="cpu", precision="float32", out_model=tmp_path / "teacher.pt",
+                             out_metrics=tmp_path / "teacher.json", checkpoint=ck), log)
     assert not ck.exists() and g["method"] == "teacher" and g["point"] == "guide"
     settings = dict(SETTINGS, student_sweep_points=2, student_param_scale=[0.8, 1.2])
     presto_total = 2 * tail_parameter_count("layer1", (2, 2, 4), 3) + (2 * 3 + 1) * 3  # components + combiner
-    m = train_compress(features=npz, meta=js, dataset="tiny", dataset_config=ds, method="kd", point="sweep1",
-                       settings=settings, presto_widths=[2, 2, 4], seed=0, device="cpu",
-                       guide_models={"teacher": tmp_path / "teacher.pt"},
-                       guide_metrics={"teacher": tmp_path / "teacher.json"}, out_metrics=tmp_path / "kd.json",
-                       checkpoint=ck, log=log)
+    m = train_compress(CompressJob(embeddings=Embeddings(npz, js), dataset="tiny", dataset_config=ds, method="kd",
+                                   point="sweep1", settings=settings, presto_widths=[2, 2, 4], seed=0, device="cpu",
+                                   precision="float32", roles=["teacher"],
+                                   guide_models={"teacher": tmp_path / "teacher.pt"},
+                                   guide_metrics={"teacher": tmp_path / "teacher.json"},
+                                   out_metrics=tmp_path / "kd.json", checkpoint=ck), log)
     stored = read_json(tmp_path / "kd.json")
     assert stored["target_parameters"] == round(1.2 * presto_total) == m["target_parameters"]
     assert stored["presto_parameters"] == presto_total

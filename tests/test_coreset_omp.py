@@ -5,7 +5,7 @@ from scipy.optimize import nnls
 
 from prestorepro.coreset import SELECTORS, class_gradient_sums, last_layer_gradients, per_gradient_columns
 from prestorepro.coreset.facility_location import greedy_facility_location, pairwise_distances
-from prestorepro.coreset.gradmatch import gradmatch_pb_batches, make_batches
+from prestorepro.coreset.gradmatch import GradMatchOptions, gradmatch_pb_batches, make_batches
 from prestorepro.coreset.omp import orthogonal_matching_pursuit, solve_weights
 
 
@@ -168,7 +168,8 @@ def test_gradmatch_selector_is_per_class_omp_with_zero_weights_dropped():
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1, 2], [30, 20, 10])
     grads = rng.normal(size=(60, 4)) + labels[:, None] * 0.5
-    idx, w = SELECTORS.get("gradmatch")(12, grads=grads, labels=labels, rng=rng, per_gradient=False)
+    idx, w = SELECTORS.get("gradmatch")(12, grads=grads, labels=labels, rng=rng,
+                                        options=GradMatchOptions(per_gradient=False))
     assert np.all(w > 0)
     shares = [6, 4, 2]
     for c in range(3):
@@ -207,13 +208,15 @@ def test_gradmatch_validation_target():
     val_grads, val_labels = rng.normal(size=(10, 3)) + 1.5, np.repeat([0, 1], 5)
     target = class_gradient_sums(val_grads, val_labels, 2)
     np.testing.assert_allclose(target[1], val_grads[5:].sum(0))
-    idx, w = SELECTORS.get("gradmatch")(8, grads=grads, labels=labels, rng=rng, per_gradient=False, target=target)
+    idx, w = SELECTORS.get("gradmatch")(8, grads=grads, labels=labels, rng=rng,
+                                        options=GradMatchOptions(per_gradient=False), target=target)
     for c in range(2):
         members = np.flatnonzero(labels == c)
         sel, wc = orthogonal_matching_pursuit(grads[members], target[c], 4, lam=0.5).nonzero()
         np.testing.assert_array_equal(idx[labels[idx] == c], np.sort(members[sel]))
     with pytest.raises(ValueError, match="one target gradient per class"):
-        SELECTORS.get("gradmatch")(8, grads=grads, labels=labels, rng=rng, per_gradient=False, target=target[0])
+        SELECTORS.get("gradmatch")(8, grads=grads, labels=labels, rng=rng, options=GradMatchOptions(per_gradient=False),
+                                   target=target[0])
 
 
 def test_gradmatch_pb_selects_whole_batches_with_batch_weights():

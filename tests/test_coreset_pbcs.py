@@ -7,8 +7,9 @@ import torch
 from scipy.optimize import minimize
 
 from prestorepro.coreset import SELECTORS
-from prestorepro.coreset.pbcs import (fit_inner, make_outer_objective, outer_losses, policy_gradient,
-                                      project_capped_simplex, sample_masks, score_function)
+from prestorepro.coreset.pbcs import (InnerSolve, PbcsOptions, ValidationSet, fit_inner, make_outer_objective,
+                                      outer_losses, policy_gradient, project_capped_simplex, sample_masks,
+                                      score_function)
 
 
 def _brute_projection(z, budget):
@@ -63,8 +64,8 @@ def test_inner_solver_matches_scipy_on_every_mask():
     x, y = _toy(0, n=5)
     n, f, c, l2, scale = 5, 2, 3, 0.1, 1 / 3
     masks = np.array(list(product((0, 1), repeat=n)), dtype=bool)
-    theta = fit_inner(torch.tensor(x), torch.tensor(y), torch.tensor(masks), c, scale=scale, l2=l2,
-                      max_iter=500, tol=1e-10)
+    theta = fit_inner(torch.tensor(x), torch.tensor(y), torch.tensor(masks), c, scale=scale,
+                      solve=InnerSolve(l2=l2, max_iter=500, tol=1e-10))
     xa = np.c_[x, np.ones(n)]
 
     def objective(v, m):
@@ -87,8 +88,8 @@ def _all_mask_losses(x, y, c, budget):
     """L(theta*(m)) for all 2^n masks (outer loss on the training data), masks in binary order."""
     n = x.shape[0]
     masks = np.array(list(product((0, 1), repeat=n)), dtype=bool)
-    theta = fit_inner(torch.tensor(x), torch.tensor(y), torch.tensor(masks), c, scale=1 / budget, l2=0.1,
-                      max_iter=500, tol=1e-10)
+    theta = fit_inner(torch.tensor(x), torch.tensor(y), torch.tensor(masks), c, scale=1 / budget,
+                      solve=InnerSolve(l2=0.1, max_iter=500, tol=1e-10))
     return masks, outer_losses(theta, torch.tensor(x), torch.tensor(y))
 
 
@@ -158,11 +159,12 @@ def test_pbcs_avoids_noisy_labels_and_beats_random_subsets():
     vx, vy = _blobs(rng, 60)
     noisy = rng.random(80) < 0.25
     y_noisy = np.where(noisy, 1 - y, y)
-    idx, w = SELECTORS.get("pbcs")(16, features=x, labels=y_noisy, rng=np.random.default_rng(1), val_features=vx,
-                                  val_labels=vy, outer_steps=100, num_masks=4, lr=0.2)
+    idx, w = SELECTORS.get("pbcs")(16, features=x, labels=y_noisy, rng=np.random.default_rng(1),
+                                  validation=ValidationSet(vx, vy),
+                                  options=PbcsOptions(outer_steps=100, num_masks=4, lr=0.2))
     assert idx.size == 16 and np.all(w == 1.0)
     assert noisy[idx].sum() <= 1  # a random subset holds 16 * 19/80 = 3.8 noisy points on average
-    objective = make_outer_objective(x, y_noisy, 2, 16, val_x=vx, val_y=vy)
+    objective = make_outer_objective(x, y_noisy, 2, 16, validation=ValidationSet(vx, vy))
     chosen = np.zeros((1, 80), dtype=bool)
     chosen[0, idx] = True
     randoms = np.zeros((50, 80), dtype=bool)

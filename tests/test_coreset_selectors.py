@@ -6,13 +6,14 @@ import torch.nn.functional as F
 
 from prestorepro.coreset import SELECTORS, SelectionSchedule, last_layer_gradients
 from prestorepro.coreset.gradmatch import gradmatch_pb_batches
+from prestorepro.coreset.pbcs import PbcsOptions
 
 # options that keep each strategy quick on the tiny data below
 FAST_OPTIONS = {
     "random": {},
     "craig": {},
     "gradmatch": {},
-    "pbcs": {"outer_steps": 5, "num_masks": 3},
+    "pbcs": {"options": PbcsOptions(outer_steps=5, num_masks=3)},
 }
 
 

@@ -15,11 +15,13 @@ from prestorepro.models.parameters import presto_parameter_total
 from prestorepro.coreset.run import (CoresetSpec, build_model, model_widths,
                                      run_coreset, subset_budget)
 from prestorepro.jobs.coreset import train_coreset
+from prestorepro.jobs.specs import CoresetJob, Embeddings
 from prestorepro.features import Features
 from prestorepro.io import read_json, write_json
 from prestorepro.models.resnet_tail import count_parameters
 from prestorepro.report.coreset import coreset_frame, make_coreset_figure, make_coreset_table
-from prestorepro.training.single import batch_bounds, train_epoch, train_single
+from prestorepro.training.single import (Batching, EpochData, Recipe, TrainingSet, batch_bounds, train_epoch,
+                                         train_single)
 from snakemake_plan import planned_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -197,10 +199,10 @@ def test_weighted_epoch_on_rows_equals_train_single_on_the_subset():
     a = build_model("layer1", WIDTHS, 3, 1, "cpu")
     b = build_model("layer1", WIDTHS, 3, 1, "cpu")
     opt = torch.optim.Adam(a.parameters(), lr=0.01)
-    train_epoch(a, opt, data.train_x, data.train_y, rows=idx, weights=w, batch_size=4, l2=1e-3,
-                generator=torch.Generator().manual_seed(9))
-    train_single(b, data.train_x[idx], data.train_y[idx], epochs=1, batch_size=4, lr=0.01, l2=1e-3, device="cpu",
-                 generator=torch.Generator().manual_seed(9), sample_weights=w)
+    train_epoch(a, opt, EpochData(data.train_x, data.train_y, rows=idx, weights=w),
+                batching=Batching(4, torch.Generator().manual_seed(9)), l2=1e-3)
+    train_single(b, TrainingSet(data.train_x[idx], data.train_y[idx], sample_weights=w),
+                 recipe=Recipe(1, 4, 0.01, l2=1e-3), device="cpu", generator=torch.Generator().manual_seed(9))
     for pa, pb in zip(a.state_dict().values(), b.state_dict().values()):
         torch.testing.assert_close(pa, pb, rtol=1e-6, atol=1e-7)
 
@@ -210,8 +212,8 @@ def test_last_batch_of_one_point_joins_the_previous_batch():
     model = build_model("layer1", WIDTHS, 3, 0, "cpu")
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     # 9 points in batches of 4: 4 + 5, never a batch of one (batch norm cannot train on it)
-    loss, bad, steps = train_epoch(model, opt, data.train_x, data.train_y, rows=torch.arange(9), batch_size=4,
-                                   generator=torch.Generator(), min_batch=2)
+    loss, bad, steps = train_epoch(model, opt, EpochData(data.train_x, data.train_y, rows=torch.arange(9)),
+                                   batching=Batching(4, torch.Generator(), min_batch=2))
     assert math.isfinite(loss) and bad == -1 and steps == 2
     assert opt.state[next(iter(model.parameters()))]["step"] == 2
     assert batch_bounds(9, 4, 2) == [(0, 4), (4, 9)] and batch_bounds(9, 4) == [(0, 4), (4, 8), (8, 9)]
@@ -246,10 +248,10 @@ def test_train_coreset_job_writes_one_metrics_file_per_fraction(tmp_path):
         def info(self, msg):
             pass
 
-    train_coreset(features=str(npz), meta=str(tmp_path / "features.json"), dataset="tiny",
-                  dataset_config={"source": "npz", "k": 3}, coreset=dict(CFG, epochs=2), widths=[1, 1, 1],
-                  method="random", seed=0, fractions={"0.1": 0.1, "1_over_k": 1 / 3}, device="cpu", out_metrics=outs,
-                  checkpoint_dir=str(ckpt_dir), log=Log())
+    train_coreset(CoresetJob(embeddings=Embeddings(str(npz), str(tmp_path / "features.json")), dataset="tiny",
+                             dataset_config={"source": "npz", "k": 3}, coreset=dict(CFG, epochs=2), widths=[1, 1, 1],
+                             method="random", seed=0, fractions={"0.1": 0.1, "1_over_k": 1 / 3}, device="cpu",
+                             precision="float32", out_metrics=outs, checkpoint_dir=str(ckpt_dir)), Log())
     m = [read_json(o) for o in outs]
     assert [x["fraction_label"] for x in m] == ["0.1", "1_over_k"]
     assert [x["budget"] for x in m] == [6, 20] and m[1]["fraction"] == pytest.approx(1 / 3)
@@ -385,10 +387,10 @@ def test_gradmatch_pb_trains_on_the_selected_minibatches_as_they_are(monkeypatch
         selected.append(sorted(tuple(sorted(b.tolist())) for b in batches))
         return batches, w
 
-    def spy_epoch(model, opt, x, y, *, rows=None, batches=None, **kw):
-        if batches is not None:
-            epochs.append([tuple(rows[b].tolist()) for b in batches])
-        return train_epoch(model, opt, x, y, rows=rows, batches=batches, **kw)
+    def spy_epoch(model, opt, data, **kw):
+        if data.batches is not None:
+            epochs.append([tuple(data.rows[b].tolist()) for b in data.batches])
+        return train_epoch(model, opt, data, **kw)
 
     monkeypatch.setattr(coreset_methods, "gradmatch_pb_batches", spy_select)
     monkeypatch.setattr(coreset_run, "train_epoch", spy_epoch)

@@ -115,6 +115,7 @@ def test_k_and_leeway_of_a_bring_your_own_file_are_checked_when_it_is_prepared(t
 
     from prestorepro.config import ConfigError
     from prestorepro.jobs.data import prepare_data
+    from prestorepro.jobs.specs import PrepareJob
 
     path = _write(tmp_path, arrays)
     ds = {"source": "npz", "path": str(path), "cut": "layer1", "k": 20, "init": "kmeans_pp", "leeway": 0,
@@ -122,11 +123,11 @@ def test_k_and_leeway_of_a_bring_your_own_file_are_checked_when_it_is_prepared(t
     out = tmp_path / "prepared" / "prepared.npz"
     with pytest.raises(ConfigError, match=r"config key datasets\.mine\.leeway / datasets\.mine\.k: K=20 parts "
                                           r"requested for only N=12"):
-        prepare_data(dataset_config=ds, data_root=str(tmp_path), split_seed=0, synthetic_n=0, out_npz=str(out),
-                     log=logging.getLogger("t"), dataset="mine")
+        prepare_data(PrepareJob(dataset_config=ds, data_root=str(tmp_path), split_seed=0, synthetic_n=0,
+                                out_npz=str(out), dataset="mine"), logging.getLogger("t"))
     assert not out.exists() and not out.with_suffix(".meta.json").exists()
-    prepare_data(dataset_config=dict(ds, k=3, leeway=1), data_root=str(tmp_path), split_seed=0, synthetic_n=0,
-                 out_npz=str(out), log=logging.getLogger("t"), dataset="mine")
+    prepare_data(PrepareJob(dataset_config=dict(ds, k=3, leeway=1), data_root=str(tmp_path), split_seed=0,
+                            synthetic_n=0, out_npz=str(out), dataset="mine"), logging.getLogger("t"))
     assert out.exists()
 
 

@@ -86,12 +86,13 @@ def test_prepare_job_records_the_true_components_boxes_for_the_report(tmp_path):
     from prestorepro.data import load_prepared
     from prestorepro.io import read_json
     from prestorepro.jobs.data import prepare_data
+    from prestorepro.jobs.specs import PrepareJob
 
     log = logging.getLogger("test")
     for name, cfg, n in (("synthetic", {"source": "synthetic"}, 400), ("digits", {"source": "digits"}, 0)):
         out = tmp_path / name / "prepared.npz"
-        prepare_data(dataset_config=cfg, data_root=str(tmp_path / "data"), split_seed=0, synthetic_n=n,
-                     out_npz=str(out), log=log)
+        prepare_data(PrepareJob(dataset_config=cfg, data_root=str(tmp_path / "data"), split_seed=0, synthetic_n=n,
+                                out_npz=str(out), dataset=""), log)
         meta = read_json(out.with_suffix(".meta.json"))
         if name == "digits":
             assert "components" not in meta

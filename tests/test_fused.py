@@ -9,7 +9,7 @@ import torch
 
 from prestorepro.models.fused import FusedLinearSVM, FusedResNetTail
 from prestorepro.training.masked_adam import MaskedAdam
-from prestorepro.training.fused import loss_matrix, train_components, training_layout
+from prestorepro.training.fused import ComponentTraining, loss_matrix, train_components, training_layout
 
 
 def _data(n=37, c=64, hw=8, classes=5, seed=0):
@@ -47,14 +47,15 @@ def test_fused_training_equals_separate_training():
     fused = FusedResNetTail(k, "layer1", (4, 8, 16), 5).double()
     singles = [fused.component(j) for j in range(k)]
     opt = MaskedAdam(list(fused.parameters()), k, lr=0.01)
-    train_components(fused, x, y, assignment, epochs=epochs, batch_size=bs, optimizer=opt, lam=1e-4,
-                     generators=_gens(k))
+    train_components(fused, x, y, assignment, ComponentTraining(epochs=epochs, batch_size=bs, optimizer=opt, lam=1e-4,
+                                                                generators=_gens(k)))
     for j in range(k):
         one = FusedResNetTail(1, "layer1", (4, 8, 16), 5).double().load_components([singles[j]])
         opt1 = MaskedAdam(list(one.parameters()), 1, lr=0.01)
         part = torch.nonzero(assignment == j, as_tuple=True)[0]
-        train_components(one, x[part], y[part], torch.zeros(len(part), dtype=torch.long), epochs=epochs,
-                         batch_size=bs, optimizer=opt1, lam=1e-4, generators=[_gens(k)[j]])
+        train_components(one, x[part], y[part], torch.zeros(len(part), dtype=torch.long),
+                         ComponentTraining(epochs=epochs, batch_size=bs, optimizer=opt1, lam=1e-4,
+                                           generators=[_gens(k)[j]]))
         # the K=1 run indexes its part locally; the permutation of positions is the same draw
         ref = one.component(0).state_dict()
         got = fused.component(j).state_dict()
@@ -82,8 +83,8 @@ def test_fused_training_on_channels_last_features_equals_training_on_nchw():
         torch.manual_seed(1)
         fused = FusedResNetTail(3, "layer1", (4, 8, 16), 5).double()
         opt = MaskedAdam(list(fused.parameters()), 3, lr=0.01)
-        info = train_components(fused, feats, y, assignment, epochs=2, batch_size=4, optimizer=opt, lam=1e-4,
-                                generators=_gens(3))
+        info = train_components(fused, feats, y, assignment, ComponentTraining(epochs=2, batch_size=4, optimizer=opt,
+                                                                               lam=1e-4, generators=_gens(3)))
         runs.append((fused.state_dict(), opt._m.clone(), info["last_loss"]))
     (s0, m0, l0), (s1, m1, l1) = runs
     for name in s0:
@@ -104,8 +105,9 @@ def test_k1_fused_training_equals_standard_torch_loop():
     ref = fused.component(0).double()
     g = _gens(1)[0]
     opt = MaskedAdam(list(fused.parameters()), 1, lr=0.01)
-    train_components(fused, x, y, torch.zeros(16, dtype=torch.long), epochs=2, batch_size=8, optimizer=opt,
-                     lam=1e-3, generators=[torch.Generator().manual_seed(123)])
+    train_components(fused, x, y, torch.zeros(16, dtype=torch.long),
+                     ComponentTraining(epochs=2, batch_size=8, optimizer=opt, lam=1e-3,
+                                       generators=[torch.Generator().manual_seed(123)]))
     ref.train()
     torch_opt = torch.optim.Adam(ref.parameters(), lr=0.01)
     for _ in range(2):
@@ -129,8 +131,8 @@ def test_inactive_component_does_not_move():
     fused = FusedResNetTail(2, "layer1", (4, 8, 16), 5).double()
     before = fused.component(1).state_dict()
     opt = MaskedAdam(list(fused.parameters()), 2, lr=0.01)
-    train_components(fused, x, y, torch.zeros(12, dtype=torch.long), epochs=2, batch_size=4, optimizer=opt,
-                     lam=1e-4, generators=_gens(2))
+    train_components(fused, x, y, torch.zeros(12, dtype=torch.long),
+                     ComponentTraining(epochs=2, batch_size=4, optimizer=opt, lam=1e-4, generators=_gens(2)))
     after = fused.component(1).state_dict()
     for name in before:
         assert torch.equal(before[name], after[name]), name
@@ -144,8 +146,9 @@ def test_linear_svm_hinge_training_separates_and_loss_matrix_shape():
     torch.manual_seed(0)
     m = FusedLinearSVM(2, 2)
     opt = MaskedAdam(list(m.parameters()), 2, lr=0.05)
-    train_components(m, x, y, torch.zeros(200, dtype=torch.long), epochs=30, batch_size=32, optimizer=opt,
-                     lam=1e-4, generators=_gens(2), loss="hinge")
+    train_components(m, x, y, torch.zeros(200, dtype=torch.long),
+                     ComponentTraining(epochs=30, batch_size=32, optimizer=opt, lam=1e-4, generators=_gens(2),
+                                       loss="hinge"))
     L = loss_matrix(m, x, y, loss="hinge")
     assert L.shape == (200, 2)
     acc = ((m(x)[:, 0, 0] >= 0).long() * 2 - 1 == y).float().mean()
@@ -158,8 +161,8 @@ def test_nan_loss_raises():
     fused = FusedResNetTail(1, "layer1", (4, 8, 16), 5).double()
     opt = MaskedAdam(list(fused.parameters()), 1, lr=0.01)
     with pytest.raises(FloatingPointError, match="epoch 1"):
-        train_components(fused, x, y, torch.zeros(8, dtype=torch.long), epochs=1, batch_size=8, optimizer=opt,
-                         lam=0.0, generators=_gens(1))
+        train_components(fused, x, y, torch.zeros(8, dtype=torch.long),
+                         ComponentTraining(epochs=1, batch_size=8, optimizer=opt, lam=0.0, generators=_gens(1)))
 
 
 def test_cuda_graph_capture_needs_cuda_and_can_be_switched_off(monkeypatch):
@@ -170,8 +173,9 @@ def test_cuda_graph_capture_needs_cuda_and_can_be_switched_off(monkeypatch):
     fused = FusedResNetTail(1, "layer1", (4, 8, 16), 5)
     opt = MaskedAdam(list(fused.parameters()), 1, lr=0.01)
     with pytest.raises(ValueError, match="CUDA graph capture needs a CUDA device"):
-        train_components(fused, x, y, torch.zeros(8, dtype=torch.long), epochs=1, batch_size=8, optimizer=opt,
-                         lam=0.0, generators=_gens(1), capture=True)
+        train_components(fused, x, y, torch.zeros(8, dtype=torch.long),
+                         ComponentTraining(epochs=1, batch_size=8, optimizer=opt, lam=0.0, generators=_gens(1)),
+                         capture=True)
     assert _capture_default()
     monkeypatch.setenv("PRESTOREPRO_CUDA_GRAPHS", "0")
     assert not _capture_default()

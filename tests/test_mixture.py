@@ -9,7 +9,8 @@ import torch
 
 from prestorepro.mixture.objective import (balance_penalty, expert_log_likelihood, mixture_nll,
                                            mixture_probabilities, responsibilities)
-from prestorepro.mixture.training import MixtureSettings, gate_partition, responsible_experts, train_mixture
+from prestorepro.mixture.training import (MixtureHooks, MixtureSettings, gate_partition, responsible_experts,
+                                          train_mixture)
 from prestorepro.models.fused import FusedLinearSVM
 from prestorepro.presto.gate import new_gate
 from prestorepro.streams import generator
@@ -112,9 +113,9 @@ def test_training_lowers_the_likelihood_and_a_resumed_run_equals_an_uninterrupte
     m2, g2 = _mixture()
     g_first = gens()
     train_mixture(m2, g2, x, y, MixtureSettings(**{**s.__dict__, "rounds": 3}), g_first, initial=initial,
-                  checkpoint_path=ckpt)
+                  hooks=MixtureHooks(checkpoint_path=ckpt))
     m3, g3 = _mixture()
-    resumed = train_mixture(m3, g3, x, y, s, gens(), initial=initial, checkpoint_path=ckpt)
+    resumed = train_mixture(m3, g3, x, y, s, gens(), initial=initial, hooks=MixtureHooks(checkpoint_path=ckpt))
     for a, b in zip(list(model.parameters()) + list(gate.parameters()), list(m3.parameters()) + list(g3.parameters())):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert [h["train_nll"] for h in resumed.history] == nll
@@ -132,7 +133,7 @@ def test_hard_em_assigns_each_point_to_its_most_responsible_expert():
         return {}
 
     res = train_mixture(model, gate, x, y, s, [torch.Generator().manual_seed(j) for j in range(3)],
-                        initial=np.arange(len(x)) % 2, on_round=on_round)
+                        initial=np.arange(len(x)) % 2, hooks=MixtureHooks(on_round=on_round))
     for r in range(1, res.rounds_run):
         np.testing.assert_array_equal(res.assignments_per_round[r], seen[r - 1])
     # brute force on the first points: argmax_k g_k(x) p_k(y | x) from the experts' scores and the gate

@@ -8,6 +8,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from prestorepro import catalogue
 from prestorepro.partitioners.base import PARTITIONERS, fit_partition
+from prestorepro.partitioners.parts import PartitionOptions
 from prestorepro.partitioners.parts import top_up_small_parts
 from prestorepro.presto.assignment import InfeasibleConstraintError
 
@@ -37,7 +38,7 @@ def test_registry_holds_every_partitioner_of_the_catalogue():
 @pytest.mark.parametrize("name", METHODS)
 def test_each_method_returns_k_nonempty_parts_covering_every_point(name):
     x, _ = blobs(n=120, k=3, seed=1)
-    res = fit_partition(name, x, 3, seed=0, n_init=1)
+    res = fit_partition(name, x, 3, seed=0, options=PartitionOptions(n_init=1))
     assert res.method == name and res.k == 3
     assert_partition(res.labels, 120, 3)
     # PCA is a partitioner's declared need: run (and named in the notes) only for those that have it
@@ -75,7 +76,7 @@ def test_the_random_partition_is_balanced_seeded_and_routes_uniformly_at_random(
 @pytest.mark.parametrize("name", RECOVERING)
 def test_well_separated_blobs_are_recovered_exactly(name):
     x, y = blobs()
-    res = fit_partition(name, x, 4, seed=3, n_init=1)
+    res = fit_partition(name, x, 4, seed=3, options=PartitionOptions(n_init=1))
     assert adjusted_rand_score(y, res.labels) == 1.0
     # new points from the same blobs are routed to their blob's part
     x_new, y_new = blobs(n=80, seed=0)  # same centres (seeded), fresh noise from make_blobs(n=80)
@@ -89,7 +90,7 @@ def test_well_separated_blobs_are_recovered_exactly(name):
 def test_routing_training_points_reproduces_training_labels(name):
     # overlapping blobs, so the agreement is not a mere consequence of perfect separation
     x, _ = blobs(n=240, k=3, seed=2, std=8.0)
-    res = fit_partition(name, x, 3, seed=5, n_init=1)
+    res = fit_partition(name, x, 3, seed=5, options=PartitionOptions(n_init=1))
     np.testing.assert_array_equal(res.route(x), res.labels)
 
 
@@ -99,20 +100,20 @@ def test_equal_kmeans_sizes_lie_within_the_leeway_bounds():
     centers = rng.uniform(-20, 20, size=(3, 6))
     x = np.concatenate([c + 0.5 * rng.normal(size=(m, 6)) for c, m in zip(centers, (160, 50, 30))])
     for leeway, (lo, hi) in [(0, (80, 80)), (15, (65, 95)), (70, (10, 150))]:
-        res = fit_partition("equal_kmeans", x, 3, seed=0, leeway=leeway, n_init=1)
+        res = fit_partition("equal_kmeans", x, 3, seed=0, options=PartitionOptions(leeway=leeway, n_init=1))
         sizes = np.bincount(res.labels, minlength=3)
         assert sizes.sum() == 240 and sizes.min() >= lo and sizes.max() <= hi, (leeway, sizes)
         assert f"part sizes in [{lo}, {hi}] (leeway {leeway})" in res.notes
     # N not divisible by K with leeway 0: sizes differ by at most one
-    res = fit_partition("equal_kmeans", x[:239], 3, seed=0, leeway=0, n_init=1)
+    res = fit_partition("equal_kmeans", x[:239], 3, seed=0, options=PartitionOptions(leeway=0, n_init=1))
     assert sorted(np.bincount(res.labels).tolist()) == [79, 80, 80]
 
 
 @pytest.mark.parametrize("name", METHODS)
 def test_same_seed_gives_identical_labels(name):
     x, _ = blobs(n=150, k=3, seed=6, std=6.0)
-    first = fit_partition(name, x, 3, seed=11, n_init=1, max_fit_samples=100)
-    again = fit_partition(name, x, 3, seed=11, n_init=1, max_fit_samples=100)
+    first = fit_partition(name, x, 3, seed=11, options=PartitionOptions(n_init=1, max_fit_samples=100))
+    again = fit_partition(name, x, 3, seed=11, options=PartitionOptions(n_init=1, max_fit_samples=100))
     np.testing.assert_array_equal(first.labels, again.labels)
     assert first.notes == again.notes
 
@@ -131,7 +132,7 @@ def test_unknown_name_raises_key_error_listing_valid_names():
 def test_subsampling_fits_on_a_seeded_subset_and_assigns_the_rest(name):
     # 80 of 400 points: 20 per blob, enough for the mixtures' full 10 x 10 covariances
     x, y = blobs(n=400, seed=7)
-    res = fit_partition(name, x, 4, seed=2, n_init=1, max_fit_samples=80)
+    res = fit_partition(name, x, 4, seed=2, options=PartitionOptions(n_init=1, max_fit_samples=80))
     idx = res.fit_indices
     assert idx is not None and len(idx) == 80 and len(np.unique(idx)) == 80
     assert np.all(np.diff(idx) > 0) and idx.min() >= 0 and idx.max() < 400
@@ -143,17 +144,18 @@ def test_subsampling_fits_on_a_seeded_subset_and_assigns_the_rest(name):
     if name != "bgmm":
         assert adjusted_rand_score(y, res.labels) == 1.0
     # another seed draws another subsample
-    other = fit_partition(name, x, 4, seed=3, n_init=1, max_fit_samples=80)
+    other = fit_partition(name, x, 4, seed=3, options=PartitionOptions(n_init=1, max_fit_samples=80))
     assert not np.array_equal(other.fit_indices, idx)
     # no subsampling when N fits
-    assert fit_partition(name, x, 4, seed=2, n_init=1, max_fit_samples=400).fit_indices is None
+    whole = fit_partition(name, x, 4, seed=2, options=PartitionOptions(n_init=1, max_fit_samples=400))
+    assert whole.fit_indices is None
 
 
 def test_bgmm_empty_parts_are_repaired_with_the_most_responsible_points():
     # one blob, K=4: the Dirichlet-process prior switches components off and predict leaves parts empty
     # (with diagonal covariances; full ones on this blob keep all four components in use)
     x, _ = blobs(n=150, k=1, seed=0, std=0.3)
-    res = fit_partition("bgmm", x, 4, seed=0, n_init=1, covariance_type="diag")
+    res = fit_partition("bgmm", x, 4, seed=0, options=PartitionOptions(n_init=1, covariance_type="diag"))
     assert_partition(res.labels, 150, 4)
     predicted = res.route(x)  # BGMM's own predict: the labels before repair
     assert np.bincount(predicted, minlength=4).min() == 0
@@ -179,7 +181,7 @@ def test_bgmm_empty_parts_are_repaired_with_the_most_responsible_points():
 
 def test_min_part_size_tops_up_small_parts():
     x, _ = blobs(n=150, k=1, seed=0, std=0.3)
-    res = fit_partition("bgmm", x, 4, seed=0, n_init=1, min_part_size=5)
+    res = fit_partition("bgmm", x, 4, seed=0, options=PartitionOptions(n_init=1, min_part_size=5))
     sizes = np.bincount(res.labels, minlength=4)
     assert sizes.min() >= 5 and sizes.sum() == 150
     assert (res.labels != res.route(x)).sum() == sum(moved for _, moved, _ in res.repairs)
@@ -200,8 +202,9 @@ def test_top_up_rule_golden_case():
 
 def test_pca_dimension_is_min_of_pca_dim_d_and_n():
     x, _ = blobs(n=60, k=3)
-    assert fit_partition("kmeans_pp", x, 3, seed=0, n_init=1, pca_dim=4).pca.n_components_ == 4
-    assert fit_partition("kmeans_pp", x, 3, seed=0, n_init=1).pca.n_components_ == 10
+    one_start = PartitionOptions(n_init=1)
+    assert fit_partition("kmeans_pp", x, 3, seed=0, pca_dim=4, options=one_start).pca.n_components_ == 4
+    assert fit_partition("kmeans_pp", x, 3, seed=0, options=one_start).pca.n_components_ == 10
     wide = np.random.default_rng(0).normal(size=(6, 3, 8))
     res = fit_partition("agglomerative", wide, 2, seed=0)
     assert res.pca.n_components_ == 6
@@ -210,7 +213,7 @@ def test_pca_dimension_is_min_of_pca_dim_d_and_n():
 
 def test_float16_feature_maps_are_accepted():
     x, y = blobs()
-    res = fit_partition("kmeans_pp", x.astype(np.float16), 4, seed=0, n_init=1)
+    res = fit_partition("kmeans_pp", x.astype(np.float16), 4, seed=0, options=PartitionOptions(n_init=1))
     assert adjusted_rand_score(y, res.labels) == 1.0
 
 
@@ -225,11 +228,11 @@ def test_invalid_inputs_are_rejected_with_the_values():
     with pytest.raises(ValueError, match=r"1 NaN/inf values out of 200"):
         fit_partition("gmm", bad, 2, seed=0)
     with pytest.raises(ValueError, match=r"max_fit_samples=1 is below K=2"):
-        fit_partition("gmm", x, 2, seed=0, max_fit_samples=1)
+        fit_partition("gmm", x, 2, seed=0, options=PartitionOptions(max_fit_samples=1))
     with pytest.raises(ValueError, match=r"covariance_type 'diagonal'"):
-        fit_partition("gmm", x, 2, seed=0, covariance_type="diagonal")
+        fit_partition("gmm", x, 2, seed=0, options=PartitionOptions(covariance_type="diagonal"))
     with pytest.raises(InfeasibleConstraintError, match=r"leeway 10 allows empty parts"):
-        fit_partition("equal_kmeans", x, 2, seed=0, leeway=10)
+        fit_partition("equal_kmeans", x, 2, seed=0, options=PartitionOptions(leeway=10))
     res = fit_partition("gmm", x, 2, seed=0)
     with pytest.raises(ValueError, match=r"per-point shape \(10,\).*fit on \(2, 5\)"):
         res.route(x.reshape(20, 10))
@@ -252,7 +255,7 @@ def test_mixture_covariance_type_reaches_scikit_learn(name, covariance_type, mon
     monkeypatch.setattr(partition, cls, spy)
     x, _ = blobs(120, 3)
     args = {} if covariance_type == "full" else {"covariance_type": covariance_type}  # full: the default
-    res = fit_partition(name, x, 3, seed=0, n_init=1, **args)
+    res = fit_partition(name, x, 3, seed=0, options=PartitionOptions(n_init=1, **args))
     assert [m.covariance_type for m in seen] == [covariance_type]
     assert seen[0].covariances_.shape == ((3, 10, 10) if covariance_type == "full" else (3, 10))
     assert f"; {covariance_type} covariances;" in res.notes

@@ -57,16 +57,18 @@ import hashlib, json, sys
 import numpy as np, torch
 from prestorepro.jobs.common import set_precision
 from prestorepro.models.fused import FusedResNetTail
-from prestorepro.presto.algorithm import PrestoSettings, run_presto
+from prestorepro.presto.algorithm import PrestoStreams, run_presto
+sys.path.insert(0, "tests")
+from presto_defaults import presto_settings
 set_precision(sys.argv[1]); torch.set_num_threads(1)
 g = torch.Generator().manual_seed(0)
 x = torch.randn(90, 64, 8, 8, generator=g).to(torch.get_default_dtype())
 y = torch.randint(0, 3, (90,), generator=g)
 torch.manual_seed(0)
 m = FusedResNetTail(3, "layer1", (4, 8, 16), 3)
-s = PrestoSettings.from_defaults(k=3, rounds=3, epochs=2, batch_size=16, lr=0.01, lam=1e-4, leeway=20)
+s = presto_settings(k=3, rounds=3, epochs=2, batch_size=16, lr=0.01, lam=1e-4, leeway=20)
 a0 = np.arange(90) % 3
-res = run_presto(m, x, y, a0, s, [torch.Generator().manual_seed(j) for j in range(3)],
+res = run_presto(m, x, y, a0, s, PrestoStreams([torch.Generator().manual_seed(j) for j in range(3)]),
                  compute_device=torch.device("cpu"))
 h = hashlib.sha256(res.assignment.astype(np.int64).tobytes())
 for p in m.parameters():

@@ -9,7 +9,8 @@ from prestorepro.data import make_synthetic
 from prestorepro.metrics import err_s
 from prestorepro.models.fused import FusedLinearSVM
 from prestorepro.presto.algorithm import (
-    PrestoSettings,
+    PrestoStreams,
+    RunHooks,
     centre_distances,
     modular_upper_bound,
     presto_objective,
@@ -17,7 +18,8 @@ from prestorepro.presto.algorithm import (
     singleton_objective,
 )
 from prestorepro.presto.assignment import size_bounds
-from prestorepro.presto.gate import gate_routes, mixture_predict, train_gate
+from prestorepro.presto.gate import GateInput, GateSchedule, gate_routes, mixture_predict, train_gate
+from presto_defaults import presto_settings
 
 
 def _svm_problem(n=400, seed=0):
@@ -30,10 +32,10 @@ def _run(n=400, rounds=6, leeway=10, seed=0, ckpt=None, **kw):
     a0 = np.random.default_rng(seed).permutation(np.arange(n) % 4)
     torch.manual_seed(seed)
     model = FusedLinearSVM(4, 2)
-    s = PrestoSettings.from_defaults(k=4, rounds=rounds, epochs=2, batch_size=32, lr=0.05, lam=1e-3, epsilon=3e-3,
-                       leeway=leeway, loss="hinge", **kw)
+    s = presto_settings(k=4, rounds=rounds, epochs=2, batch_size=32, lr=0.05, lam=1e-3, epsilon=3e-3,
+                        leeway=leeway, loss="hinge", **kw)
     gens = [torch.Generator().manual_seed(100 + j) for j in range(4)]
-    res = run_presto(model, x, y, a0, s, gens, checkpoint_path=ckpt)
+    res = run_presto(model, x, y, a0, s, PrestoStreams(gens), hooks=RunHooks(checkpoint_path=ckpt))
     return res, model, (x, y, g)
 
 
@@ -174,10 +176,10 @@ def test_learn_mlr_assigns_every_point_to_the_argmin_of_the_loss_matrix(singleto
     a0 = np.random.default_rng(0).permutation(np.arange(300) % 4)
     torch.manual_seed(0)
     model = FusedLinearSVM(4, 2)
-    s = PrestoSettings.from_defaults(k=4, rounds=4, epochs=2, batch_size=32, lr=0.05, lam=0.05, epsilon=0.0, leeway=None,
-                       keep="every", alpha=0.5, singleton=singleton, assign="lowest_loss", loss="hinge")
-    res = run_presto(model, x, y, a0, s, [torch.Generator().manual_seed(100 + j) for j in range(4)],
-                     on_round=on_round)
+    s = presto_settings(k=4, rounds=4, epochs=2, batch_size=32, lr=0.05, lam=0.05, epsilon=0.0, leeway=None,
+                        keep="every", alpha=0.5, singleton=singleton, assign="lowest_loss", loss="hinge")
+    res = run_presto(model, x, y, a0, s, PrestoStreams([torch.Generator().manual_seed(100 + j) for j in range(4)]),
+                     hooks=RunHooks(on_round=on_round))
     assert res.assignments_per_round.shape[0] >= 2
     for r in range(1, res.assignments_per_round.shape[0]):
         # round r trains the argmin of the loss matrix of round r - 1's components
@@ -208,7 +210,7 @@ def test_singleton_trained_matches_manual_gradient_steps():
     model = FusedLinearSVM(2, 2).double()
     x = torch.randn(5, 2, dtype=torch.float64)
     y = torch.tensor([1, -1, 1, 1, -1])
-    s = PrestoSettings.from_defaults(k=2, lam=1e-2, singleton="trained", singleton_steps=3, singleton_lr=0.1, loss="hinge")
+    s = presto_settings(k=2, lam=1e-2, singleton="trained", singleton_steps=3, singleton_lr=0.1, loss="hinge")
     G1 = singleton_objective(model, x, y, s)
     for k in range(2):
         for i in range(5):
@@ -230,8 +232,8 @@ def test_gate_on_x_reproduces_a_linear_partition():
     directions = torch.tensor([[1.0, 0.0], [-0.5, 0.87], [-0.5, -0.87]])
     part = (x @ directions.T).argmax(1).numpy()
     model = FusedLinearSVM(3, 2)
-    gate = train_gate(model, x, part, epochs=40, lr=0.05, batch_size=50, generator=torch.Generator().manual_seed(1),
-                      loss="hinge")
+    gate = train_gate(model, x, part, GateSchedule(epochs=40, lr=0.05, batch_size=50),
+                      generator=torch.Generator().manual_seed(1), reads=GateInput(loss="hinge"))
     assert gate.source == "features" and gate.linear.in_features == 2 and gate.linear.out_features == 3
     assert (gate_routes(gate, model, x, "hinge") == part).mean() >= 0.95
 
@@ -243,7 +245,8 @@ def test_gate_on_feature_maps_flattens_x():
     x = torch.randn(64, 64, 4, 4, generator=g)
     part = (x[:, 0].mean((1, 2)) > 0).long().numpy()
     model = FusedResNetTail(2, "layer1", (2, 2, 2), 3)
-    gate = train_gate(model, x, part, epochs=30, lr=0.01, batch_size=16, generator=torch.Generator().manual_seed(1))
+    gate = train_gate(model, x, part, GateSchedule(epochs=30, lr=0.01, batch_size=16),
+                      generator=torch.Generator().manual_seed(1))
     assert gate.linear.in_features == 64 * 4 * 4
     assert (gate_routes(gate, model, x, "ce") == part).mean() >= 0.95
 
@@ -258,8 +261,8 @@ def test_probability_gate_learns_an_informative_routing():
     with torch.no_grad():
         model.linear.weight.copy_(torch.tensor([[[-3.0, 0.0]], [[3.0, 0.0]]]))
         model.linear.bias.zero_()
-    gate = train_gate(model, x, part, epochs=40, lr=0.05, batch_size=50, generator=torch.Generator().manual_seed(1),
-                      loss="hinge", source="probabilities")
+    gate = train_gate(model, x, part, GateSchedule(epochs=40, lr=0.05, batch_size=50),
+                      generator=torch.Generator().manual_seed(1), reads=GateInput(source="probabilities", loss="hinge"))
     assert gate.linear.in_features == 4 and gate.linear.out_features == 2
     routes = gate_routes(gate, model, x, "hinge")
     assert (routes == part).mean() > 0.97
@@ -272,7 +275,7 @@ def test_probability_gate_learns_an_informative_routing():
 def test_synthetic_err_s_falls_from_the_initial_partition():
     # reduced App. C data: PRESTO's last partition splits fewer same-component pairs than the random start
     from prestorepro.data import Prepared
-    from prestorepro.synthetic.run import run_synthetic
+    from prestorepro.synthetic.run import SyntheticRun, run_synthetic
 
     x, y, g = make_synthetic(2000, np.random.default_rng(0))
     data = Prepared(train_x=x[:1600], train_y=y[:1600], val_x=x[1600:1800], val_y=y[1600:1800], test_x=x[1800:],
@@ -282,7 +285,7 @@ def test_synthetic_err_s_falls_from_the_initial_partition():
                             "epsilons": [0.0, 0.03]})
     algo = dict(alpha=1.0, singleton="current", singleton_steps=5, singleton_lr=0.01, keep="decreased", max_moves=1.0,
                 gate_input="features", gate_epochs=10, reassign="bound")
-    metrics, arrays = run_synthetic(data, cfg, algo, 0, torch.device("cpu"))
+    metrics, arrays = run_synthetic(data, SyntheticRun(cfg, algo, 0), torch.device("cpu"))
     f = metrics["final"]
     assert f["err_s_normalised"] < f["initial_err_s_normalised"] - 0.05
     assert arrays["per_round"].shape == (f["rounds_run"], 1600)
@@ -317,7 +320,7 @@ def test_embedded_default_gate_budget_learns_a_partition_that_ten_epochs_do_not(
     model = FusedResNetTail(4, "layer1", (4, 8, 16), 10)
 
     def agreement(epochs):
-        gate = train_gate(model, x, a, epochs=epochs, lr=cfg["lr"], batch_size=cfg["batch_size"],
+        gate = train_gate(model, x, a, GateSchedule(epochs=epochs, lr=cfg["lr"], batch_size=cfg["batch_size"]),
                           generator=torch.Generator().manual_seed(1))
         return float((gate_routes(gate, model, x, "ce") == a).mean())
 

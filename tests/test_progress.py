@@ -244,7 +244,7 @@ def test_the_embedding_writes_its_progress_into_the_jobs_log(tmp_path, monkeypat
 
 def test_train_single_logs_its_epochs_once(tmp_path, monkeypatch):
     from prestorepro.jobs.common import job_log
-    from prestorepro.training.single import train_single
+    from prestorepro.training.single import Recipe, RunRecord, TrainingSet, train_single
 
     monkeypatch.setattr(prog, "_monotonic", Ticking(40.0))
     torch.manual_seed(0)
@@ -255,8 +255,8 @@ def test_train_single_logs_its_epochs_once(tmp_path, monkeypatch):
         with torch.random.fork_rng():
             torch.manual_seed(1)
             model[0].reset_parameters()
-        train_single(model, x, y, epochs=3, batch_size=8, lr=0.01, device="cpu",
-                     generator=torch.Generator().manual_seed(0), log=log, desc="guide")
+        train_single(model, TrainingSet(x, y), recipe=Recipe(3, 8, 0.01), device="cpu",
+                     generator=torch.Generator().manual_seed(0), record=RunRecord("guide", log))
         return model[0].weight.detach().clone()
 
     log_path = tmp_path / "train.log"

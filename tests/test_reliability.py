@@ -28,7 +28,8 @@ from prestorepro.io import (
     write_npz,
 )
 from prestorepro.models.fused import FusedLinearSVM, FusedResNetTail
-from prestorepro.presto.algorithm import PrestoSettings, run_presto
+from prestorepro.presto.algorithm import PrestoStreams, RunHooks, run_presto
+from presto_defaults import presto_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "src" / "prestorepro").rglob("*.py")) + sorted((ROOT / "workflow" / "scripts").glob("*.py"))
@@ -274,12 +275,13 @@ def _svm_run(tmp_path, lr=0.05, rounds=4, ckpt=True, logs=None):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = FusedLinearSVM(4, 2)
-    s = PrestoSettings.from_defaults(k=4, rounds=rounds, epochs=2, batch_size=32, lr=lr, lam=1e-3, epsilon=3e-3, leeway=5,
-                       loss="hinge")
+    s = presto_settings(k=4, rounds=rounds, epochs=2, batch_size=32, lr=lr, lam=1e-3, epsilon=3e-3, leeway=5,
+                        loss="hinge")
     gens = [torch.Generator().manual_seed(100 + j) for j in range(4)]
     log = logs.append if logs is not None else (lambda m: None)
-    res = run_presto(model, x, y, a0, s, gens, checkpoint_path=tmp_path / "p.pt" if ckpt else None, log=log,
-                     label="synthetic presto seed 0")
+    res = run_presto(model, x, y, a0, s, PrestoStreams(gens),
+                     hooks=RunHooks(log=log, checkpoint_path=tmp_path / "p.pt" if ckpt else None,
+                                    label="synthetic presto seed 0"))
     return res, model
 
 
@@ -322,7 +324,7 @@ def _fixed_run(tmp_path, feats, rounds=3, lr=0.01, logs=None, ckpt=True):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = FusedResNetTail(2, "layer1", (2, 2, 2), 3)
-    s = PrestoSettings.from_defaults(k=2, rounds=rounds, epochs=1, batch_size=8, lr=lr, leeway=None)
+    s = presto_settings(k=2, rounds=rounds, epochs=1, batch_size=8, lr=lr, leeway=None)
     gens = [torch.Generator().manual_seed(j) for j in range(2)]
     log = logs.append if logs is not None else (lambda m: None)
     train_fixed_partition(model, feats, np.arange(len(feats.train_y)) % 2, s, gens, log=log,
@@ -360,6 +362,7 @@ def test_embedding_overflowing_float16_fails_and_writes_nothing(tmp_path, monkey
     import prestorepro.embed as embed_mod
     from prestorepro.data import prepare_dataset, write_prepared
     from prestorepro.jobs.embed import embed
+    from prestorepro.jobs.specs import EmbedJob
 
     prepared = tmp_path / "prepared.npz"
     write_prepared(prepared, prepare_dataset("digits", tmp_path, 0))
@@ -370,9 +373,9 @@ def test_embedding_overflowing_float16_fails_and_writes_nothing(tmp_path, monkey
     monkeypatch.setattr(embed_mod, "extract_features", overflowing)
     out = tmp_path / "emb" / "features.npz"
     with pytest.raises(FloatingPointError, match=r"train split are non-finite after conversion to float16"):
-        embed(prepared=str(prepared), dataset_config={"source": "digits", "cut": "layer1"},
-              embedding={"weights": "none", "batch_size": 64, "seed": 0}, device="cpu", out_npz=str(out),
-              out_json=str(tmp_path / "emb" / "f.json"), log=logging.getLogger("test"))
+        embed(EmbedJob(prepared=str(prepared), dataset_config={"source": "digits", "cut": "layer1"},
+                       embedding={"weights": "none", "batch_size": 64, "seed": 0}, device="cpu", out_npz=str(out),
+                       out_json=str(tmp_path / "emb" / "f.json")), logging.getLogger("test"))
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
 
 
@@ -394,7 +397,7 @@ def test_cached_imagenet_weights_are_never_unpickled(tmp_path, monkeypatch):
 
 def test_gate_does_not_depend_on_the_global_generator():
     """torch seeds its global generator differently in every process: the gate must not draw from it."""
-    from prestorepro.presto.gate import train_gate
+    from prestorepro.presto.gate import GateInput, GateSchedule, train_gate
 
     x, y, _ = make_synthetic(200, np.random.default_rng(0))
     with torch.random.fork_rng(devices=[]):
@@ -405,8 +408,8 @@ def test_gate_does_not_depend_on_the_global_generator():
     with torch.random.fork_rng(devices=[]):
         for global_seed in (1, 2):
             torch.manual_seed(global_seed)  # what another process would start from
-            gates.append(train_gate(model, torch.tensor(x), part, epochs=2, lr=0.05, batch_size=50,
-                                    generator=torch.Generator().manual_seed(7), loss="hinge"))
+            gates.append(train_gate(model, torch.tensor(x), part, GateSchedule(epochs=2, lr=0.05, batch_size=50),
+                                    generator=torch.Generator().manual_seed(7), reads=GateInput(loss="hinge")))
     for a, b in zip(gates[0].state_dict().values(), gates[1].state_dict().values()):
         assert torch.equal(a, b)
 

@@ -398,8 +398,10 @@ def test_built_components_plus_combiner_equal_the_papers_printed_totals(name, k,
 
 def test_params_table_lists_the_papers_sweep_end_points(tmp_path):
     from prestorepro.jobs.report import make_params_table
+    from prestorepro.jobs.report_specs import ParamsReport
 
-    make_params_table(sidecars={}, datasets={}, widths=(4, 8, 16), gate_input="features", stem=str(tmp_path / "p"))
+    make_params_table(ParamsReport(sidecars={}, datasets={}, widths=(4, 8, 16), gate_input="features", names=[],
+                                   stem=str(tmp_path / "p")))
     df = pd.read_csv(tmp_path / "p.csv")
     got = {(r.dataset, int(r.K)): int(r.components_and_combiner) for r in df.itertuples()}
     assert got == {(n, k): t for n, k, t in PRINTED_TOTALS}
@@ -434,6 +436,7 @@ def test_the_report_names_a_damaged_metrics_file(tmp_path, damage, needle):
 def test_fig6_refuses_a_pickled_rounds_file_without_loading_it(tmp_path):
     from prestorepro.errors import DataError
     from prestorepro.jobs.report import make_fig6
+    from prestorepro.jobs.report_specs import Fig6Report
 
     rounds = tmp_path / "rounds.npz"
     np.savez(rounds, x=np.zeros((4, 2)), per_round=np.array([{"evil": 1}], dtype=object))
@@ -442,5 +445,5 @@ def test_fig6_refuses_a_pickled_rounds_file_without_loading_it(tmp_path):
     with pytest.raises(DataError, match=rf"cannot read {rounds} \(ValueError: Object arrays cannot be loaded when "
                                         r"allow_pickle=False\): it is truncated or corrupt, or holds Python objects "
                                         rf"\(never loaded\); delete {rounds} and run snakemake again"):
-        make_fig6(rounds=str(rounds), metrics=str(metrics), snapshot_rounds=[1], stem=str(tmp_path / "f"),
-                  formats=["png"])
+        make_fig6(Fig6Report(rounds=str(rounds), metrics=str(metrics), snapshot_rounds=[1], stem=str(tmp_path / "f"),
+                             formats=["png"]))

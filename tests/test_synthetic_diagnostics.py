@@ -7,7 +7,7 @@ from scipy.optimize import minimize
 
 from prestorepro.data import make_synthetic
 from prestorepro.synthetic.diagnostics import distance_term, objective_vs_epsilon, optimal_objective, true_start_runs
-from prestorepro.presto.algorithm import PrestoSettings
+from presto_defaults import presto_settings
 
 
 def _exact_qp(x, y, lam):
@@ -73,7 +73,7 @@ def test_objective_vs_epsilon_finds_where_the_preference_turns():
 
 def test_true_start_runs_record_err_s_per_round():
     x, y, g = make_synthetic(800, np.random.default_rng(3))
-    s = PrestoSettings.from_defaults(k=4, rounds=9, epochs=1, batch_size=64, lr=0.01, lam=1e-4, epsilon=3e-3, leeway=0, loss="hinge")
+    s = presto_settings(k=4, rounds=9, epochs=1, batch_size=64, lr=0.01, lam=1e-4, epsilon=3e-3, leeway=0, loss="hinge")
     out = true_start_runs(torch.tensor(x), torch.tensor(y), g, s, 0,
                           {"true_start_rounds": 2, "converged_epochs": 3, "converged_lr": 0.05})
     assert set(out) == {"configured", "converged"}

@@ -10,7 +10,7 @@ from torch import nn
 
 from prestorepro.compress.distill import Distiller
 from prestorepro.metrics import classification_metrics
-from prestorepro.training.single import predict, train_single
+from prestorepro.training.single import Recipe, RunRecord, TrainingSet, predict, train_single
 
 
 def seeded_mlp(seed: int, d: int = 4, h: int = 8, c: int = 3, bn: bool = True) -> nn.Module:
@@ -39,7 +39,7 @@ def params_of(model):
 def test_loss_decreases_and_separable_problem_is_learnt():
     x, y = blobs()
     model = seeded_mlp(0)
-    hist = train_single(model, x, y, epochs=15, batch_size=16, lr=0.02, device="cpu",
+    hist = train_single(model, TrainingSet(x, y), recipe=Recipe(15, 16, 0.02), device="cpu",
                         generator=torch.Generator().manual_seed(0))
     assert len(hist["loss"]) == 15 and len(hist["time_s"]) == 15
     assert hist["loss"][-1] < 0.3 * hist["loss"][0]
@@ -53,7 +53,7 @@ def test_same_seed_identical_parameters_other_seed_different():
     runs = []
     for seed in (7, 7, 8):
         model = copy.deepcopy(base)
-        train_single(model, x, y, epochs=3, batch_size=16, lr=0.01, l2=1e-3, device="cpu",
+        train_single(model, TrainingSet(x, y), recipe=Recipe(3, 16, 0.01, l2=1e-3), device="cpu",
                      generator=torch.Generator().manual_seed(seed))
         runs.append(params_of(model))
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
@@ -75,13 +75,14 @@ def _interrupt_after(epoch: int):
 def test_resume_after_interruption_equals_uninterrupted_run(tmp_path, variant):
     x, y = blobs(n=50)
     base = seeded_mlp(2)
-    kw = dict(epochs=4, batch_size=8, lr=0.01, device="cpu")
-    extra = {}
+    data, recipe, extra = TrainingSet(x, y), Recipe(4, 8, 0.01), {}
     if variant == "weighted+l2+masks":
         w = torch.linspace(0.2, 2.0, 50)
         mask = torch.ones(8, 4, dtype=torch.bool)
         mask[:, :2] = False
-        extra = dict(sample_weights=w, l2=1e-3, masks={"0.weight": mask})
+        data, recipe = TrainingSet(x, y, sample_weights=w), Recipe(4, 8, 0.01, l2=1e-3)
+        extra = {"masks": {"0.weight": mask}}
+    kw = dict(recipe=recipe, device="cpu")
 
     def make_distill():
         if variant != "dgkd-dropping":
@@ -91,19 +92,19 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path, variant):
                                      generator=torch.Generator().manual_seed(3))}
 
     full = copy.deepcopy(base)
-    h_full = train_single(full, x, y, generator=torch.Generator().manual_seed(5), **kw, **extra, **make_distill())
+    h_full = train_single(full, data, generator=torch.Generator().manual_seed(5), **kw, **extra, **make_distill())
 
     ckpt = tmp_path / "run.pt"
     first = copy.deepcopy(base)
     with pytest.raises(Interrupt):
-        train_single(first, x, y, generator=torch.Generator().manual_seed(5), checkpoint_path=ckpt,
-                     log=_interrupt_after(2), **kw, **extra, **make_distill())
+        train_single(first, data, generator=torch.Generator().manual_seed(5),
+                     record=RunRecord(log=_interrupt_after(2), checkpoint_path=ckpt), **kw, **extra, **make_distill())
     assert ckpt.exists()
     # a fresh process: other initial weights, a generator in its initial state, a fresh distiller
     resumed = seeded_mlp(99)
     lines = []
-    h_res = train_single(resumed, x, y, generator=torch.Generator().manual_seed(5), checkpoint_path=ckpt,
-                         log=lines.append, **kw, **extra, **make_distill())
+    h_res = train_single(resumed, data, generator=torch.Generator().manual_seed(5),
+                         record=RunRecord(log=lines.append, checkpoint_path=ckpt), **kw, **extra, **make_distill())
     assert h_res["resumed_from_epoch"] == 2 and "resumed" in lines[0]
     a, b = params_of(full), params_of(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a), "resumed run differs from the uninterrupted one"
@@ -114,16 +115,17 @@ def test_checkpoint_from_other_settings_is_ignored_and_the_run_starts_afresh(tmp
     # one resume protocol (prestorepro.checkpoint): never spliced in, said in the log, a fresh run
     x, y = blobs(n=30)
     ckpt = tmp_path / "c.pt"
-    train_single(seeded_mlp(0), x, y, epochs=1, batch_size=8, lr=0.01, device="cpu",
-                 generator=torch.Generator().manual_seed(0), checkpoint_path=ckpt)
+    train_single(seeded_mlp(0), TrainingSet(x, y), recipe=Recipe(1, 8, 0.01), device="cpu",
+                 generator=torch.Generator().manual_seed(0), record=RunRecord(checkpoint_path=ckpt))
     # other settings; then same settings and size, other data (a killed run before the inputs were regenerated)
     for xs, batch in ((x, 16), (x + 1.0, 8)):
         fresh, stale = seeded_mlp(0), seeded_mlp(0)
-        train_single(fresh, xs, y, epochs=2, batch_size=batch, lr=0.01, device="cpu",
+        train_single(fresh, TrainingSet(xs, y), recipe=Recipe(2, batch, 0.01), device="cpu",
                      generator=torch.Generator().manual_seed(0))
         lines = []
-        h = train_single(stale, xs, y, epochs=2, batch_size=batch, lr=0.01, device="cpu",
-                         generator=torch.Generator().manual_seed(0), checkpoint_path=ckpt, log=lines.append)
+        h = train_single(stale, TrainingSet(xs, y), recipe=Recipe(2, batch, 0.01), device="cpu",
+                         generator=torch.Generator().manual_seed(0),
+                         record=RunRecord(log=lines.append, checkpoint_path=ckpt))
         assert any("ignoring checkpoint" in line and "starting from epoch 1" in line for line in lines), lines
         assert h["resumed_from_epoch"] == 0 and len(h["loss"]) == 2
         assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), stale.state_dict().values()))
@@ -135,8 +137,8 @@ def test_weighted_loss_and_l2_match_a_hand_written_step():
     w = torch.tensor([0.0, 1, 2, 3, 0.5, 1, 1, 2, 0.1, 4, 1, 1])
     base = seeded_mlp(3, bn=False)
     model = copy.deepcopy(base)
-    hist = train_single(model, x, y, epochs=1, batch_size=12, lr=0.05, l2=0.01, device="cpu",
-                        generator=torch.Generator().manual_seed(0), sample_weights=w)
+    hist = train_single(model, TrainingSet(x, y, sample_weights=w), recipe=Recipe(1, 12, 0.05, l2=0.01), device="cpu",
+                        generator=torch.Generator().manual_seed(0))
     ref = copy.deepcopy(base)
     opt = torch.optim.Adam(ref.parameters(), lr=0.05)
     data = (w * F.cross_entropy(ref(x), y, reduction="none")).sum() / w.sum()
@@ -152,12 +154,12 @@ def test_masked_weights_stay_zero():
     x, y = blobs()
     model = seeded_mlp(4)
     mask = torch.rand(8, 4, generator=torch.Generator().manual_seed(1)) > 0.5
-    train_single(model, x, y, epochs=3, batch_size=16, lr=0.05, l2=1e-3, device="cpu",
+    train_single(model, TrainingSet(x, y), recipe=Recipe(3, 16, 0.05, l2=1e-3), device="cpu",
                  generator=torch.Generator().manual_seed(0), masks={"0.weight": mask})
     w = model[0].weight.detach()
     assert torch.count_nonzero(w[~mask]) == 0 and torch.count_nonzero(w[mask]) == int(mask.sum())
     with pytest.raises(ValueError, match="not a parameter"):
-        train_single(model, x, y, epochs=1, batch_size=16, lr=0.05, device="cpu",
+        train_single(model, TrainingSet(x, y), recipe=Recipe(1, 16, 0.05), device="cpu",
                      generator=torch.Generator(), masks={"nope.weight": mask})
 
 
@@ -165,7 +167,7 @@ def test_non_finite_loss_raises_with_epoch_and_step():
     x, y = blobs(n=40)
     x[25, 0] = float("nan")  # lands in some batch of the first epoch
     with pytest.raises(FloatingPointError, match=r"epoch 1, step \d+ of 3"):
-        train_single(seeded_mlp(5), x, y, epochs=2, batch_size=16, lr=0.01, device="cpu",
+        train_single(seeded_mlp(5), TrainingSet(x, y), recipe=Recipe(2, 16, 0.01), device="cpu",
                      generator=torch.Generator().manual_seed(0))
 
 
@@ -174,21 +176,20 @@ def test_no_checkpoint_written_for_a_diverged_epoch(tmp_path):
     x[3] = float("inf")
     ckpt = tmp_path / "c.pt"
     with pytest.raises(FloatingPointError):
-        train_single(seeded_mlp(5), x, y, epochs=1, batch_size=16, lr=0.01, device="cpu",
-                     generator=torch.Generator(), checkpoint_path=ckpt)
+        train_single(seeded_mlp(5), TrainingSet(x, y), recipe=Recipe(1, 16, 0.01), device="cpu",
+                     generator=torch.Generator(), record=RunRecord(checkpoint_path=ckpt))
     assert not ckpt.exists()
 
 
 def test_distill_and_weights_are_exclusive_and_logger_works(caplog):
     x, y = blobs(n=20)
     with pytest.raises(ValueError, match="cannot be combined"):
-        train_single(seeded_mlp(0), x, y, epochs=1, batch_size=8, lr=0.01, device="cpu",
-                     generator=torch.Generator(), sample_weights=torch.ones(20),
-                     distill=Distiller([torch.zeros(20, 3)]))
+        train_single(seeded_mlp(0), TrainingSet(x, y, sample_weights=torch.ones(20)), recipe=Recipe(1, 8, 0.01),
+                     device="cpu", generator=torch.Generator(), distill=Distiller([torch.zeros(20, 3)]))
     logger = logging.getLogger("test_train_single")
     with caplog.at_level(logging.INFO, logger="test_train_single"):
-        train_single(seeded_mlp(0), x.numpy(), y.numpy(), epochs=2, batch_size=8, lr=0.01, device="cpu",
-                     generator=torch.Generator(), log=logger)
+        train_single(seeded_mlp(0), TrainingSet(x.numpy(), y.numpy()), recipe=Recipe(2, 8, 0.01), device="cpu",
+                     generator=torch.Generator(), record=RunRecord(log=logger))
     assert [r.getMessage().split(" loss")[0] for r in caplog.records] == ["train: epoch 1/2", "train: epoch 2/2"]
 
 
@@ -199,7 +200,7 @@ def test_distillation_toward_teacher_logits():
     t_logits = torch.as_tensor(predict(teacher, x))
     wrong = (y + 1) % 3  # labels the teacher never uses: a = 1 must ignore them
     student = seeded_mlp(7, bn=False)
-    train_single(student, x, wrong, epochs=40, batch_size=20, lr=0.02, device="cpu",
+    train_single(student, TrainingSet(x, wrong), recipe=Recipe(40, 20, 0.02), device="cpu",
                  generator=torch.Generator().manual_seed(0), distill=Distiller([t_logits], T=1.0, a=1.0))
     agree = (predict(student, x).argmax(1) == t_logits.argmax(1).numpy()).mean()
     assert agree >= 0.9

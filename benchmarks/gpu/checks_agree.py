@@ -39,9 +39,10 @@ def check_environment(dev: torch.device, scale: dict) -> dict:
 def check_fused_equals_sequential(dev: torch.device, scale: dict) -> dict:
     from prestorepro.data import make_synthetic
     from prestorepro.models.fused import FusedLinearSVM, FusedResNetTail
-    from prestorepro.presto.algorithm import PrestoSettings, run_presto
+    from presto_defaults import presto_settings
+    from prestorepro.presto.algorithm import PrestoStreams, run_presto
     from prestorepro.training.masked_adam import MaskedAdam
-    from prestorepro.training.fused import component_outputs, train_components
+    from prestorepro.training.fused import ComponentTraining, component_outputs, train_components
     from prestorepro.training.sequential import component_outputs_sequential, train_components_sequential
 
     n = scale["n_small"]
@@ -60,10 +61,10 @@ def check_fused_equals_sequential(dev: torch.device, scale: dict) -> dict:
     gens_s = [torch.Generator().manual_seed(10 + j) for j in range(3)]
     xd, yd = x.to(dev), y.to(dev)
     for a in parts:
-        train_components(fused, xd, yd, a.to(dev), epochs=2, batch_size=16, optimizer=opt_f, lam=1e-4,
-                         generators=gens_f)
-        train_components_sequential(seq, x, y, a, device=dev, epochs=2, batch_size=16, optimizer=opt_s,
-                                    lam=1e-4, generators=gens_s)
+        train_components(fused, xd, yd, a.to(dev), ComponentTraining(epochs=2, batch_size=16, optimizer=opt_f,
+                                                                     lam=1e-4, generators=gens_f))
+        train_components_sequential(seq, x, y, a, ComponentTraining(epochs=2, batch_size=16, optimizer=opt_s,
+                                                                    lam=1e-4, generators=gens_s), device=dev)
     param_diff = max(float((p.cpu() - q).abs().max()) for p, q in zip(fused.state_dict().values(),
                                                                         seq.state_dict().values()))
     out_diff = float((component_outputs(fused, xd).cpu() - component_outputs_sequential(seq, x, dev, 64)).abs().max())
@@ -75,11 +76,12 @@ def check_fused_equals_sequential(dev: torch.device, scale: dict) -> dict:
     for mode in ("fused", "sequential"):
         torch.manual_seed(0)
         m = FusedLinearSVM(4, 2).double()
-        s = PrestoSettings.from_defaults(k=4, rounds=3, epochs=2, batch_size=16, lr=0.05, lam=1e-3, leeway=5, loss="hinge")
+        s = presto_settings(k=4, rounds=3, epochs=2, batch_size=16, lr=0.05, lam=1e-3, leeway=5, loss="hinge")
         on_dev = mode == "fused"
         m = m.to(dev) if on_dev else m
         res = run_presto(m, xs.to(dev) if on_dev else xs, ys.to(dev) if on_dev else ys, a0, s,
-                         [torch.Generator().manual_seed(j) for j in range(4)], compute_device=None if on_dev else dev)
+                         PrestoStreams([torch.Generator().manual_seed(j) for j in range(4)]),
+                         compute_device=None if on_dev else dev)
         runs[mode] = res
     same_partition = bool(np.array_equal(runs["fused"].assignment, runs["sequential"].assignment))
     g_f = [h["objective"] for h in runs["fused"].history]

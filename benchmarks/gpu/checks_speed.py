@@ -24,7 +24,7 @@ def check_bench_fused(dev: torch.device, scale: dict) -> dict:
 
 def check_presto_round_at_scale(dev: torch.device, scale: dict) -> dict:
     from prestorepro.compress.memory import MemoryProbe
-    from prestorepro.presto.gate import gate_routes, train_gate
+    from prestorepro.presto.gate import GateSchedule, gate_routes, train_gate
 
     # PathMNIST's training size, K and leeway, 9 classes (config/paper.yaml; tiny: a small leeway)
     n, k, classes = scale["n_scale"], scale["k_scale"], 9
@@ -40,7 +40,7 @@ def check_presto_round_at_scale(dev: torch.device, scale: dict) -> dict:
         round_s = time.perf_counter() - t0
         t1 = time.perf_counter()
         xd = x.to(dev)
-        gate = train_gate(model, xd, res.assignment, epochs=scale["gate_epochs"], lr=0.01, batch_size=256,
+        gate = train_gate(model, xd, res.assignment, GateSchedule(epochs=scale["gate_epochs"], lr=0.01, batch_size=256),
                           generator=torch.Generator().manual_seed(77))
         agreement = float((gate_routes(gate, model, xd, "ce") == res.assignment).mean())
         _sync(dev)
@@ -60,7 +60,7 @@ def check_compiled_step(dev: torch.device, scale: dict) -> dict:
         return {"ok": True, "skipped": "not at this scale"}
     from prestorepro.models.fused import FusedResNetTail
     from prestorepro.training.masked_adam import MaskedAdam
-    from prestorepro.training.fused import train_components
+    from prestorepro.training.fused import ComponentTraining, train_components
 
     n, k, classes = scale["n_scale"], 4, 9
     x, y = _features(n, scale["hw"], classes, seed=3)
@@ -78,8 +78,8 @@ def check_compiled_step(dev: torch.device, scale: dict) -> dict:
         for _ in range(1 + scale["compile_epochs"]):  # the first epoch compiles
             _sync(dev)
             t0 = time.perf_counter()
-            train_components(run_model, x, y, a, epochs=1, batch_size=256, optimizer=opt, lam=1e-4, generators=gens,
-                             capture=False)
+            train_components(run_model, x, y, a, ComponentTraining(epochs=1, batch_size=256, optimizer=opt, lam=1e-4,
+                                                                   generators=gens), capture=False)
             _sync(dev)
             times.append(time.perf_counter() - t0)
         out[label] = {"first_epoch_s": times[0], "epoch_s": min(times[1:])}
@@ -98,7 +98,7 @@ def check_fused_step_profile(dev: torch.device, scale: dict) -> dict:
 
     from prestorepro.models.fused import FusedResNetTail
     from prestorepro.training.masked_adam import MaskedAdam
-    from prestorepro.training.fused import train_components
+    from prestorepro.training.fused import ComponentTraining, train_components
 
     n, k, classes = scale["n_scale"], 4, 9
     x, y = _features(n, scale["hw"], classes, seed=4)
@@ -115,21 +115,21 @@ def check_fused_step_profile(dev: torch.device, scale: dict) -> dict:
             model = FusedResNetTail(k, "layer1", (4, 8, 16), classes).to(dev)
             opt = MaskedAdam(list(model.parameters()), k, lr=0.01)
             gens = [torch.Generator().manual_seed(j) for j in range(k)]
-            train_components(model, x, y, a, epochs=1, batch_size=256, optimizer=opt, lam=1e-4, generators=gens,
-                             capture=False)
+            train_components(model, x, y, a, ComponentTraining(epochs=1, batch_size=256, optimizer=opt, lam=1e-4,
+                                                               generators=gens), capture=False)
             steps = -(-int(torch.bincount(a).max()) // 256)
             _sync(dev)
             t0 = time.perf_counter()
-            train_components(model, x, y, a, epochs=1, batch_size=256, optimizer=opt, lam=1e-4, generators=gens,
-                             capture=False)
+            train_components(model, x, y, a, ComponentTraining(epochs=1, batch_size=256, optimizer=opt, lam=1e-4,
+                                                               generators=gens), capture=False)
             _sync(dev)
             epoch_s = time.perf_counter() - t0
             row = {"steps": steps, "epoch_s": epoch_s, "wall_ms_per_step": 1000 * epoch_s / steps}
             if label in ("equal", "unequal"):
                 try:
                     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-                        train_components(model, x, y, a, epochs=1, batch_size=256, optimizer=opt, lam=1e-4,
-                                         generators=gens, capture=False)
+                        train_components(model, x, y, a, ComponentTraining(epochs=1, batch_size=256, optimizer=opt,
+                                                                           lam=1e-4, generators=gens), capture=False)
                         _sync(dev)
                     events = [e for e in prof.key_averages() if getattr(e, "device_type", None) is not None
                               and str(e.device_type).endswith("CUDA")]
@@ -156,7 +156,7 @@ def check_captured_step(dev: torch.device, scale: dict) -> dict:
         return {"ok": True, "skipped": "CUDA graphs need a CUDA device"}
     from prestorepro.models.fused import FusedResNetTail
     from prestorepro.training.masked_adam import MaskedAdam
-    from prestorepro.training.fused import train_components
+    from prestorepro.training.fused import ComponentTraining, train_components
 
     n, k, classes = scale["n_scale"], 4, 9
     x, y = _features(n, scale["hw"], classes, seed=5)
@@ -175,8 +175,8 @@ def check_captured_step(dev: torch.device, scale: dict) -> dict:
             gens = [torch.Generator().manual_seed(j) for j in range(k)]
             _sync(dev)
             t0 = time.perf_counter()
-            info = train_components(model, x, y, a, epochs=2, batch_size=256, optimizer=opt, lam=1e-4,
-                                    generators=gens, capture=capture)
+            info = train_components(model, x, y, a, ComponentTraining(epochs=2, batch_size=256, optimizer=opt, lam=1e-4,
+                                                                      generators=gens), capture=capture)
             _sync(dev)
             flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()]
                              + [b.reshape(-1).float() for b in model.buffers()])

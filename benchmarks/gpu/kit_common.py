@@ -55,14 +55,16 @@ def _features(n: int, hw: int, classes: int, seed: int, dtype=torch.float32) -> 
 
 def _one_round(dev: torch.device, dtype, x: torch.Tensor, y: torch.Tensor, a0: np.ndarray, k: int, epochs: int,
                leeway: int, classes: int, rounds: int = 1):
+    from presto_defaults import presto_settings
     from prestorepro.models.fused import FusedResNetTail
-    from prestorepro.presto.algorithm import PrestoSettings, run_presto
+    from prestorepro.presto.algorithm import PrestoStreams, run_presto
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = FusedResNetTail(k, "layer1", (4, 8, 16), classes).to(dtype=dtype)
     model = model.to(dev)
     # the paper's Algorithm 1 (the schema's defaults: batch 256, Adam lr 0.01, lambda 1e-4, epsilon 3e-3)
-    s = PrestoSettings.from_defaults(k=k, rounds=rounds, epochs=epochs, leeway=leeway)
-    res = run_presto(model, x.to(dev, dtype), y.to(dev), a0, s, [torch.Generator().manual_seed(j) for j in range(k)])
+    s = presto_settings(k=k, rounds=rounds, epochs=epochs, leeway=leeway)
+    res = run_presto(model, x.to(dev, dtype), y.to(dev), a0, s,
+                     PrestoStreams([torch.Generator().manual_seed(j) for j in range(k)]))
     return res, model

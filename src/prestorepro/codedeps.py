@@ -65,10 +65,29 @@ def _submodules(package: str) -> set[str]:
         f"{package}.{p.parent.name}" for p in folder.parent.glob("*/__init__.py")}
 
 
+def _type_checking(node: ast.AST) -> bool:
+    """An ``if TYPE_CHECKING:`` block: its imports name types for annotations and never run."""
+    test = node.test if isinstance(node, ast.If) else None
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _walk(node: ast.AST):
+    """``ast.walk`` without ``if TYPE_CHECKING:`` blocks."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if _type_checking(n):
+            todo.extend(n.orelse)
+            continue
+        yield n
+        todo.extend(ast.iter_child_nodes(n))
+
+
 def _names_in(nodes, here: str, is_package: bool) -> set[str]:
     names: set[str] = set()
     for top in nodes:
-        for node in ast.walk(top):
+        for node in _walk(top):
             if isinstance(node, ast.Import):
                 names.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom):

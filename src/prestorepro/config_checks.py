@@ -236,7 +236,7 @@ def check_semantics(config: dict) -> None:
             raise ConfigError(f"config key compress.{key}: [{low}, {high}] is not a range [low, high]; write the "
                               "smaller value first")
     presto = config["presto"]
-    from prestorepro.presto.settings import REASSIGN_RULES
+    from prestorepro.presto.rules import REASSIGN_RULES
 
     has_synthetic = any(d["source"] == "synthetic" for d in config["datasets"].values())
     if REASSIGN_RULES[presto["reassign"]][0] != "bound" and has_synthetic:

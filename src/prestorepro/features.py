@@ -90,6 +90,12 @@ class Features:
                 raise
             raise FloatingPointError(f"{context}: {exc}") from exc
 
+    @classmethod
+    def load_embeddings(cls, embeddings, device: torch.device | str, context: str = "") -> "Features":
+        """The embedding stage's output as one value (``jobs.spec.Embeddings``: the feature maps with their
+        sidecar), checked against each other (``from_embedding``)."""
+        return cls.from_embedding(embeddings.features, embeddings.meta, device, context=context)
+
     def x(self, split: str) -> torch.Tensor:
         return getattr(self, f"{split}_x")
 

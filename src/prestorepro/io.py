@@ -63,7 +63,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
             tmp_path.unlink()
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """The JSON form of what ``json.dumps`` cannot write itself (its ``default``): numpy scalars and arrays
+    as Python numbers and lists, paths as strings; anything else raises TypeError."""
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, np.floating):
@@ -77,7 +79,7 @@ def _json_default(obj: Any) -> Any:
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     with atomic_path(path, suffix=".json.tmp") as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=json_default) + "\n")
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -246,4 +248,4 @@ def _hash_value(h, value: Any, chunk_rows: int = 4096) -> None:
         h.update(f"{value.dtype}{value.shape}".encode())
         h.update(np.ascontiguousarray(value).tobytes())
         return
-    h.update(json.dumps(value, sort_keys=True, default=_json_default).encode())
+    h.update(json.dumps(value, sort_keys=True, default=json_default).encode())

@@ -10,8 +10,8 @@
 # own files; editing one variant's value re-runs its dataset's ablation jobs.
 rule train_ablation:
     input:
-        features=f"{R}/embeddings/{{image_dataset}}/features.npz",
-        meta=f"{R}/embeddings/{{image_dataset}}/features.json",
+        features=P.path("features", dataset="{image_dataset}"),
+        meta=P.path("features_meta", dataset="{image_dataset}"),
         code=code_of("train_ablation"),
     output:
         metrics=P.variant_files("image", "image_dataset", "metrics.json"),
@@ -26,22 +26,14 @@ rule train_ablation:
     resources:
         gpu=P.GPU,
     params:
-        device=config["device"],
-        precision=config["precision"],
-        embedding=config["embedding"],
-        variants=P.ablation_runs("image"),
-        settings=P.ablation_image_settings,
-        table1=P.TRAIN_TABLE1,
-        widths=config["components"]["widths"],
-        k=P.ablation_k,
-        checkpoint_dir=f"{R}/checkpoints/ablation/{{image_dataset}}/seed{{seed}}",
+        **specs.AblationImageJob.params(P),
     script:
         "../scripts/train_ablation.py"
 
 
 rule synthetic_ablation:
     input:
-        data=f"{R}/data/{{synthetic_dataset}}/prepared.npz",
+        data=P.path("prepared", dataset="{synthetic_dataset}"),
         code=code_of("synthetic_ablation"),
     output:
         metrics=P.variant_files("synthetic", "synthetic_dataset", "metrics.json"),
@@ -54,12 +46,7 @@ rule synthetic_ablation:
         ENV
     threads: config["threads"]
     params:
-        device=config["device"],
-        precision=config["precision"],
-        dataset=P.dataset_cfg,
-        variants=P.ablation_runs("synthetic"),
-        settings=P.ablation_synthetic_settings,
-        checkpoint_dir=f"{R}/checkpoints/ablation/{{synthetic_dataset}}/seed{{seed}}",
+        **specs.AblationSyntheticJob.params(P),
     script:
         "../scripts/synthetic_ablation.py"
 
@@ -69,22 +56,16 @@ rule make_ablation:
         metrics=P.ablation_metrics(),
         code=code_of("make_ablation"),
     output:
-        table_outputs(f"{R}/tables/ablation", "../report/ablation_table.rst", CAT_ABLATION, "Ablation of PRESTO")
-        + figure_outputs(f"{R}/figures/ablation", "../report/ablation_figure.rst", CAT_ABLATION, "Ablation of PRESTO"),
+        table_outputs(P.stem("table", "ablation"), "../report/ablation_table.rst", CAT_ABLATION, "Ablation of PRESTO")
+        + figure_outputs(
+            P.stem("figure", "ablation"), "../report/ablation_figure.rst", CAT_ABLATION, "Ablation of PRESTO"
+        ),
     log:
         f"{R}/logs/report/ablation.log",
     localrule: True
     conda:
         ENV
     params:
-        table_stem=stem_of("table"),
-        figure_stem=stem_of("figure"),
-        datasets={d: config["datasets"][d]["source"] for d in P.ALL_DATASETS},
-        presto={
-            key: config["presto"][key] for key in ("gate_input", "singleton", "keep", "alpha", "max_moves", "reassign")
-        },
-        layout=P.ABLATION_LAYOUT,
-        formats=FORMATS,
-        predict=config["presto"]["predict"],
+        **report_specs.AblationReport.params(P),
     script:
         "../scripts/make_ablation.py"

@@ -9,6 +9,7 @@ from prestorepro.config import ConfigError, validate_config
 from prestorepro.config_checks import check_prepared_sizes
 from prestorepro.config_yaml import check_config_file, retype_overrides
 from prestorepro.plan import Plan
+from prestorepro.jobs import report_specs, specs  # every job's spec: a rule's params are its spec's (.params(P))
 from prestorepro.lock import check_results, hold_results
 from prestorepro.snakemake_state import check_metadata
 from prestorepro.stamps import code_stamp, settings_input
@@ -99,29 +100,6 @@ CAT_CORESET = "5. Coreset baselines"
 CAT_SYNTHETIC = "6. App. C, Fig. 6: synthetic mixture of SVMs"
 CAT_SETUP = "7. Set-up: datasets, hyper-parameters, parameter counts"
 CAT_ABLATION = "8. Ablation of PRESTO"
-
-
-def stem_of(kind="table"):
-    """A report job's output stem, derived from its outputs (not a path written twice), so it holds
-    where jobs see other paths than the planner (a cluster without a shared file system): the stem of
-    its table files (``kind="table"``: the CSV) or of its figure files (``kind="figure"``: the first
-    configured format)."""
-
-    def stem(wildcards, output):
-        if kind == "table":
-            hits = [f for f in output if f.endswith(".csv")]
-        else:
-            hits = [f for f in output if os.path.splitext(f)[1][1:] in FORMATS and not f.endswith(".csv")]
-        if not hits:
-            raise WorkflowError(f"no {kind} output among {list(output)}")
-        return os.path.splitext(hits[0])[0]
-
-    return stem
-
-
-def results_dir(wildcards, output):
-    """The results folder, derived from the comparison's own output (it sits at the folder's top)."""
-    return os.path.dirname(output.md)
 
 
 ALL_DATASETS = "All datasets"  # the report's subcategory of a table or figure that is not per dataset

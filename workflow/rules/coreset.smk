@@ -11,8 +11,8 @@
 
 rule train_coreset:
     input:
-        features=f"{R}/embeddings/{{dataset}}/features.npz",
-        meta=f"{R}/embeddings/{{dataset}}/features.json",
+        features=P.path("features"),
+        meta=P.path("features_meta"),
         code=code_of("train_coreset"),
     output:
         metrics=P.coreset_outputs(),
@@ -28,24 +28,18 @@ rule train_coreset:
     resources:
         gpu=P.GPU,
     params:
-        device=config["device"],
-        precision=config["precision"],
-        dataset=P.dataset_cfg,
-        fractions=P.coreset_fractions,
-        coreset=P.coreset_settings,
-        widths=config["components"]["widths"],
-        checkpoint_dir=f"{R}/checkpoints/coreset/{{dataset}}/{{coreset_method}}/seed{{seed}}",
+        **specs.CoresetJob.params(P),
     script:
         "../scripts/train_coreset.py"
 
 
 rule train_coreset_full:
     input:
-        features=f"{R}/embeddings/{{dataset}}/features.npz",
-        meta=f"{R}/embeddings/{{dataset}}/features.json",
+        features=P.path("features"),
+        meta=P.path("features_meta"),
         code=code_of("train_coreset"),
     output:
-        metrics=[f"{R}/coreset/{{dataset}}/full/f1/seed{{seed}}/metrics.json"],
+        metrics=[P.path("coreset_metrics", coreset_method="full", fraction="1")],
     log:
         f"{R}/logs/train_coreset/{{dataset}}/full/seed{{seed}}.log",
     benchmark:
@@ -56,13 +50,9 @@ rule train_coreset_full:
     resources:
         gpu=P.GPU,
     params:
-        device=config["device"],
-        precision=config["precision"],
-        dataset=P.dataset_cfg,
-        fractions={"1": 1.0},
-        coreset=P.coreset_settings,
-        widths=config["components"]["widths"],
-        checkpoint_dir=f"{R}/checkpoints/coreset/{{dataset}}/full/seed{{seed}}",
+        **specs.CoresetJob.params(
+            P, fractions={"1": 1.0}, checkpoint_dir=f"{R}/checkpoints/coreset/{{dataset}}/full/seed{{seed}}"
+        ),
     script:
         "../scripts/train_coreset.py"
 
@@ -72,14 +62,12 @@ rule make_coreset_table:
         metrics=P.all_coreset_metrics(),
         code=code_of("make_coreset_table"),
     output:
-        table_outputs(f"{R}/tables/coreset", "../report/coreset_table.rst", CAT_CORESET, "Coreset table"),
+        table_outputs(P.stem("table", "coreset"), "../report/coreset_table.rst", CAT_CORESET, "Coreset table"),
     log:
         f"{R}/logs/report/coreset_table.log",
     localrule: True
     conda:
         ENV
-    params:
-        stem=stem_of("table"),
     script:
         "../scripts/make_coreset_table.py"
 
@@ -90,7 +78,7 @@ rule make_coreset_figure:
         code=code_of("make_coreset_figure"),
     output:
         figure_outputs(
-            f"{R}/figures/coreset_{{dataset}}",
+            P.stem("figure", "coreset_{dataset}"),
             "../report/coreset_figure.rst",
             CAT_CORESET,
             "Accuracy against subset size",
@@ -102,7 +90,6 @@ rule make_coreset_figure:
     conda:
         ENV
     params:
-        stem=stem_of("figure"),
-        formats=config["report"]["formats"],
+        **report_specs.CoresetFigureReport.params(P),
     script:
         "../scripts/make_coreset_figure.py"

@@ -3,11 +3,11 @@
 
 rule embed:
     input:
-        data=f"{R}/data/{{image_dataset}}/prepared.npz",
+        data=P.path("prepared", dataset="{image_dataset}"),
         code=code_of("embed"),
     output:
-        npz=f"{R}/embeddings/{{image_dataset}}/features.npz",
-        meta=f"{R}/embeddings/{{image_dataset}}/features.json",
+        npz=P.path("features", dataset="{image_dataset}"),
+        meta=P.path("features_meta", dataset="{image_dataset}"),
     log:
         f"{R}/logs/embed/{{image_dataset}}.log",
     benchmark:
@@ -18,8 +18,6 @@ rule embed:
     resources:
         gpu=P.GPU,
     params:
-        device=config["device"],
-        dataset=P.dataset_cfg,
-        embedding=config["embedding"],
+        **specs.EmbedJob.params(P),
     script:
         "../scripts/embed.py"

@@ -5,12 +5,12 @@
 
 rule train_table1:
     input:
-        features=f"{R}/embeddings/{{dataset}}/features.npz",
-        meta=f"{R}/embeddings/{{dataset}}/features.json",
+        features=P.path("features"),
+        meta=P.path("features_meta"),
         code=code_of("train_table1"),
     output:
-        metrics=f"{R}/table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}/metrics.json",
-        assignment=f"{R}/table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}/assignment.npz",
+        metrics=P.path("table1_metrics"),
+        assignment=P.path("table1_assignment"),
     log:
         f"{R}/logs/train_table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}.log",
     benchmark:
@@ -21,27 +21,18 @@ rule train_table1:
     resources:
         gpu=P.GPU,
     params:
-        device=config["device"],
-        precision=config["precision"],
-        embedding=config["embedding"],
-        dataset=P.dataset_cfg,
-        presto=P.TRAIN_PRESTO,
-        table1=P.TRAIN_TABLE1,
-        options=P.method_options,
-        widths=config["components"]["widths"],
-        checkpoint=f"{R}/checkpoints/table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}.pt",
-        sequential=P.table1_sequential,
+        **specs.Table1Job.params(P),
     script:
         "../scripts/train_table1.py"
 
 
 rule synthetic_experiment:
     input:
-        data=f"{R}/data/{{dataset}}/prepared.npz",
+        data=P.path("prepared"),
         code=code_of("synthetic_experiment"),
     output:
-        metrics=f"{R}/synthetic/{{dataset}}/seed{{seed}}/metrics.json",
-        rounds=f"{R}/synthetic/{{dataset}}/seed{{seed}}/rounds.npz",
+        metrics=P.path("synthetic_metrics"),
+        rounds=P.path("synthetic_rounds"),
     log:
         f"{R}/logs/synthetic_experiment/{{dataset}}/seed{{seed}}.log",
     benchmark:
@@ -50,23 +41,18 @@ rule synthetic_experiment:
         ENV
     threads: config["threads"]
     params:
-        device=config["device"],
-        precision=config["precision"],
-        dataset=P.dataset_cfg,
-        synthetic=config["synthetic"],
-        algorithm=P.ALGORITHM,
-        checkpoint=f"{R}/checkpoints/synthetic/{{dataset}}/seed{{seed}}.pt",
+        **specs.SyntheticJob.params(P),
     script:
         "../scripts/synthetic_experiment.py"
 
 
 rule synthetic_method:
     input:
-        data=f"{R}/data/{{dataset}}/prepared.npz",
+        data=P.path("prepared"),
         code=code_of("synthetic_method"),
     output:
-        metrics=f"{R}/synthetic/{{dataset}}/{{smethod}}/seed{{seed}}/metrics.json",
-        rounds=f"{R}/synthetic/{{dataset}}/{{smethod}}/seed{{seed}}/rounds.npz",
+        metrics=P.path("synthetic_method_metrics"),
+        rounds=P.path("synthetic_method_rounds"),
     log:
         f"{R}/logs/synthetic_method/{{dataset}}/{{smethod}}/seed{{seed}}.log",
     benchmark:
@@ -75,11 +61,6 @@ rule synthetic_method:
         ENV
     threads: config["threads"]
     params:
-        device=config["device"],
-        precision=config["precision"],
-        dataset=P.dataset_cfg,
-        synthetic=config["synthetic"],
-        options=P.method_options,
-        checkpoint=f"{R}/checkpoints/synthetic/{{dataset}}/{{smethod}}/seed{{seed}}.pt",
+        **specs.SyntheticMethodJob.params(P),
     script:
         "../scripts/synthetic_method.py"

@@ -5,64 +5,53 @@
 # File lists: prestorepro/plan/; the output helpers and categories: common.smk.
 
 
-from prestorepro.report.paper import PRESTO_SHARED
-
-
 rule make_table1:
     input:
         metrics=P.all_table1_metrics(),
         code=code_of("make_table1"),
     output:
-        table_outputs(f"{R}/tables/table1", "../report/table1.rst", CAT_TABLE1, "Table 1"),
+        table_outputs(P.stem("table", "table1"), "../report/table1.rst", CAT_TABLE1, "Table 1"),
     log:
         f"{R}/logs/report/table1.log",
     localrule: True
     conda:
         ENV
     params:
-        stem=stem_of("table"),
-        predict=config["presto"]["predict"],
-        names=P.table1_names(),  # the report caption's list of methods
+        **report_specs.Table1Report.params(P),
     script:
         "../scripts/make_table1.py"
 
 
 rule make_params_table:
     input:
-        sidecars=[f"{R}/embeddings/{d}/features.json" for d in P.IMAGE_DATASETS],
+        sidecars=P.files("features_meta", dataset=P.IMAGE_DATASETS),
         code=code_of("make_params_table"),
     output:
-        table_outputs(f"{R}/tables/params", "../report/params.rst", CAT_SETUP, "Parameter counts"),
+        table_outputs(P.stem("table", "params"), "../report/params.rst", CAT_SETUP, "Parameter counts"),
     log:
         f"{R}/logs/report/params.log",
     localrule: True
     conda:
         ENV
     params:
-        stem=stem_of("table"),
-        names=P.IMAGE_DATASETS,
-        datasets={d: config["datasets"][d] for d in P.IMAGE_DATASETS},
-        widths=config["components"]["widths"],
-        gate_input=config["presto"]["gate_input"],
+        **report_specs.ParamsReport.params(P),
     script:
         "../scripts/make_params_table.py"
 
 
 rule make_table4:
     input:
-        metas=[f"{R}/data/{d}/prepared.meta.json" for d in P.ALL_DATASETS],
+        metas=P.files("prepared_meta", dataset=P.ALL_DATASETS),
         code=code_of("make_table4"),
     output:
-        table_outputs(f"{R}/tables/table4", "../report/table4.rst", CAT_SETUP, "Table 4: datasets"),
+        table_outputs(P.stem("table", "table4"), "../report/table4.rst", CAT_SETUP, "Table 4: datasets"),
     log:
         f"{R}/logs/report/table4.log",
     localrule: True
     conda:
         ENV
     params:
-        stem=stem_of("table"),
-        names=P.ALL_DATASETS,
-        sources={d: config["datasets"][d]["source"] for d in P.ALL_DATASETS},
+        **report_specs.Table4Report.params(P),
     script:
         "../scripts/make_table4.py"
 
@@ -71,17 +60,14 @@ rule make_table5:
     input:
         code=code_of("make_table5"),
     output:
-        table_outputs(f"{R}/tables/table5", "../report/table5.rst", CAT_SETUP, "Table 5: hyper-parameters"),
+        table_outputs(P.stem("table", "table5"), "../report/table5.rst", CAT_SETUP, "Table 5: hyper-parameters"),
     log:
         f"{R}/logs/report/table5.log",
     localrule: True
     conda:
         ENV
     params:
-        stem=stem_of("table"),
-        datasets={d: config["datasets"][d] for d in P.IMAGE_DATASETS},
-        presto={key: config["presto"][key] for key in PRESTO_SHARED},
-        synthetic=config["synthetic"] if P.SYNTHETIC_DATASETS else None,
+        **report_specs.Table5Report.params(P),
     script:
         "../scripts/make_table5.py"
 
@@ -92,7 +78,7 @@ rule summarize_synthetic:
         methods=P.synthetic_method_metrics,
         code=code_of("summarize_synthetic"),
     output:
-        f"{R}/synthetic/{{dataset}}/summary.json",
+        P.path("synthetic_summary"),
     log:
         f"{R}/logs/report/synthetic_{{dataset}}.log",
     localrule: True
@@ -104,12 +90,12 @@ rule summarize_synthetic:
 
 rule make_synthetic_table:
     input:
-        summary=f"{R}/synthetic/{{dataset}}/summary.json",
-        prepared_meta=f"{R}/data/{{dataset}}/prepared.meta.json",
+        summary=P.path("synthetic_summary"),
+        prepared_meta=P.path("prepared_meta"),
         code=code_of("make_synthetic_table"),
     output:
         table_outputs(
-            f"{R}/tables/synthetic_{{dataset}}",
+            P.stem("table", "synthetic_{dataset}"),
             "../report/synthetic_table.rst",
             CAT_SYNTHETIC,
             "Methods on the synthetic data",
@@ -120,20 +106,18 @@ rule make_synthetic_table:
     localrule: True
     conda:
         ENV
-    params:
-        stem=stem_of("table"),
     script:
         "../scripts/make_synthetic_table.py"
 
 
 rule make_fig6:
     input:
-        rounds=f"{R}/synthetic/{{dataset}}/seed{P.SEEDS[0]}/rounds.npz",
-        metrics=f"{R}/synthetic/{{dataset}}/seed{P.SEEDS[0]}/metrics.json",
+        rounds=P.path("synthetic_rounds", seed=P.SEEDS[0]),
+        metrics=P.path("synthetic_metrics", seed=P.SEEDS[0]),
         code=code_of("make_fig6"),
     output:
         figure_outputs(
-            f"{R}/figures/fig6_{{dataset}}", "../report/fig6.rst", CAT_SYNTHETIC, "Fig. 6: PRESTO", "{dataset}"
+            P.stem("figure", "fig6_{dataset}"), "../report/fig6.rst", CAT_SYNTHETIC, "Fig. 6: PRESTO", "{dataset}"
         ),
     log:
         f"{R}/logs/report/fig6_{{dataset}}.log",
@@ -141,21 +125,19 @@ rule make_fig6:
     conda:
         ENV
     params:
-        stem=stem_of("figure"),
-        snapshot_rounds=config["synthetic"]["snapshot_rounds"],
-        formats=FORMATS,
+        **report_specs.Fig6Report.params(P),
     script:
         "../scripts/make_fig6.py"
 
 
 rule make_fig6_method:
     input:
-        rounds=f"{R}/synthetic/{{dataset}}/{{smethod}}/seed{P.SEEDS[0]}/rounds.npz",
-        metrics=f"{R}/synthetic/{{dataset}}/{{smethod}}/seed{P.SEEDS[0]}/metrics.json",
+        rounds=P.path("synthetic_method_rounds", seed=P.SEEDS[0]),
+        metrics=P.path("synthetic_method_metrics", seed=P.SEEDS[0]),
         code=code_of("make_fig6"),
     output:
         figure_outputs(
-            f"{R}/figures/fig6_{{dataset}}_{{smethod}}",
+            P.stem("figure", "fig6_{dataset}_{smethod}"),
             "../report/fig6_method.rst",
             CAT_SYNTHETIC,
             "Fig. 6: {smethod}",
@@ -167,9 +149,7 @@ rule make_fig6_method:
     conda:
         ENV
     params:
-        stem=stem_of("figure"),
-        snapshot_rounds=config["synthetic"]["snapshot_rounds"],
-        formats=FORMATS,
+        **report_specs.Fig6Report.params(P),
     script:
         "../scripts/make_fig6.py"
 
@@ -179,18 +159,15 @@ rule make_fig7:
         metrics=P.all_k_sweep_metrics(),
         code=code_of("make_fig7"),
     output:
-        figure_outputs(f"{R}/figures/fig7", "../report/fig7.rst", CAT_K, "Fig. 7")
-        + table_outputs(f"{R}/tables/fig7_k_sweep", "../report/fig7_table.rst", CAT_K, "Fig. 7 as a table"),
+        figure_outputs(P.stem("figure", "fig7"), "../report/fig7.rst", CAT_K, "Fig. 7")
+        + table_outputs(P.stem("table", "fig7_k_sweep"), "../report/fig7_table.rst", CAT_K, "Fig. 7 as a table"),
     log:
         f"{R}/logs/report/fig7.log",
     localrule: True
     conda:
         ENV
     params:
-        table_stem=stem_of("table"),
-        figure_stem=stem_of("figure"),
-        formats=FORMATS,
-        predict=config["presto"]["predict"],
+        **report_specs.Fig7Report.params(P),
     script:
         "../scripts/make_fig7.py"
 
@@ -201,7 +178,7 @@ rule make_presto_rounds:
         code=code_of("make_presto_rounds"),
     output:
         figure_outputs(
-            f"{R}/figures/presto_rounds_{{dataset}}",
+            P.stem("figure", "presto_rounds_{dataset}"),
             "../report/presto_rounds.rst",
             CAT_ROUNDS,
             "Accuracy and loss by round",
@@ -213,8 +190,7 @@ rule make_presto_rounds:
     conda:
         ENV
     params:
-        stem=stem_of("figure"),
-        formats=FORMATS,
+        **report_specs.RoundsReport.params(P),
     script:
         "../scripts/make_presto_rounds.py"
 
@@ -224,9 +200,9 @@ rule make_paper_comparison:
         unpack(P.comparison_tables),
         code=code_of("make_paper_comparison"),
     output:
-        md=f"{R}/paper_comparison.md",
+        md=P.path("paper_comparison", ext="md"),
         html=report(
-            f"{R}/paper_comparison.html",
+            P.path("paper_comparison", ext="html"),
             caption="../report/paper_comparison.rst",
             **_shown(CAT_PAPER, "Results against the paper", None),
         ),
@@ -236,10 +212,6 @@ rule make_paper_comparison:
     conda:
         ENV
     params:
-        sources={d: config["datasets"][d]["source"] for d in P.ALL_DATASETS},
-        results=results_dir,
-        origin=config_origin(),
-        device=config["device"],
-        predict=config["presto"]["predict"],
+        **report_specs.ComparisonReport.params(P, origin=config_origin()),
     script:
         "../scripts/make_paper_comparison.py"

@@ -1,7 +1,6 @@
 # Adapter: accuracy against selection + training time for one dataset's coreset runs.
-from prestorepro.jobs.common import job_log
+from prestorepro.jobs.common import run_script
 from prestorepro.jobs.coreset import make_coreset_figure
+from prestorepro.jobs.report_specs import CoresetFigureReport
 
-with job_log(snakemake.log[0], "make_coreset_figure"):
-    make_coreset_figure(metrics=snakemake.input.metrics, dataset=snakemake.wildcards.dataset,
-                        stem=snakemake.params.stem, formats=snakemake.params.formats)
+run_script(snakemake, CoresetFigureReport, make_coreset_figure)

@@ -1,7 +1,6 @@
 # Adapter: paper Fig. 3 (CIFAR10, PathMNIST) or Fig. 8 (DermaMNIST, SVHN), one row per configured dataset.
-from prestorepro.jobs.common import job_log
+from prestorepro.jobs.common import run_script
 from prestorepro.jobs.compress import make_tradeoff_figure
+from prestorepro.jobs.report_specs import TradeoffReport
 
-with job_log(snakemake.log[0], f"make_{snakemake.wildcards.figure}"):
-    make_tradeoff_figure(metrics=snakemake.input.metrics, stem=snakemake.params.stem,
-                         formats=snakemake.params.formats, title=snakemake.wildcards.figure)
+run_script(snakemake, TradeoffReport, make_tradeoff_figure)

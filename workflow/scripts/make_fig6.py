@@ -1,8 +1,6 @@
 # Adapter: paper Fig. 6 snapshots of the synthetic experiment.
-from prestorepro.jobs.common import job_log
+from prestorepro.jobs.common import run_script
 from prestorepro.jobs.report import make_fig6
+from prestorepro.jobs.report_specs import Fig6Report
 
-with job_log(snakemake.log[0], "make_fig6"):
-    make_fig6(rounds=snakemake.input.rounds, metrics=snakemake.input.metrics,
-              snapshot_rounds=snakemake.params.snapshot_rounds, stem=snakemake.params.stem,
-              formats=snakemake.params.formats)
+run_script(snakemake, Fig6Report, make_fig6)

@@ -1,7 +1,6 @@
 # Adapter: the synthetic experiment's numbers (App. C, Fig. 6) against the paper's.
-from prestorepro.jobs.common import job_log
+from prestorepro.jobs.common import run_script
 from prestorepro.jobs.report import make_synthetic_table
+from prestorepro.jobs.report_specs import SyntheticTableReport
 
-with job_log(snakemake.log[0], "make_synthetic_table"):
-    make_synthetic_table(summary=snakemake.input.summary, prepared_meta=snakemake.input.prepared_meta,
-                         stem=snakemake.params.stem)
+run_script(snakemake, SyntheticTableReport, make_synthetic_table)

@@ -1,6 +1,6 @@
 # Adapter: Table 2 from the per-run metrics files of the compress stage.
-from prestorepro.jobs.common import job_log
+from prestorepro.jobs.common import run_script
 from prestorepro.jobs.compress import make_table2
+from prestorepro.jobs.report_specs import Table2Report
 
-with job_log(snakemake.log[0], "make_table2"):
-    make_table2(metrics=snakemake.input.metrics, stem=snakemake.params.stem, predict=snakemake.params.predict)
+run_script(snakemake, Table2Report, make_table2)

@@ -1,7 +1,6 @@
 # Adapter: paper Table 5 / App. B.3 (PRESTO's hyper-parameters) from the resolved config.
-from prestorepro.jobs.common import job_log
+from prestorepro.jobs.common import run_script
 from prestorepro.jobs.report import make_table5
+from prestorepro.jobs.report_specs import Table5Report
 
-with job_log(snakemake.log[0], "make_table5"):
-    make_table5(datasets=snakemake.params.datasets, presto=snakemake.params.presto,
-                synthetic=snakemake.params.synthetic, stem=snakemake.params.stem)
+run_script(snakemake, Table5Report, make_table5)

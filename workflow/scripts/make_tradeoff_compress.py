@@ -1,7 +1,6 @@
 # Adapter: accuracy against peak training / inference memory for one dataset (paper Fig. 3 / 8 layout).
-from prestorepro.jobs.common import job_log
+from prestorepro.jobs.common import run_script
 from prestorepro.jobs.compress import make_tradeoff_figure
+from prestorepro.jobs.report_specs import TradeoffReport
 
-with job_log(snakemake.log[0], "make_tradeoff_figure"):
-    make_tradeoff_figure(metrics=snakemake.input.metrics, stem=snakemake.params.stem,
-                         formats=snakemake.params.formats)
+run_script(snakemake, TradeoffReport, make_tradeoff_figure)

@@ -95,7 +95,7 @@ class MemoryProbe:
     """Context manager measuring peak memory of the enclosed code on ``device``.
 
     >>> with MemoryProbe(device) as probe:
-    ...     train_single(model, x, y, ...)
+    ...     train_single(model, TrainingSet(x, y), ...)
     >>> probe.result()["peak_mib"]
     """
 

@@ -28,7 +28,7 @@ from prestorepro.models.resnet_tail import ResNetTail, count_parameters
 from prestorepro.registry import Registry
 from prestorepro.catalogue import check_implemented, paper_name
 from prestorepro.streams import generator, seeded
-from prestorepro.training.single import predict, train_single
+from prestorepro.training.single import Recipe, RunRecord, TrainingSet, predict, train_single
 
 LogFn = Callable[[str], None]
 METHODS: Registry = Registry("compress method", stage="compress")
@@ -60,9 +60,10 @@ def fit_guide(feats: Features, role: str, settings: Mapping, seed: int, device: 
         model = seeded_tail(feats.cut, settings["widths"], feats.num_classes, seed).to(device)
         predict(model, feats.test_x, settings["infer_batch_size"], device)
     with ledger.measure("training"):
-        hist = train_single(model, feats.train_x, feats.train_y, epochs=settings["epochs"],
-                            batch_size=settings["batch_size"], lr=settings["lr"], l2=settings["l2"], device=device,
-                            generator=generator(seed, role), checkpoint_path=checkpoint_path, log=log, desc=role)
+        hist = train_single(model, TrainingSet(feats.train_x, feats.train_y),
+                            recipe=Recipe(settings["epochs"], settings["batch_size"], settings["lr"], settings["l2"]),
+                            device=device, generator=generator(seed, role),
+                            record=RunRecord(role, log, checkpoint_path))
     metrics = {"role": role, "widths": list(settings["widths"]), "num_parameters": count_parameters(model),
                "epochs": settings["epochs"], "loss": hist["loss"], "epoch_seconds": hist["time_s"], **_evaluate(model, feats, settings["infer_batch_size"], device),
                "memory": ledger.summary()}
@@ -71,64 +72,65 @@ def fit_guide(feats: Features, role: str, settings: Mapping, seed: int, device: 
     return model.cpu(), metrics
 
 
-@METHODS.register("snip")
-def run_snip(feats, target, settings, seed, device, **kw) -> dict:
-    return run_pruned("snip", feats, target, settings, seed, device, **kw)
-
-
-@METHODS.register("grasp")
-def run_grasp(feats, target, settings, seed, device, **kw) -> dict:
-    return run_pruned("grasp", feats, target, settings, seed, device, **kw)
-
-
-def run_pruned(criterion: str, feats: Features, target: int, settings: Mapping, seed: int, device: torch.device, *,
-               guides: Mapping[str, str | Path] | None = None, checkpoint_path=None, log: LogFn = lambda m: None) -> dict:
-    """SNIP / GraSP (App. B.5): score the reference network, keep the ``target - unprunable``
-    top-scored weights (exactly ``target`` non-zero parameters), train with the masks held fixed.
+def run_pruned(criterion: str):
+    """The compress method of pruning criterion ``criterion`` (SNIP / GraSP, App. B.5): score the reference
+    network, keep the ``target - unprunable`` top-scored weights (exactly ``target`` non-zero parameters),
+    train with the masks held fixed.
 
     ``prune_at: init`` scores the seeded initialisation; ``trained`` scores the trained reference
     (``guides['reference']``). The scoring sample is ``score_samples_per_class`` rows of every class
     (GraSP's reference code), cut into batches of ``score_batch_size``.
     """
-    widths = settings["reference_widths"]
-    ledger = MemoryLedger(device)
-    with ledger.measure("inference"):
-        model = seeded_tail(feats.cut, widths, feats.num_classes, seed)
-        if settings["prune_at"] == "trained":
-            if not guides or "reference" not in guides:
-                raise ValueError("prune_at: trained needs the trained reference network (guides['reference'])")
-            model.load_state_dict(load_guide(guides["reference"]).state_dict())
-        model = model.to(device)
-        predict(model, feats.test_x, settings["infer_batch_size"], device)
-    dense = count_parameters(model)
-    t0 = time.perf_counter()
-    with ledger.measure("training"):
-        sample = class_balanced_sample(feats.train_y, settings["score_samples_per_class"], generator(seed, "score"))
-        extra = {"temperature": settings["grasp_temperature"]} if criterion == "grasp" else {}
-        scores = PRUNING_CRITERIA.get(criterion)(model, feats.train_x[sample], feats.train_y[sample],
-                                                 batch_size=settings["score_batch_size"], device=device, **extra)
-        masks = prune_to_budget(model, scores, target)
-        del scores
-        score_s = time.perf_counter() - t0
-        hist = train_single(model, feats.train_x, feats.train_y, epochs=settings["pruned_epochs"],
-                            batch_size=settings["batch_size"], lr=settings["lr_pruned"], l2=settings["l2"],
-                            device=device, generator=generator(seed, criterion), masks=masks,
-                            checkpoint_path=checkpoint_path, log=log, desc=criterion)
-    kept = count_kept_parameters(model, masks)
-    # after training, a kept weight is non-zero (almost surely) and a pruned one exactly zero
-    nonzero_weights = sum(int((p != 0).sum()) for p in prunable_parameters(model).values())
-    collapsed = empty_layers(masks)
-    if collapsed:
-        log(f"{criterion}: layer collapse, every weight pruned in {', '.join(collapsed)}")
-    prunable_total = sum(int(m.numel()) for m in masks.values())
-    notes = (f"{paper_name(criterion, 'compress')}: reference {tuple(widths)} ({dense} parameters) scored at "
-             f"{'initialisation' if settings['prune_at'] == 'init' else 'its trained weights'}, "
-             f"{kept - (dense - prunable_total)} of {prunable_total} weights kept; trained {settings['pruned_epochs']} "
-             f"epochs with the masks fixed, Adam lr {settings['lr_pruned']} (App. B.5: {settings['lr_paper']})")
-    return {"num_parameters": kept, "nonzero_weights": nonzero_weights, "dense_parameters": dense,
-            "widths": list(widths), "empty_layers": collapsed, "mask_summary": mask_summary(masks),
-            "loss": hist["loss"], "epoch_seconds": hist["time_s"], "seconds": {"scoring": score_s}, "notes": notes,
-            **_evaluate(model, feats, settings["infer_batch_size"], device), "memory": ledger.summary()}
+    def run(feats: Features, target: int, settings: Mapping, seed: int, device: torch.device, *,
+            guides: Mapping[str, str | Path] | None = None, checkpoint_path=None, log: LogFn = lambda m: None) -> dict:
+        widths = settings["reference_widths"]
+        ledger = MemoryLedger(device)
+        with ledger.measure("inference"):
+            model = seeded_tail(feats.cut, widths, feats.num_classes, seed)
+            if settings["prune_at"] == "trained":
+                if not guides or "reference" not in guides:
+                    raise ValueError("prune_at: trained needs the trained reference network (guides['reference'])")
+                model.load_state_dict(load_guide(guides["reference"]).state_dict())
+            model = model.to(device)
+            predict(model, feats.test_x, settings["infer_batch_size"], device)
+        dense = count_parameters(model)
+        t0 = time.perf_counter()
+        with ledger.measure("training"):
+            sample = class_balanced_sample(feats.train_y, settings["score_samples_per_class"], generator(seed, "score"))
+            extra = {"temperature": settings["grasp_temperature"]} if criterion == "grasp" else {}
+            scores = PRUNING_CRITERIA.get(criterion)(model, feats.train_x[sample], feats.train_y[sample],
+                                                     batch_size=settings["score_batch_size"], device=device, **extra)
+            masks = prune_to_budget(model, scores, target)
+            del scores
+            score_s = time.perf_counter() - t0
+            hist = train_single(model, TrainingSet(feats.train_x, feats.train_y),
+                                recipe=Recipe(settings["pruned_epochs"], settings["batch_size"], settings["lr_pruned"],
+                                              settings["l2"]),
+                                device=device, generator=generator(seed, criterion), masks=masks,
+                                record=RunRecord(criterion, log, checkpoint_path))
+        kept = count_kept_parameters(model, masks)
+        # after training, a kept weight is non-zero (almost surely) and a pruned one exactly zero
+        nonzero_weights = sum(int((p != 0).sum()) for p in prunable_parameters(model).values())
+        collapsed = empty_layers(masks)
+        if collapsed:
+            log(f"{criterion}: layer collapse, every weight pruned in {', '.join(collapsed)}")
+        prunable_total = sum(int(m.numel()) for m in masks.values())
+        notes = (f"{paper_name(criterion, 'compress')}: reference {tuple(widths)} ({dense} parameters) scored at "
+                 f"{'initialisation' if settings['prune_at'] == 'init' else 'its trained weights'}, "
+                 f"{kept - (dense - prunable_total)} of {prunable_total} weights kept; trained "
+                 f"{settings['pruned_epochs']} epochs with the masks fixed, Adam lr {settings['lr_pruned']} "
+                 f"(App. B.5: {settings['lr_paper']})")
+        return {"num_parameters": kept, "nonzero_weights": nonzero_weights, "dense_parameters": dense,
+                "widths": list(widths), "empty_layers": collapsed, "mask_summary": mask_summary(masks),
+                "loss": hist["loss"], "epoch_seconds": hist["time_s"], "seconds": {"scoring": score_s}, "notes": notes,
+                **_evaluate(model, feats, settings["infer_batch_size"], device), "memory": ledger.summary()}
+
+    run.__name__ = f"run_{criterion}"
+    return run
+
+
+METHODS.register("snip")(run_pruned("snip"))
+METHODS.register("grasp")(run_pruned("grasp"))
 
 
 def _distilled(method: str, guide_roles: Sequence[str]):
@@ -150,10 +152,11 @@ def _distilled(method: str, guide_roles: Sequence[str]):
             drop = float(settings["dgkd_drop_prob"]) if len(nets) > 1 else 0.0
             distiller = Distiller(nets, T=settings["kd_temperature"], a=settings["kd_alpha"], drop_prob=drop,
                                   generator=generator(seed, "guide_drop") if drop > 0 else None)
-            hist = train_single(student, feats.train_x, feats.train_y, epochs=settings["student_epochs"],
-                                batch_size=settings["batch_size"], lr=settings["lr"], l2=settings["l2"], device=device,
-                                generator=generator(seed, method), distill=distiller,
-                                checkpoint_path=checkpoint_path, log=log, desc=method)
+            hist = train_single(student, TrainingSet(feats.train_x, feats.train_y),
+                                recipe=Recipe(settings["student_epochs"], settings["batch_size"], settings["lr"],
+                                              settings["l2"]),
+                                device=device, generator=generator(seed, method), distill=distiller,
+                                record=RunRecord(method, log, checkpoint_path))
             del nets, distiller
         n = count_parameters(student)
         notes = (f"{paper_name(method, 'compress')}: student {widths} ({n} parameters) scaled from "

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from prestorepro.progress import progress
 from prestorepro.registry import Registry
 
 Selection = tuple[np.ndarray, np.ndarray]
@@ -111,6 +112,32 @@ def class_index_lists(labels: np.ndarray) -> list[tuple[int, np.ndarray]]:
     classes, starts = np.unique(labels[order], return_index=True)
     bounds = list(starts[1:]) + [labels.size]
     return [(int(c), order[s:e]) for c, s, e in zip(classes, starts, bounds)]
+
+
+def select_per_class(labels: np.ndarray, budget: int,
+                     select_class: Callable[[int, np.ndarray, int], tuple[np.ndarray, np.ndarray]], desc: str,
+                     reweight: Callable[[np.ndarray], np.ndarray] | None = None) -> Selection:
+    """A selection made class by class (CRAIG §3.4, GRAD-MATCH §4 "per-class approximation").
+
+    ``budget`` is split over the classes of ``labels`` in proportion to their sizes (``split_budget``);
+    for every class with a share, ``select_class(class id, its indices, its share)`` returns the chosen
+    positions into those indices and their weights. The classes' weights, concatenated, pass through
+    ``reweight`` (when given) before ``finish``. A long selection (large classes) shows its progress per
+    class on stderr (a job's log) under ``desc``; a quick one is silent.
+    """
+    groups = class_index_lists(labels)
+    shares = split_budget(budget, np.array([idx.size for _, idx in groups]))
+    chosen, weights = [], []
+    for (cls, idx), k in progress(zip(groups, shares), desc=desc, total=len(groups), unit="classes", inner=True):
+        if k == 0:
+            continue
+        sel, w = select_class(cls, idx, int(k))
+        chosen.append(idx[sel])
+        weights.append(w)
+    if not chosen:
+        return finish(np.zeros(0), np.zeros(0), budget, labels.size)
+    indices, w = np.concatenate(chosen), np.concatenate(weights)
+    return finish(indices, w if reweight is None else reweight(w), budget, labels.size)
 
 
 def finish(indices: np.ndarray, weights: np.ndarray, budget: int, n: int) -> Selection:

@@ -13,35 +13,26 @@ from typing import Any
 import numpy as np
 
 from prestorepro.coreset.base import (SELECTORS, Selection, check_budget, check_grads, check_labels, check_rng,
-                                      class_index_lists, finish, split_budget)
-from prestorepro.coreset.facility_location import DEFAULT_BLOCK_ROWS, DEFAULT_DENSE_LIMIT, greedy_facility_location
-from prestorepro.progress import progress
+                                      select_per_class)
+from prestorepro.coreset.facility_location import SimilarityMemory, greedy_facility_location
 
 
 @SELECTORS.register("craig")
 def select_craig(budget: int, *, grads: Any, labels: Any, rng: np.random.Generator, greedy: str = "lazy",
-                 epsilon: float = 0.01, dense_limit: int = DEFAULT_DENSE_LIMIT,
-                 block_rows: int = DEFAULT_BLOCK_ROWS, lazy_batch: int = 32) -> Selection:
+                 epsilon: float = 0.01, lazy_batch: int = 32,
+                 memory: SimilarityMemory = SimilarityMemory()) -> Selection:
     """Per-class facility location; ``greedy`` is ``lazy`` (default), ``stochastic`` or ``naive``;
-    ``epsilon`` is the stochastic greedy's; classes above ``dense_limit`` points never form their
+    ``epsilon`` is the stochastic greedy's; classes above ``memory.dense_limit`` points never form their
     n x n similarity matrix (see ``facility_location``)."""
     y = check_labels(labels)
     g = check_grads(grads, y.size)
     budget = check_budget(budget, y.size)
     rng = check_rng(rng)
-    groups = class_index_lists(y)
-    shares = split_budget(budget, np.array([idx.size for _, idx in groups]))
-    chosen, sizes = [], []
-    # a long selection (large classes) shows its progress per class on stderr (a job's log); a quick one is silent
-    for (_cls, idx), k in progress(zip(groups, shares), desc="craig selection", total=len(groups), unit="classes",
-                                   inner=True):
-        if k == 0:
-            continue
-        res = greedy_facility_location(g[idx], int(k), greedy=greedy, rng=rng, epsilon=epsilon,
-                                       dense_limit=dense_limit, block_rows=block_rows, lazy_batch=lazy_batch)
-        chosen.append(idx[res.selected])
-        sizes.append(res.cluster_sizes())
-    if not chosen:
-        return finish(np.zeros(0), np.zeros(0), budget, y.size)
-    indices, gamma = np.concatenate(chosen), np.concatenate(sizes)
-    return finish(indices, gamma / gamma.mean(), budget, y.size)
+
+    def one_class(_cls: int, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        res = greedy_facility_location(g[idx], k, greedy=greedy, rng=rng, epsilon=epsilon,
+                                       dense_limit=memory.dense_limit, block_rows=memory.block_rows,
+                                       lazy_batch=lazy_batch)
+        return res.selected, res.cluster_sizes()
+
+    return select_per_class(y, budget, one_class, "craig selection", reweight=lambda gamma: gamma / gamma.mean())

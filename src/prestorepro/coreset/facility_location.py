@@ -46,6 +46,15 @@ DEFAULT_BLOCK_ROWS = 256   # rows per block of the n x n matrix computation
 CANDIDATE_BLOCK_ENTRIES = 1 << 22  # largest temporary (rows x candidates) of the blocked similarity
 
 
+@dataclass(frozen=True)
+class SimilarityMemory:
+    """How the pairwise similarities are held (see Memory above): a class of at most ``dense_limit`` points
+    keeps its n x n similarity matrix, computed ``block_rows`` rows at a time; a larger one never forms it."""
+
+    dense_limit: int = DEFAULT_DENSE_LIMIT
+    block_rows: int = DEFAULT_BLOCK_ROWS
+
+
 def pairwise_distances(x: np.ndarray, y: np.ndarray, *, block_rows: int = DEFAULT_BLOCK_ROWS,
                        out_dtype: np.dtype | type = np.float64) -> np.ndarray:
     """Euclidean distances (len(x), len(y)), computed in float64 row blocks.

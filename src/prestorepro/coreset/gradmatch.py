@@ -5,6 +5,7 @@ the class's gradients -- or, with ``target=``, a given per-class target such as 
 validation gradients (Alg. 1 line 3, ``isValid``). The budget is split over classes in proportion to
 class size. With ``per_gradient=True`` (§4 "per-gradient approximation", the paper's default) class
 c matches only the columns of its own output in the last-layer gradient (``per_gradient_columns``).
+Both are ``GradMatchOptions``.
 
 ``gradmatch_pb`` (§3 "GRAD-MATCH for mini-batch SGD"): the points are shuffled with ``rng`` into
 mini-batches of ``batch_size``; a batch's gradient is the sum of its points' gradients; OMP picks
@@ -19,15 +20,28 @@ the budget. Defaults: lambda = 0.5, relative residual tolerance 1e-10 (SPEC §7)
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from prestorepro.coreset.base import (SELECTORS, Selection, as_numpy, check_budget, check_grads, check_labels,
-                                      check_rng, class_index_lists, finish, split_budget)
+                                      check_rng, finish, select_per_class)
 from prestorepro.coreset.gradients import per_gradient_columns
 from prestorepro.coreset.omp import orthogonal_matching_pursuit
-from prestorepro.progress import progress
+
+
+@dataclass(frozen=True)
+class GradMatchOptions:
+    """GRAD-MATCH's own settings: OMP's regularisation ``lam`` and relative residual tolerance ``tol``
+    (SPEC §7), the per-class approximation (``per_class``: one OMP per class on its share of the budget)
+    and the per-gradient one (``per_gradient``: class c matches only its own output's columns; needs
+    ``per_class``)."""
+
+    lam: float = 0.5
+    tol: float = 1e-10
+    per_class: bool = True
+    per_gradient: bool = True
 
 
 def _targets(target: Any, num_classes: int, dim: int) -> np.ndarray | None:
@@ -43,18 +57,19 @@ def _targets(target: Any, num_classes: int, dim: int) -> np.ndarray | None:
 
 
 @SELECTORS.register("gradmatch")
-def select_gradmatch(budget: int, *, grads: Any, labels: Any, rng: np.random.Generator, lam: float = 0.5,
-                     tol: float = 1e-10, per_class: bool = True, per_gradient: bool = True,
-                     num_classes: int | None = None, target: Any = None) -> Selection:
-    """GRAD-MATCH. ``target``: (num_classes, D) per-class targets (``per_class``) or (D,) (not);
+def select_gradmatch(budget: int, *, grads: Any, labels: Any, rng: np.random.Generator,
+                     options: GradMatchOptions = GradMatchOptions(), num_classes: int | None = None,
+                     target: Any = None) -> Selection:
+    """GRAD-MATCH. ``target``: (num_classes, D) per-class targets (``options.per_class``) or (D,) (not);
     default the training gradient sums. ``num_classes`` defaults to ``max(labels) + 1``. The result
     does not depend on ``rng`` (OMP is deterministic); it is taken for the common interface."""
+    lam, tol, per_gradient = options.lam, options.tol, options.per_gradient
     y = check_labels(labels)
     g = check_grads(grads, y.size)
     budget = check_budget(budget, y.size)
     check_rng(rng)
     dim = g.shape[1]
-    if not per_class:
+    if not options.per_class:
         if per_gradient:
             raise ValueError("per_gradient=True slices each class's own output and needs per_class=True")
         t = g.sum(axis=0, dtype=np.float64) if target is None else as_numpy(target, "target", np.float64)
@@ -64,23 +79,14 @@ def select_gradmatch(budget: int, *, grads: Any, labels: Any, rng: np.random.Gen
     if y.size and y.max() >= c_total:
         raise ValueError(f"label {y.max()} is out of range for num_classes={c_total}")
     targets = _targets(target, c_total, dim)
-    groups = class_index_lists(y)
-    shares = split_budget(budget, np.array([idx.size for _, idx in groups]))
-    chosen, weights = [], []
-    # a long selection (large classes) shows its progress per class on stderr (a job's log); a quick one is silent
-    for (cls, idx), k in progress(zip(groups, shares), desc="gradmatch selection", total=len(groups), unit="classes",
-                                  inner=True):
-        if k == 0:
-            continue
+
+    def one_class(cls: int, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         cols = per_gradient_columns(cls, c_total, dim) if per_gradient else np.arange(dim)
         gc = g[np.ix_(idx, cols)]
         t = gc.sum(axis=0, dtype=np.float64) if targets is None else targets[cls, cols]
-        sel, w = orthogonal_matching_pursuit(gc, t, int(k), lam=lam, tol=tol).nonzero()
-        chosen.append(idx[sel])
-        weights.append(w)
-    if not chosen:
-        return finish(np.zeros(0), np.zeros(0), budget, y.size)
-    return finish(np.concatenate(chosen), np.concatenate(weights), budget, y.size)
+        return orthogonal_matching_pursuit(gc, t, k, lam=lam, tol=tol).nonzero()
+
+    return select_per_class(y, budget, one_class, "gradmatch selection")
 
 
 def make_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:

@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from prestorepro.catalogue import Method, method as catalogue_method
-from prestorepro.coreset import SELECTORS, class_gradient_sums, last_layer_gradients
-from prestorepro.coreset.base import finish
-from prestorepro.coreset.gradmatch import gradmatch_pb_batches
-from prestorepro.coreset.pbcs import fit_inner, outer_losses
+from prestorepro.coreset.base import SELECTORS, finish
+from prestorepro.coreset.gradients import class_gradient_sums, last_layer_gradients
+from prestorepro.coreset.gradmatch import GradMatchOptions, gradmatch_pb_batches
+from prestorepro.coreset.pbcs import InnerSolve, PbcsOptions, ValidationSet, fit_inner, outer_losses
 from prestorepro.features import Features
 from prestorepro.models.resnet_tail import ResNetTail
 from prestorepro.registry import Registry
@@ -125,7 +125,8 @@ def _select_gradmatch(ctx: SelectionContext, budget: int, rng: np.random.Generat
     o = ctx.cfg["gradmatch"]
     target = _validation_class_targets(ctx) if o["valid"] else None
     idx, w = SELECTORS.get("gradmatch")(budget, grads=_last_layer_gradients(ctx), labels=_labels(ctx), rng=rng,
-                                        lam=o["lam"], tol=o["tol"], per_class=True, per_gradient=True,
+                                        options=GradMatchOptions(lam=o["lam"], tol=o["tol"], per_class=True,
+                                                                 per_gradient=True),
                                         num_classes=ctx.data.num_classes, target=target)
     return idx, w, {}
 
@@ -163,18 +164,20 @@ def _select_pbcs(ctx: SelectionContext, budget: int, rng: np.random.Generator):
     xtr, xva = ctx.cache["pbcs_features"]
     ytr, yva = ctx.data.train_y, ctx.data.val_y
     c = ctx.data.num_classes
-    outer = {"val_features": xva, "val_labels": yva} if o["outer"] == "val" else {}
+    validation = ValidationSet(xva, yva) if o["outer"] == "val" else None
+    inner = InnerSolve(l2=o["l2"], max_iter=o["inner_max_iter"], tol=o["inner_tol"])
     candidates = []
     for lr in o["lr"]:
         sub_rng = np.random.default_rng(rng.integers(2 ** 63))  # one stream per candidate, drawn in order
-        idx, w = SELECTORS.get("pbcs")(budget, labels=ytr, rng=sub_rng, features=xtr, num_classes=c,
-                                       outer_steps=o["outer_steps"], num_masks=o["num_masks"], lr=lr, l2=o["l2"],
-                                       inner_max_iter=o["inner_max_iter"], inner_tol=o["inner_tol"],
-                                       device=str(ctx.device), **outer)
+        options = PbcsOptions(outer_steps=o["outer_steps"], num_masks=o["num_masks"], lr=lr, inner=inner,
+                              device=str(ctx.device))
+        idx, w = SELECTORS.get("pbcs")(budget, labels=ytr, rng=sub_rng, features=xtr, validation=validation,
+                                       num_classes=c, options=options)
         # validation loss of the convex model fitted on the subset: PBCS's own yardstick, on held-out data
+        # (the inner l2 and iterations, at the solve's default tolerance)
         sel = torch.as_tensor(idx, device=xtr.device)
         theta = fit_inner(xtr[sel], ytr[sel], torch.ones(1, sel.numel(), dtype=torch.bool, device=xtr.device), c,
-                          scale=1.0 / max(sel.numel(), 1), l2=o["l2"], max_iter=o["inner_max_iter"])
+                          scale=1.0 / max(sel.numel(), 1), solve=InnerSolve(l2=o["l2"], max_iter=o["inner_max_iter"]))
         candidates.append((float(outer_losses(theta, xva, yva)[0]), float(lr), idx, w))
     best = min(candidates, key=lambda t: t[0])  # ties: the earlier rate in the config
     info = {"lr": best[1], "val_loss_by_lr": {str(lr): loss for loss, lr, _, _ in candidates}}

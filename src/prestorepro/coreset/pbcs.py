@@ -36,6 +36,7 @@ nearly binary at the end (§5.2) the top-K set is what that sample would almost 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -46,6 +47,37 @@ from prestorepro.coreset.base import (SELECTORS, Selection, as_numpy, check_budg
                                       check_rng, finish)
 
 _log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InnerSolve:
+    """The inner problem's L2 weight ``l2`` and its L-BFGS solve: at most ``max_iter`` iterations, stopped
+    when the largest gradient entry is below ``tol``."""
+
+    l2: float = 1e-3
+    max_iter: int = 100
+    tol: float = 1e-7
+
+
+@dataclass(frozen=True)
+class PbcsOptions:
+    """PBCS's own settings: ``outer_steps`` Adam steps on s (paper: 500-2000) at learning rate ``lr`` with
+    cosine decay (paper: 2.5), ``num_masks`` masks per step (>= 2, for the baseline), the ``inner`` solve,
+    and the ``device`` the inner problems are solved on."""
+
+    outer_steps: int = 500
+    num_masks: int = 4
+    lr: float = 2.5
+    inner: InnerSolve = field(default_factory=InnerSolve)
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class ValidationSet:
+    """The points the outer loss is measured on: ``features`` (N_val, F) and their ``labels`` (N_val,)."""
+
+    features: Any
+    labels: Any
 
 
 def project_capped_simplex(z: np.ndarray, budget: float, *, iters: int = 200) -> np.ndarray:
@@ -113,14 +145,14 @@ def policy_gradient(s: np.ndarray, masks: np.ndarray, losses: np.ndarray) -> np.
 
 
 def fit_inner(x: torch.Tensor, y: torch.Tensor, masks: torch.Tensor, num_classes: int, *, scale: float,
-              l2: float, theta0: torch.Tensor | None = None, max_iter: int = 100,
-              tol: float = 1e-7) -> torch.Tensor:
+              solve: InnerSolve, theta0: torch.Tensor | None = None) -> torch.Tensor:
     """theta*(m) for every mask at once: (M, F + 1, C), the last row the bias.
 
-    Minimises sum_k [ scale * sum_i m_ki CE(x_i, y_i; theta_k) + l2/2 ||theta_k||^2 ] with L-BFGS;
-    the sum is separable over k, so its minimiser is every mask's own minimiser.
-    ``tol`` bounds the largest gradient entry at the returned point.
+    Minimises sum_k [ scale * sum_i m_ki CE(x_i, y_i; theta_k) + l2/2 ||theta_k||^2 ] with L-BFGS
+    (``solve``); the sum is separable over k, so its minimiser is every mask's own minimiser.
+    ``solve.tol`` bounds the largest gradient entry at the returned point.
     """
+    l2, max_iter, tol = solve.l2, solve.max_iter, solve.tol
     xa = torch.cat([x, torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)], dim=1)
     w = masks.to(x.dtype) * scale
     theta = (torch.zeros(masks.shape[0], xa.shape[1], num_classes, dtype=x.dtype, device=x.device)
@@ -151,19 +183,19 @@ def outer_losses(theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> np.nd
         return ce.mean(dim=1).cpu().numpy().astype(np.float64)
 
 
-def make_outer_objective(x: Any, y: Any, num_classes: int, budget: int, *, val_x: Any = None, val_y: Any = None,
-                         l2: float = 1e-3, inner_max_iter: int = 100, inner_tol: float = 1e-7,
-                         device: str | torch.device = "cpu",
+def make_outer_objective(x: Any, y: Any, num_classes: int, budget: int, *, validation: ValidationSet | None = None,
+                         solve: InnerSolve = InnerSolve(), device: str | torch.device = "cpu",
                          dtype: torch.dtype = torch.float64) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """``objective(support, masks) -> (M,)``: L(theta*(m)) for masks over the points ``support``.
+    """``objective(support, masks) -> (M,)``: L(theta*(m)) for masks over the points ``support``, the outer
+    loss on ``validation`` (default: on (x, y)).
 
     Inner solves are warm-started from the previous call's mean solution.
     """
     xt = torch.as_tensor(as_numpy(x, "features"), dtype=dtype, device=device)
     yt = torch.as_tensor(check_labels(y, xt.shape[0]), device=device)
-    if val_x is not None:
-        vx = torch.as_tensor(as_numpy(val_x, "val_features"), dtype=dtype, device=device)
-        vy = torch.as_tensor(check_labels(val_y, vx.shape[0]), device=device)
+    if validation is not None:
+        vx = torch.as_tensor(as_numpy(validation.features, "val_features"), dtype=dtype, device=device)
+        vy = torch.as_tensor(check_labels(validation.labels, vx.shape[0]), device=device)
     else:
         vx, vy = xt, yt
     state: dict[str, torch.Tensor] = {}
@@ -172,8 +204,7 @@ def make_outer_objective(x: Any, y: Any, num_classes: int, budget: int, *, val_x
     def objective(support: np.ndarray, masks: np.ndarray) -> np.ndarray:
         idx = torch.as_tensor(support, device=device)
         mt = torch.as_tensor(masks, device=device)
-        theta = fit_inner(xt[idx], yt[idx], mt, num_classes, scale=scale, l2=l2, theta0=state.get("theta"),
-                          max_iter=inner_max_iter, tol=inner_tol)
+        theta = fit_inner(xt[idx], yt[idx], mt, num_classes, scale=scale, solve=solve, theta0=state.get("theta"))
         state["theta"] = theta.mean(dim=0, keepdim=True)
         return outer_losses(theta, vx, vy)
 
@@ -182,30 +213,27 @@ def make_outer_objective(x: Any, y: Any, num_classes: int, budget: int, *, val_x
 
 @SELECTORS.register("pbcs")
 def select_pbcs(budget: int, *, grads: Any = None, labels: Any, rng: np.random.Generator, features: Any = None,
-                val_features: Any = None, val_labels: Any = None, num_classes: int | None = None,
-                outer_steps: int = 500, num_masks: int = 4, lr: float = 2.5, l2: float = 1e-3,
-                inner_max_iter: int = 100, inner_tol: float = 1e-7, device: str = "cpu") -> Selection:
+                validation: ValidationSet | None = None, num_classes: int | None = None,
+                options: PbcsOptions = PbcsOptions()) -> Selection:
     """PBCS on ``features`` (N, F) (``grads`` is used as the features when ``features`` is None).
 
-    Outer loss on (``val_features``, ``val_labels``) when given, else on the training data.
-    ``outer_steps`` (paper: 500-2000), ``num_masks`` masks per step (>= 2, for the baseline), Adam
-    ``lr`` with cosine decay (paper: 2.5), inner ``l2``. Weights are all 1.
+    Outer loss on ``validation`` when given, else on the training data. ``options``: the outer steps, masks
+    per step, Adam rate and the inner solve (``PbcsOptions``). Weights are all 1.
     """
+    outer_steps, num_masks, lr = options.outer_steps, options.num_masks, options.lr
     y = check_labels(labels)
     x = check_grads(grads if features is None else features, y.size, name="features")
     budget = check_budget(budget, y.size)
     rng = check_rng(rng)
     if num_masks < 2:
         raise ValueError(f"num_masks must be >= 2 (the baseline is the other masks' mean), got {num_masks}")
-    if (val_features is None) != (val_labels is None):
-        raise ValueError("pass both val_features and val_labels, or neither")
     if num_classes is None:
-        seen = [y] if val_labels is None else [y, check_labels(val_labels)]
+        seen = [y] if validation is None else [y, check_labels(validation.labels)]
         num_classes = int(max(int(part.max()) for part in seen)) + 1
     if budget == 0 or budget == y.size:
         return finish(np.arange(budget), np.ones(budget), budget, y.size)
-    objective = make_outer_objective(x, y, int(num_classes), budget, val_x=val_features, val_y=val_labels, l2=l2,
-                                     inner_max_iter=inner_max_iter, inner_tol=inner_tol, device=device)
+    objective = make_outer_objective(x, y, int(num_classes), budget, validation=validation, solve=options.inner,
+                                     device=options.device)
     s = torch.full((y.size,), budget / y.size, dtype=torch.float64)  # Alg. 1 line 1
     s.requires_grad_(True)
     opt = torch.optim.Adam([s], lr=lr)

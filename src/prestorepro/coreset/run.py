@@ -15,7 +15,7 @@ import torch
 from prestorepro.errors import diverged
 from prestorepro.compress.distill import match_student_widths
 from prestorepro.compress.memory import MemoryProbe
-from prestorepro.coreset import SelectionSchedule
+from prestorepro.coreset.schedule import SelectionSchedule
 from prestorepro.coreset.methods import CORESET_METHODS, SelectionContext
 from prestorepro.device import synchronize
 from prestorepro.features import Features
@@ -26,7 +26,7 @@ from prestorepro.models.resnet_tail import ResNetTail, count_parameters
 from prestorepro.progress import progress
 from prestorepro.registry import Registry
 from prestorepro.streams import seeded
-from prestorepro.training.single import predict, train_epoch
+from prestorepro.training.single import Batching, EpochData, predict, train_epoch
 
 Log = Callable[[str], Any]
 
@@ -217,9 +217,9 @@ def run_coreset(data: Features, spec: CoresetSpec, *, device: torch.device | str
             if rows.numel() < 2:
                 raise ValueError(f"[{label}] cannot train on {rows.numel()} point(s): batch norm needs at least two "
                                  "per batch; raise the subset fraction")
-            loss, bad_step, steps = train_epoch(model, opt, data.train_x, data.train_y, rows=rows, weights=weights,
-                                                batches=batches, batch_size=batch_size, l2=float(cfg["l2"]),
-                                                generator=gen, min_batch=2)
+            loss, bad_step, steps = train_epoch(model, opt, EpochData(data.train_x, data.train_y, rows=rows,
+                                                                      weights=weights, batches=batches),
+                                                batching=Batching(batch_size, gen, min_batch=2), l2=float(cfg["l2"]))
             if bad_step >= 0:
                 # epochs count from 1 in messages, as in every other stage
                 raise diverged(f"[{label}] epoch {epoch + 1}: non-finite training loss ({loss}) at step "

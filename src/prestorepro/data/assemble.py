@@ -3,6 +3,7 @@ validation hold-out, the assembled metadata (label counts, checksums, sources), 
 official, embedded and bring-your-own files."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -54,18 +55,27 @@ def _file_source(path: Path, md5: str | None) -> dict[str, Any]:
     return {"file": path.name, "path": str(path), "sha256": sha256_file(path), "md5": md5}
 
 
+@dataclass(frozen=True)
+class LabelScheme:
+    """A dataset's labels: ``num_classes`` classes, labelled ``0..C-1`` (``kind`` "index") or -1/+1
+    (``kind`` "sign", the synthetic data), with their ``names`` (default: the label values as text)."""
+
+    num_classes: int
+    names: list[str] | None = None
+    kind: str = "index"
+
+
 def _assemble(
     spec: DatasetSpec,
     seed: int,
     splits: dict[str, tuple[np.ndarray, np.ndarray]],
-    num_classes: int,
+    label_scheme: LabelScheme,
     sources: list[dict[str, Any]],
     split_rule: str,
-    label_names: list[str] | None = None,
     groups: dict[str, np.ndarray] | None = None,
-    label_kind: str = "index",
 ) -> Prepared:
     """Build a Prepared with its meta (SPEC §1: shapes, split sizes, class counts, sources)."""
+    num_classes, label_names, label_kind = label_scheme.num_classes, label_scheme.names, label_scheme.kind
     values = [-1, 1] if label_kind == "sign" else list(range(num_classes))
     x0 = splits["train"][0]
     meta: dict[str, Any] = {

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from prestorepro.data.assemble import (
+    LabelScheme,
     _assemble,
     _fetch_embedded,
     _fetch_npz,
@@ -46,10 +47,9 @@ def _build_cifar10(spec, root, seed, checksums, val_fraction: float = 0.1) -> Pr
     raw = read_cifar10(paths[0])
     train, val = _holdout_val(raw["train_x"], raw["train_y"], val_fraction, seed)
     return _assemble(
-        spec, seed, {"train": train, "val": val, "test": (raw["test_x"], raw["test_y"])}, 10,
-        _sources(spec, paths, checksums),
+        spec, seed, {"train": train, "val": val, "test": (raw["test_x"], raw["test_y"])},
+        LabelScheme(10, names=raw["label_names"] or None), _sources(spec, paths, checksums),
         f"val: seeded stratified {val_fraction:g} of the official train set; official test set",
-        label_names=raw["label_names"] or None,
     )
 
 
@@ -59,10 +59,9 @@ def _build_svhn(spec, root, seed, checksums, val_fraction: float = 0.1) -> Prepa
     test_x, test_y = read_svhn_mat(paths[1])
     train, val = _holdout_val(train_x, train_y, val_fraction, seed)
     return _assemble(
-        spec, seed, {"train": train, "val": val, "test": (test_x, test_y)}, 10,
+        spec, seed, {"train": train, "val": val, "test": (test_x, test_y)}, LabelScheme(10, names=DIGIT_NAMES),
         _sources(spec, paths, checksums),
         f"val: seeded stratified {val_fraction:g} of the official train set; official test set",
-        label_names=DIGIT_NAMES,
     )
 
 
@@ -86,8 +85,8 @@ def _build_medmnist(spec, root, seed, checksums) -> Prepared:
     names = [info["label"][str(i)] for i in range(len(info["label"]))]
     splits, num_classes = validate_splits(read_npz(paths[0]), paths[0], len(names))
     return _assemble(
-        spec, seed, splits, num_classes, _sources(spec, paths, checksums), "official train/val/test",
-        label_names=names,
+        spec, seed, splits, LabelScheme(num_classes, names=names), _sources(spec, paths, checksums),
+        "official train/val/test",
     )
 
 
@@ -122,9 +121,8 @@ def _build_digits(spec, root, seed, checksums, fractions=(0.6, 0.2, 0.2)) -> Pre
         "version": f"scikit-learn {sklearn.__version__}",
     }
     return _assemble(
-        spec, seed, splits, 10, [source],
+        spec, seed, splits, LabelScheme(10, names=DIGIT_NAMES), [source],
         f"seeded stratified {'/'.join(f'{f:g}' for f in fractions)} of 1797",
-        label_names=DIGIT_NAMES,
     )
 
 
@@ -138,9 +136,9 @@ def _build_synthetic(spec, root, seed, checksums, n: int = 20000, fractions=(0.8
     groups = {s: group[idx] for s, idx in zip(SPLITS, parts)}
     source = {"file": "generated (App. C, Eqs. 35-38)", "path": None, "sha256": sha256_array(x), "md5": None}
     return _assemble(
-        spec, seed, splits, 2, [source],
+        spec, seed, splits, LabelScheme(2, names=["-1", "+1"], kind="sign"), [source],
         f"seeded, stratified by true component and label, {'/'.join(f'{f:g}' for f in fractions)} of {n}",
-        label_names=["-1", "+1"], groups=groups, label_kind="sign",
+        groups=groups,
     )
 
 
@@ -155,17 +153,17 @@ def _build_standin(spec, root, seed, checksums, like=None, scale: float = 1.0) -
     splits = make_standin(like, seed, float(scale))
     source = {"file": f"generated stand-in for {like} (prestorepro.data.standin)", "path": None,
               "sha256": sha256_array(splits["train"][0]), "md5": None}
+    classes = STANDINS[like].num_classes
     return _assemble(
-        spec, seed, splits, STANDINS[like].num_classes, [source],
+        spec, seed, splits, LabelScheme(classes, names=[f"class{c}" for c in range(classes)]), [source],
         f"generated with {like}'s prepared split sizes" + (f" x {float(scale):g}" if float(scale) != 1 else ""),
-        label_names=[f"class{c}" for c in range(STANDINS[like].num_classes)],
     )
 
 
 def _build_npz(spec, root, seed, checksums, path=None, num_classes: int | None = None) -> Prepared:
     path = _npz_path({"path": path})
     splits, c = validate_splits(read_npz(path), path, num_classes)
-    return _assemble(spec, seed, splits, c, [_file_source(path, None)], "the file's own train/val/test")
+    return _assemble(spec, seed, splits, LabelScheme(c), [_file_source(path, None)], "the file's own train/val/test")
 
 
 # ----------------------------------------------------------------------------- registry

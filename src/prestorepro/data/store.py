@@ -18,7 +18,7 @@ import numpy as np
 
 from prestorepro.data.base import SPLITS, Prepared
 from prestorepro.errors import DataError
-from prestorepro.io import read_stage_npz, sha256_array, write_json, write_npz
+from prestorepro.io import json_default, read_stage_npz, sha256_array, write_json, write_npz
 
 XY_KEYS = tuple(f"{s}_{k}" for s in SPLITS for k in ("x", "y"))
 GROUP_KEYS = tuple(f"{s}_group" for s in SPLITS)
@@ -29,16 +29,11 @@ def meta_path(path: str | Path) -> Path:
     return Path(path).with_suffix(".meta.json")
 
 
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, (np.ndarray, tuple)):
-        return list(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"meta value of type {type(obj).__name__} cannot be stored as JSON")
+def _meta_default(obj: Any) -> Any:
+    try:
+        return json_default(obj)
+    except TypeError:
+        raise TypeError(f"meta value of type {type(obj).__name__} cannot be stored as JSON") from None
 
 
 def _arrays(prepared: Prepared) -> dict[str, np.ndarray]:
@@ -98,7 +93,7 @@ def write_prepared(path: str | Path, prepared: Prepared) -> None:
     path = Path(path)
     arrays = _arrays(prepared)
     check_prepared(arrays, prepared.num_classes, prepared.label_kind, f"prepared dataset for {path}")
-    meta = json.loads(json.dumps(prepared.meta, default=_plain))
+    meta = json.loads(json.dumps(prepared.meta, default=_meta_default))
     meta["num_classes"] = int(prepared.num_classes)
     meta["arrays"] = {
         k: {"shape": list(a.shape), "dtype": str(a.dtype), "sha256": sha256_array(a)} for k, a in arrays.items()

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from prestorepro.io import atomic_path, fingerprint, write_text
+
+if TYPE_CHECKING:  # the jobs' argument types; a job reads its spec's attributes, and imports no spec
+    from prestorepro.jobs.specs import AblationImageJob, AblationSyntheticJob
+    from prestorepro.jobs.report_specs import AblationReport
 
 
 def run_bundle(kind: str, variants: Mapping, outputs: Mapping, seed: int, checkpoint_dir: str, log, *,
@@ -40,47 +44,62 @@ def run_bundle(kind: str, variants: Mapping, outputs: Mapping, seed: int, checkp
     shutil.rmtree(root, ignore_errors=True)
 
 
-def train_ablation(*, features: str, meta: str, dataset: str, variants: Sequence[str], settings: Mapping,
-                   table1: Mapping, widths: Sequence[int], embedding: Mapping, k: int, seed: int, device: str,
-                   out_metrics: Sequence[str], out_assignments: Sequence[str], checkpoint_dir: str, log) -> None:
-    """The image-data variants: each a Table-1 PRESTO run with its dataset entry and presto section."""
+def image_variant(job: AblationImageJob, name: str, paths: Mapping[str, str], checkpoint: str):
+    """The Table-1 PRESTO run of variant ``name`` (its dataset entry and presto section), writing ``paths``."""
     from prestorepro.ablation import CONFIGURED
+    from prestorepro.jobs.specs import Table1Job
+
+    s = job.settings[name]
+    return Table1Job(dataset=job.dataset, method="presto", k=int(job.k), seed=int(job.seed), embeddings=job.embeddings,
+                     out_metrics=paths["metrics"], out_assignment=paths["assignment"], device=job.device,
+                     precision=job.precision, embedding=job.embedding, dataset_config=s["dataset"],
+                     presto=s["presto"], table1=job.table1, options={}, widths=job.widths, checkpoint=checkpoint,
+                     sequential=False, label=f"{job.dataset} ablation {name}", other_gates=name == CONFIGURED)
+
+
+def synthetic_variant(job: AblationSyntheticJob, name: str, paths: Mapping[str, str], checkpoint: str):
+    """The synthetic run of variant ``name`` (its synthetic section and algorithm settings, without App. C's
+    per-round diagnostics), writing ``paths``."""
+    from prestorepro.ablation import CONFIGURED
+    from prestorepro.jobs.specs import SyntheticJob
+
+    s = job.settings[name]
+    return SyntheticJob(dataset=job.dataset, seed=int(job.seed), prepared=job.prepared, out_metrics=paths["metrics"],
+                        out_rounds=paths["rounds"], device=job.device, precision=job.precision,
+                        dataset_config=job.dataset_config, synthetic=s["synthetic"], algorithm=s["algorithm"],
+                        checkpoint=checkpoint, label=f"{job.dataset} ablation {name}",
+                        other_gates=name == CONFIGURED, diagnostics=False)
+
+
+def train_ablation(job: AblationImageJob, log) -> None:
+    """The image-data variants: each a Table-1 PRESTO run with its dataset entry and presto section."""
     from prestorepro.jobs.presto import train_table1
 
-    outputs = {v: {"metrics": m, "assignment": a} for v, m, a in zip(variants, out_metrics, out_assignments)}
+    outputs = {v: {"metrics": m, "assignment": a}
+               for v, m, a in zip(job.variants, job.out_metrics, job.out_assignments)}
 
     def run_variant(name, s, paths, checkpoint):
-        train_table1(features=features, meta=meta, dataset=dataset, dataset_config=s["dataset"], method="presto",
-                     k=int(k), seed=int(seed), presto=s["presto"], table1=table1, widths=widths, embedding=embedding,
-                     device=device, out_metrics=paths["metrics"], out_assignment=paths["assignment"],
-                     checkpoint=checkpoint, log=log, label=f"{dataset} ablation {name}",
-                     other_gates=name == CONFIGURED)
+        train_table1(image_variant(job, name, paths, checkpoint), log)
 
-    run_bundle("image", settings, outputs, seed, checkpoint_dir, log, dataset=dataset, run_variant=run_variant)
+    run_bundle("image", job.settings, outputs, job.seed, job.checkpoint_dir, log, dataset=job.dataset,
+               run_variant=run_variant)
 
 
-def synthetic_ablation(*, prepared: str, dataset: str, dataset_config: Mapping, variants: Sequence[str],
-                       settings: Mapping, seed: int, device: str, out_metrics: Sequence[str],
-                       out_rounds: Sequence[str], checkpoint_dir: str, log) -> None:
+def synthetic_ablation(job: AblationSyntheticJob, log) -> None:
     """The synthetic-data variants: each a synthetic run with its synthetic section and algorithm settings."""
-    from prestorepro.ablation import CONFIGURED
     from prestorepro.jobs.presto import synthetic_experiment
 
-    outputs = {v: {"metrics": m, "rounds": r} for v, m, r in zip(variants, out_metrics, out_rounds)}
+    outputs = {v: {"metrics": m, "rounds": r} for v, m, r in zip(job.variants, job.out_metrics, job.out_rounds)}
 
     def run_variant(name, s, paths, checkpoint):
-        synthetic_experiment(prepared=prepared, dataset=dataset, dataset_config=dataset_config,
-                             synthetic=s["synthetic"], algorithm=s["algorithm"], seed=int(seed), device=device,
-                             out_metrics=paths["metrics"], out_rounds=paths["rounds"], checkpoint=checkpoint,
-                             log=log, label=f"{dataset} ablation {name}", other_gates=name == CONFIGURED,
-                             diagnostics=False)
+        synthetic_experiment(synthetic_variant(job, name, paths, checkpoint), log)
 
-    run_bundle("synthetic", settings, outputs, seed, checkpoint_dir, log, dataset=dataset, run_variant=run_variant)
+    run_bundle("synthetic", job.settings, outputs, job.seed, job.checkpoint_dir, log, dataset=job.dataset,
+               run_variant=run_variant)
 
 
-def make_ablation(*, layout: Mapping, sources: Mapping[str, str], presto: Mapping, table_stem: str, figure_stem: str,
-                  formats: Sequence[str], predict: str = "combiner") -> None:
+def make_ablation(job: AblationReport, log=None) -> None:
     """The ablation table and figure (``report.ablation``) from the variants' metrics files."""
     from prestorepro.report.ablation import make_ablation as build
 
-    build(layout, sources, presto, table_stem, figure_stem, formats, predict)
+    build(job.layout, job.datasets, job.presto, job.table_stem, job.figure_stem, job.formats, job.predict)

@@ -140,3 +140,16 @@ def named_errors(prefix: str):
         yield
     except FloatingPointError as exc:
         raise FloatingPointError(f"{prefix} {exc}") from exc
+
+
+def run_script(snakemake, spec_type, job) -> None:
+    """A job script's whole body: the job's spec (``prestorepro.jobs.specs``) from Snakemake's ``snakemake``
+    object; for a job that computes with torch (``trains``) its thread count, and its precision where it has
+    one; then ``job(spec, log)`` with the rule's log file."""
+    spec = spec_type.from_snakemake(snakemake)
+    if spec_type.trains:
+        set_threads(snakemake.threads)
+    if hasattr(spec, "precision"):
+        set_precision(spec.precision)
+    with job_log(snakemake.log[0], job.__name__) as log:
+        job(spec, log)

@@ -2,12 +2,18 @@
 sequential mode, and Table 2 / Fig. 3 / Fig. 8 (design: docs/compress.md)."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+import os
+from typing import TYPE_CHECKING, Mapping
 
+from prestorepro import paths
 from prestorepro.io import read_json
 from prestorepro.config_checks import paper_dataset
 from prestorepro.jobs.common import finish, header, named_errors
 from prestorepro.provenance import provenance
+
+if TYPE_CHECKING:  # the jobs' argument types; a job reads its spec's attributes, and imports no spec
+    from prestorepro.jobs.specs import CompressJob, Embeddings, GuideJob, Table1PointJob
+    from prestorepro.jobs.report_specs import Table2Report, TradeoffReport
 
 
 def _metrics_header(dataset: str, dataset_config: Mapping, method: str, point: str, seed: int, feats) -> dict:
@@ -25,40 +31,37 @@ def _done(metrics: dict, out: str, checkpoint: str | None, log) -> dict:
     return metrics
 
 
-def _host_features(features: str, meta: str, context: str):
+def _host_features(embeddings: Embeddings, context: str):
     """The embeddings on the host (in the training precision): every method moves what it needs to the device itself,
     inside its memory measurement."""
     import torch
 
     from prestorepro.features import Features
 
-    return Features.from_embedding(features, meta, torch.device("cpu"), context=context)
+    return Features.load_embeddings(embeddings, torch.device("cpu"), context=context)
 
 
-def train_guide(*, features: str, meta: str, dataset: str, dataset_config: Mapping, role: str, settings: Mapping,
-                seed: int, device: str, out_model: str, out_metrics: str, checkpoint: str | None, log) -> dict:
-    """A dense guide network of ``role`` (teacher, assistant, pruning reference), saved for the methods."""
+def train_guide(job: GuideJob, log) -> dict:
+    """A dense guide network of ``job.role`` (teacher, assistant, pruning reference), saved for the methods."""
     from prestorepro.training.warmup import warm_up
     from prestorepro.compress.methods import fit_guide
     from prestorepro.device import resolve_device
     from prestorepro.io import save_torch
 
-    dev = resolve_device(device)
-    feats = _host_features(features, meta, f"[{dataset} {role} seed {seed}] before training")
+    dataset, dataset_config, role, settings, seed = job.dataset, job.dataset_config, job.role, job.settings, job.seed
+    dev = resolve_device(job.device)
+    feats = _host_features(job.embeddings, f"[{dataset} {role} seed {seed}] before training")
     warm_up(dev, feats.cut, feats.num_classes, feats.train_x.shape[1:], freeze=True)
     with named_errors(f"[{dataset} {role} seed {seed}]"):
-        model, m = fit_guide(feats, role, settings, seed, dev, checkpoint_path=checkpoint, log=log.info)
-    save_torch(out_model, {"state_dict": model.state_dict(), "cut": feats.cut, "widths": list(settings["widths"]),
+        model, m = fit_guide(feats, role, settings, seed, dev, checkpoint_path=job.checkpoint, log=log.info)
+    save_torch(job.out_model, {"state_dict": model.state_dict(), "cut": feats.cut, "widths": list(settings["widths"]),
                            "num_classes": feats.num_classes, "role": role})
     metrics = {**_metrics_header(dataset, dataset_config, role, "guide", seed, feats), **m,
                "provenance": provenance({"compress": dict(settings), "dataset": dict(dataset_config)}, seed, dev)}
-    return _done(metrics, out_metrics, checkpoint, log)
+    return _done(metrics, job.out_metrics, job.checkpoint, log)
 
 
-def train_compress(*, features: str, meta: str, dataset: str, dataset_config: Mapping, method: str, point: str,
-                   settings: Mapping, presto_widths: Sequence[int], seed: int, device: str,
-                   guide_models: Mapping[str, str], guide_metrics: Mapping[str, str], out_metrics: str,
-                   checkpoint: str | None, log) -> dict:
+def train_compress(job: CompressJob, log) -> dict:
     """One (dataset, method, budget point, seed) run of SNIP / GraSP / KD / DGKD."""
     from prestorepro.compress.budget import resolve_target
     from prestorepro.training.warmup import warm_up
@@ -66,21 +69,23 @@ def train_compress(*, features: str, meta: str, dataset: str, dataset_config: Ma
     from prestorepro.device import resolve_device
     from prestorepro.models.parameters import presto_parameter_total
 
-    dev = resolve_device(device)
-    feats = _host_features(features, meta, f"[{dataset} {method} {point} seed {seed}] before training")
+    dataset, dataset_config, method, point, seed = job.dataset, job.dataset_config, job.method, job.point, job.seed
+    settings, presto_widths = job.settings, job.presto_widths
+    dev = resolve_device(job.device)
+    feats = _host_features(job.embeddings, f"[{dataset} {method} {point} seed {seed}] before training")
     total = presto_parameter_total(feats.cut, presto_widths, feats.num_classes, dataset_config["k"])
     target = resolve_target(point, paper_dataset(dataset_config), total, settings)
     log.info(f"{method} {point}: budget {target} parameters (PRESTO at K={dataset_config['k']}: {total})")
     warm_up(dev, feats.cut, feats.num_classes, feats.train_x.shape[1:], freeze=True)
     with named_errors(f"[{dataset} {method} {point} seed {seed}]"):
-        res = METHODS.get(method)(feats, target, settings, seed, dev, guides=guide_models,
-                                  checkpoint_path=checkpoint, log=log.info)
+        res = METHODS.get(method)(feats, target, settings, seed, dev, guides=job.guide_models,
+                                  checkpoint_path=job.checkpoint, log=log.info)
     rel = abs(res["num_parameters"] - target) / target
     if rel > settings["tolerance"]:
         raise ValueError(f"{method}: {res['num_parameters']} parameters miss the budget {target} by {rel:.1%} "
                          f"(> compress.tolerance {settings['tolerance']})")
     guides = {}
-    for role, path in guide_metrics.items():
+    for role, path in job.guide_metrics.items():
         g = read_json(path)
         guides[role] = {"widths": g["widths"], "num_parameters": g["num_parameters"], "test_accuracy": g["test_accuracy"],
                         "epochs": g["epochs"], "training_mib": g["memory"]["training_mib"],
@@ -89,19 +94,20 @@ def train_compress(*, features: str, meta: str, dataset: str, dataset_config: Ma
                "presto_parameters": total, "parameter_gap": rel, **res, "guides": guides,
                "provenance": provenance({"compress": dict(settings), "dataset": dict(dataset_config),
                                          "presto_widths": list(presto_widths)}, seed, dev)}
-    return _done(metrics, out_metrics, checkpoint, log)
+    return _done(metrics, job.out_metrics, job.checkpoint, log)
 
 
-def table1_point(*, table1_metrics: str, meta: str, dataset: str, dataset_config: Mapping, method: str, k: int,
-                 seed: int, out_metrics: str, log) -> dict:
+def table1_point(job: Table1PointJob, log) -> dict:
     """A Table-1 run as a point of the compress stage (Table 2, Fig. 3/8), so Table 2 prints Table 1's accuracy
     (§4.2). Trains nothing. PRESTO at K: Algorithm 1 in sequential mode, its memory measured while it ran
     (``jobs.presto.train_table1(sequential=True)``), one entry per test-time predictor; the one model: its run,
     measured as the compress stage measures its networks."""
     from prestorepro.catalogue import method as catalogue_method
 
+    dataset, dataset_config, method, k, seed = job.dataset, job.dataset_config, job.method, job.k, job.seed
+    table1_metrics, out_metrics = job.table1_metrics, job.out_metrics
     t1 = read_json(table1_metrics)
-    side = read_json(meta)
+    side = read_json(job.meta)
     label = f"[{dataset} {method} k{k} seed {seed}]"
     if "memory" not in t1 or (catalogue_method("compress", method).role == "presto" and t1.get("mode") != "sequential"):
         raise ValueError(f"{label} {table1_metrics} is not a run with its memory measured (PRESTO: in sequential "
@@ -110,7 +116,9 @@ def table1_point(*, table1_metrics: str, meta: str, dataset: str, dataset_config
     common = {**header(dataset=dataset, dataset_config=dataset_config, method=method, seed=seed),
               "point": f"k{k}", "cut": side["cut"], "num_classes": side["num_classes"],
               "train_size": int(sum(t1["part_sizes"])), "k": int(k), "guides": {},
-              "table1_run": f"table1/{dataset}/k{k}/{method}/seed{seed}",  # under the results root
+              # the run's folder under the results root
+              "table1_run": os.path.dirname(paths.relative("table1_metrics", dataset=dataset, k=k, method=method,
+                                                           seed=seed)),
               "provenance": t1["provenance"]}
     if method != "presto":
         (name, scores), = t1["predictors"].items()
@@ -148,13 +156,14 @@ def table1_point(*, table1_metrics: str, meta: str, dataset: str, dataset_config
     return _done(metrics, out_metrics, None, log)
 
 
-def make_table2(*, metrics: Sequence[str], stem: str, predict: str = "combiner") -> None:
+def make_table2(job: Table2Report, log=None) -> None:
     from prestorepro.report.compress import make_table2 as build
 
-    build(metrics, stem, predict)
+    build(job.metrics, job.stem, job.predict)
 
 
-def make_tradeoff_figure(*, metrics: Sequence[str], stem: str, formats: Sequence[str], title: str | None = None) -> None:
+def make_tradeoff_figure(job: TradeoffReport, log=None) -> None:
+    """Accuracy against memory on one dataset; paper Fig. 3 or 8 (titled by its name) over its datasets."""
     from prestorepro.report.compress import make_tradeoff_figure as build
 
-    build(metrics, stem, formats, title=title)
+    build(job.metrics, job.stem, job.formats, title=job.figure)

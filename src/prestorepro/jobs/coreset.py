@@ -2,17 +2,20 @@
 table and figure (design: docs/coreset.md)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from prestorepro.jobs.common import drop_checkpoint, finish, header
 from prestorepro.provenance import provenance
 
+if TYPE_CHECKING:  # the jobs' argument types; a job reads its spec's attributes, and imports no spec
+    from prestorepro.jobs.specs import CoresetJob
+    from prestorepro.jobs.report_specs import CoresetFigureReport, CoresetTableReport
 
-def train_coreset(*, features: str, meta: str, dataset: str, dataset_config: Mapping, coreset: Mapping,
-                  widths: Sequence[int], method: str, seed: int, fractions: Mapping[str, float], device: str,
-                  out_metrics: Sequence[str], checkpoint_dir: str | None, log) -> list[dict]:
-    """``method`` with ``seed`` at every fraction (label -> value, aligned with ``out_metrics``); one
+
+def train_coreset(job: CoresetJob, log) -> list[dict]:
+    """``job.method`` with ``job.seed`` at every fraction (label -> value, aligned with ``job.out_metrics``); one
     metrics file per fraction. The fractions of one method run in one process (one job): at the
     embedded default's size the interpreter start dominates a job."""
     from prestorepro.coreset.run import CoresetSpec, model_widths, run_coreset
@@ -21,10 +24,13 @@ def train_coreset(*, features: str, meta: str, dataset: str, dataset_config: Map
     from prestorepro.device import resolve_device
     from prestorepro.features import Features
 
+    dataset, dataset_config, method, seed = job.dataset, job.dataset_config, job.method, job.seed
+    fractions = job.fractions
+    coreset, widths, out_metrics, checkpoint_dir = job.coreset, job.widths, job.out_metrics, job.checkpoint_dir
     if len(fractions) != len(out_metrics):
         raise ValueError(f"{len(fractions)} fractions but {len(out_metrics)} metrics paths; they must align")
-    dev = resolve_device(device)
-    data = Features.from_embedding(features, meta, dev, context=f"[{dataset} {method} seed {seed}] before training")
+    dev = resolve_device(job.device)
+    data = Features.load_embeddings(job.embeddings, dev, context=f"[{dataset} {method} seed {seed}] before training")
     k = int(dataset_config["k"])
     model = model_widths(data.cut, widths, data.num_classes, k)
     log.info(f"{dataset}: {data.train_y.numel()} training points, model widths {model} "
@@ -48,13 +54,13 @@ def train_coreset(*, features: str, meta: str, dataset: str, dataset_config: Map
     return results
 
 
-def make_coreset_table(*, metrics: Sequence[str], stem: str) -> None:
+def make_coreset_table(job: CoresetTableReport, log=None) -> None:
     from prestorepro.report.coreset import make_coreset_table as build
 
-    build(metrics, stem)
+    build(job.metrics, job.stem)
 
 
-def make_coreset_figure(*, metrics: Sequence[str], dataset: str, stem: str, formats: Sequence[str]) -> None:
+def make_coreset_figure(job: CoresetFigureReport, log=None) -> None:
     from prestorepro.report.coreset import make_coreset_figure as build
 
-    build(metrics, dataset, stem, formats)
+    build(job.metrics, job.dataset, job.stem, job.formats)

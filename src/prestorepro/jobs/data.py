@@ -1,20 +1,26 @@
 """Jobs of workflow/rules/data.smk: the verified raw files of a dataset, and its prepared splits."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
 from prestorepro.io import write_json
 from prestorepro.provenance import provenance
 
+if TYPE_CHECKING:  # the jobs' argument types; a job reads its spec's attributes, and imports no spec
+    from prestorepro.jobs.specs import DownloadJob, PrepareJob
 
-def download_data(*, dataset_config: Mapping, data_root: str, allow_download: bool, manifest: str, log) -> None:
+
+def download_data(job: DownloadJob, log) -> None:
     """Fetch (or find) the raw files, verify them, and record their checksums in ``manifest``."""
     from prestorepro.data import download_dataset
     from prestorepro.io import sha256_file
 
+    dataset_config, data_root, allow_download = job.dataset_config, job.data_root, job.allow_download
+    manifest = job.manifest
     opts = {"path": dataset_config["path"]} if dataset_config["source"] == "npz" else {}
     paths = download_dataset(dataset_config["source"], Path(data_root), allow_download, **opts)
     for p in paths:
@@ -23,13 +29,14 @@ def download_data(*, dataset_config: Mapping, data_root: str, allow_download: bo
                           "files": [{"path": str(p), "sha256": sha256_file(p)} for p in paths]})
 
 
-def prepare_data(*, dataset_config: Mapping, data_root: str, split_seed: int, synthetic_n: int, out_npz: str,
-                 log, dataset: str = "") -> None:
+def prepare_data(job: PrepareJob, log) -> None:
     """The dataset's train / val / test splits in one checksummed file (``max_train`` subsamples the
     training split, stratified by class). A bring-your-own file's training size is checked against the
     dataset's K and leeway here, with the config check's message, before anything is written."""
     from prestorepro.data import prepare_dataset, write_prepared
 
+    dataset_config, data_root, split_seed = job.dataset_config, job.data_root, job.split_seed
+    synthetic_n, out_npz, dataset = job.synthetic_n, job.out_npz, job.dataset
     src = dataset_config["source"]
     opts: dict = {}
     if src == "npz":

@@ -1,23 +1,28 @@
 """The job of workflow/rules/embed.smk: ResNet18 feature maps of a prepared dataset."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import time
-from typing import Mapping
 
 import numpy as np
 
 from prestorepro.io import write_json, write_npz
 from prestorepro.provenance import provenance
 
+if TYPE_CHECKING:  # the jobs' argument types; a job reads its spec's attributes, and imports no spec
+    from prestorepro.jobs.specs import EmbedJob
 
-def embed(*, prepared: str, dataset_config: Mapping, embedding: Mapping, device: str, out_npz: str, out_json: str,
-          log) -> None:
+
+def embed(job: EmbedJob, log) -> None:
     """Features of every split (float16) and a sidecar with their shapes, checksums and provenance."""
     from prestorepro.data import load_prepared
     from prestorepro.device import resolve_device
     from prestorepro.embed import build_trunk, extract_features
     from prestorepro.io import sha256_array
 
+    prepared, dataset_config, embedding, device = job.prepared, job.dataset_config, job.embedding, job.device
+    out_npz, out_json = job.out_npz, job.out_json
     dev = resolve_device(device)
     data = load_prepared(prepared)
     trunk = build_trunk(embedding["weights"], dataset_config["cut"], seed=embedding["seed"])

@@ -3,17 +3,23 @@ metrics files alone. Each job imports only the report modules it draws with (a r
 its job's imports), and none loads torch."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from prestorepro.io import read_stage_npz, write_json
 
+if TYPE_CHECKING:  # the jobs' argument types; a job reads its spec's attributes, and imports no spec
+    from prestorepro.jobs.report_specs import (ComparisonReport, Fig6Report, Fig7Report, ParamsReport, RoundsReport,
+                                               SyntheticSummary, SyntheticTableReport, Table1Report, Table4Report,
+                                               Table5Report)
 
-def make_table1(*, metrics: Sequence[str], stem: str, predict: str = "combiner") -> None:
+
+def make_table1(job: Table1Report, log=None) -> None:
     from prestorepro.report.table1 import TABLE1_SHOWN, table1_frame
     from prestorepro.report.tables import write_table
 
+    metrics, stem, predict = job.metrics, job.stem, job.predict
     df, notes = table1_frame(metrics, predict)
     write_table(df, stem, caption="Table 1: test accuracy and macro-F1 (%) under each test-time predictor, mean ± std "
                                   "over seeds with the 95 % interval and the paired difference from PRESTO; paper "
@@ -21,14 +27,14 @@ def make_table1(*, metrics: Sequence[str], stem: str, predict: str = "combiner")
                 shown=[c for c in TABLE1_SHOWN if c in df])
 
 
-def make_params_table(*, sidecars: Mapping[str, str], datasets: Mapping, widths: Sequence[int], gate_input: str,
-                      stem: str) -> None:
+def make_params_table(job: ParamsReport, log=None) -> None:
     from prestorepro.models.parameters import feature_size
     from prestorepro.report.paper import PAPER_SETUP
     from prestorepro.report.reading import read_metrics
     from prestorepro.report.setup import params_frame
     from prestorepro.report.tables import write_table
 
+    sidecars, datasets, widths, gate_input, stem = job.sidecars, job.datasets, job.widths, job.gate_input, job.stem
     # the paper's datasets at Table 5's K and at the ends of §4.2's sweep (K = 3 and 6), from the architecture
     rows = {name: dict(d, features=feature_size(d["cut"], d["image_side"]), ks=sorted({d["k"], 3, 6}))
             for name, d in PAPER_SETUP.items()}
@@ -53,13 +59,14 @@ METHOD_SUMMARY_KEYS = ("train_accuracy_assigned", "test_accuracy_gated", "test_a
                        "initial_err_s_normalised", "rounds_run")
 
 
-def summarize_synthetic(*, metrics: Sequence[str], out_json: str, methods: Sequence[str] = ()) -> None:
+def summarize_synthetic(job: SyntheticSummary, log=None) -> None:
     """PRESTO's synthetic runs (``metrics``, one per seed) and those of the methods beside it (``methods``): mean
     and std over seeds of every final number; the other methods' under ``methods.<key>``."""
     from prestorepro.report.synthetic import diagnostic_scalars
     from prestorepro.report.reading import read_metrics
     from prestorepro.report.tables import mean_std
 
+    metrics, out_json, methods = job.metrics, job.out_json, job.methods
     runs = [read_metrics(f) for f in metrics]
     finals = [dict(m["final"], **diagnostic_scalars(m)) for m in runs]
     devices = sorted({m.get("provenance", {}).get("device", "unknown") for m in runs})
@@ -87,10 +94,12 @@ def summarize_synthetic(*, metrics: Sequence[str], out_json: str, methods: Seque
     write_json(out_json, summary)
 
 
-def make_fig6(*, rounds: str, metrics: str, snapshot_rounds: Sequence[int], stem: str, formats: Sequence[str]) -> None:
+def make_fig6(job: Fig6Report, log=None) -> None:
     from prestorepro.report.figures import fig6_synthetic
     from prestorepro.report.reading import read_metrics
 
+    rounds, metrics, snapshot_rounds = job.rounds, job.metrics, job.snapshot_rounds
+    stem, formats = job.stem, job.formats
     fix = f"delete {rounds} and run snakemake again (the synthetic experiment that wrote it runs again)"
     arrays = read_stage_npz(rounds, f"{rounds} is missing; {fix}", fix)
     run = read_metrics(metrics)
@@ -98,32 +107,35 @@ def make_fig6(*, rounds: str, metrics: str, snapshot_rounds: Sequence[int], stem
                    method=run.get("method", "presto"), expert=run["final"].get("expert"))
 
 
-def make_table4(*, metas: Mapping[str, str], sources: Mapping[str, str], stem: str) -> None:
+def make_table4(job: Table4Report, log=None) -> None:
     from prestorepro.report.setup import table4_frame
     from prestorepro.report.reading import read_metrics
     from prestorepro.report.tables import write_table
 
+    metas, sources, stem = job.metas, job.sources, job.stem
     metas = {name: read_metrics(path) for name, path in metas.items()}
     df, notes = table4_frame(metas, sources)
     write_table(df, stem, caption="Table 4: dataset statistics (ours from the prepared splits; paper beside)",
                 notes=notes, html=True)
 
 
-def make_table5(*, datasets: Mapping, presto: Mapping, synthetic: Mapping | None, stem: str) -> None:
+def make_table5(job: Table5Report, log=None) -> None:
     from prestorepro.report.setup import table5_frame
     from prestorepro.report.tables import write_table
 
+    datasets, presto, synthetic, stem = job.datasets, job.presto, job.synthetic, job.stem
     df, notes = table5_frame(datasets, presto, synthetic)
     write_table(df, stem, caption="Table 5 and App. B.3: PRESTO's hyper-parameters (ours from the resolved "
                                       "config; paper beside)", notes=notes, html=True)
 
 
-def make_fig7(*, metrics: Sequence[str], table_stem: str, figure_stem: str, formats: Sequence[str],
-              predict: str = "combiner") -> None:
+def make_fig7(job: Fig7Report, log=None) -> None:
     from prestorepro.report.figures import fig7_k_sweep
     from prestorepro.report.table1 import k_sweep_frame
     from prestorepro.report.tables import write_table
 
+    metrics, table_stem, figure_stem = job.metrics, job.table_stem, job.figure_stem
+    formats, predict = job.formats, job.predict
     df = k_sweep_frame(metrics, predict)
     write_table(df, table_stem, caption="Fig. 7: PRESTO's test accuracy and macro-F1 (%) against K under each "
                                         "test-time predictor, mean ± std over seeds", html=True,
@@ -132,11 +144,13 @@ def make_fig7(*, metrics: Sequence[str], table_stem: str, figure_stem: str, form
     fig7_k_sweep(df, figure_stem, formats)
 
 
-def make_presto_rounds(*, metrics: Sequence[str], title: str, stem: str, formats: Sequence[str]) -> None:
+def make_presto_rounds(job: RoundsReport, log=None) -> None:
     """PRESTO's objective, part sizes and moves per round from Table-1 or synthetic metrics files."""
     from prestorepro.report.figures import presto_rounds
     from prestorepro.report.reading import read_metrics
 
+    metrics, stem, formats = job.metrics, job.stem, job.formats
+    title = f"PRESTO round by round on {job.dataset} (Algorithm 1)"
     runs, bounds = [], None
     for f in metrics:
         m = read_metrics(f)
@@ -146,11 +160,12 @@ def make_presto_rounds(*, metrics: Sequence[str], title: str, stem: str, formats
     presto_rounds(runs, bounds, title, stem, formats)
 
 
-def make_synthetic_table(*, summary: str, prepared_meta: str, stem: str) -> None:
+def make_synthetic_table(job: SyntheticTableReport, log=None) -> None:
     from prestorepro.report.synthetic import synthetic_frame
     from prestorepro.report.reading import read_metrics
     from prestorepro.report.tables import write_table
 
+    summary, prepared_meta, stem = job.summary, job.prepared_meta, job.stem
     df = synthetic_frame(read_metrics(summary), read_metrics(prepared_meta)["components"])
     write_table(df, stem, caption="App. C / Fig. 6: synthetic data and PRESTO with linear SVMs (ours, "
                                       "mean ± std over seeds; paper beside)", html=True,
@@ -164,8 +179,7 @@ def make_synthetic_table(*, summary: str, prepared_meta: str, stem: str) -> None
                        "to Fig. 6's r = 50, would train that same partition"])
 
 
-def make_paper_comparison(*, tables: Mapping[str, str], sources: Mapping[str, str], origin: Mapping, results: str,
-                          out_md: str, out_html: str, predict: str = "combiner") -> None:
+def make_paper_comparison(job: ComparisonReport, log=None) -> None:
     """``tables``: table name -> CSV path (table1, table2, params, table4, table5, fig7, and
     synthetic_<name> for each synthetic dataset); ``origin``: the config files and command-line
     overrides the run used."""
@@ -173,6 +187,8 @@ def make_paper_comparison(*, tables: Mapping[str, str], sources: Mapping[str, st
     from prestorepro.provenance import git_commit
     from prestorepro.report.comparison_page import comparison_sections, render, render_html
 
+    tables, sources, origin, results = job.tables, job.sources, job.origin, job.results
+    out_md, out_html, predict = job.out_md, job.out_html, job.predict
     synthetic = {k[len("synthetic_"):]: v for k, v in tables.items() if k.startswith("synthetic_")}
     main = {k: v for k, v in tables.items() if not k.startswith("synthetic_")}
     config = ", ".join(origin["files"]) or "(none)"

@@ -35,9 +35,9 @@ from prestorepro.mixture.objective import balance_penalty, expert_log_likelihood
 from prestorepro.models.fused import FusedModule
 from prestorepro.models.fused_layers import is_channels_last
 from prestorepro.progress import progress
-from prestorepro.training.fused import loss_matrix, train_components, training_layout
+from prestorepro.training.fused import ComponentTraining, loss_matrix, train_components, training_layout
 from prestorepro.training.masked_adam import MaskedAdam
-from prestorepro.training.single import batch_bounds, train_epoch
+from prestorepro.training.single import Batching, EpochData, batch_bounds, train_epoch
 
 TRAININGS = ("soft", "hard_em")
 
@@ -88,6 +88,31 @@ class MixtureResult:
 OnRound = Callable[[int, FusedModule, torch.nn.Module, np.ndarray], dict]
 
 
+@dataclass(frozen=True)
+class MixtureHooks:
+    """How a mixture's training reports and persists: ``log`` takes its per-round lines, ``on_round(r, model,
+    gate, parts)`` adds to each round's record, ``checkpoint_path`` (when given) holds the state after every
+    round (a run that finds its own checkpoint there resumes from it), ``label`` names the run in the log and
+    in errors."""
+
+    log: Callable[[str], None] = lambda m: None
+    checkpoint_path: str | Path | None = None
+    label: str = "moe"
+    on_round: OnRound | None = None
+
+
+@dataclass(frozen=True)
+class _Learners:
+    """What a round trains and a checkpoint restores: the experts (``model``), the gate, their optimisers and
+    the random streams (``generators``: soft training's batches, or hard EM's per expert and the gate's)."""
+
+    model: FusedModule
+    gate: torch.nn.Module
+    comp_opt: MaskedAdam
+    gate_opt: torch.optim.Optimizer
+    generators: Sequence[torch.Generator]
+
+
 def gate_inputs(x: torch.Tensor) -> torch.Tensor:
     """The gate reads the flattened instance, as pi_phi does (§4.1): (N, D), a view for contiguous x."""
     return x.reshape(x.shape[0], -1)
@@ -127,14 +152,15 @@ def _run_key(s: MixtureSettings, x, y, generators: Sequence[torch.Generator], mo
 
 
 def train_mixture(model: FusedModule, gate: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, s: MixtureSettings,
-                  generators: Sequence[torch.Generator], *, initial: np.ndarray | None = None, log=lambda m: None,
-                  checkpoint_path: str | Path | None = None, label: str = "moe",
-                  on_round: OnRound | None = None) -> MixtureResult:
+                  generators: Sequence[torch.Generator], *, initial: np.ndarray | None = None,
+                  hooks: MixtureHooks = MixtureHooks()) -> MixtureResult:
     """Train the experts (``model``, K fused components) and the gate jointly (see the module docstring).
 
     ``generators``: ``soft`` draws its batches from ``generators[0]``; ``hard_em`` gives expert k's batches
     ``generators[k]`` and the gate's ``generators[K]``. ``initial``: hard EM's first partition (required
-    there). Raises FloatingPointError (with the fix) naming the round of a non-finite loss."""
+    there). ``hooks``: the log, the per-round record's additions, the checkpoint and the run's label. Raises
+    FloatingPointError (with the fix) naming the round of a non-finite loss."""
+    log, checkpoint_path, label, on_round = hooks.log, hooks.checkpoint_path, hooks.label, hooks.on_round
     k = model.k
     if s.training == "hard_em":
         if initial is None or len(generators) != k + 1:
@@ -144,6 +170,7 @@ def train_mixture(model: FusedModule, gate: torch.nn.Module, x: torch.Tensor, y:
     dev = x.device
     comp_opt = MaskedAdam(list(model.parameters()), k, lr=s.lr)
     gate_opt = torch.optim.Adam(gate.parameters(), lr=s.lr if s.gate_lr is None else s.gate_lr)
+    learners = _Learners(model, gate, comp_opt, gate_opt, generators)
     key = _run_key(s, x, y, generators, model, gate, initial) if checkpoint_path is not None else None
     history: list[dict] = []
     per_round: list[np.ndarray] = []
@@ -168,7 +195,7 @@ def train_mixture(model: FusedModule, gate: torch.nn.Module, x: torch.Tensor, y:
     for r in range(start, s.rounds + 1):
         t0 = time.perf_counter()
         if s.training == "soft":
-            nll = _soft_round(model, gate, layout, y, s, comp_opt, gate_opt, generators[0], label, r)
+            nll = _soft_round(learners, layout, y, s, f"[{label}] round {r}")
             moves = None
         else:
             moves = None
@@ -179,11 +206,11 @@ def train_mixture(model: FusedModule, gate: torch.nn.Module, x: torch.Tensor, y:
                     stop_reason = "partition stable"
                     log(f"[{label}] round {r}: no point changes its most responsible expert; stopping")
                     if checkpoint_path is not None:
-                        save_torch(checkpoint_path, _state(model, gate, comp_opt, gate_opt, generators, r - 1,
-                                                           seconds, history, per_round, assignment, key, stop_reason))
+                        save_torch(checkpoint_path, _state(learners, r - 1, seconds, history, per_round, assignment,
+                                                           key, stop_reason))
                     break
                 assignment = new
-            nll = _hard_round(model, gate, layout, x, y, assignment, s, comp_opt, gate_opt, generators, label, r)
+            nll = _hard_round(learners, layout, x, y, assignment, s, f"[{label}] round {r}")
         train_s = time.perf_counter() - t0
         seconds += train_s
         g = gate_probabilities(gate, x)
@@ -199,33 +226,35 @@ def train_mixture(model: FusedModule, gate: torch.nn.Module, x: torch.Tensor, y:
         history.append(rec)
         log(f"[{label}] round {r}/{s.rounds}: training NLL {nll:.4f}, parts {rec['part_sizes']}, moved {moves}")
         if checkpoint_path is not None:
-            save_torch(checkpoint_path, _state(model, gate, comp_opt, gate_opt, generators, r, seconds, history,
-                                               per_round, assignment, key, None))
+            save_torch(checkpoint_path, _state(learners, r, seconds, history, per_round, assignment, key, None))
     final = assignment if s.training == "hard_em" else gate_partition(gate, x)
     return MixtureResult(assignment=final, history=history, seconds={"train": seconds}, rounds_run=len(history),
                          stop_reason=stop_reason, assignments_per_round=np.stack(per_round))
 
 
-def _state(model, gate, comp_opt, gate_opt, generators, r, seconds, history, per_round, assignment, key,
-           stop_reason: str | None) -> dict:
+def _state(learners: _Learners, r: int, seconds: float, history: list[dict], per_round: list[np.ndarray],
+           assignment: np.ndarray | None, key: str | None, stop_reason: str | None) -> dict:
     """A checkpoint after round ``r``; ``stop_reason`` when the run stopped there early."""
-    return {"model": model.state_dict(), "gate": gate.state_dict(), "comp_opt": comp_opt.state_dict(),
-            "gate_opt": gate_opt.state_dict(), "generators": [g.get_state() for g in generators], "round": r,
+    return {"model": learners.model.state_dict(), "gate": learners.gate.state_dict(),
+            "comp_opt": learners.comp_opt.state_dict(), "gate_opt": learners.gate_opt.state_dict(),
+            "generators": [g.get_state() for g in learners.generators], "round": r,
             "seconds": seconds, "history": history, "per_round": [torch.from_numpy(a) for a in per_round],
             "assignment": None if assignment is None else torch.from_numpy(assignment), "run_key": key,
             "stop_reason": stop_reason}
 
 
-def _soft_round(model, gate, x, y, s: MixtureSettings, comp_opt: MaskedAdam, gate_opt, generator, label: str,
-                r: int) -> float:
-    """``s.epochs`` epochs of gradient steps on the mixture likelihood; the last epoch's mean NLL."""
+def _soft_round(learners: _Learners, x, y, s: MixtureSettings, where: str) -> float:
+    """``s.epochs`` epochs of gradient steps on the mixture likelihood, batches from ``learners.generators[0]``;
+    the last epoch's mean NLL. ``where`` names the run and the round in the progress and in errors."""
+    model, gate, comp_opt, gate_opt = learners.model, learners.gate, learners.comp_opt, learners.gate_opt
+    generator = learners.generators[0]
     n = x.shape[0]
     nhwc = is_channels_last(x)
     rows_of = x.permute(0, 2, 3, 1) if nhwc else x  # a channels-last batch stays channels-last when gathered
     model.train()
     gate.train()
     nll_mean = float("nan")
-    for epoch in progress(range(s.epochs), desc=f"[{label}] round {r}", unit="epochs", inner=True):
+    for epoch in progress(range(s.epochs), desc=where, unit="epochs", inner=True):
         perm = torch.randperm(n, generator=generator).to(x.device)
         total = torch.zeros((), dtype=torch.float64, device=x.device)
         for a, b in batch_bounds(n, s.batch_size, min_batch=2):  # batch norm cannot train on one row
@@ -245,26 +274,28 @@ def _soft_round(model, gate, x, y, s: MixtureSettings, comp_opt: MaskedAdam, gat
             total += nll.detach().to(torch.float64) * (b - a)
         nll_mean = float(total) / n  # the epoch's one host synchronisation
         if not np.isfinite(nll_mean):
-            raise diverged(f"[{label}] round {r}, epoch {epoch + 1}: non-finite mixture likelihood ({nll_mean})")
+            raise diverged(f"{where}, epoch {epoch + 1}: non-finite mixture likelihood ({nll_mean})")
     return nll_mean
 
 
-def _hard_round(model, gate, layout, x, y, assignment: np.ndarray, s: MixtureSettings, comp_opt: MaskedAdam,
-                gate_opt, generators, label: str, r: int) -> float:
+def _hard_round(learners: _Learners, layout, x, y, assignment: np.ndarray, s: MixtureSettings, where: str) -> float:
     """Each expert ``s.epochs`` epochs on its part, the gate ``s.epochs`` epochs on the assignment; the
-    training NLL of the mixture afterwards."""
+    training NLL of the mixture afterwards. ``where`` names the run and the round in the progress and in errors."""
+    model, gate, comp_opt, gate_opt = learners.model, learners.gate, learners.comp_opt, learners.gate_opt
+    generators = learners.generators
     k = len(generators) - 1
     a = torch.as_tensor(assignment, dtype=torch.long, device=x.device)
     try:
-        train_components(model, layout, y, a, epochs=s.epochs, batch_size=s.batch_size, optimizer=comp_opt,
-                         lam=s.lam, generators=generators[:k], loss=s.loss, desc=f"[{label}] round {r} experts")
+        experts = ComponentTraining(epochs=s.epochs, batch_size=s.batch_size, optimizer=comp_opt, lam=s.lam,
+                                    generators=generators[:k], loss=s.loss, desc=f"{where} experts")
+        train_components(model, layout, y, a, experts)
     except FloatingPointError as exc:
-        raise diverged(f"[{label}] round {r}: {exc}") from exc
+        raise diverged(f"{where}: {exc}") from exc
     flat = gate_inputs(x)
     for epoch in range(s.epochs):
-        _, bad, _ = train_epoch(gate, gate_opt, flat, a, batch_size=s.batch_size, generator=generators[k])
+        _, bad, _ = train_epoch(gate, gate_opt, EpochData(flat, a), batching=Batching(s.batch_size, generators[k]))
         if bad >= 0:
-            raise diverged(f"[{label}] round {r}: the gate's loss is non-finite at epoch {epoch + 1}, step {bad + 1}")
+            raise diverged(f"{where}: the gate's loss is non-finite at epoch {epoch + 1}, step {bad + 1}")
     with torch.no_grad():
         gate.eval()
         log_lik = -loss_matrix(model, x, y, s.loss)

@@ -134,28 +134,19 @@ PARTITIONERS: Registry[Callable[[np.ndarray, int, int, PartitionOptions], Fitted
 _COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 
-def fit_partition(
-    name: str,
-    features: np.ndarray,
-    k: int,
-    seed: int,
-    *,
-    pca_dim: int = 64,
-    max_fit_samples: int | None = None,
-    leeway: int = 0,
-    n_init: int = 10,
-    covariance_type: str = "full",
-    min_part_size: int = 1,
-) -> PartitionResult:
+def fit_partition(name: str, features: np.ndarray, k: int, seed: int, *, pca_dim: int = 64,
+                  options: PartitionOptions = PartitionOptions()) -> PartitionResult:
     """Partition the training embeddings into K non-empty parts with the Table-1 baseline ``name``.
 
     ``features`` (N, ...) are flattened and, for a method whose catalogue entry says ``pca``, projected by
-    a seeded PCA to ``min(pca_dim, D, N)`` dimensions; the method runs there (SPEC §5). ``max_fit_samples`` caps the points that
-    agglomerative and the mixtures are fit on; ``leeway`` sets Equal-KMeans' size bounds;
-    ``n_init`` is the k-means restart count; ``covariance_type`` is the mixtures' covariance;
-    parts smaller than ``min_part_size`` (default: empty ones) are repaired as documented in
+    a seeded PCA to ``min(pca_dim, D, N)`` dimensions; the method runs there (SPEC §5). Of the ``options``,
+    ``max_fit_samples`` caps the points that agglomerative and the mixtures are fit on; ``leeway`` sets
+    Equal-KMeans' size bounds; ``n_init`` is the k-means restart count; ``covariance_type`` is the mixtures'
+    covariance; parts smaller than ``min_part_size`` (default: empty ones) are repaired as documented in
     ``parts.top_up_small_parts``. The same ``seed`` gives the same labels.
     """
+    max_fit_samples, n_init = options.max_fit_samples, options.n_init
+    covariance_type, min_part_size = options.covariance_type, options.min_part_size
     method = PARTITIONERS.get(name)  # unknown name: KeyError listing the valid ones
     x = flatten(features, "features")
     n, d = x.shape
@@ -170,7 +161,6 @@ def fit_partition(
         raise ValueError(f"covariance_type {covariance_type!r} is not one of {', '.join(_COVARIANCE_TYPES)}")
     if min_part_size < 1:
         raise ValueError(f"min_part_size must be >= 1 (parts must be non-empty), got {min_part_size}")
-    opts = PartitionOptions(max_fit_samples, leeway, n_init, covariance_type, min_part_size)
 
     if catalogue_method("table1", name).pca:
         dim = min(pca_dim, d, n)
@@ -179,7 +169,7 @@ def fit_partition(
         space = [f"PCA of the {d}-dim flattened embeddings to {dim} dims (seeded)"]
     else:
         pca, z, space = None, x, []
-    fitted = method(z, k, seed, opts)
+    fitted = method(z, k, seed, options)
 
     labels = fitted.labels
     sizes = np.bincount(labels, minlength=k)

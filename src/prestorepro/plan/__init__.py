@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from prestorepro.plan.ablation import AblationPlan
-from prestorepro.plan.base import fill
+from prestorepro.plan.base import TABLE_FORMATS
 from prestorepro.plan.compress import CompressPlan
 from prestorepro.plan.coreset import CoresetPlan
 from prestorepro.plan.presto import PrestoPlan
@@ -23,21 +23,22 @@ class Plan(PrestoPlan, CompressPlan, CoresetPlan, AblationPlan):
 
     def comparison_tables(self, wildcards=None) -> dict[str, str]:
         """Table CSVs behind paper_comparison.md; Table 2 only where the compress stage builds it."""
-        R = self.R
-        tables = {"table4": f"{R}/tables/table4.csv", "table5": f"{R}/tables/table5.csv"}
+        def csv(name):
+            return self.path("table", name=name, ext="csv")
+
+        tables = {"table4": csv("table4"), "table5": csv("table5")}
         if self.IMAGE_DATASETS:
-            tables.update(table1=f"{R}/tables/table1.csv", params=f"{R}/tables/params.csv")
+            tables.update(table1=csv("table1"), params=csv("params"))
             if self.K_SWEEP:
-                tables["fig7"] = f"{R}/tables/fig7_k_sweep.csv"
+                tables["fig7"] = csv("fig7_k_sweep")
             if self.compress_targets():
-                tables["table2"] = f"{R}/tables/table2.csv"
-        tables.update({f"synthetic_{d}": f"{R}/tables/synthetic_{d}.csv" for d in self.SYNTHETIC_DATASETS})
+                tables["table2"] = csv("table2")
+        tables.update({f"synthetic_{d}": csv(f"synthetic_{d}") for d in self.SYNTHETIC_DATASETS})
         return tables
 
     def all_targets(self) -> list[str]:
         """Every final output of the configured run: what ``snakemake`` with no target builds."""
-        R = self.R
-        report = (fill(f"{R}/tables/{{t}}.{{ext}}", t=["table4", "table5"], ext=["csv", "md", "tex"])
-                  + [f"{R}/paper_comparison.md"])
+        report = (self.files("table", name=["table4", "table5"], ext=TABLE_FORMATS)
+                  + self.files("paper_comparison", ext="md"))
         return list(dict.fromkeys(self.presto_targets() + self.compress_targets() + self.coreset_targets()
                                   + self.ablation_targets() + report))

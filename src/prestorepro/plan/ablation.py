@@ -5,7 +5,7 @@ then it runs there too, as the variant "configured", with the same cap."""
 from __future__ import annotations
 
 from prestorepro.ablation import CONFIGURED, applies, apply_variant, run_variants, variants
-from prestorepro.plan.base import PlanBase, fill
+from prestorepro.plan.base import TABLE_FORMATS, PlanBase
 
 
 class AblationPlan(PlanBase):
@@ -29,13 +29,12 @@ class AblationPlan(PlanBase):
                 or "presto" not in self.METHODS)
 
     def _base_metrics(self, dataset: str) -> list[str]:
-        R = self.R
+        seeds = self.ABLATION_SEEDS
         if self._own_base(dataset):
-            return fill(f"{R}/ablation/{dataset}/{CONFIGURED}/seed{{seed}}/metrics.json", seed=self.ABLATION_SEEDS)
+            return self.files("ablation", dataset=dataset, variant=CONFIGURED, seed=seeds, file="metrics.json")
         if dataset in self.SYNTHETIC_DATASETS:
-            return fill(f"{R}/synthetic/{dataset}/seed{{seed}}/metrics.json", seed=self.ABLATION_SEEDS)
-        return fill(f"{R}/table1/{dataset}/k{self.dataset_k(dataset)}/presto/seed{{seed}}/metrics.json",
-                    seed=self.ABLATION_SEEDS)
+            return self.files("synthetic_metrics", dataset=dataset, seed=seeds)
+        return self.files("table1_metrics", dataset=dataset, k=self.dataset_k(dataset), method="presto", seed=seeds)
 
     def ablation_runs(self, kind: str) -> list[str]:
         """The variants an ablation job of ``kind`` ("image" or "synthetic") runs: every one-factor variant
@@ -68,7 +67,7 @@ class AblationPlan(PlanBase):
         return self.dataset_k(wildcards.image_dataset)
 
     def variant_files(self, kind: str, wildcard: str, name: str) -> list[str]:
-        return fill(f"{self.R}/ablation/{{{{{wildcard}}}}}/{{v}}/seed{{{{seed}}}}/{name}", v=self.ablation_runs(kind))
+        return self.files("ablation", dataset="{" + wildcard + "}", variant=self.ablation_runs(kind), file=name)
 
     def _layout(self) -> dict:
         """dataset -> variant ("configured" first) -> the seeds' metrics files."""
@@ -78,7 +77,8 @@ class AblationPlan(PlanBase):
             kind = "synthetic" if d in self.SYNTHETIC_DATASETS else "image"
             for v in self.ABLATION_RUNS:
                 if v != CONFIGURED and applies(v, kind):
-                    runs[v] = fill(f"{self.R}/ablation/{d}/{v}/seed{{seed}}/metrics.json", seed=self.ABLATION_SEEDS)
+                    runs[v] = self.files("ablation", dataset=d, variant=v, seed=self.ABLATION_SEEDS,
+                                         file="metrics.json")
             layout[d] = runs
         return layout
 
@@ -88,5 +88,5 @@ class AblationPlan(PlanBase):
     def ablation_targets(self) -> list[str]:
         if not self.ABLATION_VARIANTS:
             return []
-        return (fill(f"{self.R}/tables/ablation.{{ext}}", ext=["csv", "md", "tex"])
-                + fill(f"{self.R}/figures/ablation.{{ext}}", ext=self.FORMATS))
+        return self.files("table", name="ablation", ext=TABLE_FORMATS) + self.files("figure", name="ablation",
+                                                                                     ext=self.FORMATS)

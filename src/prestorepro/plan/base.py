@@ -6,8 +6,12 @@ import itertools
 import re
 from typing import Iterable, Mapping
 
+from prestorepro import paths
 from prestorepro.catalogue import method as catalogue_method, option_sections
 from prestorepro.config import ALGORITHM_KEYS, dataset_names
+
+
+TABLE_FORMATS = ["csv", "md", "tex"]  # every table is written in each (the report shows an HTML page besides)
 
 
 def fill(pattern: str, **values: Iterable) -> list[str]:
@@ -80,9 +84,28 @@ class PlanBase:
         section = catalogue_method("table1", key).options
         return dict(self.config["table1"][section]) if section else {}
 
+    def table5_presto(self) -> dict:
+        """The presto settings Table 5 shows: App. B.3's, shared by every dataset."""
+        from prestorepro.report.paper import PRESTO_SHARED
+
+        return {key: self.config["presto"][key] for key in PRESTO_SHARED}
+
     def dataset_k(self, name: str) -> int:
         return self.config["datasets"][name]["k"]
 
+    def path(self, template: str, **fixed) -> str:
+        """A file of the layout (``prestorepro.paths``) under the results root, as a rule names it: the fields
+        in ``fixed`` filled in, the others Snakemake wildcards."""
+        return paths.pattern(self.R, template, **fixed)
+
+    def files(self, template: str, **values) -> list[str]:
+        """Every combination of ``values`` in the layout's ``template`` (``prestorepro.paths.files``)."""
+        return paths.files(self.R, template, **values)
+
+    def stem(self, kind: str, name: str) -> str:
+        """A table's or figure's path without its extension (``kind``: "table" or "figure")."""
+        return paths.stem(self.R, kind, name)
+
     def table1_metrics(self, dataset: str) -> list[str]:
-        return fill(f"{self.R}/table1/{dataset}/k{self.dataset_k(dataset)}/{{method}}/seed{{seed}}/metrics.json",
-                    method=self.METHODS, seed=self.SEEDS)
+        return self.files("table1_metrics", dataset=dataset, k=self.dataset_k(dataset), method=self.METHODS,
+                          seed=self.SEEDS)

@@ -1,17 +1,16 @@
 """The resource-constrained comparison (SPEC §6, paper §4.2, App. B.5): SNIP, GraSP, KD, DGKD and PRESTO in
 sequential mode at PRESTO's parameter budget (Table 2), and accuracy against peak training / inference
-memory while the budget is swept (Fig. 3 and 8); workflow/rules/compress.smk. Design: docs/compress.md.
-
-    {R}/compress/{dataset}/guide/{role}/seed{seed}/model.pt      teacher, assistant (and reference)
-    {R}/compress/{dataset}/{cmethod}/{point}/seed{seed}/metrics.json   point: table2 | sweep<i>
-    {R}/compress/{dataset}/{t1method}/k{k}/seed{seed}/metrics.json    a Table-1 run at K (PRESTO, the one model)
+memory while the budget is swept (Fig. 3 and 8); workflow/rules/compress.smk. Design: docs/compress.md. Its files
+(prestorepro.paths): ``guide_model`` and ``guide_metrics`` (teacher, assistant, pruning reference),
+``compress_metrics`` (a method at a point: table2 | sweep<i>) and ``compress_table1_metrics`` (a Table-1 run at K:
+PRESTO, the one model).
 """
 from __future__ import annotations
 
 from prestorepro.catalogue import TABLE1_ROLES, method as catalogue_method
-from prestorepro.compress.budget import guide_roles as budget_guide_roles
+from prestorepro.compress.budget import GUIDE_ROLES, guide_roles as budget_guide_roles
 from prestorepro.config_checks import paper_dataset
-from prestorepro.plan.base import PlanBase, fill
+from prestorepro.plan.base import TABLE_FORMATS, PlanBase, alternatives
 
 CMP_FIGURES = {"fig3": ("cifar10", "pathmnist"), "fig8": ("dermamnist", "svhn")}  # paper Fig. 3 / Fig. 8
 # The settings each kind of job reads: only these reach the job (as params), so editing a key re-runs exactly
@@ -46,6 +45,9 @@ class CompressPlan(PlanBase):
         from prestorepro.catalogue import methods
 
         return "|".join(m.key for m in methods("compress") if m.role not in TABLE1_ROLES)
+
+    def guide_role_constraint(self) -> str:
+        return alternatives(GUIDE_ROLES)
 
     def t1method_constraint(self) -> str:
         from prestorepro.catalogue import methods
@@ -84,8 +86,8 @@ class CompressPlan(PlanBase):
         """The trained guide(s) a method needs, as named inputs guide_<role> and guide_<role>_metrics."""
         out = {}
         for r in self.guide_roles(wildcards.cmethod):
-            base = f"{self.R}/compress/{wildcards.dataset}/guide/{r}/seed{wildcards.seed}"
-            out[f"guide_{r}"], out[f"guide_{r}_metrics"] = f"{base}/model.pt", f"{base}/metrics.json"
+            run = dict(dataset=wildcards.dataset, role=r, seed=wildcards.seed)
+            out[f"guide_{r}"], out[f"guide_{r}_metrics"] = self.path("guide_model", **run), self.path("guide_metrics", **run)
         return out
 
     def method_guide_roles(self, wildcards) -> list[str]:
@@ -93,22 +95,24 @@ class CompressPlan(PlanBase):
 
     def point_table1_metrics(self, wildcards) -> str:
         """The Table-1 run a Table-2 row (or sweep point) of PRESTO or the one model is."""
-        return f"{self.R}/table1/{wildcards.dataset}/k{wildcards.k}/{wildcards.t1method}/seed{wildcards.seed}/metrics.json"
+        return self.path("table1_metrics", dataset=wildcards.dataset, k=wildcards.k, method=wildcards.t1method,
+                         seed=wildcards.seed)
 
     def compress_metrics(self, dataset: str, table2: bool = True, sweep: bool = True) -> list[str]:
         """Metrics files of one dataset: the Table-2 row (every seed) and / or the sweep (sweep seeds)."""
-        R, files = self.R, []
+        files = []
         if table2:
-            files += fill(f"{R}/compress/{dataset}/{{m}}/table2/seed{{s}}/metrics.json", m=self.CMP_SINGLE, s=self.SEEDS)
-            files += fill(f"{R}/compress/{dataset}/{{m}}/k{self.dataset_k(dataset)}/seed{{s}}/metrics.json",
-                          m=self.CMP_TABLE1, s=self.SEEDS)
+            files += self.files("compress_metrics", dataset=dataset, cmethod=self.CMP_SINGLE, point="table2",
+                                seed=self.SEEDS)
+            files += self.files("compress_table1_metrics", dataset=dataset, t1method=self.CMP_TABLE1,
+                                k=self.dataset_k(dataset), seed=self.SEEDS)
         if sweep:
-            files += fill(f"{R}/compress/{dataset}/{{m}}/{{p}}/seed{{s}}/metrics.json", m=self.CMP_STUDENTS,
-                          p=self.CMP_POINTS[1:], s=self.CMP_SWEEP_SEEDS)
+            files += self.files("compress_metrics", dataset=dataset, cmethod=self.CMP_STUDENTS,
+                                point=self.CMP_POINTS[1:], seed=self.CMP_SWEEP_SEEDS)
             if "presto" in self.CMP_METHODS:
-                files += fill(f"{R}/compress/{dataset}/presto/k{{k}}/seed{{s}}/metrics.json",
-                              k=[k for k in self.CMP["presto_k_sweep"] if k != self.dataset_k(dataset)],
-                              s=self.CMP_SWEEP_SEEDS)
+                files += self.files("compress_table1_metrics", dataset=dataset, t1method="presto",
+                                    k=[k for k in self.CMP["presto_k_sweep"] if k != self.dataset_k(dataset)],
+                                    seed=self.CMP_SWEEP_SEEDS)
         return sorted(set(files))
 
     def table2_metrics(self) -> list[str]:
@@ -126,7 +130,7 @@ class CompressPlan(PlanBase):
     def compress_targets(self) -> list[str]:
         if not (self.CMP_METHODS and self.IMAGE_DATASETS):
             return []
-        R, F = self.R, self.FORMATS
-        return (fill(f"{R}/tables/table2.{{ext}}", ext=["csv", "md", "tex"])
-                + fill(f"{R}/figures/tradeoff_{{d}}.{{ext}}", d=self.IMAGE_DATASETS, ext=F)
-                + fill(f"{R}/figures/{{f}}.{{ext}}", f=[f for f in CMP_FIGURES if self.figure_datasets(f)], ext=F))
+        F = self.FORMATS
+        return (self.files("table", name="table2", ext=TABLE_FORMATS)
+                + self.files("figure", name=[f"tradeoff_{d}" for d in self.IMAGE_DATASETS], ext=F)
+                + self.files("figure", name=[f for f in CMP_FIGURES if self.figure_datasets(f)], ext=F))

@@ -10,7 +10,7 @@ metrics file.
 from __future__ import annotations
 
 from prestorepro.catalogue import method as catalogue_method
-from prestorepro.plan.base import PlanBase, alternatives, fill
+from prestorepro.plan.base import TABLE_FORMATS, PlanBase, alternatives
 
 # The config keys every run reads; a method's own option section (its catalogue entry's ``options``) comes
 # besides: a job's params carry only these, so editing one method's options re-runs only that method's jobs.
@@ -46,16 +46,16 @@ class CoresetPlan(PlanBase):
 
     def coreset_outputs(self) -> list[str]:
         """The outputs of one train_coreset job: every fraction of its method (wildcards kept)."""
-        return fill(f"{self.R}/coreset/{{{{dataset}}}}/{{{{coreset_method}}}}/f{{f}}/seed{{{{seed}}}}/metrics.json",
-                    f=self.CORESET_FRACTION_LABELS)
+        return self.files("coreset_metrics", fraction=self.CORESET_FRACTION_LABELS)
 
     def coreset_metrics(self, dataset: str) -> list[str]:
         """Every coreset metrics file of one dataset."""
-        R, files = self.R, []
+        files = []
         if "full" in self.CORESET["methods"]:
-            files += fill(f"{R}/coreset/{dataset}/full/f1/seed{{seed}}/metrics.json", seed=self.CORESET_SEEDS)
-        files += fill(f"{R}/coreset/{dataset}/{{m}}/f{{f}}/seed{{seed}}/metrics.json", m=self.CORESET_SUBSET_METHODS,
-                      f=self.CORESET_FRACTION_LABELS, seed=self.CORESET_SEEDS)
+            files += self.files("coreset_metrics", dataset=dataset, coreset_method="full", fraction="1",
+                                seed=self.CORESET_SEEDS)
+        files += self.files("coreset_metrics", dataset=dataset, coreset_method=self.CORESET_SUBSET_METHODS,
+                            fraction=self.CORESET_FRACTION_LABELS, seed=self.CORESET_SEEDS)
         return files
 
     def all_coreset_metrics(self) -> list[str]:
@@ -67,5 +67,5 @@ class CoresetPlan(PlanBase):
     def coreset_targets(self) -> list[str]:
         if not (self.IMAGE_DATASETS and self.CORESET["methods"]):
             return []
-        return (fill(f"{self.R}/tables/coreset.{{ext}}", ext=["csv", "md", "tex"])
-                + fill(f"{self.R}/figures/coreset_{{d}}.{{ext}}", d=self.IMAGE_DATASETS, ext=self.FORMATS))
+        return (self.files("table", name="coreset", ext=TABLE_FORMATS)
+                + self.files("figure", name=[f"coreset_{d}" for d in self.IMAGE_DATASETS], ext=self.FORMATS))

@@ -2,7 +2,7 @@
 (workflow/rules/presto.smk, workflow/rules/report.smk)."""
 from __future__ import annotations
 
-from prestorepro.plan.base import PlanBase, fill
+from prestorepro.plan.base import TABLE_FORMATS, PlanBase
 
 
 class PrestoPlan(PlanBase):
@@ -18,8 +18,7 @@ class PrestoPlan(PlanBase):
                               "method, but 'presto' is not in table1.methods; add it there or set presto.k_sweep: []")
 
     def k_sweep_metrics(self, dataset: str) -> list[str]:
-        return fill(f"{self.R}/table1/{dataset}/k{{k}}/presto/seed{{seed}}/metrics.json", k=self.K_SWEEP,
-                    seed=self.K_SWEEP_SEEDS)
+        return self.files("table1_metrics", dataset=dataset, k=self.K_SWEEP, method="presto", seed=self.K_SWEEP_SEEDS)
 
     def all_k_sweep_metrics(self) -> list[str]:
         return [f for d in self.IMAGE_DATASETS for f in self.k_sweep_metrics(d)]
@@ -31,33 +30,32 @@ class PrestoPlan(PlanBase):
         """The PRESTO runs behind the per-round figure: the synthetic experiment, or Table 1's PRESTO at K."""
         d = wildcards.dataset
         if d in self.SYNTHETIC_DATASETS:
-            return fill(f"{self.R}/synthetic/{d}/seed{{seed}}/metrics.json", seed=self.SEEDS)
-        return fill(f"{self.R}/table1/{d}/k{self.dataset_k(d)}/presto/seed{{seed}}/metrics.json", seed=self.SEEDS)
+            return self.files("synthetic_metrics", dataset=d, seed=self.SEEDS)
+        return self.files("table1_metrics", dataset=d, k=self.dataset_k(d), method="presto", seed=self.SEEDS)
 
     def synthetic_seed_metrics(self, wildcards) -> list[str]:
-        return fill(f"{self.R}/synthetic/{wildcards.dataset}/seed{{seed}}/metrics.json", seed=self.SEEDS)
+        return self.files("synthetic_metrics", dataset=wildcards.dataset, seed=self.SEEDS)
 
     def synthetic_method_metrics(self, wildcards) -> list[str]:
         """The runs of the methods beside PRESTO on a synthetic dataset (every seed)."""
-        return fill(f"{self.R}/synthetic/{wildcards.dataset}/{{m}}/seed{{seed}}/metrics.json", m=self.SYNTHETIC_METHODS,
-                    seed=self.SEEDS)
+        return self.files("synthetic_method_metrics", dataset=wildcards.dataset, smethod=self.SYNTHETIC_METHODS,
+                          seed=self.SEEDS)
 
     def rounds_datasets(self) -> list[str]:
         return self.SYNTHETIC_DATASETS + (self.IMAGE_DATASETS if "presto" in self.METHODS else [])
 
     def presto_targets(self) -> list[str]:
-        R, F = self.R, self.FORMATS
-        out = [f"{R}/embeddings/{d}/features.npz" for d in self.IMAGE_DATASETS]
+        F, T = self.FORMATS, TABLE_FORMATS
+        out = self.files("features", dataset=self.IMAGE_DATASETS)
         if self.IMAGE_DATASETS:
-            out += fill(f"{R}/tables/table1.{{ext}}", ext=["csv", "md", "tex"])
-            out += fill(f"{R}/tables/params.{{ext}}", ext=["csv", "md", "tex"])
+            out += self.files("table", name="table1", ext=T) + self.files("table", name="params", ext=T)
         for d in self.SYNTHETIC_DATASETS:
-            out += [f"{R}/data/{d}/prepared.npz"]
-            out += fill(f"{R}/figures/fig6_{d}.{{ext}}", ext=F)
-            out += fill(f"{R}/figures/fig6_{d}_{{m}}.{{ext}}", m=self.SYNTHETIC_METHODS, ext=F)
-            out += [f"{R}/synthetic/{d}/summary.json"]
-        out += fill(f"{R}/figures/presto_rounds_{{d}}.{{ext}}", d=self.rounds_datasets(), ext=F)
-        out += fill(f"{R}/tables/synthetic_{{d}}.{{ext}}", d=self.SYNTHETIC_DATASETS, ext=["csv", "md", "tex"])
+            out += self.files("prepared", dataset=d)
+            out += self.files("figure", name=f"fig6_{d}", ext=F)
+            out += self.files("figure", name=[f"fig6_{d}_{m}" for m in self.SYNTHETIC_METHODS], ext=F)
+            out += self.files("synthetic_summary", dataset=d)
+        out += self.files("figure", name=[f"presto_rounds_{d}" for d in self.rounds_datasets()], ext=F)
+        out += self.files("table", name=[f"synthetic_{d}" for d in self.SYNTHETIC_DATASETS], ext=T)
         if self.K_SWEEP and self.IMAGE_DATASETS:
-            out += fill(f"{R}/figures/fig7.{{ext}}", ext=F) + fill(f"{R}/tables/fig7_k_sweep.{{ext}}", ext=["csv", "md", "tex"])
+            out += self.files("figure", name="fig7", ext=F) + self.files("table", name="fig7_k_sweep", ext=T)
         return out

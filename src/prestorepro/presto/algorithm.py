@@ -47,13 +47,15 @@ from prestorepro.io import save_torch
 from prestorepro.models.fused import FusedModule
 from prestorepro.presto.assignment import size_bounds
 from prestorepro.presto.moves import greedy_capacity_assignment, limit_moves_unconstrained, solve_assignment_bounded
-from prestorepro.presto.combiner import Combiner, authors_scores, combiner_inputs, train_combiner
+from prestorepro.presto.combiner import (Combiner, CombinerSchedule, authors_scores, combiner_inputs, new_combiner,
+                                        train_combiner)
 from prestorepro.presto.objective import centre_distances, modular_upper_bound, presto_objective, singleton_objective
 from prestorepro.presto.settings import PrestoSettings
 from prestorepro.checkpoint import matching_checkpoint
 from prestorepro.presto.resume import restore_training_state, run_key, training_state
 from prestorepro.training.masked_adam import MaskedAdam
-from prestorepro.training.fused import loss_matrix, per_sample_loss, train_components, training_layout
+from prestorepro.training.fused import (ComponentTraining, loss_matrix, per_sample_loss, train_components,
+                                       training_layout)
 from prestorepro.training.sequential import component_outputs_sequential, train_components_sequential
 
 @dataclass
@@ -94,200 +96,291 @@ class _Snapshot:
         return snap
 
 
-def run_presto(
-    model: FusedModule,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    init_assignment: np.ndarray | torch.Tensor,
-    settings: PrestoSettings,
-    generators: Sequence[torch.Generator],
-    *,
-    log: Callable[[str], None] = lambda msg: None,
-    checkpoint_path: str | Path | None = None,
-    label: str = "presto",
-    on_round: Callable[[int, FusedModule, torch.Tensor], dict] | None = None,
-    compute_device: torch.device | None = None,
-    combiner_generator: torch.Generator | None = None,
-) -> PrestoResult:
+@dataclass(frozen=True)
+class PrestoStreams:
+    """The random streams of a run: ``generators[k]`` draws component k's batch order; ``combiner_generator``
+    (needed by the authors' score, ``settings.reassign``) the combiner's initial weights and batch order."""
+
+    generators: Sequence[torch.Generator]
+    combiner_generator: torch.Generator | None = None
+
+
+@dataclass(frozen=True)
+class RunHooks:
+    """What a run reports to and where it persists: ``log`` takes its per-round lines; ``on_round(r, model,
+    assignment)`` is called after each round's training (before keep/reject) and its dict joins the round's
+    history entry; with ``checkpoint_path`` the full state is written atomically after every round, and a run
+    that finds a checkpoint resumes from it; ``label`` names the run in the log and in errors."""
+
+    log: Callable[[str], None] = lambda msg: None
+    checkpoint_path: str | Path | None = None
+    label: str = "presto"
+    on_round: Callable[[int, FusedModule, torch.Tensor], dict] | None = None
+
+
+def run_presto(model: FusedModule, x: torch.Tensor, y: torch.Tensor, init_assignment: np.ndarray | torch.Tensor,
+               settings: PrestoSettings, streams: PrestoStreams, *, hooks: RunHooks = RunHooks(),
+               compute_device: torch.device | None = None) -> PrestoResult:
     """Run Algorithm 1 on features ``x`` (N, ...) and labels ``y`` (N,), both on the model's device.
 
-    ``generators[k]`` drives component k's batch order. With ``checkpoint_path`` the full state is
-    written atomically after every round, and a run that finds a checkpoint resumes from it; the
-    result is then identical to an uninterrupted run (CPU). ``on_round(r, model, assignment)`` is
-    called after each round's training (before keep/reject) and its dict joins the round's history
-    entry. On return ``model`` holds the kept components. With ``compute_device`` the run is in its
-    sequential mode (§2.4): model, x and y stay on the host and each component trains (and computes its
-    losses) alone on that device; without it the K components train fused where x is.
-    ``combiner_generator`` (needed by the authors' score, ``settings.reassign``) draws the combiner's
-    initial weights and batch order. Raises FloatingPointError (naming ``label`` and the round) on a
+    ``streams``: the components' batch orders and, for the authors' score, the combiner's stream. ``hooks``:
+    the log, the per-round callback, the checkpoint and the label (``RunHooks``); a run resumed from its
+    checkpoint gives the result of an uninterrupted run (CPU). On return ``model`` holds the kept
+    components. With ``compute_device`` the run is in its sequential mode (§2.4): model, x and y stay on the
+    host and each component trains (and computes its losses) alone on that device; without it the K
+    components train fused where x is. Raises FloatingPointError (naming the label and the round) on a
     non-finite objective.
     """
-    k, n = settings.k, x.shape[0]
-    if model.k != k:
-        raise ValueError(f"model has {model.k} components but settings.k = {k}")
-    dev = x.device
-    constrained = settings.leeway is not None
-    lo, hi = size_bounds(n, k, settings.leeway) if constrained else (0, n)
-    x_flat = x.reshape(n, -1).to(torch.get_default_dtype()) if settings.epsilon else None
-    opt = MaskedAdam(list(model.parameters()), k, lr=settings.lr)
-    scored_by_combiner = settings.score != "bound"
-    if scored_by_combiner and combiner_generator is None:
-        raise ValueError(f"[{label}] reassign {settings.reassign!r} needs a combiner_generator")
-    combiner: Combiner | None = None
-
-    assignment = torch.as_tensor(np.asarray(init_assignment), dtype=torch.long, device=dev)
-    if assignment.shape != (n,) or int(assignment.min()) < 0 or int(assignment.max()) >= k:
-        raise ValueError(f"initial partition must be {n} part indices in 0..{k - 1}")
-    history: list[dict] = []
-    per_round: list[np.ndarray] = []
-    best: _Snapshot | None = None
-    G1_fixed = None
-    start_round, stop_reason = 1, "rounds exhausted"
-    # score_combiner: the combiner behind the authors' score, trained every round (reassign authors*)
-    seconds = {"train": 0.0, "loss_matrix": 0.0, "assignment": 0.0, "singleton": 0.0, "score_combiner": 0.0}
-
-    ckpt = Path(checkpoint_path) if checkpoint_path else None
-    # what a checkpoint must agree with to be resumed (everything but the number of rounds, which a
-    # resumed run may extend): a stale checkpoint of a run with other settings, data, seed or initial
-    # parameters is never spliced into this one
-    streams = list(generators) + ([combiner_generator] if scored_by_combiner else [])
-    sequential = compute_device is not None
-    key = run_key(settings, x, y, assignment, streams, model, sequential) if ckpt is not None else None
-    state = matching_checkpoint(ckpt, key, dev, log=log, label=label, start="round 1")
-    if state is not None:
-        restore_training_state(state, model, opt, streams)
-        if state.get("combiner") is not None:
-            combiner = Combiner(k, model.num_classes)
-            combiner.load_state_dict(state["combiner"])
-        assignment = state["assignment"].to(dev)
-        best = _Snapshot.from_dict(state["best"]) if state["best"] is not None else None
-        G1_fixed = state["G1"]
-        history = state["history_json"]
-        per_round = [a.numpy() for a in state["per_round"]]
-        start_round = int(state["round"]) + 1
-        seconds = {k_: float(v) for k_, v in state["seconds"].items()}
-        log(f"[{label}] resumed from checkpoint {ckpt} after round {start_round - 1}")
-        if state.get("finished"):
-            start_round = settings.rounds + 1
-            stop_reason = state["stop_reason"]
-
-    if settings.singleton == "trained" and settings.assign == "bound" and G1_fixed is None:
-        t0 = time.perf_counter()
-        G1_fixed = singleton_objective(model, x, y, settings)
-        seconds["singleton"] += time.perf_counter() - t0
-
-    def save(round_idx: int, finished: bool = False) -> None:
-        if ckpt is None:
-            return
-        save_torch(ckpt, {
-            **training_state(model, opt, streams), "assignment": assignment.cpu(),
-            "combiner": None if combiner is None else combiner.state_dict(),
-            "best": best.to_dict() if best is not None else None, "G1": G1_fixed,
-            "history_json": history, "per_round": [torch.from_numpy(a) for a in per_round],
-            "round": round_idx, "seconds": seconds, "finished": finished,
-            "stop_reason": stop_reason, "run_key": key,
-        })
-
-    if not sequential:
-        # once for all rounds: the fused trainer's fastest layout on this device (channels-last on the CPU)
-        x = training_layout(x)
-    for r in range(start_round, settings.rounds + 1):
-        per_round.append(assignment.cpu().numpy().astype(np.int16))
-        t0 = time.perf_counter()
-        try:
-            if sequential:
-                train_components_sequential(model, x, y, assignment, device=compute_device,
-                                            epochs=settings.epochs, batch_size=settings.batch_size, optimizer=opt,
-                                            lam=settings.lam, generators=generators, loss=settings.loss,
-                                            desc=f"[{label}] round {r}")
-                t1 = time.perf_counter()
-                L = per_sample_loss(component_outputs_sequential(model, x, compute_device), y, settings.loss)
-            else:
-                train_components(model, x, y, assignment, epochs=settings.epochs, batch_size=settings.batch_size,
-                                 optimizer=opt, lam=settings.lam, generators=generators, loss=settings.loss,
-                                 desc=f"[{label}] round {r}")
-                t1 = time.perf_counter()
-                L = loss_matrix(model, x, y, settings.loss)
-            if not bool(torch.isfinite(L).all()):
-                raise FloatingPointError(f"{int((~torch.isfinite(L)).sum())} non-finite entries in the loss matrix")
-        except FloatingPointError as exc:
-            # the trainers know the epoch and step; the user also needs the run and the round
-            raise diverged(f"[{label}] round {r}: {exc}") from exc
-        G, data_loss, reg_term = presto_objective(L, assignment, model.sq_norm(), settings.lam)
-        t2 = time.perf_counter()
-        seconds["train"] += t1 - t0
-        seconds["loss_matrix"] += t2 - t1
-        if not np.isfinite(G):
-            raise FloatingPointError(f"[{label}] non-finite objective G={G} in round {r}")
-        extra = on_round(r, model, assignment) if on_round is not None else {}
-        accepted = (best is None) or settings.keep == "every" or (G < best.G)
-        if accepted:
-            best = _Snapshot(model, opt, assignment, G, L)
-        else:
-            best.restore(model, opt)
-            assignment = best.assignment.clone()
-        # propose the next partition from the kept state (``model`` holds the kept components)
-        t3 = time.perf_counter()
-        combiner_info, combiner_s = {}, 0.0
-        if settings.assign == "lowest_loss":
-            M = best.L  # Learn-MLR: each point's loss under each kept component, nothing else
-        elif scored_by_combiner:
-            # the authors' score: their combiner retrained on the kept components (warm from the last
-            # round), its weight slice for each point's label dotted with each component's logits
-            tc = time.perf_counter()
-            inputs = combiner_inputs(model, x, compute_device)
-            combiner, info = train_combiner(
-                inputs, y, k=k, num_classes=model.num_classes, epochs=settings.combiner_epochs, lr=settings.lr,
-                weight_decay=settings.combiner_weight_decay, batch_size=settings.batch_size,
-                generator=combiner_generator, device=compute_device or dev, combiner=combiner,
-                desc=f"[{label}] round {r} combiner")
-            score = authors_scores(combiner, inputs, y.to(inputs.device)).to(dev)
-            if settings.score == "authors_flipped":
-                score = -score
-            dist = centre_distances(x_flat, assignment, k) if x_flat is not None else None
-            M = score + settings.epsilon * dist if dist is not None else score
-            combiner_info = {"combiner_loss": info["best_loss"]}
-            combiner_s = time.perf_counter() - tc
-            seconds["score_combiner"] += combiner_s
-        else:
-            with torch.no_grad():
-                marginal = best.L + settings.lam * model.sq_norm().detach()[None, :].to(best.L.dtype)
-            G1 = G1_fixed if G1_fixed is not None else marginal
-            dist = centre_distances(x_flat, assignment, k) if x_flat is not None else None
-            M = modular_upper_bound(marginal, assignment, settings.alpha, G1, settings.epsilon, dist)
-        budget = n if settings.max_moves >= 1 else max(1, int(settings.max_moves * n))
-        if settings.solver == "greedy":
-            proposal = torch.as_tensor(greedy_capacity_assignment(M.double().cpu().numpy(), hi), device=dev)
-        elif constrained:
-            proposal = solve_assignment_bounded(M.double().cpu().numpy(), assignment.cpu().numpy(), lo, hi,
-                                                budget)
-            proposal = torch.as_tensor(proposal, device=dev)
-        else:
-            proposal = torch.as_tensor(limit_moves_unconstrained(M.double().cpu().numpy(),
-                                                                 assignment.cpu().numpy(), budget), device=dev)
-        seconds["assignment"] += time.perf_counter() - t3 - combiner_s
-        moves = int((proposal != assignment).sum())
-        sizes = torch.bincount(assignment, minlength=k).tolist()
-        entry = {"round": r, "objective": G, "data_loss": data_loss, "regulariser": reg_term,
-                 "accepted": bool(accepted), "best_objective": best.G, "part_sizes": sizes, "moves": moves,
-                 "train_seconds": t1 - t0, **combiner_info, **extra}
-        history.append(entry)
-        log(f"[{label}] round {r}: G={G:.4f} ({'kept' if accepted else 'rejected'}), "
-            f"parts={sizes}, moves={moves}")
+    run = _Run(model, x, y, settings, streams, hooks, compute_device)
+    run.resume(init_assignment)
+    run.estimate_singletons()
+    if compute_device is None:  # once for all rounds: the fused trainer's fastest layout (channels-last on the CPU)
+        run.x = training_layout(run.x)
+    for r in range(run.start_round, settings.rounds + 1):
+        train_seconds = run.train(r)  # line 12: Train() every component on its part, warm-started
+        L, objective = run.losses(r)  # steps 2-3: L[i, k] and G of Eq. 1 / Eq. 4
+        extra = hooks.on_round(r, model, run.assignment) if hooks.on_round is not None else {}
+        accepted = run.keep_or_revert(objective[0], L)  # App. A.3
+        M, combiner_info = run.propose(r)  # step 4: Eq. 8's bound (or the authors' score, or Learn-MLR's L)
+        proposal = run.solve(M)  # step 5: the next partition, within the size bounds
+        moves = run.record(r, objective, accepted, proposal, {"train_seconds": train_seconds, **combiner_info, **extra})
         if moves == 0:
             # the kept partition is a fixed point of the assignment step: every later round would
             # train the same partition from the same state
-            stop_reason = "partition stable"
-            save(r, finished=True)
+            run.stop_reason = "partition stable"
+            run.save(r, finished=True)
             break
-        assignment = proposal
-        save(r)
+        run.assignment = proposal
+        run.save(r)
+    return run.result()
 
-    # the components and partition handed back are the last kept ones
-    best.restore(model, opt)
-    return PrestoResult(
-        assignment=best.assignment.cpu().numpy(), history=history, objective=best.G,
-        rounds_run=len(history), stop_reason=stop_reason, seconds=seconds,
-        assignments_per_round=np.stack(per_round) if per_round else None,
-        size_bounds=(int(lo), int(hi)) if constrained else None,
-    )
+
+class _Run:
+    """One run of Algorithm 1 from round to round: the components and their optimiser, the partition being
+    trained, the last kept round, the history and the seconds per phase, and the checkpoint that holds them."""
+
+    def __init__(self, model: FusedModule, x: torch.Tensor, y: torch.Tensor, settings: PrestoSettings,
+                 streams: PrestoStreams, hooks: RunHooks, compute_device: torch.device | None):
+        k, n = settings.k, x.shape[0]
+        if model.k != k:
+            raise ValueError(f"model has {model.k} components but settings.k = {k}")
+        self.model, self.x, self.y, self.s, self.streams, self.hooks = model, x, y, settings, streams, hooks
+        self.compute_device, self.dev = compute_device, x.device
+        self.constrained = settings.leeway is not None
+        self.lo, self.hi = size_bounds(n, k, settings.leeway) if self.constrained else (0, n)
+        self.x_flat = x.reshape(n, -1).to(torch.get_default_dtype()) if settings.epsilon else None
+        self.opt = MaskedAdam(list(model.parameters()), k, lr=settings.lr)
+        scored_by_combiner = settings.score != "bound"
+        if scored_by_combiner and streams.combiner_generator is None:
+            raise ValueError(f"[{hooks.label}] reassign {settings.reassign!r} needs a combiner_generator")
+        # the streams a checkpoint holds: the components', then the combiner's where the score trains one
+        self.checkpointed = list(streams.generators) + ([streams.combiner_generator] if scored_by_combiner else [])
+        self.combiner: Combiner | None = None
+        self.assignment: torch.Tensor | None = None
+        self.history: list[dict] = []
+        self.per_round: list[np.ndarray] = []
+        self.best: _Snapshot | None = None
+        self.G1_fixed = None
+        self.start_round, self.stop_reason = 1, "rounds exhausted"
+        # score_combiner: the combiner behind the authors' score, trained every round (reassign authors*)
+        self.seconds = {"train": 0.0, "loss_matrix": 0.0, "assignment": 0.0, "singleton": 0.0, "score_combiner": 0.0}
+        self.ckpt = Path(hooks.checkpoint_path) if hooks.checkpoint_path else None
+        self.key = None
+
+    def resume(self, init_assignment: np.ndarray | torch.Tensor) -> None:
+        """The start: the initial partition, or the state after the last round that a checkpoint of this very
+        run holds. What a checkpoint must agree with to be resumed is everything but the number of rounds (which
+        a resumed run may extend): a stale checkpoint of a run with other settings, data, seed or initial
+        parameters is never spliced into this one."""
+        k, n = self.s.k, self.x.shape[0]
+        self.assignment = torch.as_tensor(np.asarray(init_assignment), dtype=torch.long, device=self.dev)
+        if self.assignment.shape != (n,) or int(self.assignment.min()) < 0 or int(self.assignment.max()) >= k:
+            raise ValueError(f"initial partition must be {n} part indices in 0..{k - 1}")
+        if self.ckpt is not None:
+            self.key = run_key(self.s, self.x, self.y, self.assignment, self.checkpointed, self.model,
+                               self.compute_device is not None)
+        state = matching_checkpoint(self.ckpt, self.key, self.dev, log=self.hooks.log, label=self.hooks.label,
+                                    start="round 1")
+        if state is None:
+            return
+        restore_training_state(state, self.model, self.opt, self.checkpointed)
+        if state.get("combiner") is not None:
+            self.combiner = Combiner(k, self.model.num_classes)
+            self.combiner.load_state_dict(state["combiner"])
+        self.assignment = state["assignment"].to(self.dev)
+        self.best = _Snapshot.from_dict(state["best"]) if state["best"] is not None else None
+        self.G1_fixed = state["G1"]
+        self.history = state["history_json"]
+        self.per_round = [a.numpy() for a in state["per_round"]]
+        self.start_round = int(state["round"]) + 1
+        self.seconds = {k_: float(v) for k_, v in state["seconds"].items()}
+        self.hooks.log(f"[{self.hooks.label}] resumed from checkpoint {self.ckpt} after round {self.start_round - 1}")
+        if state.get("finished"):
+            self.start_round = self.s.rounds + 1
+            self.stop_reason = state["stop_reason"]
+
+    def estimate_singletons(self) -> None:
+        """G({(i, k)}) of lines 3-8, trained literally once for all rounds (``singleton = "trained"``);
+        otherwise each round's bound takes it from the kept components (``_modular_bound``)."""
+        if self.s.singleton == "trained" and self.s.assign == "bound" and self.G1_fixed is None:
+            t0 = time.perf_counter()
+            self.G1_fixed = singleton_objective(self.model, self.x, self.y, self.s)
+            self.seconds["singleton"] += time.perf_counter() - t0
+
+    def train(self, r: int) -> float:
+        """Line 12: every component trained on its part for ``epochs`` epochs, warm-started (fused, or one at a
+        time on ``compute_device``), after recording the partition it trains. Returns the training seconds."""
+        self.per_round.append(self.assignment.cpu().numpy().astype(np.int16))
+        s = self.s
+        training = ComponentTraining(epochs=s.epochs, batch_size=s.batch_size, optimizer=self.opt, lam=s.lam,
+                                     generators=self.streams.generators, loss=s.loss,
+                                     desc=f"[{self.hooks.label}] round {r}")
+        t0 = time.perf_counter()
+        try:
+            if self.compute_device is not None:
+                train_components_sequential(self.model, self.x, self.y, self.assignment, training,
+                                            device=self.compute_device)
+            else:
+                train_components(self.model, self.x, self.y, self.assignment, training)
+        except FloatingPointError as exc:
+            # the trainers know the epoch and step; the user also needs the run and the round
+            raise diverged(f"[{self.hooks.label}] round {r}: {exc}") from exc
+        seconds = time.perf_counter() - t0
+        self.seconds["train"] += seconds
+        return seconds
+
+    def losses(self, r: int) -> tuple[torch.Tensor, tuple[float, float, float]]:
+        """Steps 2-3: the loss matrix L[i, k] of every instance under every trained component (one forward pass
+        per component) and the objective of the partition trained, (G, data term, regulariser term) of Eq. 1 /
+        Eq. 4. Raises FloatingPointError naming the run and the round on a non-finite loss or objective."""
+        label = self.hooks.label
+        t1 = time.perf_counter()
+        try:
+            if self.compute_device is not None:
+                L = per_sample_loss(component_outputs_sequential(self.model, self.x, self.compute_device), self.y,
+                                    self.s.loss)
+            else:
+                L = loss_matrix(self.model, self.x, self.y, self.s.loss)
+            if not bool(torch.isfinite(L).all()):
+                raise FloatingPointError(f"{int((~torch.isfinite(L)).sum())} non-finite entries in the loss matrix")
+        except FloatingPointError as exc:
+            raise diverged(f"[{label}] round {r}: {exc}") from exc
+        objective = presto_objective(L, self.assignment, self.model.sq_norm(), self.s.lam)
+        self.seconds["loss_matrix"] += time.perf_counter() - t1
+        if not np.isfinite(objective[0]):
+            raise FloatingPointError(f"[{label}] non-finite objective G={objective[0]} in round {r}")
+        return L, objective
+
+    def keep_or_revert(self, G: float, L: torch.Tensor) -> bool:
+        """Keep the round (``keep = "every"``, the first round, or G decreased: App. A.3) as the snapshot of
+        components, optimiser moments, partition, G and L; otherwise restore the last kept state, whose
+        proposal the next round trains again (the batch order has moved on). Returns whether it was kept."""
+        accepted = (self.best is None) or self.s.keep == "every" or (G < self.best.G)
+        if accepted:
+            self.best = _Snapshot(self.model, self.opt, self.assignment, G, L)
+        else:
+            self.best.restore(self.model, self.opt)
+            self.assignment = self.best.assignment.clone()
+        return accepted
+
+    def propose(self, r: int) -> tuple[torch.Tensor, dict]:
+        """Step 4, from the kept state (``model`` holds the kept components): the cost M[i, k] of instance i in
+        part k, Learn-MLR's kept loss matrix, the authors' score or Eq. 8's bound (``settings.reassign``), and
+        the combiner's record where the score trained one."""
+        t3 = time.perf_counter()
+        combiner_info, combiner_s = {}, 0.0
+        if self.s.assign == "lowest_loss":
+            M = self.best.L  # Learn-MLR: each point's loss under each kept component, nothing else
+        elif self.s.score != "bound":
+            tc = time.perf_counter()
+            M, combiner_info = self._authors_score(r)
+            combiner_s = time.perf_counter() - tc
+            self.seconds["score_combiner"] += combiner_s
+        else:
+            M = self._modular_bound()
+        self.seconds["assignment"] += time.perf_counter() - t3 - combiner_s
+        return M, combiner_info
+
+    def _authors_score(self, r: int) -> tuple[torch.Tensor, dict]:
+        """The authors' score: their combiner retrained on the kept components (warm from the last round), its
+        weight slice for each point's label dotted with each component's logits (negated for
+        ``authors_flipped``), plus epsilon * ||x_i - c_k||; with the combiner's best training loss."""
+        s, stream = self.s, self.streams.combiner_generator
+        inputs = combiner_inputs(self.model, self.x, self.compute_device)
+        if self.combiner is None:
+            self.combiner = new_combiner(s.k, self.model.num_classes, stream.initial_seed())
+        schedule = CombinerSchedule(epochs=s.combiner_epochs, lr=s.lr, weight_decay=s.combiner_weight_decay,
+                                    batch_size=s.batch_size)
+        self.combiner, info = train_combiner(self.combiner, inputs, self.y, schedule, generator=stream,
+                                             device=self.compute_device or self.dev,
+                                             desc=f"[{self.hooks.label}] round {r} combiner")
+        score = authors_scores(self.combiner, inputs, self.y.to(inputs.device)).to(self.dev)
+        if s.score == "authors_flipped":
+            score = -score
+        dist = centre_distances(self.x_flat, self.assignment, s.k) if self.x_flat is not None else None
+        return (score + s.epsilon * dist if dist is not None else score), {"combiner_loss": info["best_loss"]}
+
+    def _modular_bound(self) -> torch.Tensor:
+        """Eq. 8's modular upper bound plus epsilon * ||x_i - c_k||: an instance's marginal gain in its own part
+        is its Eq. 1 term under the kept component, L[i, k] + lam ||theta_k||^2; G({(i, k)}) is that term too,
+        unless lines 3-8 estimated it (``estimate_singletons``)."""
+        with torch.no_grad():
+            marginal = self.best.L + self.s.lam * self.model.sq_norm().detach()[None, :].to(self.best.L.dtype)
+        G1 = self.G1_fixed if self.G1_fixed is not None else marginal
+        dist = centre_distances(self.x_flat, self.assignment, self.s.k) if self.x_flat is not None else None
+        return modular_upper_bound(marginal, self.assignment, self.s.alpha, G1, self.s.epsilon, dist)
+
+    def solve(self, M: torch.Tensor) -> torch.Tensor:
+        """Step 5: the next partition minimising sum_i M[i, a_i] with at most ``max_moves`` of the N points
+        moved: the authors' greedy assignment under the maximum part size (``solver = "greedy"``), the exact
+        optimum with every part size in [lo, hi], or without size bounds each point to its cheapest part."""
+        t0 = time.perf_counter()
+        n = self.x.shape[0]
+        budget = n if self.s.max_moves >= 1 else max(1, int(self.s.max_moves * n))
+        if self.s.solver == "greedy":
+            proposal = greedy_capacity_assignment(M.double().cpu().numpy(), self.hi)
+        elif self.constrained:
+            proposal = solve_assignment_bounded(M.double().cpu().numpy(), self.assignment.cpu().numpy(), self.lo,
+                                                self.hi, budget)
+        else:
+            proposal = limit_moves_unconstrained(M.double().cpu().numpy(), self.assignment.cpu().numpy(), budget)
+        proposal = torch.as_tensor(proposal, device=self.dev)
+        self.seconds["assignment"] += time.perf_counter() - t0
+        return proposal
+
+    def record(self, r: int, objective: tuple[float, float, float], accepted: bool, proposal: torch.Tensor,
+               details: dict) -> int:
+        """The round's history entry (``details``: its training seconds, the combiner's record and what
+        ``on_round`` adds) and log line. Returns how many points the proposal moves."""
+        G, data_loss, reg_term = objective
+        moves = int((proposal != self.assignment).sum())
+        sizes = torch.bincount(self.assignment, minlength=self.s.k).tolist()
+        self.history.append({"round": r, "objective": G, "data_loss": data_loss, "regulariser": reg_term,
+                             "accepted": bool(accepted), "best_objective": self.best.G, "part_sizes": sizes,
+                             "moves": moves, **details})
+        self.hooks.log(f"[{self.hooks.label}] round {r}: G={G:.4f} ({'kept' if accepted else 'rejected'}), "
+                       f"parts={sizes}, moves={moves}")
+        return moves
+
+    def save(self, r: int, finished: bool = False) -> None:
+        """The checkpoint after round ``r`` (with ``checkpoint_path``): all a resumed run needs to go on exactly."""
+        if self.ckpt is None:
+            return
+        save_torch(self.ckpt, {
+            **training_state(self.model, self.opt, self.checkpointed), "assignment": self.assignment.cpu(),
+            "combiner": None if self.combiner is None else self.combiner.state_dict(),
+            "best": self.best.to_dict() if self.best is not None else None, "G1": self.G1_fixed,
+            "history_json": self.history, "per_round": [torch.from_numpy(a) for a in self.per_round],
+            "round": r, "seconds": self.seconds, "finished": finished,
+            "stop_reason": self.stop_reason, "run_key": self.key,
+        })
+
+    def result(self) -> PrestoResult:
+        """The last kept components (restored into ``model``) and partition, with the run's record."""
+        self.best.restore(self.model, self.opt)
+        return PrestoResult(
+            assignment=self.best.assignment.cpu().numpy(), history=self.history, objective=self.best.G,
+            rounds_run=len(self.history), stop_reason=self.stop_reason, seconds=self.seconds,
+            assignments_per_round=np.stack(self.per_round) if self.per_round else None,
+            size_bounds=(int(self.lo), int(self.hi)) if self.constrained else None,
+        )

@@ -22,6 +22,7 @@ factor ``reassign``; ``presto.algorithm``).
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -32,7 +33,7 @@ from prestorepro.models.fused import FusedModule
 from prestorepro.streams import seeded
 from prestorepro.training.fused import component_outputs
 from prestorepro.training.sequential import component_outputs_sequential
-from prestorepro.training.single import LogTarget, _emit, batch_bounds, train_epoch
+from prestorepro.training.single import Batching, EpochData, LogTarget, _emit, batch_bounds, train_epoch
 
 
 class Combiner(nn.Module):
@@ -73,14 +74,25 @@ def new_combiner(k: int, num_classes: int, seed: int) -> Combiner:
     return seeded(seed, lambda: Combiner(k, num_classes))
 
 
-def train_combiner(inputs: torch.Tensor, y: torch.Tensor, *, k: int, num_classes: int, epochs: int, lr: float,
-                   weight_decay: float, batch_size: int, generator: torch.Generator, device: torch.device,
-                   combiner: Combiner | None = None, log: LogTarget = None, desc: str = "combiner"
-                   ) -> tuple[Combiner, dict]:
-    """Train a combiner on ``inputs`` (N, K*C) and labels ``y`` (N,), every training point (App. B.3).
+@dataclass(frozen=True)
+class CombinerSchedule:
+    """How a combiner trains (App. B.3; the authors' ``BTrain_external_classifier`` where the paper is silent):
+    ``epochs`` epochs over every training point in batches of ``batch_size``, Adam with ``weight_decay`` and
+    a one-cycle learning rate peaking at ``lr``."""
 
-    ``combiner`` continues training an existing one (the authors' reassignment retrains theirs every
-    round from the last round's weights); otherwise one is drawn from ``generator``'s seed. Batches
+    epochs: int
+    lr: float
+    weight_decay: float
+    batch_size: int
+
+
+def train_combiner(combiner: Combiner, inputs: torch.Tensor, y: torch.Tensor, schedule: CombinerSchedule, *,
+                   generator: torch.Generator, device: torch.device, log: LogTarget = None, desc: str = "combiner"
+                   ) -> tuple[Combiner, dict]:
+    """Train ``combiner`` on ``inputs`` (N, K*C) and labels ``y`` (N,), every training point (App. B.3).
+
+    ``combiner``: a new one (``new_combiner`` from ``generator``'s seed), or the last round's, which training
+    continues (the authors' reassignment retrains theirs every round from the last round's weights). Batches
     follow ``generator`` (a fresh permutation per epoch). ``inputs`` may stay on the host while
     ``device`` is a GPU: batches are then copied one at a time (sequential mode, §2.4).
 
@@ -88,12 +100,11 @@ def train_combiner(inputs: torch.Tensor, y: torch.Tensor, *, k: int, num_classes
     ``loss`` (mean training loss per epoch), ``best_epoch`` (1-based) and ``best_loss``. Raises
     FloatingPointError naming the epoch of a non-finite loss.
     """
+    epochs, lr, weight_decay, batch_size = schedule.epochs, schedule.lr, schedule.weight_decay, schedule.batch_size
     if epochs < 1 or batch_size < 1 or not lr > 0 or weight_decay < 0:
         raise ValueError(f"combiner: need epochs >= 1, batch_size >= 1, lr > 0, weight_decay >= 0; got epochs={epochs}, "
                          f"batch_size={batch_size}, lr={lr}, weight_decay={weight_decay}")
     device = torch.device(device)
-    if combiner is None:
-        combiner = new_combiner(k, num_classes, generator.initial_seed())
     combiner = combiner.to(device)
     resident = inputs.device == device
     y_dev = y.to(device=device, dtype=torch.long)
@@ -103,8 +114,8 @@ def train_combiner(inputs: torch.Tensor, y: torch.Tensor, *, k: int, num_classes
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs, steps_per_epoch=steps)
     best_state, best_loss, best_epoch, losses = None, float("inf"), 0, []
     for epoch in range(epochs):
-        loss, bad_step, _ = train_epoch(combiner, opt, inputs, y_dev, batch_size=batch_size, generator=generator,
-                                        resident=resident, scheduler=sched)
+        loss, bad_step, _ = train_epoch(combiner, opt, EpochData(inputs, y_dev, resident=resident),
+                                        batching=Batching(batch_size, generator), scheduler=sched)
         if bad_step >= 0:
             raise diverged(f"{desc}: non-finite training loss at epoch {epoch + 1}, step {bad_step + 1} "
                            f"of {steps} (lr={lr}, batch_size={batch_size})")

@@ -16,6 +16,8 @@ Without it everything runs where x is.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import nn
@@ -25,7 +27,7 @@ from prestorepro.models.parameters import GATE_INPUTS, gate_in_features
 from prestorepro.streams import seeded
 from prestorepro.training.fused import class_probabilities, component_outputs, output_classes, predict_labels
 from prestorepro.training.sequential import component_outputs_sequential
-from prestorepro.training.single import predict, train_single
+from prestorepro.training.single import Recipe, RunRecord, TrainingSet, predict, train_single
 
 
 class Gate(nn.Module):
@@ -66,19 +68,41 @@ def new_gate(k: int, num_classes: int, feature_numel: int, source: str, seed: in
     return seeded(seed, lambda: Gate(k, gate_in_features(source, k, num_classes, feature_numel), source))
 
 
-def train_gate(model: FusedModule, x: torch.Tensor, assignment: np.ndarray, *, epochs: int, lr: float,
-               batch_size: int, generator: torch.Generator, loss: str = "ce", source: str = "features",
-               log=None, compute_device: torch.device | None = None) -> Gate:
+@dataclass(frozen=True)
+class GateSchedule:
+    """How pi_phi trains: ``epochs`` epochs over the pairs (x_i, k), i in S_k, in batches of ``batch_size``,
+    with Adam at ``lr`` (App. B.3: the components' Adam settings)."""
+
+    epochs: int
+    lr: float
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class GateInput:
+    """What pi_phi reads: ``source`` (``GATE_INPUTS``), x itself or the K components' class probabilities,
+    which the components' ``loss`` defines (an SVM's are (1 - p, p))."""
+
+    source: str = "features"
+    loss: str = "ce"
+
+
+def train_gate(model: FusedModule, x: torch.Tensor, assignment: np.ndarray, schedule: GateSchedule, *,
+               generator: torch.Generator, reads: GateInput = GateInput(), log=None,
+               compute_device: torch.device | None = None) -> Gate:
     """Train pi_phi on (x_i, k), i in S_k. Its initial weights come from ``generator``'s seed and its
     batch order from ``generator``. With ``compute_device`` its inputs stay on the host and stream to
     that device one batch at a time (the same batches, the same result on the CPU)."""
+    epochs, lr, batch_size = schedule.epochs, schedule.lr, schedule.batch_size
+    loss, source = reads.loss, reads.source
     inputs = gate_inputs(model, x, loss, source, compute_device)
     classes = output_classes(loss, getattr(model, "num_classes", 2))  # an SVM's probabilities are (1 - p, p)
     device = compute_device if compute_device is not None else x.device
     gate = new_gate(model.k, classes, x[0].numel(), source, generator.initial_seed()).to(device)
     targets = torch.as_tensor(np.asarray(assignment), dtype=torch.long, device=device)
-    train_single(gate, inputs, targets, epochs=epochs, batch_size=batch_size, lr=lr, device=device,
-                 generator=generator, log=log, desc="gate", resident=compute_device is None)
+    train_single(gate, TrainingSet(inputs, targets, resident=compute_device is None),
+                 recipe=Recipe(epochs, batch_size, lr), device=device, generator=generator,
+                 record=RunRecord("gate", log))
     return gate
 
 

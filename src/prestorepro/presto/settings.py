@@ -4,25 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-
-SINGLETON_MODES = ("current", "trained")
-KEEP_RULES = ("decreased", "every")
-# "bound": the next partition minimises the modular bound of Eq. 8 (PRESTO); "lowest_loss": every point
-# goes to the component with its lowest loss (Learn-MLR's alternating minimisation, App. B.4)
-ASSIGN_RULES = ("bound", "lowest_loss")
-# How PRESTO's next partition is proposed: name -> (score, solver). "bound": Eq. 8's modular upper bound
-# plus epsilon times the distance (Algorithm 1, App. B.3); "authors": the authors' score from the
-# combiner's weights (``presto.combiner.authors_scores``) plus the same distance term, "authors_flipped"
-# with its classifier term negated. "exact": the size-constrained optimum (``assignment``); "greedy": the
-# authors' greedy assignment, each part capped at the upper size bound, no minimum.
-REASSIGN_RULES = {
-    "bound": ("bound", "exact"),
-    "bound_greedy": ("bound", "greedy"),
-    "authors": ("authors", "greedy"),
-    "authors_exact": ("authors", "exact"),
-    "authors_flipped": ("authors_flipped", "greedy"),
-}
-
+from prestorepro.presto.rules import ASSIGN_RULES, KEEP_RULES, REASSIGN_RULES, SINGLETON_MODES
 
 # The keys of the presto section that are Algorithm 1's own (not its budget): a synthetic run takes them from
 # the presto section and its budget from the synthetic section.
@@ -77,16 +59,6 @@ class PrestoSettings:
         values.update(k=int(k), epsilon=float(epsilon), leeway=leeway)
         values.update(overrides)
         return cls(**values)
-
-    @classmethod
-    def from_defaults(cls, *, k: int, **overrides) -> "PrestoSettings":
-        """Settings from the schema's defaults (the presto section's; epsilon and the leeway the synthetic
-        section's), with ``overrides``: for tests and benchmarks that set a few values."""
-        from prestorepro.config import section_defaults
-
-        presto, synthetic = section_defaults("presto"), section_defaults("synthetic")
-        epsilon, leeway = overrides.pop("epsilon", synthetic["epsilon"]), overrides.pop("leeway", synthetic["leeway"])
-        return cls.from_config(presto, presto, k=k, epsilon=epsilon, leeway=leeway, **overrides)
 
     @property
     def score(self) -> str:

@@ -8,6 +8,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from prestorepro import paths
 from prestorepro.catalogue import PREDICTORS, keys, method_predictors, paper_name, predictor_order, predictor_scores
 from prestorepro.report.reading import read_metrics
 from prestorepro.report.paper import TABLE1, TABLE5, paper_value
@@ -36,7 +37,7 @@ def table1_frame(metric_files: Iterable[str | Path], predict: str = "combiner") 
     routing: dict[tuple[str, str], str] = {}
     for f in metric_files:
         m = read_metrics(f)
-        name = Path(f).parts[-5]  # <results>/table1/<dataset>/k<k>/<method>/seed<s>/metrics.json
+        name = paths.parse("table1_metrics", f)["dataset"]
         for predictor in method_predictors(m["method"]):
             p = predictor_scores(m, predictor, str(f))
             r = rows.setdefault((name, predictor, m["method"]), {"source": m["source"], "k": m["k"], "acc": {},
@@ -104,7 +105,7 @@ def k_sweep_frame(metric_files: Iterable[str | Path], predict: str = "combiner")
     predictors = predictor_order(predict, ["presto"])
     for f in metric_files:
         m = read_metrics(f)
-        name = Path(f).parts[-5]
+        name = paths.parse("table1_metrics", f)["dataset"]
         for predictor in predictors:
             p = predictor_scores(m, predictor, str(f))
             r = runs.setdefault((name, predictor, int(m["k"])), {"source": m["source"], "acc": [], "f1": [],

@@ -11,7 +11,7 @@ import torch
 
 from prestorepro.metrics import err_s
 from prestorepro.models.fused import FusedLinearSVM
-from prestorepro.presto.algorithm import PrestoSettings, run_presto
+from prestorepro.presto.algorithm import PrestoSettings, PrestoStreams, RunHooks, run_presto
 from prestorepro.presto.objective import centre_distances
 from prestorepro.streams import component_generators, seeded
 
@@ -111,8 +111,8 @@ def true_start_runs(x: torch.Tensor, y: torch.Tensor, groups: np.ndarray, settin
             per_round.append(err_s(assignment.cpu().numpy(), groups)[1])
             return {}
 
-        res = run_presto(model, x, y, start, s, component_generators(seed, s.k), on_round=on_round,
-                         label=f"synthetic, started at S*_k ({name})", log=log)
+        res = run_presto(model, x, y, start, s, PrestoStreams(component_generators(seed, s.k)),
+                         hooks=RunHooks(log=log, label=f"synthetic, started at S*_k ({name})", on_round=on_round))
         final = err_s(res.assignment, groups)[1]
         out[name] = {"epochs": s.epochs, "lr": s.lr, "rounds_run": res.rounds_run, "stop_reason": res.stop_reason,
                      "err_s_normalised_per_round": per_round, "moves_per_round": [h["moves"] for h in res.history],

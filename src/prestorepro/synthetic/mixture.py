@@ -17,7 +17,7 @@ import torch
 from prestorepro.data import Prepared
 from prestorepro.metrics import err_s
 from prestorepro.mixture.objective import mixture_probabilities
-from prestorepro.mixture.training import MixtureSettings, gate_partition, train_mixture
+from prestorepro.mixture.training import MixtureHooks, MixtureSettings, gate_partition, train_mixture
 from prestorepro.models.fused import FusedLinearSVM
 from prestorepro.partitioners.base import fit_partition
 from prestorepro.presto.gate import mixture_predict, new_gate
@@ -52,8 +52,8 @@ def run_synthetic_mixture(data: Prepared, cfg: Mapping, options: Mapping, seed: 
         generators = component_generators(seed, k) + [gate_generator(seed)]
     else:
         generators = [generator(seed, "moe")]
-    res = train_mixture(model, gate, x, y, s, generators, initial=initial, log=log, checkpoint_path=checkpoint_path,
-                        label=label, on_round=on_round)
+    res = train_mixture(model, gate, x, y, s, generators, initial=initial,
+                        hooks=MixtureHooks(log=log, checkpoint_path=checkpoint_path, label=label, on_round=on_round))
     final_split, final_norm = err_s(res.assignment, groups)
     first = res.assignments_per_round[0]
     init_split, init_norm = err_s(first if initial is None else initial, groups)

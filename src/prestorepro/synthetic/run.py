@@ -18,38 +18,54 @@ Train() run to convergence, round by round.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 import torch
 
 from prestorepro.partitioners.base import fit_partition
+from prestorepro.partitioners.parts import PartitionOptions
 from prestorepro.data import Prepared
 from prestorepro.metrics import err_s
 from prestorepro.models.fused import FusedLinearSVM
 from prestorepro.models.parameters import GATE_INPUTS
-from prestorepro.presto.algorithm import PrestoSettings, run_presto
-from prestorepro.presto.gate import gate_routes, mixture_predict, train_gate
+from prestorepro.presto.algorithm import PrestoSettings, PrestoStreams, RunHooks, run_presto
+from prestorepro.presto.gate import GateInput, GateSchedule, gate_routes, mixture_predict, train_gate
 from prestorepro.streams import component_generators, gate_generator, seeded
 
 
 from prestorepro.synthetic.diagnostics import objective_vs_epsilon, optimal_objective, true_start_runs
 
 
-def run_synthetic(data: Prepared, cfg: Mapping, algorithm: Mapping, seed: int, device: torch.device,
-                  log=lambda m: None, checkpoint_path=None, *, label: str = "synthetic",
-                  other_gates: bool = True, diagnostics: bool = True) -> tuple[dict, dict]:
-    """PRESTO on the synthetic data: ``cfg`` the ``synthetic`` section, ``algorithm`` the ``presto``
-    section's algorithm keys. Returns (metrics, arrays): metrics with per-round history; arrays for the
-    Fig. 6 snapshots. ``other_gates``: also train pi_phi on the other inputs (the ablation's gate rows);
-    ``diagnostics``: also the objective-vs-epsilon comparison and the runs started at the true partition
-    (``cfg["diagnostics"]``; the ablation's variants skip them)."""
+@dataclass(frozen=True)
+class SyntheticRun:
+    """One run of PRESTO on the synthetic data: ``cfg`` the ``synthetic`` section, ``algorithm`` the
+    ``presto`` section's algorithm keys, the seed, where it checkpoints and how errors name it (``label``).
+    ``other_gates``: also train pi_phi on the other inputs (the ablation's gate rows); ``diagnostics``: also
+    the objective-vs-epsilon comparison and the runs started at the true partition (``cfg["diagnostics"]``;
+    the ablation's variants skip them)."""
+    cfg: Mapping
+    algorithm: Mapping
+    seed: int
+    checkpoint_path: str | None = None
+    label: str = "synthetic"
+    other_gates: bool = True
+    diagnostics: bool = True
+
+
+def run_synthetic(data: Prepared, run: SyntheticRun, device: torch.device, log=lambda m: None) -> tuple[dict, dict]:
+    """PRESTO on the synthetic data (``run``). Returns (metrics, arrays): metrics with per-round history;
+    arrays for the Fig. 6 snapshots."""
+    cfg, algorithm, seed, checkpoint_path, label = run.cfg, run.algorithm, int(run.seed), run.checkpoint_path, run.label
+    other_gates, diagnostics = run.other_gates, run.diagnostics
     k = cfg["k"]
     x = torch.from_numpy(data.train_x.astype(np.float32)).to(device=device, dtype=torch.get_default_dtype())
     y = torch.from_numpy(data.train_y.astype(np.int64)).to(device)
     groups = data.train_group
     # the initial partition is the partitioner of that name (a random one, the paper's synthetic start, among them)
-    a0 = fit_partition(cfg["init"], data.train_x, k, seed, pca_dim=2, leeway=cfg["leeway"], n_init=1).labels
+    a0 = fit_partition(cfg["init"], data.train_x, k, seed, pca_dim=2,
+                       options=PartitionOptions(leeway=cfg["leeway"], n_init=1)).labels
     model = seeded(seed, lambda: FusedLinearSVM(k, x.shape[1])).to(device)
     settings = PrestoSettings.from_config(algorithm, cfg, k=k, epsilon=cfg["epsilon"], leeway=cfg["leeway"],
                                           loss="hinge")
@@ -65,16 +81,16 @@ def run_synthetic(data: Prepared, cfg: Mapping, algorithm: Mapping, seed: int, d
                 "w": w.tolist(), "b": b.tolist()}
 
     gens = component_generators(seed, k)
-    res = run_presto(model, x, y, a0, settings, gens, log=log, checkpoint_path=checkpoint_path,
-                     label=label, on_round=on_round)
+    res = run_presto(model, x, y, a0, settings, PrestoStreams(gens),
+                     hooks=RunHooks(log=log, checkpoint_path=checkpoint_path, label=label, on_round=on_round))
     xt = torch.from_numpy(data.test_x.astype(np.float32)).to(device=device, dtype=torch.get_default_dtype())
     gated = {}
     sources = [algorithm["gate_input"]] + ([s for s in GATE_INPUTS if s != algorithm["gate_input"]]
                                            if other_gates else [])
     for source in sources:
-        gate = train_gate(model, x, res.assignment, epochs=algorithm["gate_epochs"], lr=cfg["lr"],
-                          batch_size=cfg["batch_size"], generator=gate_generator(seed),
-                          loss="hinge", source=source, log=log)
+        gate = train_gate(model, x, res.assignment,
+                          GateSchedule(epochs=algorithm["gate_epochs"], lr=cfg["lr"], batch_size=cfg["batch_size"]),
+                          generator=gate_generator(seed), reads=GateInput(source=source, loss="hinge"), log=log)
         test_pred = mixture_predict(model, xt, gate_routes(gate, model, xt, "hinge"), "hinge")
         agreement = float((gate_routes(gate, model, x, "hinge") == res.assignment).mean())
         gated[source] = {"test_accuracy_gated": float((test_pred == data.test_y).mean()),

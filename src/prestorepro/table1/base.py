@@ -24,11 +24,12 @@ from prestorepro.io import fingerprint, save_torch
 from prestorepro.checkpoint import matching_checkpoint
 from prestorepro.models.fused import FusedResNetTail
 from prestorepro.partitioners.base import fit_partition
+from prestorepro.partitioners.parts import PartitionOptions
 from prestorepro.presto.resume import restore_training_state, run_key, training_state
 from prestorepro.presto.settings import PrestoSettings
 from prestorepro.registry import Registry
 from prestorepro.streams import seeded
-from prestorepro.training.fused import train_components, training_layout
+from prestorepro.training.fused import ComponentTraining, train_components, training_layout
 from prestorepro.training.masked_adam import MaskedAdam
 
 METHODS: Registry[Callable] = Registry("Table-1 method", stage="table1")
@@ -74,8 +75,8 @@ def fit_spec_partition(name: str, feats: Features, spec: RunSpec):
     run's K, seed and the table1 section's settings."""
     t = spec.table1
     return fit_partition(name, feats.flat("train"), spec.k, spec.seed, pca_dim=t["pca_dim"],
-                         max_fit_samples=t["max_fit_samples"], leeway=spec.dataset["leeway"], n_init=t["n_init"],
-                         covariance_type=t["covariance_type"])
+                         options=PartitionOptions(max_fit_samples=t["max_fit_samples"], leeway=spec.dataset["leeway"],
+                                                  n_init=t["n_init"], covariance_type=t["covariance_type"]))
 
 
 _PARTITIONS: dict[str, tuple[np.ndarray, str]] = {}
@@ -117,9 +118,9 @@ def train_fixed_partition(model, feats: Features, assignment: np.ndarray, settin
     x = training_layout(feats.train_x)  # once for all rounds (channels-last on the CPU)
     for r in range(start, settings.rounds + 1):
         try:
-            info = train_components(model, x, feats.train_y, a, epochs=settings.epochs,
-                                    batch_size=settings.batch_size, optimizer=opt, lam=settings.lam,
-                                    generators=generators, desc=f"[{label}] round {r}/{settings.rounds}")
+            info = train_components(model, x, feats.train_y, a, ComponentTraining(
+                epochs=settings.epochs, batch_size=settings.batch_size, optimizer=opt, lam=settings.lam,
+                generators=generators, desc=f"[{label}] round {r}/{settings.rounds}"))
         except FloatingPointError as exc:
             raise diverged(f"[{label}] round {r}: {exc}") from exc
         seconds += info["train_seconds"]

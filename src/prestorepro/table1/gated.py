@@ -19,7 +19,8 @@ import time
 
 from prestorepro.features import Features
 from prestorepro.models.parameters import GATE_INPUTS
-from prestorepro.presto.algorithm import PrestoSettings, run_presto
+from prestorepro.presto.algorithm import PrestoSettings, PrestoStreams, RunHooks, run_presto
+from prestorepro.presto.gate import GateSchedule
 from prestorepro.streams import component_generators, generator
 from prestorepro.table1.base import METHODS, RunSpec, component_stack, initial_partition, training_settings
 from prestorepro.table1.predictors import (COMBINER_KEYS, _measure, fit_combiner, fit_gate, gate_scores,
@@ -42,22 +43,25 @@ def train_alternating(feats: Features, spec: RunSpec, settings: PrestoSettings, 
 
         ledger = MemoryLedger(dev)  # the job's baseline: features, model and optimiser state on the host
     primary = spec.presto["gate_input"]
-    gate_args = dict(epochs=spec.presto["gate_epochs"], lr=settings.lr, batch_size=settings.batch_size, seed=spec.seed,
-                     log=log, compute_device=dev)
-
-    def gate_error(source: str, rounds: int, exc: Exception) -> FloatingPointError:
-        return FloatingPointError(f"[{label}] gate ({source}) training after round {rounds}: {exc}")
-
     with _measure(ledger, "training"):
-        res = run_presto(model, feats.train_x, feats.train_y, a0, settings, component_generators(spec.seed, spec.k),
-                         log=log, checkpoint_path=checkpoint_path, label=label, compute_device=dev,
-                         combiner_generator=generator(spec.seed, "combiner") if settings.score != "bound" else None)
+        streams = PrestoStreams(component_generators(spec.seed, spec.k),
+                                generator(spec.seed, "combiner") if settings.score != "bound" else None)
+        res = run_presto(model, feats.train_x, feats.train_y, a0, settings, streams,
+                         hooks=RunHooks(log=log, checkpoint_path=checkpoint_path, label=label), compute_device=dev)
+    schedule = GateSchedule(epochs=spec.presto["gate_epochs"], lr=settings.lr, batch_size=settings.batch_size)
+
+    def fit(source: str):
+        """pi_phi reading ``source`` on the final partition; a non-finite loss names the run, the input and
+        the round."""
+        try:
+            return fit_gate(feats, model, res.assignment, schedule, source=source, seed=spec.seed, log=log,
+                            compute_device=dev)
+        except FloatingPointError as exc:
+            raise FloatingPointError(f"[{label}] gate ({source}) training after round {res.rounds_run}: {exc}") from exc
+
     t1 = time.perf_counter()
     with _measure(ledger, "router_training"):
-        try:
-            gate = fit_gate(feats, model, res.assignment, source=primary, **gate_args)
-        except FloatingPointError as exc:
-            raise gate_error(primary, res.rounds_run, exc) from exc
+        gate = fit(primary)
     gate_s = time.perf_counter() - t1
     main = gate_scores(feats, model, gate, res.assignment, dev, ledger)
     t2 = time.perf_counter()
@@ -68,11 +72,7 @@ def train_alternating(feats: Features, spec: RunSpec, settings: PrestoSettings, 
     # ablation (a few seconds, no second run of Algorithm 1)
     gates = {primary: main}
     for source in ([s for s in GATE_INPUTS if s != primary] if spec.other_gates else []):
-        try:
-            other = fit_gate(feats, model, res.assignment, source=source, **gate_args)
-        except FloatingPointError as exc:
-            raise gate_error(source, res.rounds_run, exc) from exc
-        gates[source] = gate_scores(feats, model, other, res.assignment, dev)
+        gates[source] = gate_scores(feats, model, fit(source), res.assignment, dev)
     seconds = dict(res.seconds, initial_partition=init_s, gate=gate_s, combiner=combiner_s)
     router = {"predictor": f"router: the gate pi_phi on {primary}",
               "parameters": sum(p.numel() for p in main["gate"].parameters()), **main}

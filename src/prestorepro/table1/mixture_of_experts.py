@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from prestorepro.features import Features
-from prestorepro.mixture.training import MixtureSettings, train_mixture
+from prestorepro.mixture.training import MixtureHooks, MixtureSettings, train_mixture
 from prestorepro.presto.gate import new_gate
 from prestorepro.streams import component_generators, gate_generator, generator
 from prestorepro.table1.base import METHODS, RunSpec, component_stack, initial_partition
@@ -34,8 +34,8 @@ def run_mixture_of_experts(feats: Features, spec: RunSpec, *, log, checkpoint_pa
         generators = component_generators(spec.seed, spec.k) + [gate_generator(spec.seed)]
     else:
         generators = [generator(spec.seed, "moe")]
-    res = train_mixture(model, gate, feats.train_x, feats.train_y, s, generators, initial=initial, log=log,
-                        checkpoint_path=checkpoint_path, label=spec.name)
+    res = train_mixture(model, gate, feats.train_x, feats.train_y, s, generators, initial=initial,
+                        hooks=MixtureHooks(log=log, checkpoint_path=checkpoint_path, label=spec.name))
     notes.append(f"stopped: {res.stop_reason}")
     router = {**gate_scores(feats, model, gate, res.assignment), "predictor": "router: top-1 by the gate g(x)",
               "parameters": sum(p.numel() for p in gate.parameters())}

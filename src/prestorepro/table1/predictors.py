@@ -13,8 +13,9 @@ import torch
 
 from prestorepro.features import Features
 from prestorepro.models.parameters import combiner_parameter_count
-from prestorepro.presto.combiner import combiner_inputs, combiner_predict, train_combiner
-from prestorepro.presto.gate import gate_inputs, gate_routes, mixture_predict, train_gate
+from prestorepro.presto.combiner import (CombinerSchedule, combiner_inputs, combiner_predict, new_combiner,
+                                         train_combiner)
+from prestorepro.presto.gate import GateInput, GateSchedule, gate_inputs, gate_routes, mixture_predict, train_gate
 from prestorepro.streams import gate_generator, generator
 from prestorepro.training.sequential import sequential_predict
 
@@ -43,10 +44,12 @@ def fit_combiner(feats: Features, model, presto: Mapping, seed: int, *, label: s
     dev = compute_device if compute_device is not None else feats.train_x.device
     with _measure(ledger, "combiner_training"):
         inputs = combiner_inputs(model, feats.train_x, compute_device)
-        comb, info = train_combiner(inputs, feats.train_y, k=model.k, num_classes=feats.num_classes,
-                                    epochs=p["combiner_epochs"], lr=p["lr"], weight_decay=p["combiner_weight_decay"],
-                                    batch_size=p["batch_size"], generator=generator(seed, "combiner"), device=dev,
-                                    log=log, desc=f"[{label}] combiner")
+        stream = generator(seed, "combiner")
+        schedule = CombinerSchedule(epochs=p["combiner_epochs"], lr=p["lr"], weight_decay=p["combiner_weight_decay"],
+                                    batch_size=p["batch_size"])
+        comb, info = train_combiner(new_combiner(model.k, feats.num_classes, stream.initial_seed()), inputs,
+                                    feats.train_y, schedule, generator=stream, device=dev, log=log,
+                                    desc=f"[{label}] combiner")
     resident = None if compute_device is None else compute_device
 
     def predict_split(split: str) -> np.ndarray:
@@ -67,11 +70,11 @@ def predictor_entry(scores: Mapping, extra: Sequence[str] = ()) -> dict:
     return {key: scores[key] for key in (*SCORES, *extra) if key in scores}
 
 
-def fit_gate(feats: Features, model, assignment: np.ndarray, *, source: str, epochs: int, lr: float, batch_size: int,
-             seed: int, log, compute_device: torch.device | None = None):
+def fit_gate(feats: Features, model, assignment: np.ndarray, schedule: GateSchedule, *, source: str, seed: int, log,
+             compute_device: torch.device | None = None):
     """pi_phi reading ``source``, trained on the final partition (its stream: ``streams.gate_generator``)."""
-    return train_gate(model, feats.train_x, assignment, epochs=epochs, lr=lr, batch_size=batch_size,
-                      generator=gate_generator(seed), source=source, log=log, compute_device=compute_device)
+    return train_gate(model, feats.train_x, assignment, schedule, generator=gate_generator(seed),
+                      reads=GateInput(source=source), log=log, compute_device=compute_device)
 
 
 def _routed_predict(model, x: torch.Tensor, routes: np.ndarray, compute_device: torch.device | None) -> np.ndarray:

@@ -21,7 +21,7 @@ from prestorepro.models.parameters import presto_parameter_total
 from prestorepro.models.resnet_tail import ResNetTail, count_parameters
 from prestorepro.streams import generator, seeded
 from prestorepro.table1.base import METHODS, RunSpec
-from prestorepro.training.single import predict, train_single
+from prestorepro.training.single import Recipe, RunRecord, TrainingSet, predict, train_single
 
 INFER_BATCH = 1024  # rows per inference batch (the compress stage's infer_batch_size default)
 
@@ -43,9 +43,10 @@ def run_one_model(feats: Features, spec: RunSpec, *, log, checkpoint_path=None) 
         model = seeded(spec.seed, lambda: ResNetTail(feats.cut, widths, feats.num_classes)).to(dev)
         predict(model, feats.test_x, INFER_BATCH, dev)
     with ledger.measure("training"):
-        hist = train_single(model, feats.train_x, feats.train_y, epochs=epochs, batch_size=p["batch_size"], lr=p["lr"],
-                            l2=p["lam"], device=dev, generator=generator(spec.seed, "single"),
-                            checkpoint_path=checkpoint_path, log=log, desc=spec.name)
+        hist = train_single(model, TrainingSet(feats.train_x, feats.train_y),
+                            recipe=Recipe(epochs, p["batch_size"], p["lr"], l2=p["lam"]), device=dev,
+                            generator=generator(spec.seed, "single"),
+                            record=RunRecord(spec.name, log, checkpoint_path))
     n = count_parameters(model)
     total = presto_parameter_total(feats.cut, spec.widths, feats.num_classes, spec.k)
     n_train = feats.train_x.shape[0]

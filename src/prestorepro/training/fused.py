@@ -195,28 +195,40 @@ class _Step:
         return graph
 
 
+@dataclass(frozen=True)
+class ComponentTraining:
+    """How one call trains the K components, beside the model and the data (``train_components``, fused, and
+    ``train_components_sequential``, one component at a time): ``epochs`` epochs over each component's part
+    in batches of ``batch_size`` rows, component k's batch order drawn from ``generators[k]``, each step of
+    ``optimizer`` (masked Adam, its moments carried from call to call) on the mean ``loss`` over the batch plus
+    ``lam * ||theta_k||^2`` (Eq. 1's L2 term). ``desc`` names the epochs' progress (``prestorepro.progress``: a
+    bar on a terminal; else, when the epochs take at least 30 s in all, a few lines on stderr, the job's log,
+    between its per-round lines)."""
+
+    epochs: int
+    batch_size: int
+    optimizer: MaskedAdam
+    lam: float
+    generators: Sequence[torch.Generator]
+    loss: str = "ce"
+    desc: str = "components"
+
+
 def train_components(
     model: FusedModule,
     x: torch.Tensor,
     y: torch.Tensor,
     assignment: torch.Tensor,
+    training: ComponentTraining,
     *,
-    epochs: int,
-    batch_size: int,
-    optimizer: MaskedAdam,
-    lam: float,
-    generators: Sequence[torch.Generator],
-    loss: str = "ce",
     on_step: Callable[[int, float], None] | None = None,
     capture: bool | None = None,
-    desc: str = "components",
 ) -> dict:
-    """Train every component k for ``epochs`` epochs on {i : assignment[i] == k}, warm-started.
+    """Train every component k for ``training.epochs`` epochs on {i : assignment[i] == k}, warm-started.
 
     The per-component objective is mean loss over the batch + lam * ||theta_k||^2 (Eq. 1's L2 term).
     ``capture``: replay each step as a CUDA graph (default: on CUDA devices, see ``_capture_default``).
-    ``desc`` names the epochs' progress (``prestorepro.progress``: a bar on a terminal; else, when the
-    epochs take at least 30 s in all, a few lines on stderr, the job's log, between its per-round lines).
+    ``on_step(epoch, loss)`` is called after every step (one host synchronisation per step).
     Raises FloatingPointError on a NaN/inf loss.
     """
     model.train()
@@ -226,15 +238,15 @@ def train_components(
         capture = dev.type == "cuda" and _capture_default()
     if capture and dev.type != "cuda":
         raise ValueError(f"CUDA graph capture needs a CUDA device; the data is on {dev}")
-    step = _Step(model, x, y, optimizer, lam, loss, batch_size)
+    step = _Step(model, x, y, training.optimizer, training.lam, training.loss, training.batch_size)
     t0 = time.perf_counter()
     # The step totals stay on the device and are checked once per epoch: reading one back every step
     # (``float``, ``.item()``, a Python ``if`` on a tensor) would make the host wait for the GPU at
     # every step. A non-finite loss is still named by its epoch and step; the steps after it in that
     # epoch run on NaNs and are discarded with the raised error.
     last = None
-    for epoch in progress(range(epochs), desc=desc, unit="epochs", inner=True):
-        idx, mask = epoch_batches(assignment, k, batch_size, generators)
+    for epoch in progress(range(training.epochs), desc=training.desc, unit="epochs", inner=True):
+        idx, mask = epoch_batches(assignment, k, training.batch_size, training.generators)
         full = mask.all(dim=2).all(dim=1).tolist()  # steps where every component has a whole batch
         idx_km, mask = idx.transpose(1, 2).contiguous().to(dev), mask.to(dev)
         totals = torch.empty(idx.shape[0], dtype=torch.float64, device=dev)

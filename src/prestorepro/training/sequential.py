@@ -9,7 +9,7 @@ training (tests/test_sequential.py); only the peak device memory differs.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -17,7 +17,7 @@ import torch
 from prestorepro.models.fused import FusedModule
 from prestorepro.progress import progress
 from prestorepro.training.masked_adam import MaskedAdam
-from prestorepro.training.fused import train_components
+from prestorepro.training.fused import ComponentTraining, train_components
 
 
 def train_components_sequential(
@@ -25,25 +25,21 @@ def train_components_sequential(
     x: torch.Tensor,
     y: torch.Tensor,
     assignment: torch.Tensor,
+    training: ComponentTraining,
     *,
     device: torch.device,
-    epochs: int,
-    batch_size: int,
-    optimizer: MaskedAdam,
-    lam: float,
-    generators: Sequence[torch.Generator],
-    loss: str = "ce",
-    desc: str = "components",
 ) -> dict:
-    """Train component k on {i : assignment[i] == k} for k = 0..K-1, one at a time on ``device``.
+    """Train component k on {i : assignment[i] == k} for k = 0..K-1, one at a time on ``device``, as
+    ``train_components`` trains them together (``training``: the same epochs, batches, optimiser and loss).
 
-    ``model``, ``optimizer``, ``x``, ``y`` live on the host; only component k, its optimiser moments
-    and its part are moved to the device while k trains. ``desc`` names the progress of the components
+    ``model``, ``training.optimizer``, ``x``, ``y`` live on the host; only component k, its optimiser moments
+    and its part are moved to the device while k trains. ``training.desc`` names the progress of the components
     and of each one's epochs (``prestorepro.progress``; on stderr only for loops of at least 30 s).
     """
     seconds = 0.0
+    optimizer = training.optimizer
     a = assignment.cpu()
-    for k in progress(range(model.k), desc=desc, unit="components", inner=True):
+    for k in progress(range(model.k), desc=training.desc, unit="components", inner=True):
         part = torch.nonzero(a == k, as_tuple=True)[0]
         one = model.like(1).to(dtype=next(model.parameters()).dtype)
         one.load_components([model.component(k)])
@@ -56,9 +52,9 @@ def train_components_sequential(
         })
         xk, yk = x[part].to(device), y[part].to(device)
         try:
-            info = train_components(one, xk, yk, torch.zeros(len(part), dtype=torch.long, device=device),
-                                    epochs=epochs, batch_size=batch_size, optimizer=opt1, lam=lam,
-                                    generators=[generators[k]], loss=loss, desc=f"{desc} component {k + 1}")
+            alone = replace(training, optimizer=opt1, generators=[training.generators[k]],
+                            desc=f"{training.desc} component {k + 1}")
+            info = train_components(one, xk, yk, torch.zeros(len(part), dtype=torch.long, device=device), alone)
         except FloatingPointError as exc:
             raise FloatingPointError(f"component {k}: {exc}") from exc
         seconds += info["train_seconds"]

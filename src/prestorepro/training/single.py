@@ -16,12 +16,16 @@ with data_loss the cross-entropy (mean, or the weighted mean sum_i w_i ce_i / su
 ``sample_weights`` are given), or the distillation loss of a ``distill`` object
 (``prestorepro.compress.distill.Distiller``). One epoch of it is ``train_epoch``: the coreset runs
 call it directly on their selected rows.
+
+What a run trains on is a ``TrainingSet``, how it optimises a ``Recipe``, how it reports and resumes a
+``RunRecord``; one epoch's rows are an ``EpochData`` and its mini-batches follow a ``Batching``.
 """
 from __future__ import annotations
 
 import logging
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
@@ -47,6 +51,68 @@ class DistillObjective(Protocol):
     def loss(self, student_logits: torch.Tensor, guide_logits: Sequence[torch.Tensor],
              yb: torch.Tensor) -> torch.Tensor:
         """Scalar distillation loss of one batch."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How ``train_single`` optimises: ``epochs`` epochs of Adam at learning rate ``lr`` on mini-batches of
+    ``batch_size`` rows, with the L2 term ``l2 * ||theta||^2`` added to every step's loss."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    l2: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """What ``train_single`` trains on: features ``x`` (N, ...) (numpy or torch; float16 storage is cast per
+    batch to the model's dtype), integer labels ``y`` (N,), and optionally ``sample_weights`` (N,), the
+    non-negative weights of a weighted coreset (SPEC §7). ``resident=False`` keeps ``x`` where it is (the
+    host) and copies one batch at a time to the device instead of moving it there whole."""
+
+    x: Any
+    y: Any
+    sample_weights: Any = None
+    resident: bool = True
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """How a run reports and persists itself: ``desc`` names it in its log lines, progress and errors,
+    ``log`` receives the lines, and ``checkpoint_path`` (None: none) is written at every epoch end and
+    resumed from."""
+
+    desc: str = "train"
+    log: LogTarget = None
+    checkpoint_path: str | Path | None = None
+
+
+@dataclass(frozen=True)
+class EpochData:
+    """The rows one epoch of ``train_epoch`` trains on: features ``x`` and labels ``y`` of the whole set, ``y``
+    on the training device, ``x`` there too or, with ``resident=False``, on the host (one batch copied at
+    a time); ``rows`` the rows trained on (all if None), ``weights`` their weights (aligned with ``rows``)
+    for the weighted mean cross-entropy, and ``batches`` (positions into ``rows``) fixed mini-batches
+    taken as they are (GRAD-MATCH-PB's selected batches)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    rows: torch.Tensor | None = None
+    weights: torch.Tensor | None = None
+    batches: Sequence[torch.Tensor] | None = None
+    resident: bool = True
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How an epoch cuts its rows into mini-batches: ``batch_size`` rows each, in the order of a fresh
+    ``randperm`` from ``generator``, a last batch under ``min_batch`` rows joining the previous one
+    (``batch_bounds``); fixed batches (``EpochData.batches``) are taken in an order drawn from ``generator``."""
+
+    batch_size: int
+    generator: torch.Generator
+    min_batch: int = 1
 
 
 def _emit(log: LogTarget, msg: str) -> None:
@@ -96,34 +162,34 @@ def batch_bounds(n: int, batch_size: int, min_batch: int = 1) -> list[tuple[int,
     return list(zip(starts, starts[1:] + [n]))
 
 
-def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, *,
-                batch_size: int, generator: torch.Generator, rows: torch.Tensor | None = None,
-                weights: torch.Tensor | None = None, batches: Sequence[torch.Tensor] | None = None, l2: float = 0.0,
-                distill: DistillObjective | None = None, mask_pairs: Sequence[tuple[nn.Parameter, torch.Tensor]] = (),
-                resident: bool = True, min_batch: int = 1, scheduler=None) -> tuple[float, int, int]:
-    """One epoch of Adam steps on the rows ``rows`` of (x, y) (all rows if None), in the order of a fresh
-    ``randperm`` from ``generator``: the one training step of every single-model trainer (``train_single``,
-    the coreset runs).
+def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: EpochData, *, batching: Batching,
+                l2: float = 0.0, distill: DistillObjective | None = None,
+                mask_pairs: Sequence[tuple[nn.Parameter, torch.Tensor]] = (), scheduler=None) -> tuple[float, int, int]:
+    """One epoch of Adam steps on the rows ``data.rows`` of (``data.x``, ``data.y``) (all rows if None), in the
+    order of a fresh ``randperm`` from ``batching.generator``: the one training step of every single-model
+    trainer (``train_single``, the coreset runs).
 
-    ``batches`` (positions into ``rows``) fixes the mini-batches: the epoch takes them as they are, in an
-    order drawn from ``generator`` (GRAD-MATCH-PB's selected batches); else the rows are shuffled and cut.
-    ``weights`` (aligned with ``rows``) give the weighted mean cross-entropy sum_i w_i ce_i / sum_i w_i;
-    ``distill`` its KD / DGKD loss instead; ``mask_pairs`` (parameter, 0/1 mask) keep pruned entries at 0
-    (gradients masked, re-zeroed after each step). ``y`` and ``weights`` live on the training device;
-    ``x`` there too, or on the host with ``resident=False`` (one batch copied at a time). ``scheduler``
-    (a learning-rate schedule stepped per batch, e.g. OneCycleLR) steps after every optimiser step.
+    ``data.batches`` (positions into the rows) fixes the mini-batches: the epoch takes them as they are, in an
+    order drawn from the generator (GRAD-MATCH-PB's selected batches); else the rows are shuffled and cut
+    (``Batching``). ``data.weights`` (aligned with the rows) give the weighted mean cross-entropy
+    sum_i w_i ce_i / sum_i w_i; ``distill`` its KD / DGKD loss instead; ``mask_pairs`` (parameter, 0/1 mask)
+    keep pruned entries at 0 (gradients masked, re-zeroed after each step). ``l2`` adds l2 * ||theta||^2 to
+    every step's loss. ``scheduler`` (a learning-rate schedule stepped per batch, e.g. OneCycleLR) steps after
+    every optimiser step.
 
     Returns (mean data loss without the L2 term, index of the first step with a non-finite loss or -1,
     number of steps). The loss sum and the first bad step stay on the device and are read once, at the
     end: a host sync every step would stall small models on a GPU.
     """
+    x, y, rows, weights, batches, resident = data.x, data.y, data.rows, data.weights, data.batches, data.resident
+    generator = batching.generator
     device = y.device
     params = [p for p in model.parameters() if p.requires_grad]
     param_dtype = params[0].dtype
     n = y.shape[0] if rows is None else rows.numel()
     if batches is None:
         perm = torch.randperm(n, generator=generator, device=generator.device).to(device)
-        parts = [perm[s:e] for s, e in batch_bounds(n, batch_size, min_batch)]
+        parts = [perm[s:e] for s, e in batch_bounds(n, batching.batch_size, batching.min_batch)]
     else:
         order = torch.randperm(len(batches), generator=generator, device=generator.device).tolist()
         parts = [batches[j] for j in order]
@@ -164,39 +230,24 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Ten
     return float(loss_sum) / sum(p.numel() for p in parts), bad_step, len(parts)
 
 
-def train_single(
-    model: nn.Module,
-    x: Any,
-    y: Any,
-    *,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    l2: float = 0.0,
-    device: torch.device | str,
-    generator: torch.Generator,
-    sample_weights: Any = None,
-    distill: DistillObjective | None = None,
-    masks: Mapping[str, torch.Tensor] | None = None,
-    checkpoint_path: str | Path | None = None,
-    log: LogTarget = None,
-    desc: str = "train",
-    resident: bool = True,
-) -> dict:
-    """Train ``model`` in place for ``epochs`` epochs with Adam (``lr``) on (x, y).
+def train_single(model: nn.Module, data: TrainingSet, *, recipe: Recipe, device: torch.device | str,
+                 generator: torch.Generator, distill: DistillObjective | None = None,
+                 masks: Mapping[str, torch.Tensor] | None = None, record: RunRecord = RunRecord()) -> dict:
+    """Train ``model`` in place on ``data`` (x, y) as ``recipe`` says: ``epochs`` epochs with Adam (``lr``).
 
-    x: (N, ...) features (numpy or torch; float16 storage is cast per batch to the model's dtype),
-    y: (N,) integer labels. ``sample_weights`` (N,) non-negative weights of a weighted coreset
+    ``data.x``: (N, ...) features (numpy or torch; float16 storage is cast per batch to the model's dtype),
+    ``data.y``: (N,) integer labels. ``data.sample_weights`` (N,) non-negative weights of a weighted coreset
     (SPEC §7). ``distill`` replaces the cross-entropy by its KD / DGKD loss (App. B.5); it cannot be
     combined with sample weights. ``masks`` maps parameter names to 0/1 tensors of the same shape:
     the pruned entries (0) are zeroed before training, their gradients are masked and they are
     re-zeroed after every optimiser step, so they stay exactly 0 (SNIP / GraSP, App. B.5).
 
-    With ``checkpoint_path``, an atomic checkpoint (model, optimiser, generator state, epoch,
+    With ``record.checkpoint_path``, an atomic checkpoint (model, optimiser, generator state, epoch,
     history) is written at every epoch end, and a run that finds one resumes from it; on the CPU
-    the resumed run ends with exactly the parameters of an uninterrupted run.
+    the resumed run ends with exactly the parameters of an uninterrupted run. ``record.desc`` names the
+    run in the lines sent to ``record.log``.
 
-    ``resident=False`` keeps ``x`` where it is (the host) and copies one batch at a time to the device,
+    ``data.resident=False`` keeps ``x`` where it is (the host) and copies one batch at a time to the device,
     in the same batch order: the device then holds the model and one batch, never the whole data set
     (PRESTO's gate in sequential mode, §2.4).
 
@@ -204,6 +255,9 @@ def train_single(
     mean data loss (without the L2 term) and the wall time of every epoch.
     Raises FloatingPointError naming the epoch and step of the first non-finite loss.
     """
+    x, y, sample_weights, resident = data.x, data.y, data.sample_weights, data.resident
+    epochs, batch_size, lr, l2 = recipe.epochs, recipe.batch_size, recipe.lr, recipe.l2
+    checkpoint_path, log, desc = record.checkpoint_path, record.log, record.desc
     device = torch.device(device)
     if epochs < 0 or batch_size < 1 or not math.isfinite(lr) or lr <= 0 or l2 < 0:
         raise ValueError(f"need epochs >= 0, batch_size >= 1, lr > 0, l2 >= 0; got epochs={epochs}, "
@@ -264,8 +318,8 @@ def train_single(
     for epoch in bar:
         t0 = time.perf_counter()
         epoch_loss, bad_step, steps = train_epoch(
-            model, optimizer, x_dev, y_dev, batch_size=batch_size, generator=generator, weights=w_dev, l2=l2,
-            distill=distill, mask_pairs=mask_pairs, resident=resident)
+            model, optimizer, EpochData(x_dev, y_dev, weights=w_dev, resident=resident),
+            batching=Batching(batch_size, generator), l2=l2, distill=distill, mask_pairs=mask_pairs)
         if bad_step >= 0:
             raise diverged(f"{desc}: non-finite training loss at epoch {epoch + 1}, step {bad_step + 1} of {steps} "
                            f"(lr={lr}, batch_size={batch_size})")
