@@ -31,17 +31,17 @@ from prestorepro.config import load_config
 from prestorepro.jobs.common import set_precision, set_threads
 from prestorepro.jobs.presto import train_table1
 from prestorepro.jobs.specs import Embeddings, Table1Job
-from prestorepro.plan.base import PlanBase
+from prestorepro.plan.base import Run
 results, precision, sequential, seed = sys.argv[1], sys.argv[2], sys.argv[3] == "1", int(sys.argv[4])
 set_threads(1); set_precision(precision)
 cfg = load_config("config/config.yaml"); cfg["results"] = results
-plan = PlanBase(cfg)
+plan = Run(cfg)
 out = Path(tempfile.mkdtemp())
 emb = Path(results) / "embeddings" / "digits"
 t = time.perf_counter()
 job = Table1Job(embeddings=Embeddings(str(emb / "features.npz"), str(emb / "features.json")), dataset="digits",
                 dataset_config=cfg["datasets"]["digits"], method="presto", k=cfg["datasets"]["digits"]["k"],
-                seed=seed, presto=plan.TRAIN_PRESTO, table1=plan.TRAIN_TABLE1, options={},
+                seed=seed, presto=plan.train_presto, table1=plan.train_table1, options={},
                 widths=cfg["components"]["widths"], embedding=cfg["embedding"], device="cpu", precision=precision,
                 out_metrics=str(out / "m.json"), out_assignment=str(out / "a.npz"), checkpoint=None,
                 sequential=sequential)

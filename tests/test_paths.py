@@ -64,24 +64,26 @@ def test_the_rules_write_no_results_path_of_their_own():
 
 def test_the_guide_roles_are_written_once():
     plan = Plan(load_config(str(ROOT / "config" / "paper.yaml")))
-    pattern = re.compile(f"^(?:{plan.guide_role_constraint()})$")
+    pattern = re.compile(f"^(?:{plan.compress.guide_role_constraint()})$")
     assert [r for r in GUIDE_ROLES if pattern.match(r)] == list(GUIDE_ROLES)
     assert not pattern.match("student") and not pattern.match("teacherx")
     rules = (ROOT / "workflow" / "rules" / "compress.smk").read_text()
-    assert "role=P.guide_role_constraint()" in rules
+    assert "role=P.compress.guide_role_constraint()" in rules
     assert not any(f'"{r}' in rules or f'|{r}' in rules for r in GUIDE_ROLES)
 
 
 def test_the_plan_names_the_layouts_files():
     plan = Plan(load_config(str(ROOT / "config" / "paper.yaml")))
-    R, k = plan.R, plan.dataset_k("cifar10")
-    assert plan.table1_metrics("cifar10")[0] == f"{R}/table1/cifar10/k{k}/{plan.METHODS[0]}/seed{plan.SEEDS[0]}/metrics.json"
-    assert all(paths.parse("table1_metrics", f)["dataset"] == "cifar10" for f in plan.table1_metrics("cifar10"))
-    for f in plan.compress_metrics("cifar10"):
+    run = plan.run
+    R, k = run.results, run.dataset_k("cifar10")
+    first = run.table1_metrics("cifar10")[0]
+    assert first == f"{R}/table1/cifar10/k{k}/{run.table1_methods[0]}/seed{run.seeds[0]}/metrics.json"
+    assert all(paths.parse("table1_metrics", f)["dataset"] == "cifar10" for f in run.table1_metrics("cifar10"))
+    for f in plan.compress.metrics("cifar10"):
         try:
             fields = paths.parse("compress_metrics", f)
         except ValueError:
             fields = paths.parse("compress_table1_metrics", f)
         assert fields["dataset"] == "cifar10"
-    assert all(paths.parse("coreset_metrics", f)["dataset"] == "cifar10" for f in plan.coreset_metrics("cifar10"))
+    assert all(paths.parse("coreset_metrics", f)["dataset"] == "cifar10" for f in plan.coreset.metrics("cifar10"))
     assert f"{R}/paper_comparison.md" in plan.all_targets()

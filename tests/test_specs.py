@@ -42,10 +42,11 @@ def test_a_specs_params_are_the_names_results_trees_recorded(plan, spec):
 
 def test_params_come_from_the_plan_and_a_rule_can_override_one(plan):
     p = specs.Table1Job.params(plan)
-    assert p["presto"] is plan.TRAIN_PRESTO and p["table1"] is plan.TRAIN_TABLE1 and p["device"] == plan.config["device"]
-    assert p["checkpoint"] == f"{plan.R}/checkpoints/table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}.pt"
+    run = plan.run
+    assert p["presto"] is run.train_presto and p["table1"] is run.train_table1 and p["device"] == run.config["device"]
+    assert p["checkpoint"] == f"{run.results}/checkpoints/table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}.pt"
     wc = SimpleNamespace(dataset="digits", method="presto", k="5", seed="0")
-    assert p["dataset"](wc) == plan.config["datasets"]["digits"] and p["sequential"](wc) is False
+    assert p["dataset"](wc) == run.config["datasets"]["digits"] and p["sequential"](wc) is False
     full = specs.CoresetJob.params(plan, fractions={"1": 1.0})
     assert full["fractions"] == {"1": 1.0} and callable(specs.CoresetJob.params(plan)["fractions"])
     with pytest.raises(KeyError, match="has no setting"):

@@ -10,12 +10,12 @@
 # own files; editing one variant's value re-runs its dataset's ablation jobs.
 rule train_ablation:
     input:
-        features=P.path("features", dataset="{image_dataset}"),
-        meta=P.path("features_meta", dataset="{image_dataset}"),
+        features=P.run.path("features", dataset="{image_dataset}"),
+        meta=P.run.path("features_meta", dataset="{image_dataset}"),
         code=code_of("train_ablation"),
     output:
-        metrics=P.variant_files("image", "image_dataset", "metrics.json"),
-        assignments=P.variant_files("image", "image_dataset", "assignment.npz"),
+        metrics=P.ablation.variant_files("image", "image_dataset", "metrics.json"),
+        assignments=P.ablation.variant_files("image", "image_dataset", "assignment.npz"),
     log:
         f"{R}/logs/train_ablation/{{image_dataset}}/seed{{seed}}.log",
     benchmark:
@@ -24,7 +24,7 @@ rule train_ablation:
         ENV
     threads: config["threads"]
     resources:
-        gpu=P.GPU,
+        gpu=P.run.gpus,
     params:
         **specs.AblationImageJob.params(P),
     script:
@@ -33,11 +33,11 @@ rule train_ablation:
 
 rule synthetic_ablation:
     input:
-        data=P.path("prepared", dataset="{synthetic_dataset}"),
+        data=P.run.path("prepared", dataset="{synthetic_dataset}"),
         code=code_of("synthetic_ablation"),
     output:
-        metrics=P.variant_files("synthetic", "synthetic_dataset", "metrics.json"),
-        rounds=P.variant_files("synthetic", "synthetic_dataset", "rounds.npz"),
+        metrics=P.ablation.variant_files("synthetic", "synthetic_dataset", "metrics.json"),
+        rounds=P.ablation.variant_files("synthetic", "synthetic_dataset", "rounds.npz"),
     log:
         f"{R}/logs/synthetic_ablation/{{synthetic_dataset}}/seed{{seed}}.log",
     benchmark:
@@ -53,12 +53,14 @@ rule synthetic_ablation:
 
 rule make_ablation:
     input:
-        metrics=P.ablation_metrics(),
+        metrics=P.ablation.metrics(),
         code=code_of("make_ablation"),
     output:
-        table_outputs(P.stem("table", "ablation"), "../report/ablation_table.rst", CAT_ABLATION, "Ablation of PRESTO")
+        table_outputs(
+            P.run.stem("table", "ablation"), "../report/ablation_table.rst", CAT_ABLATION, "Ablation of PRESTO"
+        )
         + figure_outputs(
-            P.stem("figure", "ablation"), "../report/ablation_figure.rst", CAT_ABLATION, "Ablation of PRESTO"
+            P.run.stem("figure", "ablation"), "../report/ablation_figure.rst", CAT_ABLATION, "Ablation of PRESTO"
         ),
     log:
         f"{R}/logs/report/ablation.log",

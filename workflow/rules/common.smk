@@ -26,7 +26,7 @@ try:
     if workflow.is_main_process:
         # one workflow at a time on a results tree, whichever checkout or working directory it runs from:
         # refused here while another holds it; a plan that runs jobs takes it (stamp_scratch)
-        check_results(P.R)
+        check_results(P.run.results)
         # Snakemake's records in the working directory, before Snakemake reads them
         check_metadata(os.getcwd())
 except ConfigError as exc:
@@ -44,7 +44,7 @@ def stamp_scratch():
     if workflow.executor_plugin is None or workflow.dryrun:
         return str(workflow.snakemake_tmp_dir)
     try:
-        hold_results(P.R, CHECKOUT or RULES_DIR)
+        hold_results(P.run.results, CHECKOUT or RULES_DIR)
     except ConfigError as exc:
         raise WorkflowError(str(exc)) from None
     return None
@@ -53,18 +53,18 @@ def stamp_scratch():
 # The jobs' caches (matplotlib's font list, torch's compile cache) go under the results tree rather than
 # $HOME and $TMPDIR, unless the user points them elsewhere; every job inherits this environment.
 for _var, _sub in (("MPLCONFIGDIR", "matplotlib"), ("TORCHINDUCTOR_CACHE_DIR", "torchinductor")):
-    os.environ.setdefault(_var, os.path.join(os.path.abspath(P.R), ".cache", _sub))
+    os.environ.setdefault(_var, os.path.join(os.path.abspath(P.run.results), ".cache", _sub))
 
 # Every job runs in this environment under --use-conda (one environment for the one package);
 # the path is relative to the files under workflow/rules.
 ENV = "../envs/prestorepro.yaml"
 
-R = P.R
-FORMATS = P.FORMATS
+R = P.run.results
+FORMATS = P.run.formats
 
 
 wildcard_constraints:
-    **P.constraints(),
+    **P.run.constraints(),
 
 
 # The code of every job: one code stamp per job script (prestorepro.stamps.code_stamp), holding the
@@ -137,4 +137,4 @@ def settings_of(rule):
     """The input function of ``rule``'s settings stamp; download_data's also holds its own files' digests
     (known by its script: a module may rename the rules)."""
     downloads = str(rule.script or "").endswith("download_data.py")
-    return settings_input(R, rule, P.own_files if downloads else None, stamp_scratch)
+    return settings_input(R, rule, P.run.own_files if downloads else None, stamp_scratch)

@@ -7,23 +7,23 @@
 
 rule train_guide:
     input:
-        features=P.path("features"),
-        meta=P.path("features_meta"),
+        features=P.run.path("features"),
+        meta=P.run.path("features_meta"),
         code=code_of("train_guide_compress"),
     output:
-        model=P.path("guide_model"),
-        metrics=P.path("guide_metrics"),
+        model=P.run.path("guide_model"),
+        metrics=P.run.path("guide_metrics"),
     log:
         f"{R}/logs/train_guide/{{dataset}}/{{role}}/seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/train_guide/{{dataset}}/{{role}}/seed{{seed}}.tsv"
     wildcard_constraints:
-        role=P.guide_role_constraint(),
+        role=P.compress.guide_role_constraint(),
     conda:
         ENV
     threads: config["threads"]
     resources:
-        gpu=P.GPU,
+        gpu=P.run.gpus,
     params:
         **specs.GuideJob.params(P),
     script:
@@ -32,24 +32,24 @@ rule train_guide:
 
 rule train_compress:
     input:
-        unpack(P.guide_inputs),
-        features=P.path("features"),
-        meta=P.path("features_meta"),
+        unpack(P.compress.guide_inputs),
+        features=P.run.path("features"),
+        meta=P.run.path("features_meta"),
         code=code_of("train_compress"),
     output:
-        metrics=P.path("compress_metrics"),
+        metrics=P.run.path("compress_metrics"),
     log:
         f"{R}/logs/train_compress/{{dataset}}/{{cmethod}}/{{point}}/seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/train_compress/{{dataset}}/{{cmethod}}/{{point}}/seed{{seed}}.tsv"
     wildcard_constraints:
-        cmethod=P.cmethod_constraint(),
+        cmethod=P.compress.cmethod_constraint(),
         point=r"table2|sweep\d+",
     conda:
         ENV
     threads: config["threads"]
     resources:
-        gpu=P.GPU,
+        gpu=P.run.gpus,
     params:
         **specs.CompressJob.params(P),
     script:
@@ -58,15 +58,15 @@ rule train_compress:
 
 rule table1_point:
     input:
-        meta=P.path("features_meta"),
-        table1=P.point_table1_metrics,
+        meta=P.run.path("features_meta"),
+        table1=P.compress.point_table1_metrics,
         code=code_of("table1_point"),
     output:
-        metrics=P.path("compress_table1_metrics"),
+        metrics=P.run.path("compress_table1_metrics"),
     log:
         f"{R}/logs/table1_point/{{dataset}}/{{t1method}}/k{{k}}/seed{{seed}}.log",
     wildcard_constraints:
-        t1method=P.t1method_constraint(),
+        t1method=P.compress.t1method_constraint(),
     localrule: True
     conda:
         ENV
@@ -78,10 +78,10 @@ rule table1_point:
 
 rule make_table2:
     input:
-        metrics=P.table2_metrics(),
+        metrics=P.compress.table2_metrics(),
         code=code_of("make_table2"),
     output:
-        table_outputs(P.stem("table", "table2"), "../report/table2.rst", CAT_COMPRESS, "Table 2"),
+        table_outputs(P.run.stem("table", "table2"), "../report/table2.rst", CAT_COMPRESS, "Table 2"),
     log:
         f"{R}/logs/report/table2.log",
     localrule: True
@@ -95,11 +95,11 @@ rule make_table2:
 
 rule make_tradeoff_figure:
     input:
-        metrics=P.tradeoff_inputs,
+        metrics=P.compress.tradeoff_inputs,
         code=code_of("make_tradeoff_compress"),
     output:
         figure_outputs(
-            P.stem("figure", "tradeoff_{image_dataset}"),
+            P.run.stem("figure", "tradeoff_{image_dataset}"),
             "../report/tradeoff.rst",
             CAT_COMPRESS,
             "Accuracy against memory",
@@ -118,10 +118,10 @@ rule make_tradeoff_figure:
 
 rule make_paper_tradeoff_figure:
     input:
-        metrics=P.figure_inputs,
+        metrics=P.compress.figure_inputs,
         code=code_of("make_fig3_fig8_compress"),
     output:
-        figure_outputs(P.stem("figure", "{figure}"), "../report/fig3_fig8.rst", CAT_COMPRESS, "{figure}"),
+        figure_outputs(P.run.stem("figure", "{figure}"), "../report/fig3_fig8.rst", CAT_COMPRESS, "{figure}"),
     log:
         f"{R}/logs/report/{{figure}}.log",
     wildcard_constraints:

@@ -11,22 +11,22 @@
 
 rule train_coreset:
     input:
-        features=P.path("features"),
-        meta=P.path("features_meta"),
+        features=P.run.path("features"),
+        meta=P.run.path("features_meta"),
         code=code_of("train_coreset"),
     output:
-        metrics=P.coreset_outputs(),
+        metrics=P.coreset.outputs(),
     log:
         f"{R}/logs/train_coreset/{{dataset}}/{{coreset_method}}/seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/train_coreset/{{dataset}}/{{coreset_method}}/seed{{seed}}.tsv"
     wildcard_constraints:
-        coreset_method=P.coreset_method_constraint(),
+        coreset_method=P.coreset.method_constraint(),
     conda:
         ENV
     threads: config["threads"]
     resources:
-        gpu=P.GPU,
+        gpu=P.run.gpus,
     params:
         **specs.CoresetJob.params(P),
     script:
@@ -35,11 +35,11 @@ rule train_coreset:
 
 rule train_coreset_full:
     input:
-        features=P.path("features"),
-        meta=P.path("features_meta"),
+        features=P.run.path("features"),
+        meta=P.run.path("features_meta"),
         code=code_of("train_coreset"),
     output:
-        metrics=[P.path("coreset_metrics", coreset_method="full", fraction="1")],
+        metrics=[P.run.path("coreset_metrics", coreset_method="full", fraction="1")],
     log:
         f"{R}/logs/train_coreset/{{dataset}}/full/seed{{seed}}.log",
     benchmark:
@@ -48,7 +48,7 @@ rule train_coreset_full:
         ENV
     threads: config["threads"]
     resources:
-        gpu=P.GPU,
+        gpu=P.run.gpus,
     params:
         **specs.CoresetJob.params(
             P, fractions={"1": 1.0}, checkpoint_dir=f"{R}/checkpoints/coreset/{{dataset}}/full/seed{{seed}}"
@@ -59,10 +59,10 @@ rule train_coreset_full:
 
 rule make_coreset_table:
     input:
-        metrics=P.all_coreset_metrics(),
+        metrics=P.coreset.all_metrics(),
         code=code_of("make_coreset_table"),
     output:
-        table_outputs(P.stem("table", "coreset"), "../report/coreset_table.rst", CAT_CORESET, "Coreset table"),
+        table_outputs(P.run.stem("table", "coreset"), "../report/coreset_table.rst", CAT_CORESET, "Coreset table"),
     log:
         f"{R}/logs/report/coreset_table.log",
     localrule: True
@@ -74,11 +74,11 @@ rule make_coreset_table:
 
 rule make_coreset_figure:
     input:
-        metrics=P.coreset_dataset_metrics,
+        metrics=P.coreset.dataset_metrics,
         code=code_of("make_coreset_figure"),
     output:
         figure_outputs(
-            P.stem("figure", "coreset_{dataset}"),
+            P.run.stem("figure", "coreset_{dataset}"),
             "../report/coreset_figure.rst",
             CAT_CORESET,
             "Accuracy against subset size",

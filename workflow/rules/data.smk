@@ -3,9 +3,9 @@
 
 rule download_data:
     input:
-        own=P.own_files,
+        own=P.run.own_files,
     output:
-        manifest=P.path("download"),
+        manifest=P.run.path("download"),
     log:
         f"{R}/logs/download_data/{{dataset}}.log",
     localrule: True
@@ -19,11 +19,11 @@ rule download_data:
 
 rule prepare_data:
     input:
-        manifest=P.path("download"),
+        manifest=P.run.path("download"),
         code=code_of("prepare_data"),
     output:
-        npz=P.path("prepared"),
-        meta=P.path("prepared_meta"),
+        npz=P.run.path("prepared"),
+        meta=P.run.path("prepared_meta"),
     log:
         f"{R}/logs/prepare_data/{{dataset}}.log",
     conda:

@@ -3,11 +3,11 @@
 
 rule embed:
     input:
-        data=P.path("prepared", dataset="{image_dataset}"),
+        data=P.run.path("prepared", dataset="{image_dataset}"),
         code=code_of("embed"),
     output:
-        npz=P.path("features", dataset="{image_dataset}"),
-        meta=P.path("features_meta", dataset="{image_dataset}"),
+        npz=P.run.path("features", dataset="{image_dataset}"),
+        meta=P.run.path("features_meta", dataset="{image_dataset}"),
     log:
         f"{R}/logs/embed/{{image_dataset}}.log",
     benchmark:
@@ -16,7 +16,7 @@ rule embed:
         ENV
     threads: config["threads"]
     resources:
-        gpu=P.GPU,
+        gpu=P.run.gpus,
     params:
         **specs.EmbedJob.params(P),
     script:

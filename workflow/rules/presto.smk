@@ -1,16 +1,16 @@
 # PRESTO and the Table-1 baselines (SPEC §3-5, §5b), and the synthetic experiment (SPEC §8) with the methods
 # that run beside PRESTO there (the mixture of experts). What a training
-# job reads of the config (P.TRAIN_PRESTO, P.TRAIN_TABLE1, P.ALGORITHM): prestorepro/plan/base.py.
+# job reads of the config (P.run.train_presto, P.run.train_table1, P.run.algorithm): prestorepro/plan/base.py.
 
 
 rule train_table1:
     input:
-        features=P.path("features"),
-        meta=P.path("features_meta"),
+        features=P.run.path("features"),
+        meta=P.run.path("features_meta"),
         code=code_of("train_table1"),
     output:
-        metrics=P.path("table1_metrics"),
-        assignment=P.path("table1_assignment"),
+        metrics=P.run.path("table1_metrics"),
+        assignment=P.run.path("table1_assignment"),
     log:
         f"{R}/logs/train_table1/{{dataset}}/k{{k}}/{{method}}/seed{{seed}}.log",
     benchmark:
@@ -19,7 +19,7 @@ rule train_table1:
         ENV
     threads: config["threads"]
     resources:
-        gpu=P.GPU,
+        gpu=P.run.gpus,
     params:
         **specs.Table1Job.params(P),
     script:
@@ -28,11 +28,11 @@ rule train_table1:
 
 rule synthetic_experiment:
     input:
-        data=P.path("prepared"),
+        data=P.run.path("prepared"),
         code=code_of("synthetic_experiment"),
     output:
-        metrics=P.path("synthetic_metrics"),
-        rounds=P.path("synthetic_rounds"),
+        metrics=P.run.path("synthetic_metrics"),
+        rounds=P.run.path("synthetic_rounds"),
     log:
         f"{R}/logs/synthetic_experiment/{{dataset}}/seed{{seed}}.log",
     benchmark:
@@ -48,11 +48,11 @@ rule synthetic_experiment:
 
 rule synthetic_method:
     input:
-        data=P.path("prepared"),
+        data=P.run.path("prepared"),
         code=code_of("synthetic_method"),
     output:
-        metrics=P.path("synthetic_method_metrics"),
-        rounds=P.path("synthetic_method_rounds"),
+        metrics=P.run.path("synthetic_method_metrics"),
+        rounds=P.run.path("synthetic_method_rounds"),
     log:
         f"{R}/logs/synthetic_method/{{dataset}}/{{smethod}}/seed{{seed}}.log",
     benchmark:

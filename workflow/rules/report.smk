@@ -7,10 +7,10 @@
 
 rule make_table1:
     input:
-        metrics=P.all_table1_metrics(),
+        metrics=P.presto.all_table1_metrics(),
         code=code_of("make_table1"),
     output:
-        table_outputs(P.stem("table", "table1"), "../report/table1.rst", CAT_TABLE1, "Table 1"),
+        table_outputs(P.run.stem("table", "table1"), "../report/table1.rst", CAT_TABLE1, "Table 1"),
     log:
         f"{R}/logs/report/table1.log",
     localrule: True
@@ -24,10 +24,10 @@ rule make_table1:
 
 rule make_params_table:
     input:
-        sidecars=P.files("features_meta", dataset=P.IMAGE_DATASETS),
+        sidecars=P.run.files("features_meta", dataset=P.run.image_datasets),
         code=code_of("make_params_table"),
     output:
-        table_outputs(P.stem("table", "params"), "../report/params.rst", CAT_SETUP, "Parameter counts"),
+        table_outputs(P.run.stem("table", "params"), "../report/params.rst", CAT_SETUP, "Parameter counts"),
     log:
         f"{R}/logs/report/params.log",
     localrule: True
@@ -41,10 +41,10 @@ rule make_params_table:
 
 rule make_table4:
     input:
-        metas=P.files("prepared_meta", dataset=P.ALL_DATASETS),
+        metas=P.run.files("prepared_meta", dataset=P.run.datasets),
         code=code_of("make_table4"),
     output:
-        table_outputs(P.stem("table", "table4"), "../report/table4.rst", CAT_SETUP, "Table 4: datasets"),
+        table_outputs(P.run.stem("table", "table4"), "../report/table4.rst", CAT_SETUP, "Table 4: datasets"),
     log:
         f"{R}/logs/report/table4.log",
     localrule: True
@@ -60,7 +60,7 @@ rule make_table5:
     input:
         code=code_of("make_table5"),
     output:
-        table_outputs(P.stem("table", "table5"), "../report/table5.rst", CAT_SETUP, "Table 5: hyper-parameters"),
+        table_outputs(P.run.stem("table", "table5"), "../report/table5.rst", CAT_SETUP, "Table 5: hyper-parameters"),
     log:
         f"{R}/logs/report/table5.log",
     localrule: True
@@ -74,11 +74,11 @@ rule make_table5:
 
 rule summarize_synthetic:
     input:
-        metrics=P.synthetic_seed_metrics,
-        methods=P.synthetic_method_metrics,
+        metrics=P.presto.synthetic_seed_metrics,
+        methods=P.presto.synthetic_method_metrics,
         code=code_of("summarize_synthetic"),
     output:
-        P.path("synthetic_summary"),
+        P.run.path("synthetic_summary"),
     log:
         f"{R}/logs/report/synthetic_{{dataset}}.log",
     localrule: True
@@ -90,12 +90,12 @@ rule summarize_synthetic:
 
 rule make_synthetic_table:
     input:
-        summary=P.path("synthetic_summary"),
-        prepared_meta=P.path("prepared_meta"),
+        summary=P.run.path("synthetic_summary"),
+        prepared_meta=P.run.path("prepared_meta"),
         code=code_of("make_synthetic_table"),
     output:
         table_outputs(
-            P.stem("table", "synthetic_{dataset}"),
+            P.run.stem("table", "synthetic_{dataset}"),
             "../report/synthetic_table.rst",
             CAT_SYNTHETIC,
             "Methods on the synthetic data",
@@ -112,12 +112,12 @@ rule make_synthetic_table:
 
 rule make_fig6:
     input:
-        rounds=P.path("synthetic_rounds", seed=P.SEEDS[0]),
-        metrics=P.path("synthetic_metrics", seed=P.SEEDS[0]),
+        rounds=P.run.path("synthetic_rounds", seed=P.run.seeds[0]),
+        metrics=P.run.path("synthetic_metrics", seed=P.run.seeds[0]),
         code=code_of("make_fig6"),
     output:
         figure_outputs(
-            P.stem("figure", "fig6_{dataset}"), "../report/fig6.rst", CAT_SYNTHETIC, "Fig. 6: PRESTO", "{dataset}"
+            P.run.stem("figure", "fig6_{dataset}"), "../report/fig6.rst", CAT_SYNTHETIC, "Fig. 6: PRESTO", "{dataset}"
         ),
     log:
         f"{R}/logs/report/fig6_{{dataset}}.log",
@@ -132,12 +132,12 @@ rule make_fig6:
 
 rule make_fig6_method:
     input:
-        rounds=P.path("synthetic_method_rounds", seed=P.SEEDS[0]),
-        metrics=P.path("synthetic_method_metrics", seed=P.SEEDS[0]),
+        rounds=P.run.path("synthetic_method_rounds", seed=P.run.seeds[0]),
+        metrics=P.run.path("synthetic_method_metrics", seed=P.run.seeds[0]),
         code=code_of("make_fig6"),
     output:
         figure_outputs(
-            P.stem("figure", "fig6_{dataset}_{smethod}"),
+            P.run.stem("figure", "fig6_{dataset}_{smethod}"),
             "../report/fig6_method.rst",
             CAT_SYNTHETIC,
             "Fig. 6: {smethod}",
@@ -156,11 +156,11 @@ rule make_fig6_method:
 
 rule make_fig7:
     input:
-        metrics=P.all_k_sweep_metrics(),
+        metrics=P.presto.all_k_sweep_metrics(),
         code=code_of("make_fig7"),
     output:
-        figure_outputs(P.stem("figure", "fig7"), "../report/fig7.rst", CAT_K, "Fig. 7")
-        + table_outputs(P.stem("table", "fig7_k_sweep"), "../report/fig7_table.rst", CAT_K, "Fig. 7 as a table"),
+        figure_outputs(P.run.stem("figure", "fig7"), "../report/fig7.rst", CAT_K, "Fig. 7")
+        + table_outputs(P.run.stem("table", "fig7_k_sweep"), "../report/fig7_table.rst", CAT_K, "Fig. 7 as a table"),
     log:
         f"{R}/logs/report/fig7.log",
     localrule: True
@@ -174,11 +174,11 @@ rule make_fig7:
 
 rule make_presto_rounds:
     input:
-        metrics=P.presto_round_metrics,
+        metrics=P.presto.round_metrics,
         code=code_of("make_presto_rounds"),
     output:
         figure_outputs(
-            P.stem("figure", "presto_rounds_{dataset}"),
+            P.run.stem("figure", "presto_rounds_{dataset}"),
             "../report/presto_rounds.rst",
             CAT_ROUNDS,
             "Accuracy and loss by round",
@@ -200,9 +200,9 @@ rule make_paper_comparison:
         unpack(P.comparison_tables),
         code=code_of("make_paper_comparison"),
     output:
-        md=P.path("paper_comparison", ext="md"),
+        md=P.run.path("paper_comparison", ext="md"),
         html=report(
-            P.path("paper_comparison", ext="html"),
+            P.run.path("paper_comparison", ext="html"),
             caption="../report/paper_comparison.rst",
             **_shown(CAT_PAPER, "Results against the paper", None),
         ),

@@ -31,7 +31,7 @@ def _files(name: str):
 
 
 def _formats():
-    return setting(lambda p: p.FORMATS)
+    return setting(lambda p: p.run.formats)
 
 
 def _predict():
@@ -44,7 +44,7 @@ class Table1Report(JobSpec):
     metrics: Sequence[str] = _files("metrics")
     stem: str = _stem("table")
     predict: str = _predict()
-    names: Sequence[str] = setting(lambda p: p.table1_names())  # the report caption's list of methods
+    names: Sequence[str] = setting(lambda p: p.run.table1_names())  # the report caption's list of methods
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,8 @@ class ParamsReport(JobSpec):
     """PRESTO's parameter counts (rule ``make_params_table``)."""
     sidecars: Mapping[str, str] = from_job(lambda job: dict(zip(job.params.names, map(str, job.input.sidecars))))
     stem: str = _stem("table")
-    names: Sequence[str] = setting(lambda p: p.IMAGE_DATASETS)
-    datasets: Mapping = setting(lambda p: {d: p.config["datasets"][d] for d in p.IMAGE_DATASETS})
+    names: Sequence[str] = setting(lambda p: p.run.image_datasets)
+    datasets: Mapping = setting(lambda p: {d: p.run.config["datasets"][d] for d in p.run.image_datasets})
     widths: Sequence[int] = setting(_config("components", "widths"))
     gate_input: str = setting(_config("presto", "gate_input"))
 
@@ -63,17 +63,17 @@ class Table4Report(JobSpec):
     """Table 4: the datasets' statistics from their prepared splits (rule ``make_table4``)."""
     metas: Mapping[str, str] = from_job(lambda job: dict(zip(job.params.names, map(str, job.input.metas))))
     stem: str = _stem("table")
-    names: Sequence[str] = setting(lambda p: p.ALL_DATASETS)
-    sources: Mapping[str, str] = setting(lambda p: {d: p.config["datasets"][d]["source"] for d in p.ALL_DATASETS})
+    names: Sequence[str] = setting(lambda p: p.run.datasets)
+    sources: Mapping[str, str] = setting(lambda p: {d: p.run.config["datasets"][d]["source"] for d in p.run.datasets})
 
 
 @dataclass(frozen=True)
 class Table5Report(JobSpec):
     """Table 5: PRESTO's hyper-parameters from the resolved config (rule ``make_table5``)."""
     stem: str = _stem("table")
-    datasets: Mapping = setting(lambda p: {d: p.config["datasets"][d] for d in p.IMAGE_DATASETS})
-    presto: Mapping = setting(lambda p: p.table5_presto())
-    synthetic: Mapping | None = setting(lambda p: p.config["synthetic"] if p.SYNTHETIC_DATASETS else None)
+    datasets: Mapping = setting(lambda p: {d: p.run.config["datasets"][d] for d in p.run.image_datasets})
+    presto: Mapping = setting(lambda p: p.run.table5_presto())
+    synthetic: Mapping | None = setting(lambda p: p.run.config["synthetic"] if p.run.synthetic_datasets else None)
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ class ComparisonReport(JobSpec):
                                                       if k not in ("code", "settings")})
     out_md: str = output("md")
     out_html: str = output("html")
-    sources: Mapping[str, str] = setting(lambda p: {d: p.config["datasets"][d]["source"] for d in p.ALL_DATASETS})
+    sources: Mapping[str, str] = setting(lambda p: {d: p.run.config["datasets"][d]["source"] for d in p.run.datasets})
     origin: Mapping = setting(None)  # the rule gives it
     device: str = _device()
     predict: str = _predict()
@@ -179,9 +179,9 @@ class AblationReport(JobSpec):
     """The ablation table and figure (rule ``make_ablation``)."""
     table_stem: str = _stem("table")
     figure_stem: str = _stem("figure")
-    datasets: Mapping[str, str] = setting(lambda p: {d: p.config["datasets"][d]["source"] for d in p.ALL_DATASETS})
-    presto: Mapping = setting(lambda p: {key: p.config["presto"][key] for key in ABLATION_PRESTO_KEYS})
-    layout: Mapping = setting(lambda p: p.ABLATION_LAYOUT)
+    datasets: Mapping[str, str] = setting(lambda p: {d: p.run.config["datasets"][d]["source"] for d in p.run.datasets})
+    presto: Mapping = setting(lambda p: {key: p.run.config["presto"][key] for key in ABLATION_PRESTO_KEYS})
+    layout: Mapping = setting(lambda p: p.ablation.layout)
     formats: Sequence[str] = _formats()
     predict: str = _predict()
 

@@ -102,7 +102,7 @@ class JobSpec:
 
 def config(*keys: str) -> Callable[[Any], Any]:
     def of(plan):
-        value = plan.config
+        value = plan.run.config
         for key in keys:
             value = value[key]
         return value
@@ -111,7 +111,7 @@ def config(*keys: str) -> Callable[[Any], Any]:
 
 
 def checkpoint(template: str) -> Callable[[Any], str]:
-    return lambda plan: f"{plan.R}/checkpoints/{template}"
+    return lambda plan: f"{plan.run.results}/checkpoints/{template}"
 
 
 def device():

@@ -25,13 +25,13 @@ class Table1Job(JobSpec):
     device: str = _device()
     precision: str = _precision()
     embedding: Mapping = setting(_config("embedding"))
-    dataset_config: Mapping = setting(lambda p: p.dataset_cfg, name="dataset")
-    presto: Mapping = setting(lambda p: p.TRAIN_PRESTO)
-    table1: Mapping = setting(lambda p: p.TRAIN_TABLE1)
-    options: Mapping = setting(lambda p: p.method_options)  # the method's own option section (table1.<options>)
+    dataset_config: Mapping = setting(lambda p: p.run.dataset_cfg, name="dataset")
+    presto: Mapping = setting(lambda p: p.run.train_presto)
+    table1: Mapping = setting(lambda p: p.run.train_table1)
+    options: Mapping = setting(lambda p: p.run.method_options)  # the method's own option section (table1.<options>)
     widths: Sequence[int] = setting(_config("components", "widths"))
     checkpoint: str | None = setting(_checkpoint("table1/{dataset}/k{k}/{method}/seed{seed}.pt"))
-    sequential: bool = setting(lambda p: p.table1_sequential)
+    sequential: bool = setting(lambda p: p.compress.table1_sequential)
     label: str | None = given(None)  # how errors name the run (default "<dataset> <method> seed <s>")
     other_gates: bool = given(True)  # also train pi_phi on the other gate inputs
 
@@ -51,9 +51,9 @@ class SyntheticJob(JobSpec):
     out_rounds: str = output("rounds")
     device: str = _device()
     precision: str = _precision()
-    dataset_config: Mapping = setting(lambda p: p.dataset_cfg, name="dataset")
+    dataset_config: Mapping = setting(lambda p: p.run.dataset_cfg, name="dataset")
     synthetic: Mapping = setting(_config("synthetic"))
-    algorithm: Mapping = setting(lambda p: p.ALGORITHM)
+    algorithm: Mapping = setting(lambda p: p.run.algorithm)
     checkpoint: str | None = setting(_checkpoint("synthetic/{dataset}/seed{seed}.pt"))
     label: str | None = given(None)
     other_gates: bool = given(True)
@@ -72,9 +72,9 @@ class SyntheticMethodJob(JobSpec):
     out_rounds: str = output("rounds")
     device: str = _device()
     precision: str = _precision()
-    dataset_config: Mapping = setting(lambda p: p.dataset_cfg, name="dataset")
+    dataset_config: Mapping = setting(lambda p: p.run.dataset_cfg, name="dataset")
     synthetic: Mapping = setting(_config("synthetic"))
-    options: Mapping = setting(lambda p: p.method_options)
+    options: Mapping = setting(lambda p: p.run.method_options)
     checkpoint: str | None = setting(_checkpoint("synthetic/{dataset}/{smethod}/seed{seed}.pt"))
 
 
@@ -90,8 +90,8 @@ class GuideJob(JobSpec):
     out_metrics: str = output("metrics")
     device: str = _device()
     precision: str = _precision()
-    dataset_config: Mapping = setting(lambda p: p.dataset_cfg, name="dataset")
-    settings: Mapping = setting(lambda p: p.guide_settings)
+    dataset_config: Mapping = setting(lambda p: p.run.dataset_cfg, name="dataset")
+    settings: Mapping = setting(lambda p: p.compress.guide_settings)
     checkpoint: str | None = setting(_checkpoint("compress/{dataset}/guide/{role}/seed{seed}.pt"))
 
 
@@ -114,10 +114,10 @@ class CompressJob(JobSpec):
     out_metrics: str = output("metrics")
     device: str = _device()
     precision: str = _precision()
-    dataset_config: Mapping = setting(lambda p: p.dataset_cfg, name="dataset")
-    settings: Mapping = setting(lambda p: p.method_settings)
+    dataset_config: Mapping = setting(lambda p: p.run.dataset_cfg, name="dataset")
+    settings: Mapping = setting(lambda p: p.compress.method_settings)
     presto_widths: Sequence[int] = setting(_config("components", "widths"))
-    roles: Sequence[str] = setting(lambda p: p.method_guide_roles)
+    roles: Sequence[str] = setting(lambda p: p.compress.method_guide_roles)
     checkpoint: str | None = setting(_checkpoint("compress/{dataset}/{cmethod}/{point}/seed{seed}.pt"))
 
 
@@ -131,7 +131,7 @@ class Table1PointJob(JobSpec):
     table1_metrics: str = from_job(lambda job: str(job.input.table1))
     meta: str = from_job(lambda job: str(job.input.meta))  # the embeddings' sidecar
     out_metrics: str = output("metrics")
-    dataset_config: Mapping = setting(lambda p: p.dataset_cfg, name="dataset")
+    dataset_config: Mapping = setting(lambda p: p.run.dataset_cfg, name="dataset")
 
 
 @dataclass(frozen=True)
@@ -146,9 +146,9 @@ class CoresetJob(JobSpec):
     out_metrics: Sequence[str] = output("metrics", convert=list)  # aligned with ``fractions``
     device: str = _device()
     precision: str = _precision()
-    dataset_config: Mapping = setting(lambda p: p.dataset_cfg, name="dataset")
-    fractions: Mapping[str, float] = setting(lambda p: p.coreset_fractions)  # label -> fraction
-    coreset: Mapping = setting(lambda p: p.coreset_settings)
+    dataset_config: Mapping = setting(lambda p: p.run.dataset_cfg, name="dataset")
+    fractions: Mapping[str, float] = setting(lambda p: p.coreset.fractions)  # label -> fraction
+    coreset: Mapping = setting(lambda p: p.coreset.job_settings)
     widths: Sequence[int] = setting(_config("components", "widths"))
     checkpoint_dir: str | None = setting(_checkpoint("coreset/{dataset}/{coreset_method}/seed{seed}"))
 
@@ -166,11 +166,11 @@ class AblationImageJob(JobSpec):
     device: str = _device()
     precision: str = _precision()
     embedding: Mapping = setting(_config("embedding"))
-    variants: Sequence[str] = setting(lambda p: p.ablation_runs("image"))
-    settings: Mapping = setting(lambda p: p.ablation_image_settings)  # variant -> {dataset, presto}
-    table1: Mapping = setting(lambda p: p.TRAIN_TABLE1)
+    variants: Sequence[str] = setting(lambda p: p.ablation.runs_of("image"))
+    settings: Mapping = setting(lambda p: p.ablation.image_settings)  # variant -> {dataset, presto}
+    table1: Mapping = setting(lambda p: p.run.train_table1)
     widths: Sequence[int] = setting(_config("components", "widths"))
-    k: int = setting(lambda p: p.ablation_k)
+    k: int = setting(lambda p: p.ablation.k)
     checkpoint_dir: str = setting(_checkpoint("ablation/{image_dataset}/seed{seed}"))
 
 
@@ -185,9 +185,9 @@ class AblationSyntheticJob(JobSpec):
     out_rounds: Sequence[str] = output("rounds", convert=list)
     device: str = _device()
     precision: str = _precision()
-    dataset_config: Mapping = setting(lambda p: p.dataset_cfg, name="dataset")
-    variants: Sequence[str] = setting(lambda p: p.ablation_runs("synthetic"))
-    settings: Mapping = setting(lambda p: p.ablation_synthetic_settings)  # variant -> {synthetic, algorithm}
+    dataset_config: Mapping = setting(lambda p: p.run.dataset_cfg, name="dataset")
+    variants: Sequence[str] = setting(lambda p: p.ablation.runs_of("synthetic"))
+    settings: Mapping = setting(lambda p: p.ablation.synthetic_settings)  # variant -> {synthetic, algorithm}
     checkpoint_dir: str = setting(_checkpoint("ablation/{synthetic_dataset}/seed{seed}"))
 
 
@@ -198,7 +198,7 @@ class AblationSyntheticJob(JobSpec):
 class DownloadJob(JobSpec):
     """A dataset's download, checked against its checksums (rule ``download_data``)."""
     manifest: str = output()
-    dataset_config: Mapping = setting(lambda p: p.dataset_cfg, name="dataset")
+    dataset_config: Mapping = setting(lambda p: p.run.dataset_cfg, name="dataset")
     data_root: str = setting(_config("data_root"))
     allow_download: bool = setting(_config("download"))
 
@@ -209,7 +209,7 @@ class PrepareJob(JobSpec):
     dataset: str = wildcard()
     out_npz: str = output("npz")
     data_root: str = setting(_config("data_root"))
-    dataset_config: Mapping = setting(lambda p: p.dataset_cfg, name="dataset")
+    dataset_config: Mapping = setting(lambda p: p.run.dataset_cfg, name="dataset")
     split_seed: int = setting(_config("split_seed"))
     synthetic_n: int = setting(_config("synthetic", "n"))
 
@@ -222,5 +222,5 @@ class EmbedJob(JobSpec):
     out_npz: str = output("npz")
     out_json: str = output("meta")
     device: str = _device()
-    dataset_config: Mapping = setting(lambda p: p.dataset_cfg, name="dataset")
+    dataset_config: Mapping = setting(lambda p: p.run.dataset_cfg, name="dataset")
     embedding: Mapping = setting(_config("embedding"))

@@ -10,7 +10,7 @@ metrics file.
 from __future__ import annotations
 
 from prestorepro.catalogue import method as catalogue_method
-from prestorepro.plan.base import TABLE_FORMATS, PlanBase, alternatives
+from prestorepro.plan.base import TABLE_FORMATS, Run, alternatives
 
 # The config keys every run reads; a method's own option section (its catalogue entry's ``options``) comes
 # besides: a job's params carry only these, so editing one method's options re-runs only that method's jobs.
@@ -18,54 +18,55 @@ CORESET_SHARED_KEYS = ["epochs", "interval", "kappa", "batch_size", "lr", "optim
                        "lr_schedule", "l2"]
 
 
-class CoresetPlan(PlanBase):
-    def __init__(self, config):
-        super().__init__(config)
-        self.CORESET = c = config["coreset"]
-        self.CORESET_SEEDS = c["seeds"] or self.SEEDS
-        self.CORESET_SUBSET_METHODS = [m for m in c["methods"] if catalogue_method("coreset", m).selects]
-        self.CORESET_FRACTION_LABELS = [f"{f:g}" for f in c["fractions"]] + (["1_over_k"] if c["one_over_k"] else [])
+class CoresetPlan:
+    def __init__(self, run: Run):
+        self.run = run
+        self.settings = c = run.config["coreset"]
+        self.seeds = c["seeds"] or run.seeds
+        self.subset_methods = [m for m in c["methods"] if catalogue_method("coreset", m).selects]
+        self.fraction_labels = [f"{f:g}" for f in c["fractions"]] + (["1_over_k"] if c["one_over_k"] else [])
 
-    def coreset_method_constraint(self) -> str:
-        return alternatives(self.CORESET_SUBSET_METHODS)
+    def method_constraint(self) -> str:
+        return alternatives(self.subset_methods)
 
-    def coreset_fractions(self, wildcards) -> dict[str, float]:
+    def fractions(self, wildcards) -> dict[str, float]:
         """Fraction label -> value for one dataset, in the order of the rule's outputs."""
-        fractions = {f"{f:g}": float(f) for f in self.CORESET["fractions"]}
-        if self.CORESET["one_over_k"]:
-            fractions["1_over_k"] = 1.0 / self.dataset_k(wildcards.dataset)
+        fractions = {f"{f:g}": float(f) for f in self.settings["fractions"]}
+        if self.settings["one_over_k"]:
+            fractions["1_over_k"] = 1.0 / self.run.dataset_k(wildcards.dataset)
         return fractions
 
-    def coreset_settings(self, wildcards) -> dict:
+    def job_settings(self, wildcards) -> dict:
+        """The coreset section's keys every run reads, and the method's own option section."""
         method = getattr(wildcards, "coreset_method", "full")
-        settings = {k: self.CORESET[k] for k in CORESET_SHARED_KEYS}
+        settings = {k: self.settings[k] for k in CORESET_SHARED_KEYS}
         section = catalogue_method("coreset", method).options
         if section:
-            settings[section] = self.CORESET[section]
+            settings[section] = self.settings[section]
         return settings
 
-    def coreset_outputs(self) -> list[str]:
+    def outputs(self) -> list[str]:
         """The outputs of one train_coreset job: every fraction of its method (wildcards kept)."""
-        return self.files("coreset_metrics", fraction=self.CORESET_FRACTION_LABELS)
+        return self.run.files("coreset_metrics", fraction=self.fraction_labels)
 
-    def coreset_metrics(self, dataset: str) -> list[str]:
+    def metrics(self, dataset: str) -> list[str]:
         """Every coreset metrics file of one dataset."""
-        files = []
-        if "full" in self.CORESET["methods"]:
-            files += self.files("coreset_metrics", dataset=dataset, coreset_method="full", fraction="1",
-                                seed=self.CORESET_SEEDS)
-        files += self.files("coreset_metrics", dataset=dataset, coreset_method=self.CORESET_SUBSET_METHODS,
-                            fraction=self.CORESET_FRACTION_LABELS, seed=self.CORESET_SEEDS)
+        run, files = self.run, []
+        if "full" in self.settings["methods"]:
+            files += run.files("coreset_metrics", dataset=dataset, coreset_method="full", fraction="1", seed=self.seeds)
+        files += run.files("coreset_metrics", dataset=dataset, coreset_method=self.subset_methods,
+                           fraction=self.fraction_labels, seed=self.seeds)
         return files
 
-    def all_coreset_metrics(self) -> list[str]:
-        return [f for d in self.IMAGE_DATASETS for f in self.coreset_metrics(d)]
+    def all_metrics(self) -> list[str]:
+        return [f for d in self.run.image_datasets for f in self.metrics(d)]
 
-    def coreset_dataset_metrics(self, wildcards) -> list[str]:
-        return self.coreset_metrics(wildcards.dataset)
+    def dataset_metrics(self, wildcards) -> list[str]:
+        return self.metrics(wildcards.dataset)
 
-    def coreset_targets(self) -> list[str]:
-        if not (self.IMAGE_DATASETS and self.CORESET["methods"]):
+    def targets(self) -> list[str]:
+        run = self.run
+        if not (run.image_datasets and self.settings["methods"]):
             return []
-        return (self.files("table", name="coreset", ext=TABLE_FORMATS)
-                + self.files("figure", name=[f"coreset_{d}" for d in self.IMAGE_DATASETS], ext=self.FORMATS))
+        return (run.files("table", name="coreset", ext=TABLE_FORMATS)
+                + run.files("figure", name=[f"coreset_{d}" for d in run.image_datasets], ext=run.formats))

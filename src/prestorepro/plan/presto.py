@@ -1,61 +1,63 @@
-"""PRESTO's runs beyond Table 1's own: the Fig. 7 sweep over K and the per-round figure's inputs
-(workflow/rules/presto.smk, workflow/rules/report.smk)."""
+"""PRESTO's and the Table-1 methods' runs (workflow/rules/presto.smk) and what the report reads of them: Table 1,
+the Fig. 7 sweep over K, the synthetic experiment and the per-round figure."""
 from __future__ import annotations
 
-from prestorepro.plan.base import TABLE_FORMATS, PlanBase
+from prestorepro.plan.base import TABLE_FORMATS, Run
 
 
-class PrestoPlan(PlanBase):
-    def __init__(self, config):
-        super().__init__(config)
-        p = config["presto"]
-        self.K_SWEEP = p["k_sweep"]
-        self.K_SWEEP_SEEDS = p["k_sweep_seeds"] or self.SEEDS
-        if self.K_SWEEP and self.IMAGE_DATASETS and "presto" not in self.METHODS:
+class PrestoPlan:
+    def __init__(self, run: Run):
+        self.run = run
+        p = run.config["presto"]
+        self.k_sweep = p["k_sweep"]
+        self.k_sweep_seeds = p["k_sweep_seeds"] or run.seeds
+        if self.k_sweep and run.image_datasets and "presto" not in run.table1_methods:
             from prestorepro.config import ConfigError
 
             raise ConfigError("config key presto.k_sweep: the accuracy-vs-K figure (Fig. 7) runs PRESTO as a Table-1 "
                               "method, but 'presto' is not in table1.methods; add it there or set presto.k_sweep: []")
 
     def k_sweep_metrics(self, dataset: str) -> list[str]:
-        return self.files("table1_metrics", dataset=dataset, k=self.K_SWEEP, method="presto", seed=self.K_SWEEP_SEEDS)
+        return self.run.files("table1_metrics", dataset=dataset, k=self.k_sweep, method="presto",
+                              seed=self.k_sweep_seeds)
 
     def all_k_sweep_metrics(self) -> list[str]:
-        return [f for d in self.IMAGE_DATASETS for f in self.k_sweep_metrics(d)]
+        return [f for d in self.run.image_datasets for f in self.k_sweep_metrics(d)]
 
     def all_table1_metrics(self) -> list[str]:
-        return [f for d in self.IMAGE_DATASETS for f in self.table1_metrics(d)]
+        return [f for d in self.run.image_datasets for f in self.run.table1_metrics(d)]
 
-    def presto_round_metrics(self, wildcards) -> list[str]:
+    def round_metrics(self, wildcards) -> list[str]:
         """The PRESTO runs behind the per-round figure: the synthetic experiment, or Table 1's PRESTO at K."""
-        d = wildcards.dataset
-        if d in self.SYNTHETIC_DATASETS:
-            return self.files("synthetic_metrics", dataset=d, seed=self.SEEDS)
-        return self.files("table1_metrics", dataset=d, k=self.dataset_k(d), method="presto", seed=self.SEEDS)
+        run, d = self.run, wildcards.dataset
+        if d in run.synthetic_datasets:
+            return run.files("synthetic_metrics", dataset=d, seed=run.seeds)
+        return run.files("table1_metrics", dataset=d, k=run.dataset_k(d), method="presto", seed=run.seeds)
 
     def synthetic_seed_metrics(self, wildcards) -> list[str]:
-        return self.files("synthetic_metrics", dataset=wildcards.dataset, seed=self.SEEDS)
+        return self.run.files("synthetic_metrics", dataset=wildcards.dataset, seed=self.run.seeds)
 
     def synthetic_method_metrics(self, wildcards) -> list[str]:
         """The runs of the methods beside PRESTO on a synthetic dataset (every seed)."""
-        return self.files("synthetic_method_metrics", dataset=wildcards.dataset, smethod=self.SYNTHETIC_METHODS,
-                          seed=self.SEEDS)
+        return self.run.files("synthetic_method_metrics", dataset=wildcards.dataset,
+                              smethod=self.run.synthetic_methods, seed=self.run.seeds)
 
     def rounds_datasets(self) -> list[str]:
-        return self.SYNTHETIC_DATASETS + (self.IMAGE_DATASETS if "presto" in self.METHODS else [])
+        run = self.run
+        return run.synthetic_datasets + (run.image_datasets if "presto" in run.table1_methods else [])
 
-    def presto_targets(self) -> list[str]:
-        F, T = self.FORMATS, TABLE_FORMATS
-        out = self.files("features", dataset=self.IMAGE_DATASETS)
-        if self.IMAGE_DATASETS:
-            out += self.files("table", name="table1", ext=T) + self.files("table", name="params", ext=T)
-        for d in self.SYNTHETIC_DATASETS:
-            out += self.files("prepared", dataset=d)
-            out += self.files("figure", name=f"fig6_{d}", ext=F)
-            out += self.files("figure", name=[f"fig6_{d}_{m}" for m in self.SYNTHETIC_METHODS], ext=F)
-            out += self.files("synthetic_summary", dataset=d)
-        out += self.files("figure", name=[f"presto_rounds_{d}" for d in self.rounds_datasets()], ext=F)
-        out += self.files("table", name=[f"synthetic_{d}" for d in self.SYNTHETIC_DATASETS], ext=T)
-        if self.K_SWEEP and self.IMAGE_DATASETS:
-            out += self.files("figure", name="fig7", ext=F) + self.files("table", name="fig7_k_sweep", ext=T)
+    def targets(self) -> list[str]:
+        run, F, T = self.run, self.run.formats, TABLE_FORMATS
+        out = run.files("features", dataset=run.image_datasets)
+        if run.image_datasets:
+            out += run.files("table", name="table1", ext=T) + run.files("table", name="params", ext=T)
+        for d in run.synthetic_datasets:
+            out += run.files("prepared", dataset=d)
+            out += run.files("figure", name=f"fig6_{d}", ext=F)
+            out += run.files("figure", name=[f"fig6_{d}_{m}" for m in run.synthetic_methods], ext=F)
+            out += run.files("synthetic_summary", dataset=d)
+        out += run.files("figure", name=[f"presto_rounds_{d}" for d in self.rounds_datasets()], ext=F)
+        out += run.files("table", name=[f"synthetic_{d}" for d in run.synthetic_datasets], ext=T)
+        if self.k_sweep and run.image_datasets:
+            out += run.files("figure", name="fig7", ext=F) + run.files("table", name="fig7_k_sweep", ext=T)
         return out
