@@ -90,6 +90,6 @@ rule make_coreset_figure:
     conda:
         ENV
     params:
-        **report_specs.CoresetFigureReport.params(P),
+        **report_specs.DatasetFigure.params(P),
     script:
         "../scripts/make_coreset_figure.py"

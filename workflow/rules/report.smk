@@ -190,7 +190,7 @@ rule make_presto_rounds:
     conda:
         ENV
     params:
-        **report_specs.RoundsReport.params(P),
+        **report_specs.DatasetFigure.params(P),
     script:
         "../scripts/make_presto_rounds.py"
 

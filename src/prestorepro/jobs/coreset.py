@@ -11,7 +11,7 @@ from prestorepro.provenance import provenance
 
 if TYPE_CHECKING:  # the jobs' argument types; a job reads its spec's attributes, and imports no spec
     from prestorepro.jobs.specs import CoresetJob
-    from prestorepro.jobs.report_specs import CoresetFigureReport, CoresetTableReport
+    from prestorepro.jobs.report_specs import CoresetTableReport, DatasetFigure
 
 
 def train_coreset(job: CoresetJob, log) -> list[dict]:
@@ -60,7 +60,7 @@ def make_coreset_table(job: CoresetTableReport, log=None) -> None:
     build(job.metrics, job.stem)
 
 
-def make_coreset_figure(job: CoresetFigureReport, log=None) -> None:
+def make_coreset_figure(job: DatasetFigure, log=None) -> None:
     from prestorepro.report.coreset import make_coreset_figure as build
 
     build(job.metrics, job.dataset, job.stem, job.formats)

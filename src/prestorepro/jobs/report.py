@@ -10,7 +10,7 @@ import numpy as np
 from prestorepro.io import read_stage_npz, write_json
 
 if TYPE_CHECKING:  # the jobs' argument types; a job reads its spec's attributes, and imports no spec
-    from prestorepro.jobs.report_specs import (ComparisonReport, Fig6Report, Fig7Report, ParamsReport, RoundsReport,
+    from prestorepro.jobs.report_specs import (ComparisonReport, DatasetFigure, Fig6Report, Fig7Report, ParamsReport,
                                                SyntheticSummary, SyntheticTableReport, Table1Report, Table4Report,
                                                Table5Report)
 
@@ -144,7 +144,7 @@ def make_fig7(job: Fig7Report, log=None) -> None:
     fig7_k_sweep(df, figure_stem, formats)
 
 
-def make_presto_rounds(job: RoundsReport, log=None) -> None:
+def make_presto_rounds(job: DatasetFigure, log=None) -> None:
     """PRESTO's objective, part sizes and moves per round from Table-1 or synthetic metrics files."""
     from prestorepro.report.figures import presto_rounds
     from prestorepro.report.reading import read_metrics

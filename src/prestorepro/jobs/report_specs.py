@@ -113,8 +113,9 @@ class Fig7Report(JobSpec):
 
 
 @dataclass(frozen=True)
-class RoundsReport(JobSpec):
-    """PRESTO round by round on one dataset (rule ``make_presto_rounds``)."""
+class DatasetFigure(JobSpec):
+    """A figure of one dataset from its metrics files (rules ``make_presto_rounds``: PRESTO round by round;
+    ``make_coreset_figure``: accuracy against subset size)."""
     dataset: str = wildcard()
     metrics: Sequence[str] = _files("metrics")
     stem: str = _stem("figure")
@@ -163,15 +164,6 @@ class CoresetTableReport(JobSpec):
     """The coreset table (rule ``make_coreset_table``)."""
     metrics: Sequence[str] = _files("metrics")
     stem: str = _stem("table")
-
-
-@dataclass(frozen=True)
-class CoresetFigureReport(JobSpec):
-    """Accuracy against subset size on one dataset (rule ``make_coreset_figure``)."""
-    dataset: str = wildcard()
-    metrics: Sequence[str] = _files("metrics")
-    stem: str = _stem("figure")
-    formats: Sequence[str] = _formats()
 
 
 @dataclass(frozen=True)

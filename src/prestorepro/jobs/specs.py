@@ -41,8 +41,8 @@ class Table1Job(JobSpec):
 
 
 @dataclass(frozen=True)
-class SyntheticJob(JobSpec):
-    """PRESTO with linear SVMs on App. C's synthetic data (rule ``synthetic_experiment``)."""
+class SyntheticDataJob(JobSpec):
+    """What a run on App. C's synthetic data reads and writes (its metrics and its rounds for Fig. 6)."""
     trains = True
     dataset: str = wildcard()
     seed: int = wildcard(convert=int)
@@ -53,6 +53,11 @@ class SyntheticJob(JobSpec):
     precision: str = _precision()
     dataset_config: Mapping = setting(lambda p: p.run.dataset_cfg, name="dataset")
     synthetic: Mapping = setting(_config("synthetic"))
+
+
+@dataclass(frozen=True)
+class SyntheticJob(SyntheticDataJob):
+    """PRESTO with linear SVMs on App. C's synthetic data (rule ``synthetic_experiment``)."""
     algorithm: Mapping = setting(lambda p: p.run.algorithm)
     checkpoint: str | None = setting(_checkpoint("synthetic/{dataset}/seed{seed}.pt"))
     label: str | None = given(None)
@@ -61,19 +66,9 @@ class SyntheticJob(JobSpec):
 
 
 @dataclass(frozen=True)
-class SyntheticMethodJob(JobSpec):
+class SyntheticMethodJob(SyntheticDataJob):
     """A Table-1 method beside PRESTO on App. C's synthetic data (rule ``synthetic_method``)."""
-    trains = True
-    dataset: str = wildcard()
     method: str = wildcard("smethod")
-    seed: int = wildcard(convert=int)
-    prepared: str = from_job(lambda job: str(job.input.data))
-    out_metrics: str = output("metrics")
-    out_rounds: str = output("rounds")
-    device: str = _device()
-    precision: str = _precision()
-    dataset_config: Mapping = setting(lambda p: p.run.dataset_cfg, name="dataset")
-    synthetic: Mapping = setting(_config("synthetic"))
     options: Mapping = setting(lambda p: p.run.method_options)
     checkpoint: str | None = setting(_checkpoint("synthetic/{dataset}/{smethod}/seed{seed}.pt"))
 
