@@ -53,8 +53,12 @@ def test_params_come_from_the_plan_and_a_rule_can_override_one(plan):
         specs.CoresetJob.params(plan, epochs=3)
 
 
+class _Files(list):
+    """Snakemake's output list of a job whose outputs are not named (a table's and a figure's files)."""
+
+
 def _job(**parts):
-    return SimpleNamespace(**{k: SimpleNamespace(**v) for k, v in parts.items()})
+    return SimpleNamespace(**{k: _Files(v) if isinstance(v, list) else SimpleNamespace(**v) for k, v in parts.items()})
 
 
 def test_a_spec_is_built_from_the_snakemake_job():
@@ -109,10 +113,34 @@ def test_an_ablation_variant_is_the_table1_presto_run_with_its_settings():
     assert image_variant(base, "configured", {"metrics": "m", "assignment": "a"}, "c").other_gates is True
 
 
-@pytest.mark.parametrize("script", ["train_table1", "synthetic_experiment", "synthetic_method", "train_guide_compress",
-                                    "train_compress", "table1_point", "train_coreset", "train_ablation",
-                                    "synthetic_ablation"])
-def test_a_training_script_only_runs_its_job_with_its_spec(script):
+@pytest.mark.parametrize("script", sorted(p.stem for p in (ROOT / "workflow" / "scripts").glob("*.py")))
+def test_every_script_only_runs_its_job_with_its_spec(script):
     code = [line for line in (ROOT / "workflow" / "scripts" / f"{script}.py").read_text().splitlines()
             if line and not line.startswith(("#", "from "))]
     assert len(code) == 1 and code[0].startswith("run_script(snakemake, "), code
+
+
+def test_a_setting_the_rule_gives_must_be_given(plan):
+    from prestorepro.jobs.report_specs import ComparisonReport
+
+    with pytest.raises(KeyError, match=r"ComparisonReport.params: the rule gives origin=\.\.\."):
+        ComparisonReport.params(plan)
+    given = ComparisonReport.params(plan, origin={"files": ["config/config.yaml"], "overrides": {}})
+    assert given["origin"] == {"files": ["config/config.yaml"], "overrides": {}}
+    assert sorted(given) == ["device", "origin", "predict", "sources"]
+
+
+def test_a_report_spec_finds_its_stems_among_its_outputs():
+    from prestorepro.jobs.report_specs import Fig7Report
+
+    job = _job(wildcards={}, input={"metrics": ["a.json", "b.json"]},
+               output=["r/figures/fig7.png", "r/figures/fig7.pdf", "r/tables/fig7_k_sweep.html",
+                       "r/tables/fig7_k_sweep.csv", "r/tables/fig7_k_sweep.md"],
+               params={"formats": ["png", "pdf"], "predict": "combiner"})
+    spec = Fig7Report.from_snakemake(job)
+    assert (spec.table_stem, spec.figure_stem) == ("r/tables/fig7_k_sweep", "r/figures/fig7")
+    assert spec.metrics == ["a.json", "b.json"] and spec.formats == ["png", "pdf"]
+    no_table = _job(wildcards={}, input={"metrics": []}, output=["r/figures/fig7.png"],
+                    params={"formats": ["png"], "predict": "combiner"})
+    with pytest.raises(ValueError, match=r"no table output among \['r/figures/fig7.png'\]"):
+        Fig7Report.from_snakemake(no_table)
